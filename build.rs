@@ -1,0 +1,32 @@
+//! Records the versions of the model libraries from Cargo.lock, so every bundle manifest
+//! says exactly what fitted it.
+use std::fs;
+
+const TRACKED: &[&str] = &[
+    "linfa",
+    "linfa-clustering",
+    "linfa-logistic",
+    "linfa-trees",
+    "ndarray",
+    "serde_json",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    let lock = fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let mut versions = Vec::new();
+    let mut name: Option<&str> = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"'));
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            if TRACKED.contains(&n) {
+                versions.push(format!("{n}={}", v.trim_matches('"')));
+            }
+        }
+    }
+    println!(
+        "cargo:rustc-env=CUSTSCORE_LIBRARY_VERSIONS={}",
+        versions.join(",")
+    );
+}

@@ -1,0 +1,158 @@
+//! Training configuration: a TOML file (serde, unknown keys refused) with command-line
+//! flags on top. Relative paths in a file are relative to that file's folder.
+
+use crate::features::EncoderParams;
+use crate::models::segment::{PyramidParams, SegmentParams};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where `train` and `serve` look for the default set-up when no file is named.
+pub const DEFAULT_CONFIG: &str = "training-data/custscore.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read config: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("--label {0:?}: expected COLUMN=VALUE, e.g. churn=Yes")]
+    BadLabel(String),
+    #[error("no customer file: pass --customers FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
+    NoCustomers,
+    #[error("column `{0}` is both dropped and used as the {1}")]
+    DroppedButUsed(String, &'static str),
+}
+
+/// The `[data]` table: which file and what its columns mean.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    pub customers: Option<PathBuf>,
+    /// Customer id column; the row number when absent.
+    pub id: Option<String>,
+    /// `COLUMN=VALUE`: the churn label and the value that means "churned".
+    pub label: Option<String>,
+    /// Columns kept out of every model (leaky or irrelevant ones).
+    pub drop: Vec<String>,
+    /// Customer value for the pyramid (e.g. total_charges).
+    pub value: Option<String>,
+    /// Product-holding columns for cross-sell (a product is held when Yes / 1 / true).
+    pub holdings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub data: DataConfig,
+    pub features: EncoderParams,
+    pub segments: SegmentParams,
+    pub pyramid: PyramidParams,
+}
+
+/// The churn label: a column and the value that marks a churned customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    pub column: String,
+    pub positive: String,
+}
+
+impl std::str::FromStr for Label {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('=') {
+            Some((column, positive)) if !column.trim().is_empty() => Ok(Label {
+                column: column.trim().to_string(),
+                positive: positive.trim().to_string(),
+            }),
+            _ => Err(ConfigError::BadLabel(s.to_string())),
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: TrainConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().replace('\n', " "),
+        })?;
+        if let (Some(file), Some(dir)) = (&config.data.customers, path.parent()) {
+            if file.is_relative() {
+                config.data.customers = Some(dir.join(file));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The named file, else the default set-up when present, else an empty config.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(p) => Self::load(p),
+            None if Path::new(DEFAULT_CONFIG).exists() => Self::load(Path::new(DEFAULT_CONFIG)),
+            None => Ok(Self::default()),
+        }
+    }
+
+    pub fn label(&self) -> Result<Option<Label>, ConfigError> {
+        self.data.label.as_deref().map(str::parse).transpose()
+    }
+
+    /// Checks that need the whole config (after flags are applied).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.data.customers.is_none() {
+            return Err(ConfigError::NoCustomers);
+        }
+        let label = self.label()?;
+        for dropped in &self.data.drop {
+            if self.data.id.as_ref() == Some(dropped) {
+                return Err(ConfigError::DroppedButUsed(dropped.clone(), "id"));
+            }
+            if label.as_ref().is_some_and(|l| &l.column == dropped) {
+                return Err(ConfigError::DroppedButUsed(dropped.clone(), "label"));
+            }
+            if self.data.value.as_ref() == Some(dropped) {
+                return Err(ConfigError::DroppedButUsed(dropped.clone(), "value"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_parse() {
+        let l: Label = "churn = Yes".parse().unwrap();
+        assert_eq!(l.column, "churn");
+        assert_eq!(l.positive, "Yes");
+        assert!("churn".parse::<Label>().is_err());
+        assert!("=Yes".parse::<Label>().is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[segments]\nk = 3\nkk = 4\n").unwrap();
+        let err = TrainConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("kk"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn relative_customer_path_is_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[data]\ncustomers = \"x.csv\"\n").unwrap();
+        let config = TrainConfig::load(&path).unwrap();
+        assert_eq!(config.data.customers.unwrap(), dir.path().join("x.csv"));
+    }
+}

@@ -1,0 +1,60 @@
+//! Reading customer tables: CSV bytes in, a typed, column-oriented [`Table`] and a
+//! [`DataQuality`] report out. Row problems become rejected rows with their line
+//! number; file problems become a [`DataError`] naming the file, line and column.
+
+mod error;
+mod quality;
+mod reader;
+mod table;
+
+pub use error::DataError;
+pub use quality::{CellIssue, DataQuality, DuplicateId, RejectedRow};
+pub use reader::{read_customers, ReadOptions};
+pub use table::{Column, ColumnData, ColumnKind, Table};
+
+/// Lower-case hex sha256 of some bytes (training data and bundle files).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Is this cell a missing value? Blanks, whitespace and the usual spellings of "no value".
+pub fn is_missing(cell: &str) -> bool {
+    let cell = cell.trim();
+    cell.is_empty() || MISSING_TOKENS.iter().any(|t| cell.eq_ignore_ascii_case(t))
+}
+
+/// Cell spellings that mean "no value" in exports from R, pandas and databases.
+pub const MISSING_TOKENS: &[&str] = &["NA", "N/A", "NaN", "null", "NULL"];
+
+/// Parse a numeric cell; `None` when the cell is not a finite number.
+pub fn parse_number(cell: &str) -> Option<f64> {
+    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blanks_and_tokens_are_missing() {
+        for cell in ["", " ", "\t", "NA", "nan", "null", " N/A "] {
+            assert!(is_missing(cell), "{cell:?}");
+        }
+        for cell in ["0", "No", "None", "-"] {
+            assert!(!is_missing(cell), "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_must_be_finite() {
+        assert_eq!(parse_number(" 29.85 "), Some(29.85));
+        assert_eq!(parse_number("-3e2"), Some(-300.0));
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("1,5"), None);
+    }
+}

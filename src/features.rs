@@ -1,0 +1,450 @@
+//! The fitted transform from a customer record to a numeric feature vector: impute,
+//! standardize numbers, one-hot categories. It is fitted once at training, stored in the
+//! bundle, and used unchanged by every model at training and at scoring time, so the two
+//! can never disagree.
+
+use crate::data::{parse_number, ColumnData, Table};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// One input value as it arrives from a CSV cell or a JSON field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Missing,
+    Number(f64),
+    Text(Cow<'a, str>),
+}
+
+impl Value<'_> {
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Number(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// How one input column becomes features.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Encoding {
+    /// Missing → median; then (x - mean) / std.
+    Numeric {
+        median: f64,
+        mean: f64,
+        std: f64,
+        /// Only 0/1 seen in training: described as yes/no in segment names and reasons.
+        binary: bool,
+    },
+    /// One feature per kept category, plus one for rare categories seen in training
+    /// (`other`). A missing value or a value never seen in training sets none of them;
+    /// the unseen case is reported as a warning with the answer.
+    OneHot {
+        categories: Vec<String>,
+        other: Vec<String>,
+    },
+    /// Accepted in records, not used by any model (constant, identifier-like, or dropped).
+    Ignored { numeric: bool, reason: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputColumn {
+    pub name: String,
+    pub encoding: Encoding,
+}
+
+impl InputColumn {
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self.encoding,
+            Encoding::Numeric { .. } | Encoding::Ignored { numeric: true, .. }
+        )
+    }
+}
+
+/// What one feature is, so a model can say "contract = Month-to-month", not "feature 31".
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Feature {
+    pub name: String,
+    /// Index into [`FeatureEncoder::inputs`].
+    pub input: usize,
+    /// The category this one-hot feature stands for; `None` for a numeric feature.
+    pub category: Option<String>,
+}
+
+/// Settings for fitting the encoder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EncoderParams {
+    /// Most frequent categories kept per column; the rest share one "other" feature.
+    pub max_categories: usize,
+}
+
+impl Default for EncoderParams {
+    fn default() -> Self {
+        EncoderParams { max_categories: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("field `{column}`: {value:?} is not a number")]
+    NotANumber { column: String, value: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeatureEncoder {
+    pub inputs: Vec<InputColumn>,
+    pub features: Vec<Feature>,
+    /// Feature index of each input's first feature (one-hot blocks are contiguous).
+    offsets: Vec<usize>,
+    /// category → feature index within its block, rebuilt after loading.
+    #[serde(skip)]
+    lookup: Vec<HashMap<String, usize>>,
+}
+
+pub const OTHER: &str = "(other)";
+
+impl FeatureEncoder {
+    /// Fit on every column of the table; `ignore` names columns kept out of the models
+    /// (with the reason shown to the user).
+    pub fn fit(table: &Table, ignore: &[(String, String)], params: &EncoderParams) -> Self {
+        let inputs = table
+            .columns
+            .iter()
+            .map(|column| {
+                let ignored = ignore.iter().find(|(name, _)| *name == column.name);
+                let encoding = match (ignored, &column.data) {
+                    (Some((_, reason)), data) => Encoding::Ignored {
+                        numeric: matches!(data, ColumnData::Numeric(_)),
+                        reason: reason.clone(),
+                    },
+                    (None, ColumnData::Numeric(values)) => fit_numeric(values),
+                    (None, ColumnData::Categorical(values)) => fit_one_hot(values, params),
+                };
+                InputColumn {
+                    name: column.name.clone(),
+                    encoding,
+                }
+            })
+            .collect();
+        Self::from_inputs(inputs)
+    }
+
+    /// Build the feature list and lookups from the inputs (after fitting or loading).
+    pub fn from_inputs(inputs: Vec<InputColumn>) -> Self {
+        let mut features = Vec::new();
+        let mut offsets = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.iter().enumerate() {
+            offsets.push(features.len());
+            match &input.encoding {
+                Encoding::Numeric { .. } => features.push(Feature {
+                    name: input.name.clone(),
+                    input: index,
+                    category: None,
+                }),
+                Encoding::OneHot { categories, other } => {
+                    let with_other = categories
+                        .iter()
+                        .chain((!other.is_empty()).then_some(&OTHER.to_string()))
+                        .cloned()
+                        .collect::<Vec<_>>();
+                    for category in with_other {
+                        features.push(Feature {
+                            name: format!("{} = {}", input.name, category),
+                            input: index,
+                            category: Some(category),
+                        });
+                    }
+                }
+                Encoding::Ignored { .. } => {}
+            }
+        }
+        let lookup = inputs.iter().map(category_lookup).collect();
+        FeatureEncoder {
+            inputs,
+            features,
+            offsets,
+            lookup,
+        }
+    }
+
+    /// Rebuild what serde skipped; call after deserializing.
+    pub fn restore(self) -> Self {
+        Self::from_inputs(self.inputs)
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.features.len()
+    }
+
+    pub fn input_index(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|i| i.name == name)
+    }
+
+    /// Check and normalise raw values (one per input, in input order): numbers for numeric
+    /// columns, text for categorical ones.
+    pub fn parse<'a>(&self, raw: Vec<Value<'a>>) -> Result<Vec<Value<'a>>, EncodeError> {
+        raw.into_iter()
+            .zip(&self.inputs)
+            .map(|(value, input)| normalise(value, input))
+            .collect()
+    }
+
+    /// Write the features of one parsed record into `out` (cleared first). Values never
+    /// seen in training are reported in `warnings`, never silently mapped to another.
+    pub fn encode(&self, values: &[Value], out: &mut Vec<f64>, warnings: &mut Vec<String>) {
+        out.clear();
+        out.resize(self.features.len(), 0.0);
+        for (index, (input, value)) in self.inputs.iter().zip(values).enumerate() {
+            let at = self.offsets[index];
+            match &input.encoding {
+                Encoding::Numeric {
+                    median, mean, std, ..
+                } => {
+                    let x = value.as_number().unwrap_or(*median);
+                    out[at] = (x - mean) / std;
+                }
+                Encoding::OneHot { other, .. } => {
+                    let Some(text) = value.as_text() else {
+                        continue;
+                    };
+                    if let Some(&slot) = self.lookup[index].get(text) {
+                        out[at + slot] = 1.0;
+                    } else if other.iter().any(|o| o == text) {
+                        out[at + self.lookup[index].len()] = 1.0;
+                    } else {
+                        warnings.push(format!(
+                            "field `{}`: category {:?} was not seen in training; scored as unknown",
+                            input.name, text
+                        ));
+                    }
+                }
+                Encoding::Ignored { .. } => {}
+            }
+        }
+    }
+
+    /// The training table as a row-major feature matrix, through the same `encode` that
+    /// scoring uses.
+    pub fn encode_table(&self, table: &Table) -> Vec<Vec<f64>> {
+        let columns: Vec<_> = self
+            .inputs
+            .iter()
+            .map(|input| table.column(&input.name))
+            .collect();
+        let mut rows = Vec::with_capacity(table.rows());
+        let mut warnings = Vec::new();
+        for row in 0..table.rows() {
+            let values: Vec<Value> = columns
+                .iter()
+                .map(|column| match column.map(|c| &c.data) {
+                    Some(ColumnData::Numeric(v)) => v[row].map_or(Value::Missing, Value::Number),
+                    Some(ColumnData::Categorical(v)) => v[row]
+                        .as_deref()
+                        .map_or(Value::Missing, |t| Value::Text(Cow::Borrowed(t))),
+                    None => Value::Missing,
+                })
+                .collect();
+            let mut features = Vec::new();
+            self.encode(&values, &mut features, &mut warnings);
+            rows.push(features);
+        }
+        rows
+    }
+}
+
+fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, EncodeError> {
+    Ok(match (value, input.is_numeric()) {
+        (Value::Missing, _) => Value::Missing,
+        (Value::Number(x), true) if x.is_finite() => Value::Number(x),
+        (Value::Number(x), true) => {
+            return Err(EncodeError::NotANumber {
+                column: input.name.clone(),
+                value: x.to_string(),
+            })
+        }
+        (Value::Number(x), false) => Value::Text(Cow::Owned(format_number(x))),
+        (Value::Text(t), true) => {
+            if crate::data::is_missing(&t) {
+                Value::Missing
+            } else {
+                Value::Number(parse_number(&t).ok_or_else(|| EncodeError::NotANumber {
+                    column: input.name.clone(),
+                    value: t.to_string(),
+                })?)
+            }
+        }
+        (Value::Text(t), false) => {
+            if crate::data::is_missing(&t) {
+                Value::Missing
+            } else if t.trim().len() == t.len() {
+                Value::Text(t)
+            } else {
+                Value::Text(Cow::Owned(t.trim().to_string()))
+            }
+        }
+    })
+}
+
+/// Numbers arriving for a text column (JSON `1` for a `"1"` category) read as CSV would.
+fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        x.to_string()
+    }
+}
+
+fn category_lookup(input: &InputColumn) -> HashMap<String, usize> {
+    match &input.encoding {
+        Encoding::OneHot { categories, .. } => categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect(),
+        _ => HashMap::new(),
+    }
+}
+
+fn fit_numeric(values: &[Option<f64>]) -> Encoding {
+    let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+    if present.is_empty() {
+        return Encoding::Ignored {
+            numeric: true,
+            reason: "no values".into(),
+        };
+    }
+    present.sort_by(f64::total_cmp);
+    let median = crate::models::stats::median_sorted(&present);
+    // Standardize the imputed column, as the models will see it.
+    let n = values.len() as f64;
+    let mean = values.iter().map(|v| v.unwrap_or(median)).sum::<f64>() / n;
+    let var = values
+        .iter()
+        .map(|v| (v.unwrap_or(median) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+    let binary = present.iter().all(|&x| x == 0.0 || x == 1.0);
+    Encoding::Numeric {
+        median,
+        mean,
+        std,
+        binary,
+    }
+}
+
+fn fit_one_hot(values: &[Option<String>], params: &EncoderParams) -> Encoding {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for v in values.iter().flatten() {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let split = ranked.len().min(params.max_categories);
+    let mut categories: Vec<String> = ranked[..split].iter().map(|(c, _)| c.to_string()).collect();
+    let mut other: Vec<String> = ranked[split..].iter().map(|(c, _)| c.to_string()).collect();
+    categories.sort();
+    other.sort();
+    Encoding::OneHot { categories, other }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Column, DataQuality};
+
+    fn table() -> Table {
+        Table {
+            source: "t".into(),
+            sha256: String::new(),
+            ids: vec!["1".into(), "2".into(), "3".into(), "4".into()],
+            lines: vec![2, 3, 4, 5],
+            columns: vec![
+                Column {
+                    name: "tenure".into(),
+                    data: ColumnData::Numeric(vec![Some(1.0), Some(3.0), None, Some(5.0)]),
+                },
+                Column {
+                    name: "plan".into(),
+                    data: ColumnData::Categorical(vec![
+                        Some("a".into()),
+                        Some("b".into()),
+                        Some("a".into()),
+                        None,
+                    ]),
+                },
+            ],
+            quality: DataQuality::default(),
+        }
+    }
+
+    #[test]
+    fn imputes_standardizes_and_one_hots() {
+        let enc = FeatureEncoder::fit(&table(), &[], &EncoderParams::default());
+        let names: Vec<&str> = enc.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["tenure", "plan = a", "plan = b"]);
+        let rows = enc.encode_table(&table());
+        // Missing tenure → median 3 → mean 3 → 0.
+        assert_eq!(rows[2][0], 0.0);
+        assert_eq!(&rows[2][1..], &[1.0, 0.0]);
+        assert_eq!(&rows[3][1..], &[0.0, 0.0]);
+        let mean: f64 = rows.iter().map(|r| r[0]).sum::<f64>() / 4.0;
+        assert!(mean.abs() < 1e-12);
+    }
+
+    #[test]
+    fn unseen_category_is_reported_not_mapped() {
+        let enc = FeatureEncoder::fit(&table(), &[], &EncoderParams::default());
+        let values = enc
+            .parse(vec![Value::Number(3.0), Value::Text("zzz".into())])
+            .unwrap();
+        let (mut out, mut warnings) = (Vec::new(), Vec::new());
+        enc.encode(&values, &mut out, &mut warnings);
+        assert_eq!(&out[1..], &[0.0, 0.0]);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`plan`"));
+    }
+
+    #[test]
+    fn text_in_numeric_field_is_an_error_naming_it() {
+        let enc = FeatureEncoder::fit(&table(), &[], &EncoderParams::default());
+        let err = enc
+            .parse(vec![Value::Text("ten".into()), Value::Missing])
+            .unwrap_err();
+        assert_eq!(err.to_string(), "field `tenure`: \"ten\" is not a number");
+    }
+
+    #[test]
+    fn rare_categories_share_the_other_feature() {
+        let params = EncoderParams { max_categories: 1 };
+        let enc = FeatureEncoder::fit(&table(), &[], &params);
+        let names: Vec<&str> = enc.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["tenure", "plan = a", "plan = (other)"]);
+        let values = enc
+            .parse(vec![Value::Missing, Value::Text("b".into())])
+            .unwrap();
+        let (mut out, mut warnings) = (Vec::new(), Vec::new());
+        enc.encode(&values, &mut out, &mut warnings);
+        assert_eq!(&out[1..], &[0.0, 1.0]);
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn survives_a_json_round_trip() {
+        let enc = FeatureEncoder::fit(&table(), &[], &EncoderParams::default());
+        let json = serde_json::to_string(&enc).unwrap();
+        let back: FeatureEncoder = serde_json::from_str::<FeatureEncoder>(&json)
+            .unwrap()
+            .restore();
+        assert_eq!(back.encode_table(&table()), enc.encode_table(&table()));
+    }
+}

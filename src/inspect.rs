@@ -1,0 +1,165 @@
+//! Plain-text views of a bundle for the terminal (`train` and `inspect`).
+
+use crate::bundle::Bundle;
+use crate::models::segment::{SegmentProfile, ValuePyramid};
+use std::fmt::Write;
+
+/// What `train` prints when it finishes.
+pub fn training_summary(bundle: &Bundle) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "data quality: {}", bundle.quality);
+    out.push_str(&segments_section(bundle));
+    if let Some(p) = &bundle.pyramid {
+        out.push_str(&pyramid_section(p));
+    }
+    out
+}
+
+/// Everything `inspect` shows.
+pub fn describe(bundle: &Bundle) -> String {
+    let m = &bundle.manifest;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "bundle {} (format {}, custscore {})",
+        m.version, m.format_version, m.custscore_version
+    );
+    let _ = writeln!(out, "created {}", m.created);
+    let _ = writeln!(
+        out,
+        "trained on {} ({} rows, sha256 {})",
+        m.training.source, m.training.rows, m.training.sha256
+    );
+    let used = m.schema.columns.iter().filter(|c| c.used).count();
+    let _ = writeln!(
+        out,
+        "inputs: {} columns ({} used by the models), {} features",
+        m.schema.columns.len(),
+        used,
+        bundle.encoder.n_features()
+    );
+    if let Some(label) = &m.schema.label {
+        let _ = writeln!(out, "label: {} = {}", label.column, label.positive);
+    }
+    let _ = writeln!(out, "\ndata quality: {}", bundle.quality);
+    out.push_str(&segments_section(bundle));
+    for profile in &bundle.segments.profiles {
+        out.push_str(&profile_detail(profile));
+    }
+    if let Some(p) = &bundle.pyramid {
+        out.push_str(&pyramid_section(p));
+    }
+    out
+}
+
+fn segments_section(bundle: &Bundle) -> String {
+    let s = &bundle.segments;
+    let mut out = String::new();
+    let how = match s.k_scores.iter().find(|k| k.k == s.k()) {
+        Some(k) => format!(
+            "chosen by silhouette {:.3} over k={}..{}",
+            k.silhouette,
+            s.k_scores.first().map_or(0, |k| k.k),
+            s.k_scores.last().map_or(0, |k| k.k)
+        ),
+        None => "fixed by configuration".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "\nsegments: {} ({how}), inertia {:.1}",
+        s.k(),
+        s.inertia
+    );
+    let _ = writeln!(
+        out,
+        "  {:>3}  {:>6}  {:>6}  {:>7}  {:>6}  name",
+        "id", "size", "share", "value", "churn"
+    );
+    for p in &s.profiles {
+        let _ = writeln!(
+            out,
+            "  {:>3}  {:>6}  {:>5.1}%  {:>7}  {:>6}  {}",
+            p.id,
+            p.size,
+            100.0 * p.share,
+            p.value_share
+                .map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
+            p.churn_rate
+                .map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
+            p.name
+        );
+    }
+    out
+}
+
+fn profile_detail(p: &SegmentProfile) -> String {
+    let mut out = format!("\nsegment {}: {}\n", p.id, p.name);
+    for d in &p.distinguishing {
+        let _ = writeln!(
+            out,
+            "  sets it apart: {} (score {:+.2})",
+            d.description, d.score
+        );
+    }
+    for n in &p.numeric {
+        let _ = writeln!(
+            out,
+            "  {:<24} mean {:>10.2}  median {:>10.2}  (all customers: mean {:.2})",
+            n.column, n.mean, n.median, n.overall_mean
+        );
+    }
+    for c in &p.categorical {
+        let top: Vec<String> = c
+            .top
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {:.0}% (all {:.0}%)",
+                    s.value,
+                    100.0 * s.share,
+                    100.0 * s.overall_share
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  {:<24} {}", c.column, top.join(", "));
+    }
+    out
+}
+
+fn pyramid_section(p: &ValuePyramid) -> String {
+    let mut out = format!(
+        "\nvalue pyramid by {} (total {:.2}{}):\n",
+        p.column,
+        p.total_value,
+        if p.unranked > 0 {
+            format!(", {} customers without a value", p.unranked)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  {:<10} {:>9}  {:>8}  {:>10}  {:>12}",
+        "tier", "customers", "share", "value share", "min value"
+    );
+    let mut cumulative = 0.0;
+    for t in &p.tiers {
+        cumulative += t.value_share;
+        let min = if t.min_value.is_finite() {
+            format!("{:.2}", t.min_value)
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>9}  {:>7.1}%  {:>10.1}%  {:>12}   (top tiers so far hold {:.1}% of value)",
+            t.name,
+            t.customers,
+            100.0 * t.customer_share,
+            100.0 * t.value_share,
+            min,
+            100.0 * cumulative
+        );
+    }
+    out
+}

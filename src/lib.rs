@@ -1,0 +1,21 @@
+//! custscore: customer segments, cross-sell propensity and retention risk from one
+//! versioned model bundle.
+//!
+//! The flow is `data` (CSV → typed [`data::Table`]) → `features` (fitted encoder) →
+//! `models::*` (fitted models) → `bundle` (versioned, checksummed directory) →
+//! `score::Scorer` (one record → three answers), used by both `batch` and `serve`.
+
+pub mod bundle;
+pub mod config;
+pub mod data;
+pub mod features;
+pub mod models;
+pub mod progress;
+pub mod score;
+pub mod train;
+
+/// Crate version, recorded in every bundle manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub mod batch;
+pub mod cli;
+pub mod inspect;

@@ -1,0 +1,5 @@
+//! Fitted models. Each one is plain data (serde) plus the code that fits and applies it;
+//! none of them knows about files, HTTP or the command line.
+
+pub mod segment;
+pub mod stats;

@@ -1,0 +1,137 @@
+//! The Scorer: one customer record in, the answers out. `batch` and `serve` both call
+//! it, so a customer gets the same answer from a file and from the API.
+
+use crate::bundle::Bundle;
+use crate::features::{EncodeError, Value};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// Which segment a customer is in, and where they sit in the value pyramid.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SegmentAnswer {
+    pub id: usize,
+    pub name: String,
+    pub tier: String,
+}
+
+/// Everything the bundle says about one customer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Answer {
+    pub id: String,
+    pub segment: SegmentAnswer,
+    /// Things the caller should know about the input (e.g. categories never seen in
+    /// training, scored as unknown).
+    pub warnings: Vec<String>,
+    pub model_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Field(#[from] EncodeError),
+    #[error("expected {expected} values, got {got}")]
+    Arity { expected: usize, got: usize },
+}
+
+impl ScoreError {
+    /// The input field the error is about, for API error bodies.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ScoreError::Field(EncodeError::NotANumber { column, .. }) => Some(column),
+            ScoreError::Arity { .. } => None,
+        }
+    }
+}
+
+pub struct Scorer {
+    bundle: Bundle,
+    value_input: Option<usize>,
+}
+
+impl Scorer {
+    pub fn new(bundle: Bundle) -> Self {
+        let value_input = bundle
+            .manifest
+            .schema
+            .value
+            .as_deref()
+            .and_then(|v| bundle.encoder.input_index(v));
+        Scorer {
+            bundle,
+            value_input,
+        }
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    pub fn version(&self) -> &str {
+        &self.bundle.manifest.version
+    }
+
+    /// Input column names, in the order `score` expects their values.
+    pub fn input_names(&self) -> impl Iterator<Item = &str> {
+        self.bundle.encoder.inputs.iter().map(|i| i.name.as_str())
+    }
+
+    pub fn n_inputs(&self) -> usize {
+        self.bundle.encoder.inputs.len()
+    }
+
+    /// Score one customer; `raw` holds one value per input column, in input order
+    /// (`Value::Missing` for absent ones).
+    pub fn score(&self, id: Cow<str>, raw: Vec<Value>) -> Result<Answer, ScoreError> {
+        if raw.len() != self.n_inputs() {
+            return Err(ScoreError::Arity {
+                expected: self.n_inputs(),
+                got: raw.len(),
+            });
+        }
+        let encoder = &self.bundle.encoder;
+        let values = encoder.parse(raw)?;
+        let mut warnings = Vec::new();
+        let mut features = Vec::with_capacity(encoder.n_features());
+        encoder.encode(&values, &mut features, &mut warnings);
+        let segment = self.bundle.segments.assign(&features);
+        let tier = match (&self.bundle.pyramid, self.value_input) {
+            (Some(pyramid), Some(at)) => pyramid.tier_of(values[at].as_number()).to_string(),
+            _ => crate::models::segment::UNRANKED.to_string(),
+        };
+        Ok(Answer {
+            id: id.into_owned(),
+            segment: SegmentAnswer {
+                id: segment,
+                name: self.bundle.segments.profiles[segment].name.clone(),
+                tier,
+            },
+            warnings,
+            model_version: self.bundle.manifest.version.clone(),
+        })
+    }
+}
+
+impl Answer {
+    /// Columns of a scored CSV row, in order (see `csv_fields`).
+    pub fn csv_header() -> &'static [&'static str] {
+        &[
+            "id",
+            "segment",
+            "segment_name",
+            "tier",
+            "model_version",
+            "warnings",
+        ]
+    }
+
+    pub fn csv_fields(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.segment.id.to_string(),
+            self.segment.name.clone(),
+            self.segment.tier.clone(),
+            self.model_version.clone(),
+            self.warnings.join("; "),
+        ]
+    }
+}

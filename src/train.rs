@@ -1,0 +1,213 @@
+//! Training: read the customer table, fit the encoder and every model, and assemble the
+//! bundle. Saving is the caller's choice (`Bundle::save`), so tests can train in memory.
+
+use crate::bundle::{
+    library_versions, Bundle, BundleError, Manifest, Metrics, Schema, SegmentMetrics, TrainingData,
+    FORMAT_VERSION,
+};
+use crate::config::{ConfigError, Label, TrainConfig};
+use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
+use crate::features::FeatureEncoder;
+use crate::models::segment::{
+    cluster, profile_segments, ProfileInputs, PyramidError, SegmentError, SegmentModel,
+};
+use crate::progress::Progress;
+use ndarray::Array2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    #[error(transparent)]
+    Pyramid(#[from] PyramidError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(
+        "{file}: label column `{column}` never has the value {positive:?} (values seen: {seen})"
+    )]
+    LabelNeverOccurs {
+        file: String,
+        column: String,
+        positive: String,
+        seen: String,
+    },
+    #[error("{file}: value column `{column}` must be numeric (it holds text)")]
+    ValueNotNumeric { file: String, column: String },
+}
+
+/// Fit every model the configuration asks for and return the (unsaved) bundle.
+pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainError> {
+    config.check()?;
+    let label = config.label()?;
+    let path = config
+        .data
+        .customers
+        .as_deref()
+        .ok_or(ConfigError::NoCustomers)?;
+    progress.step(&format!("reading {}", path.display()));
+    let mut table = read_customers(path, &read_options(config, label.as_ref()))?;
+    for column in &config.data.drop {
+        table.remove_column(column);
+    }
+    let churned = label
+        .as_ref()
+        .map(|l| split_label(&mut table, l))
+        .transpose()?;
+    let value = value_column(&table, config.data.value.as_deref())?;
+
+    progress.step("fitting the feature encoder");
+    let ignore = ignored_columns(&table);
+    let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
+    let rows = encoder.encode_table(&table);
+    let matrix = to_matrix(&rows, encoder.n_features());
+
+    progress.step("clustering customers into segments");
+    let (clustering, k_scores) = cluster(&matrix, &config.segments)?;
+    let profiles = profile_segments(&ProfileInputs {
+        table: &table,
+        encoder: &encoder,
+        labels: &clustering.labels,
+        k: clustering.centroids.len(),
+        churned: churned.as_deref(),
+        value: value.as_deref(),
+    });
+    let silhouette = k_scores
+        .iter()
+        .find(|s| s.k == clustering.centroids.len())
+        .map(|s| s.silhouette);
+    let segments = SegmentModel {
+        centroids: clustering.centroids,
+        k_scores,
+        inertia: clustering.inertia,
+        profiles,
+    };
+
+    progress.step("building the value pyramid");
+    let pyramid = match (&config.data.value, &value) {
+        (Some(column), Some(values)) => Some(config.pyramid.fit(column, values)?),
+        _ => None,
+    };
+
+    let schema = Schema::from_encoder(
+        &encoder,
+        config.data.id.clone(),
+        label,
+        config.data.value.clone(),
+        config.data.drop.clone(),
+    );
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        version: version_name(&table.sha256),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        custscore_version: crate::VERSION.to_string(),
+        libraries: library_versions(),
+        training: TrainingData {
+            source: table.source.clone(),
+            sha256: table.sha256.clone(),
+            rows: table.rows(),
+        },
+        schema,
+        metrics: Metrics {
+            segments: SegmentMetrics {
+                k: segments.k(),
+                inertia: segments.inertia,
+                silhouette,
+            },
+        },
+        files: Default::default(),
+    };
+    Ok(Bundle {
+        manifest,
+        encoder,
+        segments,
+        pyramid,
+        quality: table.quality,
+    })
+}
+
+fn read_options(config: &TrainConfig, label: Option<&Label>) -> ReadOptions {
+    let mut required: Vec<(String, &'static str)> = Vec::new();
+    if let Some(l) = label {
+        required.push((l.column.clone(), "label"));
+    }
+    if let Some(v) = &config.data.value {
+        required.push((v.clone(), "value"));
+    }
+    required.extend(config.data.drop.iter().map(|d| (d.clone(), "drop")));
+    required.extend(config.data.holdings.iter().map(|h| (h.clone(), "holdings")));
+    ReadOptions {
+        id: config.data.id.clone(),
+        required,
+        as_text: label.map(|l| vec![l.column.clone()]).unwrap_or_default(),
+    }
+}
+
+/// Take the label out of the feature columns: `Some(true)` = churned, `None` = unknown.
+fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, TrainError> {
+    let column = table.remove_column(&label.column);
+    let values = match column.map(|c| c.data) {
+        Some(ColumnData::Categorical(v)) => v,
+        _ => Vec::new(),
+    };
+    let exact = values.iter().flatten().any(|v| *v == label.positive);
+    let matches = |v: &str| match exact {
+        true => v == label.positive,
+        false => v.eq_ignore_ascii_case(&label.positive),
+    };
+    let churned: Vec<Option<bool>> = values.iter().map(|v| v.as_deref().map(matches)).collect();
+    if !churned.iter().any(|c| *c == Some(true)) {
+        let mut seen: Vec<&str> = values.iter().flatten().map(String::as_str).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.truncate(10);
+        return Err(TrainError::LabelNeverOccurs {
+            file: table.source.clone(),
+            column: label.column.clone(),
+            positive: label.positive.clone(),
+            seen: seen.join(", "),
+        });
+    }
+    table.quality.unlabeled_rows = churned.iter().filter(|c| c.is_none()).count();
+    Ok(churned)
+}
+
+fn value_column(table: &Table, name: Option<&str>) -> Result<Option<Vec<Option<f64>>>, TrainError> {
+    let Some(name) = name else { return Ok(None) };
+    match table.column(name).map(|c| &c.data) {
+        Some(ColumnData::Numeric(v)) => Ok(Some(v.clone())),
+        _ => Err(TrainError::ValueNotNumeric {
+            file: table.source.clone(),
+            column: name.to_string(),
+        }),
+    }
+}
+
+/// Columns the models leave out, with the reason recorded in the encoder.
+fn ignored_columns(table: &Table) -> Vec<(String, String)> {
+    let q = &table.quality;
+    q.constant_columns
+        .iter()
+        .map(|c| (c.clone(), "constant".to_string()))
+        .chain(q.identifier_columns.iter().map(|c| {
+            (
+                c.clone(),
+                "identifier-like: every value distinct".to_string(),
+            )
+        }))
+        .collect()
+}
+
+pub fn to_matrix(rows: &[Vec<f64>], width: usize) -> Array2<f64> {
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    Array2::from_shape_vec((rows.len(), width), flat).unwrap_or_else(|_| Array2::zeros((0, width)))
+}
+
+/// `20261123-140501-3b1f0c2a`: sortable by time, tied to the training data.
+fn version_name(data_sha256: &str) -> String {
+    let now = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    format!("{now}-{}", &data_sha256[..8.min(data_sha256.len())])
+}
