@@ -12,6 +12,30 @@ pub struct SegmentAnswer {
     pub id: usize,
     pub name: String,
     pub tier: String,
+    /// Value quadrant (current value × lifetime value): invest / protect / maintain / let go.
+    pub quadrant: Option<String>,
+}
+
+/// One product to offer, with the association rules that fired for it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Offer {
+    pub item: String,
+    pub score: f64,
+    /// The firing rules in words, strongest first.
+    pub because: Vec<String>,
+}
+
+/// How likely the customer is to leave, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Retention {
+    /// Calibrated churn probability.
+    pub probability: f64,
+    /// low / medium / high.
+    pub band: String,
+    /// The (up to three) features that push this customer's risk up most, in words.
+    pub reasons: Vec<String>,
+    /// Customer lifetime value, when the bundle knows the customer's margin.
+    pub clv: Option<f64>,
 }
 
 /// Everything the bundle says about one customer.
@@ -19,6 +43,10 @@ pub struct SegmentAnswer {
 pub struct Answer {
     pub id: String,
     pub segment: SegmentAnswer,
+    /// Products to offer next, best first (empty when the bundle has no rules).
+    pub cross_sell: Vec<Offer>,
+    /// Retention risk (absent when the bundle has no churn model).
+    pub retention: Option<Retention>,
     /// Things the caller should know about the input (e.g. categories never seen in
     /// training, scored as unknown).
     pub warnings: Vec<String>,
@@ -104,7 +132,10 @@ impl Scorer {
                 id: segment,
                 name: self.bundle.segments.profiles[segment].name.clone(),
                 tier,
+                quadrant: None,
             },
+            cross_sell: Vec::new(),
+            retention: None,
             warnings,
             model_version: self.bundle.manifest.version.clone(),
         })
