@@ -19,8 +19,8 @@ HOLDINGS = ["phone_service", "multiple_lines", "online_security", "online_backup
 df = pd.read_csv(DATA)
 y = (df.pop("churn") == "Yes").astype(int)
 df = df.drop(columns=["customer_id"])
-numeric = [c for c in df.columns if df[c].dtype != object]
-categorical = [c for c in df.columns if df[c].dtype == object]
+numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+categorical = [c for c in df.columns if c not in numeric]
 prep = ColumnTransformer([
     ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
     ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
