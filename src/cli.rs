@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fit every model on a customer table and save them as a new bundle.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Score a CSV file of customers with the current bundle.
     Score(ScoreArgs),
     /// Show what a bundle holds: segments, value pyramid, data quality.
@@ -65,7 +65,48 @@ pub struct TrainArgs {
     #[arg(long, env = "CUSTSCORE_SEED")]
     pub seed: Option<u64>,
     #[command(flatten)]
+    pub log: TransactionArgs,
+    #[command(flatten)]
     pub models: ModelsArg,
+}
+
+/// An order log to build the customer table from (instead of --customers).
+#[derive(Debug, Args, Default)]
+pub struct TransactionArgs {
+    /// Order log (CSV, or CSV.gz), one row per order line.
+    #[arg(long, env = "CUSTSCORE_TRANSACTIONS")]
+    pub transactions: Option<PathBuf>,
+    /// Customer id column of the log.
+    #[arg(long, env = "CUSTSCORE_CUSTOMER_COL")]
+    pub customer_col: Option<String>,
+    /// Order id column (default: one order per customer and timestamp).
+    #[arg(long, env = "CUSTSCORE_ORDER_COL")]
+    pub order_col: Option<String>,
+    /// Item (product) column, for baskets and distinct items.
+    #[arg(long, env = "CUSTSCORE_ITEM_COL")]
+    pub item_col: Option<String>,
+    /// Date/time column (YYYY-MM-DD, optionally with HH:MM[:SS]).
+    #[arg(long, env = "CUSTSCORE_TIME_COL")]
+    pub time_col: Option<String>,
+    /// Line value column.
+    #[arg(long, env = "CUSTSCORE_AMOUNT_COL")]
+    pub amount_col: Option<String>,
+    /// Unit price column: line value = quantity × price.
+    #[arg(long, env = "CUSTSCORE_PRICE_COL")]
+    pub price_col: Option<String>,
+    /// Quantity column (default 1 per line).
+    #[arg(long, env = "CUSTSCORE_QUANTITY_COL")]
+    pub quantity_col: Option<String>,
+    /// No purchase in this many days after the cut-off = churned.
+    #[arg(long, env = "CUSTSCORE_CHURN_AFTER_DAYS")]
+    pub churn_after_days: Option<i64>,
+    /// Cut-off date: features from before it, the label from after it
+    /// (default: last event minus the churn window).
+    #[arg(long, env = "CUSTSCORE_CUTOFF")]
+    pub cutoff: Option<String>,
+    /// Item codes that are not products, e.g. POST,D,M,BANK CHARGES (comma-separated).
+    #[arg(long, env = "CUSTSCORE_EXCLUDE_ITEMS", value_delimiter = ',')]
+    pub exclude_items: Vec<String>,
 }
 
 #[derive(Debug, Args)]

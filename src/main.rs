@@ -1,6 +1,6 @@
 use clap::Parser;
-use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, ServeArgs, TrainArgs};
-use custscore::config::TrainConfig;
+use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs};
+use custscore::config::{TrainConfig, TransactionsConfig};
 use custscore::progress::Progress;
 use custscore::{batch, bundle::Bundle, inspect, score::Scorer, serve, train};
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => run_train(args),
+        Command::Train(args) => run_train(*args),
         Command::Score(args) => run_score(args),
         Command::Inspect(args) => run_inspect(args),
         Command::Serve(args) => run_serve(args),
@@ -39,7 +39,8 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
 
 /// Config file first, then flags on top.
 fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let use_default = args.config.is_none() && args.customers.is_none();
+    let use_default =
+        args.config.is_none() && args.customers.is_none() && args.log.transactions.is_none();
     let mut config = match (&args.config, use_default) {
         (Some(path), _) => TrainConfig::load(path)?,
         (None, true) => TrainConfig::load_or_default(None)?,
@@ -58,6 +59,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if !args.holdings.is_empty() {
         data.holdings = args.holdings.clone();
     }
+    apply_log_flags(&args.log, &mut config.transactions);
     if let Some(k) = args.segments {
         config.segments.k = Some(k);
     }
@@ -65,6 +67,31 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         config.segments.seed = seed;
     }
     Ok(config)
+}
+
+fn apply_log_flags(args: &TransactionArgs, log: &mut TransactionsConfig) {
+    let set = |flag: &Option<String>, field: &mut Option<String>| {
+        if flag.is_some() {
+            field.clone_from(flag);
+        }
+    };
+    if let Some(file) = &args.transactions {
+        log.file = Some(file.clone());
+    }
+    set(&args.customer_col, &mut log.customer_col);
+    set(&args.order_col, &mut log.order_col);
+    set(&args.item_col, &mut log.item_col);
+    set(&args.time_col, &mut log.time_col);
+    set(&args.amount_col, &mut log.amount_col);
+    set(&args.price_col, &mut log.price_col);
+    set(&args.quantity_col, &mut log.quantity_col);
+    set(&args.cutoff, &mut log.cutoff);
+    if let Some(days) = args.churn_after_days {
+        log.churn_after_days = days;
+    }
+    if !args.exclude_items.is_empty() {
+        log.exclude_items = args.exclude_items.clone();
+    }
 }
 
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
