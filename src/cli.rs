@@ -111,16 +111,31 @@ pub struct TransactionArgs {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Customers to score (CSV with the training columns; extra columns are ignored).
-    #[arg(long, env = "CUSTSCORE_INPUT")]
-    pub input: PathBuf,
-    /// Where to write one scored row per accepted input row.
+    /// Customers to score (CSV with the training columns; extra columns are ignored);
+    /// `-` reads standard input.
+    #[arg(
+        long,
+        env = "CUSTSCORE_INPUT",
+        required_unless_present = "transactions"
+    )]
+    pub input: Option<PathBuf>,
+    /// An order log to aggregate to customers first (bundles trained from a log).
+    #[arg(long, env = "CUSTSCORE_SCORE_TRANSACTIONS", conflicts_with = "input")]
+    pub transactions: Option<PathBuf>,
+    /// With --transactions: the date features are computed at (default: just after the
+    /// last event in the log).
+    #[arg(long, env = "CUSTSCORE_CUTOFF", requires = "transactions")]
+    pub cutoff: Option<String>,
+    /// Where to write one scored row per accepted input row; `-` writes standard output.
     #[arg(long, env = "CUSTSCORE_OUTPUT")]
     pub output: PathBuf,
-    /// Where rows that cannot be scored go, with line number and reason
-    /// (default: OUTPUT with `.rejects.csv` appended).
+    /// Where rows that cannot be scored go, with line number and reason (default: OUTPUT
+    /// with `.rejects.csv` appended; required when OUTPUT is `-`).
     #[arg(long, env = "CUSTSCORE_REJECTS")]
     pub rejects: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, env = "CUSTSCORE_FORMAT", value_enum, default_value = "csv")]
+    pub format: crate::batch::Format,
     /// Bundle version to use (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,

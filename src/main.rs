@@ -9,6 +9,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`custscore score --output - | head`) is the reader's choice.
+        Err(error) if format!("{error:#}").contains("Broken pipe") => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("custscore: {error:#}");
             ExitCode::from(2)
@@ -97,14 +99,75 @@ fn apply_log_flags(args: &TransactionArgs, log: &mut TransactionsConfig) {
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     let scorer = Scorer::new(bundle);
-    let rejects = args.rejects.clone().unwrap_or_else(|| {
-        let mut name = args.output.clone().into_os_string();
-        name.push(".rejects.csv");
-        name.into()
-    });
-    let summary = batch::score_file(&scorer, &args.input, &args.output, &rejects)?;
+    let rejects = match (&args.rejects, args.output.as_os_str() == "-") {
+        (Some(r), _) => r.clone(),
+        (None, true) => {
+            anyhow::bail!("--rejects FILE is required when --output is - (standard output)")
+        }
+        (None, false) => {
+            let mut name = args.output.clone().into_os_string();
+            name.push(".rejects.csv");
+            name.into()
+        }
+    };
+    let output = batch::Stream::from_arg(&args.output);
+    // Kept alive until scoring ends: the aggregated customers of a transaction log.
+    let mut aggregated = None;
+    let input = match (&args.input, &args.transactions) {
+        (Some(input), _) => batch::Stream::from_arg(input),
+        (None, Some(log)) => {
+            let file = aggregate_log(&scorer, log, args.cutoff.as_deref())?;
+            let input = batch::Stream::File(file.path().to_path_buf());
+            aggregated = Some(file);
+            input
+        }
+        (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
+    };
+    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format)?;
+    drop(aggregated);
     eprintln!("{summary}");
     Ok(())
+}
+
+/// Aggregate an order log to one row per customer, as the bundle's training did.
+fn aggregate_log(
+    scorer: &Scorer,
+    log: &std::path::Path,
+    cutoff: Option<&str>,
+) -> anyhow::Result<tempfile::NamedTempFile> {
+    use custscore::data::transactions;
+    let manifest = &scorer.bundle().manifest;
+    let Some(info) = &manifest.transactions else {
+        anyhow::bail!(
+            "bundle {} was trained on a customer table, not an order log: use --input",
+            manifest.version
+        );
+    };
+    let (events, mut quality, _) = transactions::read_log(log, &info.spec)?;
+    quality.first_event = events
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .map(transactions::show_time);
+    quality.last_event = events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .map(transactions::show_time);
+    let cutoff = match cutoff {
+        Some(text) => transactions::parse_cutoff(text)?,
+        None => {
+            events.iter().map(|e| e.time).max().unwrap_or_default() + chrono::Duration::seconds(1)
+        }
+    };
+    quality.cutoff = Some(transactions::show_time(cutoff));
+    let (table, _) = transactions::customer_table(&events, &info.spec, cutoff, false);
+    for line in quality.findings() {
+        eprintln!("{line}");
+    }
+    let file = tempfile::NamedTempFile::new()?;
+    transactions::write_customer_csv(&table, &info.spec.customer_col, file.path())?;
+    Ok(file)
 }
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {

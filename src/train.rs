@@ -49,7 +49,8 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
     let (mut table, log, config) = match &config.transactions.file {
         Some(path) if config.data.customers.is_none() => {
             let (table, log) = table_from_log(path, config, progress)?;
-            (table, Some(log), from_log_config(config))
+            let config = from_log_config(config, &log.spec.customer_col);
+            (table, Some(log), config)
         }
         _ => {
             let path = config
@@ -190,17 +191,18 @@ fn table_from_log(
     Ok((table, info))
 }
 
-/// Roles of the aggregated table: id = customer, label = churned, value = monetary.
-fn from_log_config(config: &TrainConfig) -> TrainConfig {
+/// Roles of the aggregated table: id = customer, label = churned, value = net value
+/// (purchases less returns: a customer who returns everything is worth nothing).
+fn from_log_config(config: &TrainConfig, customer_col: &str) -> TrainConfig {
     let mut config = config.clone();
-    config.data.id = None;
+    config.data.id = Some(customer_col.to_string());
     config.data.label = Some(format!("{}=Yes", transactions::CHURNED));
     config.data.value = Some(
         config
             .data
             .value
             .clone()
-            .unwrap_or_else(|| "monetary".into()),
+            .unwrap_or_else(|| "net_value".into()),
     );
     config.data.customers = None;
     config

@@ -347,6 +347,7 @@ pub const FEATURES: &[&str] = &[
     "recency_days",
     "frequency",
     "monetary",
+    "net_value",
     "avg_order_value",
     "tenure_days",
     "days_since_first",
@@ -409,6 +410,7 @@ pub fn customer_table(
             Some(days(cutoff - last)),
             Some(frequency),
             Some(t.spend),
+            Some(t.spend - t.returned),
             Some(t.spend / frequency),
             Some(days(last - first)),
             Some(since_first),
@@ -491,6 +493,25 @@ pub fn baskets(events: &[Event]) -> Vec<Vec<String>> {
 /// Format a timestamp the way it is shown to users.
 pub fn show_time(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Write an aggregated customer table as CSV (id column first), for scoring.
+pub fn write_customer_csv(table: &Table, id_column: &str, path: &Path) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_path(path)?;
+    let mut header = vec![id_column.to_string()];
+    header.extend(table.columns.iter().map(|c| c.name.clone()));
+    out.write_record(&header)?;
+    for row in 0..table.rows() {
+        let mut record = vec![table.ids[row].clone()];
+        for column in &table.columns {
+            record.push(match &column.data {
+                ColumnData::Numeric(v) => v[row].map_or(String::new(), |x| x.to_string()),
+                ColumnData::Categorical(v) => v[row].clone().unwrap_or_default(),
+            });
+        }
+        out.write_record(&record)?;
+    }
+    out.flush()
 }
 
 #[cfg(test)]
