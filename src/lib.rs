@@ -19,4 +19,5 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod batch;
 pub mod cli;
 pub mod inspect;
+pub mod report;
 pub mod serve;
