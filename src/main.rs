@@ -7,6 +7,10 @@ use custscore::progress::Progress;
 use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve, train};
 use std::process::ExitCode;
 
+// Scoring allocates many small short-lived values per row and per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
