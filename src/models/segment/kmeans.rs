@@ -1,12 +1,11 @@
-//! k-means (linfa-clustering, k-means++ with restarts) and the choice of k by silhouette.
+//! k-means (greedy k-means++ initialisation, Lloyd iterations, restarts in parallel) and
+//! the choice of k by silhouette.
 
 use super::{SegmentError, SegmentParams};
 use crate::models::stats::squared_distance;
-use linfa::prelude::*;
-use linfa_clustering::KMeans;
 use ndarray::Array2;
 use rand::seq::index::sample;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -28,7 +27,8 @@ pub struct KScore {
     pub inertia: f64,
 }
 
-/// Fit k-means with `restarts` k-means++ initialisations, keeping the lowest inertia.
+/// Fit k-means with `restarts` greedy k-means++ initialisations (run in parallel), keeping
+/// the lowest inertia.
 pub fn fit_kmeans(
     rows: &Array2<f64>,
     k: usize,
@@ -41,25 +41,169 @@ pub fn fit_kmeans(
             k,
         });
     }
-    let rng = Xoshiro256Plus::seed_from_u64(params.seed);
-    let dataset = DatasetBase::from(rows.clone());
-    let model = KMeans::params_with_rng(k, rng)
-        .n_runs(restarts)
-        .max_n_iterations(params.max_iterations)
-        .tolerance(params.tolerance)
-        .fit(&dataset)?;
-    let labels: Vec<usize> = model.predict(rows).to_vec();
-    let centroids: Vec<Vec<f64>> = model.centroids().outer_iter().map(|c| c.to_vec()).collect();
-    let inertia = rows
-        .outer_iter()
-        .zip(&labels)
-        .map(|(row, &l)| squared_distance(row.as_slice().unwrap_or(&row.to_vec()), &centroids[l]))
-        .sum();
-    Ok(Clustering {
-        centroids,
+    let data = Points::new(rows);
+    // Tolerance relative to the data's mean variance, as scikit-learn defines it.
+    let tolerance = params.tolerance * data.mean_variance();
+    let runs: Vec<Clustering> = (0..restarts.max(1) as u64)
+        .into_par_iter()
+        .map(|run| {
+            let mut rng = Xoshiro256Plus::seed_from_u64(params.seed.wrapping_add(run));
+            let start = kmeans_plus_plus(&data, k, &mut rng);
+            lloyd(&data, start, params.max_iterations, tolerance)
+        })
+        .collect();
+    runs.into_iter()
+        .min_by(|a, b| a.inertia.total_cmp(&b.inertia))
+        .ok_or(SegmentError::NoRestarts)
+}
+
+/// Rows in one contiguous row-major buffer (the hot loops stay in cache).
+struct Points {
+    values: Vec<f64>,
+    width: usize,
+}
+
+impl Points {
+    fn new(rows: &Array2<f64>) -> Self {
+        Points {
+            values: rows.iter().copied().collect(),
+            width: rows.ncols(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len() / self.width.max(1)
+    }
+
+    fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+
+    fn mean_variance(&self) -> f64 {
+        let n = self.len() as f64;
+        (0..self.width)
+            .map(|j| {
+                let column = (0..self.len()).map(|i| self.values[i * self.width + j]);
+                let mean = column.clone().sum::<f64>() / n;
+                column.map(|x| (x - mean).powi(2)).sum::<f64>() / n
+            })
+            .sum::<f64>()
+            / self.width.max(1) as f64
+    }
+}
+
+/// Greedy k-means++: each new centre is the best of 2 + ln k candidates drawn in proportion
+/// to the squared distance to the nearest centre so far (scikit-learn's initialisation).
+fn kmeans_plus_plus(data: &Points, k: usize, rng: &mut Xoshiro256Plus) -> Vec<Vec<f64>> {
+    let n = data.len();
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centres = vec![data.row(rng.gen_range(0..n)).to_vec()];
+    let mut closest: Vec<f64> = (0..n)
+        .map(|i| squared_distance(data.row(i), &centres[0]))
+        .collect();
+    while centres.len() < k {
+        let total: f64 = closest.iter().sum();
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        for _ in 0..trials {
+            let candidate = if total > 0.0 {
+                let mut target = rng.gen::<f64>() * total;
+                closest
+                    .iter()
+                    .position(|&d| {
+                        target -= d;
+                        target <= 0.0
+                    })
+                    .unwrap_or(n - 1)
+            } else {
+                rng.gen_range(0..n)
+            };
+            let distances: Vec<f64> = (0..n)
+                .map(|i| closest[i].min(squared_distance(data.row(i), data.row(candidate))))
+                .collect();
+            let potential: f64 = distances.iter().sum();
+            if best.as_ref().is_none_or(|(p, _, _)| potential < *p) {
+                best = Some((potential, candidate, distances));
+            }
+        }
+        if let Some((_, chosen, distances)) = best {
+            centres.push(data.row(chosen).to_vec());
+            closest = distances;
+        }
+    }
+    centres
+}
+
+/// Lloyd iterations until the centres move less than `tolerance` (squared) or the labels
+/// stop changing. An emptied cluster takes the point farthest from its centre.
+fn lloyd(
+    data: &Points,
+    mut centres: Vec<Vec<f64>>,
+    max_iterations: u64,
+    tolerance: f64,
+) -> Clustering {
+    let (n, k, width) = (data.len(), centres.len(), data.width);
+    let mut labels = vec![usize::MAX; n];
+    let mut distances = vec![0.0; n];
+    for _ in 0..max_iterations.max(1) {
+        let mut changed = false;
+        for i in 0..n {
+            let (best, d) = nearest_with_distance(&centres, data.row(i));
+            changed |= labels[i] != best;
+            labels[i] = best;
+            distances[i] = d;
+        }
+        let mut sums = vec![0.0; k * width];
+        let mut counts = vec![0usize; k];
+        for i in 0..n {
+            counts[labels[i]] += 1;
+            for (s, x) in sums[labels[i] * width..].iter_mut().zip(data.row(i)) {
+                *s += x;
+            }
+        }
+        let mut shift = 0.0;
+        for c in 0..k {
+            let next: Vec<f64> = if counts[c] == 0 {
+                let far = (0..n)
+                    .max_by(|&a, &b| distances[a].total_cmp(&distances[b]))
+                    .unwrap_or(0);
+                distances[far] = 0.0;
+                data.row(far).to_vec()
+            } else {
+                sums[c * width..(c + 1) * width]
+                    .iter()
+                    .map(|s| s / counts[c] as f64)
+                    .collect()
+            };
+            shift += squared_distance(&centres[c], &next);
+            centres[c] = next;
+        }
+        if !changed || shift <= tolerance {
+            break;
+        }
+    }
+    // Final assignment against the final centres, so labels and inertia agree.
+    let mut inertia = 0.0;
+    for (i, label) in labels.iter_mut().enumerate() {
+        let (best, d) = nearest_with_distance(&centres, data.row(i));
+        *label = best;
+        inertia += d;
+    }
+    Clustering {
+        centroids: centres,
         labels,
         inertia,
-    })
+    }
+}
+
+fn nearest_with_distance(centres: &[Vec<f64>], row: &[f64]) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (c, centre) in centres.iter().enumerate() {
+        let d = squared_distance(centre, row);
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
 }
 
 /// Fit every k in the range and keep the one with the best silhouette on a sample.

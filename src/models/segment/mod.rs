@@ -58,8 +58,6 @@ pub enum SegmentError {
     TooFewRows { rows: usize, k: usize },
     #[error("segments: no features to cluster on (every column is constant or ignored)")]
     NoFeatures,
-    #[error("segments: k-means failed: {0}")]
-    KMeans(#[from] linfa_clustering::KMeansError),
 }
 
 impl SegmentParams {
