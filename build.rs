@@ -4,7 +4,6 @@ use std::fs;
 
 const TRACKED: &[&str] = &[
     "linfa",
-    "linfa-clustering",
     "linfa-logistic",
     "linfa-trees",
     "ndarray",
