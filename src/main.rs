@@ -22,6 +22,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => run_train(args),
         Command::Score(args) => run_score(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
     }
 }
 

@@ -2,11 +2,13 @@
 //! [`DataQuality`] report out. Row problems become rejected rows with their line
 //! number; file problems become a [`DataError`] naming the file, line and column.
 
+mod baskets;
 mod error;
 mod quality;
 mod reader;
 mod table;
 
+pub use baskets::{read_baskets, BasketBuilder, BasketOptions, BasketReport, Baskets};
 pub use error::DataError;
 pub use quality::{CellIssue, DataQuality, DuplicateId, RejectedRow};
 pub use reader::{read_customers, ReadOptions};
