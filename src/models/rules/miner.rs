@@ -179,6 +179,14 @@ fn root_db(baskets: &Baskets, rank_of: &[u32], frequent: &[u32], counts: &[u32])
     db
 }
 
+/// An item of a small conditional database as a bit set over its transactions.
+#[derive(Debug, Clone, Copy)]
+struct Tids<const W: usize> {
+    global: u32,
+    bits: [u64; W],
+    support: u32,
+}
+
 struct Search {
     min_count: u32,
     max_len: usize,
@@ -191,6 +199,21 @@ struct Search {
 
 impl Search {
     fn run<F: FnMut(&[u32], u32)>(&mut self, depth: usize, emit: &mut F) {
+        let transactions = self.levels[depth].db.weights.len();
+        let unit = self.levels[depth].db.weights.iter().all(|&w| w == 1);
+        if unit && transactions <= 64 {
+            return self.run_bits::<1, F>(depth, emit);
+        } else if unit && transactions <= 128 {
+            return self.run_bits::<2, F>(depth, emit);
+        } else if unit && transactions <= 256 {
+            return self.run_bits::<4, F>(depth, emit);
+        } else if unit && transactions <= 512 {
+            return self.run_bits::<8, F>(depth, emit);
+        } else if unit && transactions <= 1024 {
+            return self.run_bits::<16, F>(depth, emit);
+        } else if unit && transactions <= 2048 {
+            return self.run_bits::<32, F>(depth, emit);
+        }
         self.levels[depth].deliver_occurrences();
         if self.levels.len() == depth + 1 {
             self.levels.push(Level::default());
@@ -215,6 +238,67 @@ impl Search {
             );
             if has_child {
                 self.run(depth + 1, emit);
+            }
+            self.perfect.truncate(perfect_mark);
+            self.itemset.pop();
+        }
+    }
+
+    /// Small databases switch to bit sets: one bit per transaction for each item, so a
+    /// candidate's support is an AND and a popcount instead of a pass over transactions.
+    fn run_bits<const W: usize, F: FnMut(&[u32], u32)>(&mut self, depth: usize, emit: &mut F) {
+        let db = &self.levels[depth].db;
+        let mut items: Vec<Tids<W>> = (0..db.n_items())
+            .map(|i| Tids {
+                global: db.global[i],
+                bits: [0; W],
+                support: db.support[i],
+            })
+            .collect();
+        for t in 0..db.weights.len() {
+            let (start, end) = (db.offsets[t] as usize, db.offsets[t + 1] as usize);
+            for &j in &db.items[start..end] {
+                items[j as usize].bits[t / 64] |= 1u64 << (t % 64);
+            }
+        }
+        self.eclat(&items, emit);
+    }
+
+    fn eclat<const W: usize, F: FnMut(&[u32], u32)>(&mut self, items: &[Tids<W>], emit: &mut F) {
+        let mut children: Vec<Tids<W>> = Vec::new();
+        for (index, node) in items.iter().enumerate() {
+            self.itemset.push(node.global);
+            let perfect_mark = self.perfect.len();
+            children.clear();
+            if self.itemset.len() < self.max_len {
+                for other in &items[..index] {
+                    let mut bits = [0u64; W];
+                    let mut support = 0;
+                    for w in 0..W {
+                        bits[w] = node.bits[w] & other.bits[w];
+                        support += bits[w].count_ones();
+                    }
+                    if support == node.support {
+                        self.perfect.push(other.global);
+                    } else if support >= self.min_count {
+                        children.push(Tids {
+                            global: other.global,
+                            bits,
+                            support,
+                        });
+                    }
+                }
+            }
+            emit_with_perfect(
+                &mut self.itemset,
+                &self.perfect,
+                0,
+                self.max_len,
+                node.support,
+                emit,
+            );
+            if !children.is_empty() {
+                self.eclat(&children, emit);
             }
             self.perfect.truncate(perfect_mark);
             self.itemset.pop();
