@@ -2,9 +2,10 @@
 //! bundle. Saving is the caller's choice (`Bundle::save`), so tests can train in memory.
 
 use crate::bundle::{
-    library_versions, Bundle, BundleError, Manifest, Metrics, Schema, SegmentMetrics, TrainingData,
-    FORMAT_VERSION,
+    library_versions, Bundle, BundleError, CrossSellMetrics, Manifest, Metrics, Schema,
+    SegmentMetrics, TrainingData, FORMAT_VERSION,
 };
+use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
@@ -92,6 +93,8 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         _ => None,
     };
 
+    let cross_sell = fit_cross_sell(&table, config, progress);
+
     let schema = Schema::from_encoder(
         &encoder,
         config.data.id.clone(),
@@ -117,6 +120,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
                 inertia: segments.inertia,
                 silhouette,
             },
+            cross_sell: cross_sell.as_ref().map(|(_, metrics)| metrics.clone()),
         },
         files: Default::default(),
     };
@@ -126,7 +130,36 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         segments,
         pyramid,
         quality: table.quality,
+        rules: cross_sell.map(|(model, _)| model),
     })
+}
+
+/// Hit rate is measured at 3 offers whatever `top_n` is, so bundles compare.
+const HIT_RATE_AT: usize = 3;
+
+/// One basket of held products per customer, the rules mined from all of them, and the
+/// hit rate of rules mined on a training share (vs popularity) on the rest.
+fn fit_cross_sell(
+    table: &Table,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Option<(CrossSellModel, CrossSellMetrics)> {
+    let holdings = &config.data.holdings;
+    if holdings.is_empty() {
+        return None;
+    }
+    progress.step("mining association rules from product holdings");
+    let baskets = holdings_baskets(table, holdings);
+    let hit_rate = evaluate_hit_rate(&baskets, &config.rules, HIT_RATE_AT);
+    let model = CrossSellModel::fit(&baskets, &config.rules, holdings.clone());
+    let metrics = CrossSellMetrics {
+        baskets: baskets.len(),
+        products: model.popular.len(),
+        itemsets: model.itemsets,
+        rules: model.rules.len(),
+        hit_rate,
+    };
+    Some((model, metrics))
 }
 
 fn read_options(config: &TrainConfig, label: Option<&Label>) -> ReadOptions {
