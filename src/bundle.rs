@@ -285,9 +285,9 @@ impl Bundle {
                 false => None,
             },
             rules: match manifest.files.contains_key(RULES) {
-                true => Some(
-                    parse_json::<CrossSellModel>(&dir.join(RULES), &read(RULES)?)?.restore(),
-                ),
+                true => {
+                    Some(parse_json::<CrossSellModel>(&dir.join(RULES), &read(RULES)?)?.restore())
+                }
                 false => None,
             },
             manifest,

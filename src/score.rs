@@ -182,7 +182,7 @@ impl Scorer {
                     false => offer
                         .because
                         .iter()
-                        .map(|&r| model.describe(&model.rules[r as usize]))
+                        .map(|&r| model.rule_text(r).to_string())
                         .collect(),
                 },
             })

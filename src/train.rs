@@ -5,10 +5,10 @@ use crate::bundle::{
     library_versions, Bundle, BundleError, CrossSellMetrics, Manifest, Metrics, Schema,
     SegmentMetrics, TrainingData, FORMAT_VERSION,
 };
-use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
+use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     cluster, profile_segments, ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };

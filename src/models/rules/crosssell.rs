@@ -6,7 +6,7 @@
 //! Ties go to the higher lift, then to the more popular product. A customer holding
 //! nothing therefore gets the most popular products, never an empty answer.
 
-use super::itemsets::mine_itemsets;
+use super::itemsets::{mine_itemsets, ItemsetTable};
 use super::params::{MinSupport, RulesParams};
 use super::rulegen::{generate_rules, RuleFilter, RuleMetrics};
 use crate::data::Baskets;
@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 /// At most this many firing rules are given as the reasons for one offer.
 const REASONS: usize = 3;
+const NO_COLUMN: u32 = u32::MAX;
 
 /// X → c, as counts (the measures follow from them and the basket count).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,11 +45,78 @@ pub struct CrossSellModel {
     pub params: RulesParams,
     /// Frequent itemsets mined (for the report).
     pub itemsets: usize,
-    /// Rule indices by the smallest item of their antecedent (rebuilt on load).
+    /// Rules by the smallest item of their antecedent, strongest first (rebuilt on load).
     #[serde(skip)]
-    by_first_item: Vec<Vec<u32>>,
+    by_first_item: Vec<Vec<IndexEntry>>,
+    /// The other antecedent items of every indexed rule, flat.
+    #[serde(skip)]
+    rest_items: Vec<u32>,
+    /// Each rule in words, written once so scoring only copies it (rebuilt on load).
+    #[serde(skip)]
+    descriptions: Vec<String>,
     #[serde(skip)]
     item_ids: HashMap<String, u32>,
+    /// For `column=value` products, the holdings column they come from: a customer with
+    /// DSL is not offered Fiber optic as if it were an add-on (rebuilt on load).
+    #[serde(skip)]
+    column_of: Vec<u32>,
+}
+
+/// Whether X → c is more confident than every X' → c with X' a proper, non-empty subset
+/// of X. A rule that does not improve on a more general one never decides a score (the
+/// general rule fires whenever it does) and only repeats it as a reason.
+fn improves_on_subsets(
+    table: &ItemsetTable,
+    antecedent: &[u32],
+    consequent: u32,
+    count: u32,
+) -> bool {
+    let n = antecedent.len();
+    if n < 2 {
+        return true;
+    }
+    let Some(a_count) = table.count(antecedent) else {
+        return true;
+    };
+    let confidence = count as f64 / a_count as f64;
+    let mut sub = Vec::with_capacity(n);
+    let mut with_c = Vec::with_capacity(n);
+    for mask in 1..(1u32 << n) - 1 {
+        sub.clear();
+        sub.extend(
+            (0..n)
+                .filter(|k| mask & (1 << k) != 0)
+                .map(|k| antecedent[k]),
+        );
+        with_c.clear();
+        with_c.extend_from_slice(&sub);
+        let at = with_c.partition_point(|&i| i < consequent);
+        with_c.insert(at, consequent);
+        if let (Some(s), Some(sc)) = (table.count(&sub), table.count(&with_c)) {
+            if sc as f64 / s as f64 >= confidence - 1e-12 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A rule as the scoring loop reads it: no pointer to chase for the common case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct IndexEntry {
+    rule: u32,
+    consequent: u32,
+    /// Range of the antecedent's other items in `rest_items`.
+    rest: (u32, u32),
+}
+
+/// Keep the `REASONS` strongest (lowest-index) rules, in order.
+fn keep_strongest(because: &mut Vec<u32>, rule: u32) {
+    let at = because.partition_point(|&r| r < rule);
+    if at < REASONS {
+        because.insert(at, rule);
+        because.truncate(REASONS);
+    }
 }
 
 /// One ranked offer: the item, its propensity and lift, and the rules that fired for it
@@ -90,6 +158,9 @@ impl CrossSellModel {
             max_consequent: 1,
         };
         generate_rules(&table, filter, |r| {
+            if !improves_on_subsets(&table, r.antecedent, r.consequent[0], r.count) {
+                return;
+            }
             rules.push(Rule {
                 antecedent: r.antecedent.to_vec(),
                 consequent: r.consequent[0],
@@ -131,14 +202,21 @@ impl CrossSellModel {
     /// Rebuild the lookup indexes after loading from JSON.
     pub fn restore(mut self) -> Self {
         self.by_first_item = vec![Vec::new(); self.items.len()];
+        self.rest_items.clear();
         for (index, rule) in self.rules.iter().enumerate() {
-            if let Some(slot) = rule
-                .antecedent
-                .first()
-                .and_then(|&first| self.by_first_item.get_mut(first as usize))
-            {
-                slot.push(index as u32);
-            }
+            let Some((&first, rest)) = rule.antecedent.split_first() else {
+                continue;
+            };
+            let Some(slot) = self.by_first_item.get_mut(first as usize) else {
+                continue;
+            };
+            let start = self.rest_items.len() as u32;
+            self.rest_items.extend_from_slice(rest);
+            slot.push(IndexEntry {
+                rule: index as u32,
+                consequent: rule.consequent,
+                rest: (start, self.rest_items.len() as u32),
+            });
         }
         self.item_ids = self
             .items
@@ -146,7 +224,28 @@ impl CrossSellModel {
             .enumerate()
             .map(|(i, n)| (n.clone(), i as u32))
             .collect();
+        self.descriptions = self.rules.iter().map(|r| self.describe(r)).collect();
+        self.column_of = self
+            .items
+            .iter()
+            .map(|name| {
+                let column = name.split_once('=').map(|(c, _)| c);
+                column
+                    .and_then(|c| self.holdings.iter().position(|h| h == c))
+                    .map_or(NO_COLUMN, |p| p as u32)
+            })
+            .collect();
         self
+    }
+
+    /// Whether the customer already holds another value of `item`'s column.
+    fn excluded(&self, held: &[u32], item: u32) -> bool {
+        let column = self
+            .column_of
+            .get(item as usize)
+            .copied()
+            .unwrap_or(NO_COLUMN);
+        column != NO_COLUMN && held.iter().any(|&h| self.column_of[h as usize] == column)
     }
 
     /// Whether the stored ids are in range (checked when a bundle is loaded).
@@ -180,6 +279,13 @@ impl CrossSellModel {
         self.item_counts[item as usize] as f64 / self.baskets.max(1) as f64
     }
 
+    /// Rule `index` in words (see [`CrossSellModel::describe`]).
+    pub fn rule_text(&self, index: u32) -> &str {
+        self.descriptions
+            .get(index as usize)
+            .map_or("", String::as_str)
+    }
+
     /// The rule in words: `a + b → c (confidence 0.52, lift 1.80)`.
     pub fn describe(&self, rule: &Rule) -> String {
         let m = self.metrics(rule);
@@ -199,32 +305,43 @@ impl CrossSellModel {
 
     /// The best `top_n` products for a customer holding `held` (item ids, any order).
     pub fn offers(&self, held: &[u32], top_n: usize) -> Vec<ItemOffer> {
-        let is_held = |i: u32| held.contains(&i);
-        let mut fired: Vec<(u32, u32)> = Vec::new();
+        let mut held_bits = vec![0u64; self.items.len().div_ceil(64)];
         for &h in held {
-            for &r in self
+            if let Some(word) = held_bits.get_mut(h as usize / 64) {
+                *word |= 1 << (h % 64);
+            }
+        }
+        let is_held = |i: u32| held_bits[i as usize / 64] & (1 << (i % 64)) != 0;
+        let mut offers: Vec<ItemOffer> = Vec::new();
+        let mut slot: HashMap<u32, usize> = HashMap::new();
+        for &h in held {
+            for entry in self
                 .by_first_item
                 .get(h as usize)
                 .map_or(&[][..], Vec::as_slice)
             {
-                let rule = &self.rules[r as usize];
-                if !is_held(rule.consequent) && rule.antecedent.iter().all(|&a| is_held(a)) {
-                    fired.push((rule.consequent, r));
+                let rest = &self.rest_items[entry.rest.0 as usize..entry.rest.1 as usize];
+                if is_held(entry.consequent)
+                    || !rest.iter().all(|&a| is_held(a))
+                    || self.excluded(held, entry.consequent)
+                {
+                    continue;
                 }
+                let at = *slot.entry(entry.consequent).or_insert_with(|| {
+                    offers.push(ItemOffer {
+                        item: entry.consequent,
+                        score: 0.0,
+                        lift: 0.0,
+                        because: Vec::with_capacity(REASONS),
+                    });
+                    offers.len() - 1
+                });
+                keep_strongest(&mut offers[at].because, entry.rule);
             }
         }
-        // Rules are stored strongest first, so within a consequent the first is the best.
-        fired.sort_unstable();
-        let mut offers: Vec<ItemOffer> = Vec::new();
-        for group in fired.chunk_by(|a, b| a.0 == b.0) {
-            let best = &self.rules[group[0].1 as usize];
-            let m = self.metrics(best);
-            offers.push(ItemOffer {
-                item: group[0].0,
-                score: m.confidence,
-                lift: m.lift,
-                because: group.iter().take(REASONS).map(|&(_, r)| r).collect(),
-            });
+        for offer in &mut offers {
+            let m = self.metrics(&self.rules[offer.because[0] as usize]);
+            (offer.score, offer.lift) = (m.confidence, m.lift);
         }
         self.add_popular(held, top_n, &mut offers);
         offers.sort_by(|a, b| self.rank(a, b));
@@ -240,7 +357,7 @@ impl CrossSellModel {
             if added >= top_n {
                 break;
             }
-            if held.contains(&item) {
+            if held.contains(&item) || self.excluded(held, item) {
                 continue;
             }
             let score = self.popularity(item);
@@ -274,7 +391,7 @@ impl CrossSellModel {
         self.popular
             .iter()
             .copied()
-            .filter(|i| !held.contains(i))
+            .filter(|&i| !held.contains(&i) && !self.excluded(held, i))
             .take(top_n)
             .collect()
     }
