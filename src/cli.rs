@@ -108,7 +108,12 @@ pub struct RulesArgs {
     #[arg(long, env = "CUSTSCORE_ITEM_COL")]
     pub item_col: String,
     /// Minimum support: a fraction of baskets (0.01) or a whole basket count (45).
-    #[arg(long, env = "CUSTSCORE_MIN_SUPPORT", value_name = "S")]
+    #[arg(
+        long,
+        env = "CUSTSCORE_MIN_SUPPORT",
+        value_name = "S",
+        allow_hyphen_values = true
+    )]
     pub min_support: String,
     /// Minimum confidence of the rules written with --rules.
     #[arg(long, env = "CUSTSCORE_MIN_CONFIDENCE", default_value_t = 0.5)]

@@ -147,8 +147,13 @@ fn mine(
     });
     let total: usize = sizes.iter().sum();
     println!(
-        "{total} frequent itemsets (min count {min_count} of {} baskets, {frequent} frequent items) mined in {} ms",
+        "{total} frequent itemsets (min count {min_count} of {} baskets, {frequent} frequent items) mined {}in {} ms",
         baskets.len(),
+        if args.itemsets.is_some() && args.rules.is_none() {
+            "and written "
+        } else {
+            ""
+        },
         started.elapsed().as_millis()
     );
     let by_size: Vec<String> = sizes

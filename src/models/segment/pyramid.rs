@@ -54,8 +54,6 @@ pub enum PyramidError {
 pub struct Tier {
     pub name: String,
     /// Customers with value ≥ this fall in this tier (or a higher one).
-    /// The bottom tier's is -inf, which JSON writes as null.
-    #[serde(deserialize_with = "null_as_neg_infinity")]
     pub min_value: f64,
     pub customers: usize,
     pub customer_share: f64,
@@ -150,10 +148,6 @@ impl ValuePyramid {
             None => UNRANKED,
         }
     }
-}
-
-fn null_as_neg_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NEG_INFINITY))
 }
 
 #[cfg(test)]

@@ -1,0 +1,263 @@
+//! `custscore rules` and cross-sell end to end: the real binary on committed files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_custscore");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run custscore")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A failed run: non-zero exit, one line on stderr, no panic.
+fn assert_one_line_error(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure: {}", stdout(out));
+    let err = stderr(out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
+}
+
+fn rules_args<'a>(baskets: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "rules",
+        "--transactions",
+        baskets,
+        "--order-col",
+        "InvoiceNo",
+        "--item-col",
+        "StockCode",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).expect("open output");
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.expect("row").iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn itemsets_and_rules_are_written_with_the_contract_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let baskets = fixture("baskets.csv");
+    let itemsets = dir.path().join("itemsets.csv");
+    let rules = dir.path().join("rules.csv");
+    let out = run(&rules_args(
+        baskets.to_str().unwrap(),
+        &[
+            "--min-support",
+            "2",
+            "--cancelled-prefix",
+            "C",
+            "--min-confidence",
+            "0.6",
+            "--itemsets",
+            itemsets.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("2 cancelled lines skipped"), "{text}");
+    assert!(text.contains("9 baskets"), "{text}");
+    assert!(text.contains("13 frequent itemsets"), "{text}");
+
+    let (header, rows) = read_csv(&itemsets);
+    assert_eq!(header, ["items", "size", "count", "support"]);
+    assert_eq!(rows.len(), 13);
+    let bread_milk = rows
+        .iter()
+        .find(|r| r[0] == "BREAD;MILK")
+        .expect("BREAD;MILK");
+    assert_eq!(bread_milk[1..3], ["2".to_string(), "4".to_string()]);
+
+    let (header, rows) = read_csv(&rules);
+    assert_eq!(
+        header,
+        [
+            "antecedent",
+            "consequent",
+            "support",
+            "confidence",
+            "lift",
+            "leverage",
+            "conviction",
+            "zhang"
+        ]
+    );
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let confidence: f64 = row[3].parse().unwrap();
+        assert!(confidence >= 0.6, "{row:?}");
+    }
+}
+
+#[test]
+fn excluded_items_never_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    let baskets = fixture("baskets.csv");
+    let itemsets = dir.path().join("itemsets.csv");
+    let out = run(&rules_args(
+        baskets.to_str().unwrap(),
+        &[
+            "--min-support",
+            "0.2",
+            "--cancelled-prefix",
+            "C",
+            "--exclude",
+            "POST,DOT",
+            "--itemsets",
+            itemsets.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, rows) = read_csv(&itemsets);
+    // 0.2 of 9 baskets = at least 2 baskets.
+    assert_eq!(rows.len(), 9);
+    assert!(rows.iter().all(|r| !r[0].contains("POST")));
+}
+
+#[test]
+fn cancellations_kept_are_reported() {
+    let baskets = fixture("baskets.csv");
+    let out = run(&rules_args(
+        baskets.to_str().unwrap(),
+        &["--min-support", "2"],
+    ));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("10 baskets"), "{text}");
+    assert!(text.contains("--cancelled-prefix C"), "{text}");
+}
+
+#[test]
+fn a_missing_file_is_one_line_naming_it() {
+    let out = run(&rules_args(
+        "no/such/baskets.csv",
+        &["--min-support", "0.1"],
+    ));
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("no/such/baskets.csv"), "{err}");
+}
+
+#[test]
+fn a_missing_item_column_names_file_line_and_columns() {
+    let baskets = fixture("baskets.csv");
+    let mut args = rules_args(baskets.to_str().unwrap(), &["--min-support", "0.1"]);
+    args[6] = "Sku";
+    let err = assert_one_line_error(&run(&args));
+    assert!(err.contains("baskets.csv: line 1"), "{err}");
+    assert!(err.contains("`Sku`") && err.contains("StockCode"), "{err}");
+}
+
+#[test]
+fn min_support_out_of_range_is_refused() {
+    let baskets = fixture("baskets.csv");
+    for bad in ["1.5", "0", "-0.1", "lots"] {
+        let out = run(&rules_args(
+            baskets.to_str().unwrap(),
+            &["--min-support", bad],
+        ));
+        let err = assert_one_line_error(&out);
+        assert!(err.contains("--min-support"), "{err}");
+    }
+}
+
+#[test]
+fn a_bad_quantity_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    std::fs::write(&path, "InvoiceNo,StockCode,Quantity\n1,A,1\n1,B,two\n").unwrap();
+    let out = run(&rules_args(
+        path.to_str().unwrap(),
+        &["--min-support", "1", "--quantity-col", "Quantity"],
+    ));
+    let err = assert_one_line_error(&out);
+    assert!(
+        err.contains("line 3") && err.contains("column 3 (`Quantity`)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trained_bundle_offers_cross_sell_in_score_and_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let customers = Path::new(env!("CARGO_MANIFEST_DIR")).join("training-data/telco_churn.csv");
+    let out = run(&[
+        "train",
+        "--customers",
+        customers.to_str().unwrap(),
+        "--id",
+        "customer_id",
+        "--label",
+        "churn=Yes",
+        "--holdings",
+        "phone_service,internet_service,online_security,online_backup,tech_support,streaming_tv",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("hit rate@3"), "{}", stdout(&out));
+
+    let scored = dir.path().join("scored.csv");
+    let out = run(&[
+        "score",
+        "--input",
+        customers.to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (header, rows) = read_csv(&scored);
+    let at = header
+        .iter()
+        .position(|h| h == "cross_sell")
+        .expect("cross_sell column");
+    assert_eq!(rows.len(), 7043);
+    for row in &rows {
+        let offers: Vec<&str> = row[at].split(';').collect();
+        assert_eq!(offers.len(), 3, "{row:?}");
+    }
+
+    let out = run(&["inspect", "--models", models.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("cross-sell rules:"),
+        "{}",
+        stdout(&out)
+    );
+}
