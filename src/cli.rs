@@ -24,6 +24,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// Show what a bundle holds: segments, value pyramid, data quality.
     Inspect(InspectArgs),
+    /// Serve the REST scoring API (trains the default bundle first if there is none).
+    Serve(ServeArgs),
     /// Mine frequent itemsets and association rules from a basket file.
     Rules(RulesArgs),
 }
@@ -92,6 +94,33 @@ pub struct InspectArgs {
     /// Bundle version to show (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,
+    #[command(flatten)]
+    pub models: ModelsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Without API keys only loopback addresses are allowed.
+    #[arg(long, env = "CUSTSCORE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// File with one API key per line; clients send `Authorization: Bearer <key>`.
+    #[arg(long, env = "CUSTSCORE_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// File holding the token for admin routes (POST /v1/admin/reload).
+    #[arg(long, env = "CUSTSCORE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CUSTSCORE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Most customers in one POST /v1/score/batch request.
+    #[arg(long, env = "CUSTSCORE_MAX_BATCH_ITEMS", default_value_t = 1000)]
+    pub max_batch_items: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "CUSTSCORE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "CUSTSCORE_LOG_JSON")]
+    pub log_json: bool,
     #[command(flatten)]
     pub models: ModelsArg,
 }

@@ -20,3 +20,4 @@ pub mod batch;
 pub mod cli;
 pub mod inspect;
 pub mod rules_cli;
+pub mod serve;

@@ -1,9 +1,8 @@
-use anyhow::Context;
 use clap::Parser;
-use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, TrainArgs};
+use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, ServeArgs, TrainArgs};
 use custscore::config::TrainConfig;
 use custscore::progress::Progress;
-use custscore::{batch, bundle::Bundle, inspect, score::Scorer, train};
+use custscore::{batch, bundle::Bundle, inspect, score::Scorer, serve, train};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -22,6 +21,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => run_train(args),
         Command::Score(args) => run_score(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Serve(args) => run_serve(args),
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
     }
 }
@@ -76,8 +76,7 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         name.push(".rejects.csv");
         name.into()
     });
-    let summary = batch::score_file(&scorer, &args.input, &args.output, &rejects)
-        .with_context(|| format!("scoring {}", args.input.display()))?;
+    let summary = batch::score_file(&scorer, &args.input, &args.output, &rejects)?;
     eprintln!("{summary}");
     Ok(())
 }
@@ -86,4 +85,38 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     print!("{}", inspect::describe(&bundle));
     Ok(())
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    serve::run(serve::ServeOptions {
+        models: args.models.models,
+        addr: args.addr,
+        api_keys_file: args.api_keys_file,
+        admin_token_file: args.admin_token_file,
+        limits: serve::Limits {
+            max_body_bytes: args.max_body_bytes,
+            max_batch_items: args.max_batch_items,
+        },
+        workers,
+    })?;
+    Ok(())
+}
+
+/// Logs go to stderr; RUST_LOG picks the level (default info).
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -108,7 +108,7 @@ impl Miner {
                 counts[item as usize] += 1;
             }
         }
-        let permitted = |i: usize| allowed.map_or(true, |a| a.get(i).copied().unwrap_or(false));
+        let permitted = |i: usize| allowed.is_none_or(|a| a.get(i).copied().unwrap_or(false));
         let mut frequent: Vec<u32> = (0..n_names)
             .filter(|&i| counts[i] >= min_count && permitted(i))
             .map(|i| i as u32)
