@@ -46,7 +46,7 @@ fn check(args: &RulesArgs) -> Result<Settings, RulesCliError> {
             args.min_confidence,
         )));
     }
-    if !(args.min_lift >= 0.0) {
+    if args.min_lift.is_nan() || args.min_lift < 0.0 {
         return Err(param("--min-lift")(RulesError::MinLift(args.min_lift)));
     }
     if args.max_len == Some(0) {

@@ -274,9 +274,9 @@ impl Search {
                 for other in &items[..index] {
                     let mut bits = [0u64; W];
                     let mut support = 0;
-                    for w in 0..W {
-                        bits[w] = node.bits[w] & other.bits[w];
-                        support += bits[w].count_ones();
+                    for ((b, x), y) in bits.iter_mut().zip(&node.bits).zip(&other.bits) {
+                        *b = x & y;
+                        support += b.count_ones();
                     }
                     if support == node.support {
                         self.perfect.push(other.global);

@@ -120,7 +120,7 @@ impl RulesParams {
         if !(0.0..=1.0).contains(&self.min_confidence) {
             return Err(RulesError::MinConfidence(self.min_confidence));
         }
-        if !(self.min_lift >= 0.0) {
+        if self.min_lift.is_nan() || self.min_lift < 0.0 {
             return Err(RulesError::MinLift(self.min_lift));
         }
         if self.max_len == Some(0) {
