@@ -45,7 +45,7 @@ pub struct CrossSellModel {
     pub params: RulesParams,
     /// Frequent itemsets mined (for the report).
     pub itemsets: usize,
-    /// Rules by the smallest item of their antecedent, strongest first (rebuilt on load).
+    /// Rules by the rarest item of their antecedent, strongest first (rebuilt on load).
     #[serde(skip)]
     by_first_item: Vec<Vec<IndexEntry>>,
     /// The other antecedent items of every indexed rule, flat.
@@ -204,14 +204,18 @@ impl CrossSellModel {
         self.by_first_item = vec![Vec::new(); self.items.len()];
         self.rest_items.clear();
         for (index, rule) in self.rules.iter().enumerate() {
-            let Some((&first, rest)) = rule.antecedent.split_first() else {
+            // Key on the rarest antecedent item: fewest customers hold it, so the
+            // fewest rules are looked at per customer.
+            let count = |i: &u32| self.item_counts.get(*i as usize).copied().unwrap_or(0);
+            let Some(&key) = rule.antecedent.iter().min_by_key(|i| count(i)) else {
                 continue;
             };
-            let Some(slot) = self.by_first_item.get_mut(first as usize) else {
+            let Some(slot) = self.by_first_item.get_mut(key as usize) else {
                 continue;
             };
             let start = self.rest_items.len() as u32;
-            self.rest_items.extend_from_slice(rest);
+            let rest = rule.antecedent.iter().filter(|&&i| i != key);
+            self.rest_items.extend(rest);
             slot.push(IndexEntry {
                 rule: index as u32,
                 consequent: rule.consequent,
@@ -313,7 +317,6 @@ impl CrossSellModel {
         }
         let is_held = |i: u32| held_bits[i as usize / 64] & (1 << (i % 64)) != 0;
         let mut offers: Vec<ItemOffer> = Vec::new();
-        let mut slot: HashMap<u32, usize> = HashMap::new();
         for &h in held {
             for entry in self
                 .by_first_item
@@ -327,16 +330,15 @@ impl CrossSellModel {
                 {
                     continue;
                 }
-                let at = *slot.entry(entry.consequent).or_insert_with(|| {
-                    offers.push(ItemOffer {
+                match offers.iter_mut().find(|o| o.item == entry.consequent) {
+                    Some(offer) => keep_strongest(&mut offer.because, entry.rule),
+                    None => offers.push(ItemOffer {
                         item: entry.consequent,
                         score: 0.0,
                         lift: 0.0,
-                        because: Vec::with_capacity(REASONS),
-                    });
-                    offers.len() - 1
-                });
-                keep_strongest(&mut offers[at].because, entry.rule);
+                        because: vec![entry.rule],
+                    }),
+                }
             }
         }
         for offer in &mut offers {
