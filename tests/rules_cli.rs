@@ -1,5 +1,7 @@
 //! `custscore rules` and cross-sell end to end: the real binary on committed files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -276,4 +278,52 @@ fn trained_bundle_offers_cross_sell_in_score_and_inspect() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn the_api_answers_offers_and_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = run(&[
+        "train",
+        "--customers",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--id",
+        "customer_id",
+        "--holdings",
+        "phone_service,internet_service,online_security,online_backup,tech_support",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = common::http::start(&models, &[]);
+    let customer = r#"{"customer_id": "x", "phone_service": 1, "internet_service": "DSL",
+        "online_security": "No", "online_backup": "Yes", "tech_support": "No"}"#;
+    let r = common::http::post_json(server.addr, "/v1/score", customer);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let offers = r.json()["cross_sell"].as_array().unwrap().clone();
+    assert!(!offers.is_empty() && offers.len() <= 3, "{offers:?}");
+    for offer in &offers {
+        let item = offer["item"].as_str().unwrap();
+        assert!(
+            ["online_security", "tech_support"].contains(&item),
+            "{offer}"
+        );
+        assert!(!offer["because"].as_array().unwrap().is_empty(), "{offer}");
+    }
+
+    let r = common::http::get(server.addr, "/v1/rules?item=tech_support&limit=5");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rules = r.json()["rules"].as_array().unwrap().clone();
+    assert!(!rules.is_empty() && rules.len() <= 5);
+    for rule in &rules {
+        let names = rule.to_string();
+        assert!(names.contains("tech_support"), "{names}");
+    }
+    let r = common::http::get(server.addr, "/v1/rules?item=nothing");
+    assert_eq!((r.status, r.json()["field"].as_str()), (404, Some("item")));
+    let r = common::http::get(server.addr, "/v1/rules?limit=0");
+    assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("limit")));
 }
