@@ -207,7 +207,17 @@ fn staged(path: &Path) -> Result<tempfile::NamedTempFile, RulesCliError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    tempfile::NamedTempFile::new_in(dir).map_err(write_error(path))
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_error(path))?;
+    // Temp files are created owner-only; an output file should be readable like any other.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let readable = std::fs::Permissions::from_mode(0o644);
+        tmp.as_file()
+            .set_permissions(readable)
+            .map_err(write_error(path))?;
+    }
+    Ok(tmp)
 }
 
 fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> RulesCliError + '_ {

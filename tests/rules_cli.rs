@@ -96,6 +96,12 @@ fn itemsets_and_rules_are_written_with_the_contract_columns() {
     let (header, rows) = read_csv(&itemsets);
     assert_eq!(header, ["items", "size", "count", "support"]);
     assert_eq!(rows.len(), 13);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&itemsets).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{mode:o}");
+    }
     let bread_milk = rows
         .iter()
         .find(|r| r[0] == "BREAD;MILK")

@@ -183,6 +183,16 @@ mod tests {
     }
 
     #[test]
+    fn config_table_refuses_unknown_keys_and_fills_defaults() {
+        let params: RulesParams =
+            toml::from_str("min_support = 0.05\nexclude = [\"POST\"]").unwrap();
+        assert_eq!(params.min_support, 0.05);
+        assert_eq!(params.top_n, RulesParams::default().top_n);
+        let err = toml::from_str::<RulesParams>("min_suport = 0.05").unwrap_err();
+        assert!(err.to_string().contains("min_suport"), "{err}");
+    }
+
+    #[test]
     fn params_are_checked() {
         assert!(RulesParams::default().check().is_ok());
         let bad = RulesParams {
