@@ -87,6 +87,9 @@ impl Scorer {
             .value
             .as_deref()
             .and_then(|v| bundle.encoder.input_index(v));
+        if let Some(rules) = &bundle.rules {
+            rules.rule_text(0); // write the rule texts now, not during the first request
+        }
         let holdings_inputs = bundle.rules.as_ref().map_or(Vec::new(), |rules| {
             rules
                 .holdings

@@ -51,9 +51,10 @@ pub struct CrossSellModel {
     /// The other antecedent items of every indexed rule, flat.
     #[serde(skip)]
     rest_items: Vec<u32>,
-    /// Each rule in words, written once so scoring only copies it (rebuilt on load).
+    /// Each rule in words, written on first use so scoring only copies it (evaluation,
+    /// which never needs the words, does not pay for millions of them).
     #[serde(skip)]
-    descriptions: Vec<String>,
+    descriptions: std::sync::OnceLock<Vec<String>>,
     #[serde(skip)]
     item_ids: HashMap<String, u32>,
     /// For `column=value` products, the holdings column they come from: a customer with
@@ -228,7 +229,7 @@ impl CrossSellModel {
             .enumerate()
             .map(|(i, n)| (n.clone(), i as u32))
             .collect();
-        self.descriptions = self.rules.iter().map(|r| self.describe(r)).collect();
+        self.descriptions = std::sync::OnceLock::new();
         self.column_of = self
             .items
             .iter()
@@ -286,6 +287,7 @@ impl CrossSellModel {
     /// Rule `index` in words (see [`CrossSellModel::describe`]).
     pub fn rule_text(&self, index: u32) -> &str {
         self.descriptions
+            .get_or_init(|| self.rules.iter().map(|r| self.describe(r)).collect())
             .get(index as usize)
             .map_or("", String::as_str)
     }
