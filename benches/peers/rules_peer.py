@@ -82,6 +82,23 @@ def run_mlxtend(baskets, support):
     return result
 
 
+def run_custscore(binary, data, support, out_dir, itemsets=None):
+    """One `custscore rules` run under /usr/bin/time -v: (ms mining, wall s, peak RSS KB)."""
+    command = [
+        "/usr/bin/time", "-v", binary, "rules", "--transactions", data,
+        "--order-col", "InvoiceNo", "--item-col", "StockCode",
+        "--min-support", str(support), "--cancelled-prefix", "C",
+    ]
+    if itemsets:
+        command += ["--itemsets", itemsets]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    mined_ms = int(re.search(r"mined (?:and written )?in (\d+) ms", done.stdout).group(1))
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return mined_ms, wall, rss_kb
+
+
 def custscore_rules(binary, data, support, out_dir):
     path = os.path.join(out_dir, f"custscore_rules_{support}.csv")
     subprocess.run(
