@@ -155,6 +155,33 @@ fn excluded_items_never_appear() {
 }
 
 #[test]
+fn include_keeps_only_the_listed_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let baskets = fixture("baskets.csv");
+    let itemsets = dir.path().join("itemsets.csv");
+    let out = run(&rules_args(
+        baskets.to_str().unwrap(),
+        &[
+            "--min-support",
+            "2",
+            "--cancelled-prefix",
+            "C",
+            "--include",
+            "BREAD,MILK",
+            "--itemsets",
+            itemsets.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, rows) = read_csv(&itemsets);
+    let sets: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(sets.len(), 3, "{sets:?}");
+    for set in ["BREAD", "MILK", "BREAD;MILK"] {
+        assert!(sets.contains(&set), "{sets:?}");
+    }
+}
+
+#[test]
 fn cancellations_kept_are_reported() {
     let baskets = fixture("baskets.csv");
     let out = run(&rules_args(
