@@ -210,10 +210,12 @@ pub fn read_baskets(
         path: path.to_path_buf(),
         source,
     })?;
+    let mut buffered = std::io::BufReader::with_capacity(1 << 20, file);
+    refuse_gzip(path, &mut buffered)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        .from_reader(buffered);
     let mut records = reader.byte_records();
     let header = match records.next() {
         None => {
@@ -340,6 +342,22 @@ impl<'h> LineColumns<'h> {
     }
 }
 
+/// A gzip file read as CSV gives a baffling header error; say what it is instead.
+fn refuse_gzip(path: &Path, reader: &mut impl std::io::BufRead) -> Result<(), DataError> {
+    let start = reader.fill_buf().map_err(|source| DataError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if start.starts_with(&[0x1f, 0x8b]) {
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            line: 1,
+            message: "the file is gzip-compressed; decompress it first (gunzip -k FILE)".into(),
+        });
+    }
+    Ok(())
+}
+
 fn header_names(path: &Path, record: &csv::ByteRecord) -> Result<Vec<String>, DataError> {
     let mut names = Vec::with_capacity(record.len());
     for (i, field) in record.iter().enumerate() {
@@ -395,6 +413,20 @@ mod tests {
         assert_eq!(report.cancelled_lines, 1);
         assert_eq!(report.non_positive_lines, 1);
         assert_eq!(report.blank_lines, 1);
+    }
+
+    #[test]
+    fn gzip_input_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.csv.gz");
+        std::fs::write(&path, [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+        let options = BasketOptions {
+            order_col: "o".into(),
+            item_col: "i".into(),
+            ..Default::default()
+        };
+        let err = read_baskets(&path, &options).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("gzip"), "{err}");
     }
 
     #[test]
