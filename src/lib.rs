@@ -19,5 +19,6 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod batch;
 pub mod cli;
 pub mod inspect;
+pub mod report;
 pub mod rules_cli;
 pub mod serve;

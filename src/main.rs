@@ -1,14 +1,22 @@
 use clap::Parser;
-use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, ServeArgs, TrainArgs};
-use custscore::config::TrainConfig;
+use custscore::cli::{
+    Cli, Command, InspectArgs, ReportArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs,
+};
+use custscore::config::{TrainConfig, TransactionsConfig};
 use custscore::progress::Progress;
-use custscore::{batch, bundle::Bundle, inspect, score::Scorer, serve, train};
+use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve, train};
 use std::process::ExitCode;
+
+// Scoring allocates many small short-lived values per row and per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`custscore score --output - | head`) is the reader's choice.
+        Err(error) if format!("{error:#}").contains("Broken pipe") => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("custscore: {error:#}");
             ExitCode::from(2)
@@ -18,10 +26,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => run_train(args),
+        Command::Train(args) => run_train(*args),
         Command::Score(args) => run_score(args),
         Command::Inspect(args) => run_inspect(args),
         Command::Serve(args) => run_serve(args),
+        Command::Report(args) => run_report(args),
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
     }
 }
@@ -40,7 +49,8 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
 
 /// Config file first, then flags on top.
 fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let use_default = args.config.is_none() && args.customers.is_none();
+    let use_default =
+        args.config.is_none() && args.customers.is_none() && args.log.transactions.is_none();
     let mut config = match (&args.config, use_default) {
         (Some(path), _) => TrainConfig::load(path)?,
         (None, true) => TrainConfig::load_or_default(None)?,
@@ -59,6 +69,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if !args.holdings.is_empty() {
         data.holdings = args.holdings.clone();
     }
+    apply_log_flags(&args.log, &mut config.transactions);
     if let Some(k) = args.segments {
         config.segments.k = Some(k);
     }
@@ -68,17 +79,103 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
+fn apply_log_flags(args: &TransactionArgs, log: &mut TransactionsConfig) {
+    let set = |flag: &Option<String>, field: &mut Option<String>| {
+        if flag.is_some() {
+            field.clone_from(flag);
+        }
+    };
+    if let Some(file) = &args.transactions {
+        log.file = Some(file.clone());
+    }
+    set(&args.customer_col, &mut log.customer_col);
+    set(&args.order_col, &mut log.order_col);
+    set(&args.item_col, &mut log.item_col);
+    set(&args.time_col, &mut log.time_col);
+    set(&args.amount_col, &mut log.amount_col);
+    set(&args.price_col, &mut log.price_col);
+    set(&args.quantity_col, &mut log.quantity_col);
+    set(&args.cutoff, &mut log.cutoff);
+    if let Some(days) = args.churn_after_days {
+        log.churn_after_days = days;
+    }
+    if !args.exclude_items.is_empty() {
+        log.exclude_items = args.exclude_items.clone();
+    }
+}
+
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     let scorer = Scorer::new(bundle);
-    let rejects = args.rejects.clone().unwrap_or_else(|| {
-        let mut name = args.output.clone().into_os_string();
-        name.push(".rejects.csv");
-        name.into()
-    });
-    let summary = batch::score_file(&scorer, &args.input, &args.output, &rejects)?;
+    let rejects = match (&args.rejects, args.output.as_os_str() == "-") {
+        (Some(r), _) => r.clone(),
+        (None, true) => {
+            anyhow::bail!("--rejects FILE is required when --output is - (standard output)")
+        }
+        (None, false) => {
+            let mut name = args.output.clone().into_os_string();
+            name.push(".rejects.csv");
+            name.into()
+        }
+    };
+    let output = batch::Stream::from_arg(&args.output);
+    // Kept alive until scoring ends: the aggregated customers of a transaction log.
+    let mut aggregated = None;
+    let input = match (&args.input, &args.transactions) {
+        (Some(input), _) => batch::Stream::from_arg(input),
+        (None, Some(log)) => {
+            let file = aggregate_log(&scorer, log, args.cutoff.as_deref())?;
+            let input = batch::Stream::File(file.path().to_path_buf());
+            aggregated = Some(file);
+            input
+        }
+        (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
+    };
+    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format)?;
+    drop(aggregated);
     eprintln!("{summary}");
     Ok(())
+}
+
+/// Aggregate an order log to one row per customer, as the bundle's training did.
+fn aggregate_log(
+    scorer: &Scorer,
+    log: &std::path::Path,
+    cutoff: Option<&str>,
+) -> anyhow::Result<tempfile::NamedTempFile> {
+    use custscore::data::transactions;
+    let manifest = &scorer.bundle().manifest;
+    let Some(info) = &manifest.transactions else {
+        anyhow::bail!(
+            "bundle {} was trained on a customer table, not an order log: use --input",
+            manifest.version
+        );
+    };
+    let (events, mut quality, _) = transactions::read_log(log, &info.spec)?;
+    quality.first_event = events
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .map(transactions::show_time);
+    quality.last_event = events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .map(transactions::show_time);
+    let cutoff = match cutoff {
+        Some(text) => transactions::parse_cutoff(text)?,
+        None => {
+            events.iter().map(|e| e.time).max().unwrap_or_default() + chrono::Duration::seconds(1)
+        }
+    };
+    quality.cutoff = Some(transactions::show_time(cutoff));
+    let (table, _) = transactions::customer_table(&events, &info.spec, cutoff, false);
+    for line in quality.findings() {
+        eprintln!("{line}");
+    }
+    let file = tempfile::NamedTempFile::new()?;
+    transactions::write_customer_csv(&table, &info.spec.customer_col, file.path())?;
+    Ok(file)
 }
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
@@ -119,4 +216,19 @@ fn init_logging(json: bool) {
     } else {
         builder.init();
     }
+}
+
+fn run_report(args: ReportArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
+    let html = report::render(&bundle);
+    std::fs::write(&args.output, html)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", args.output.display()))?;
+    eprintln!(
+        "wrote {} for bundle {} in {:.2}s",
+        args.output.display(),
+        bundle.manifest.version,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

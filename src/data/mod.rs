@@ -7,6 +7,7 @@ mod error;
 mod quality;
 mod reader;
 mod table;
+pub mod transactions;
 
 pub use baskets::{read_baskets, BasketBuilder, BasketOptions, BasketReport, Baskets};
 pub use error::DataError;
