@@ -7,6 +7,7 @@
 use crate::config::Label;
 use crate::data::{ColumnKind, DataQuality};
 use crate::features::{Encoding, FeatureEncoder};
+use crate::models::rules::{CrossSellModel, HitRate};
 use crate::models::segment::{SegmentModel, ValuePyramid};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ const ENCODER: &str = "encoder.json";
 const SEGMENTS: &str = "segments.json";
 const PYRAMID: &str = "pyramid.json";
 const QUALITY: &str = "data_quality.json";
+const RULES: &str = "rules.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -125,10 +127,22 @@ pub struct SegmentMetrics {
     pub silhouette: Option<f64>,
 }
 
+/// What the cross-sell rules hold and how well they rank held-out products.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CrossSellMetrics {
+    pub baskets: usize,
+    pub products: usize,
+    pub itemsets: usize,
+    pub rules: usize,
+    pub hit_rate: HitRate,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Metrics {
     pub segments: SegmentMetrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_sell: Option<CrossSellMetrics>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -164,6 +178,8 @@ pub struct Bundle {
     pub segments: SegmentModel,
     pub pyramid: Option<ValuePyramid>,
     pub quality: DataQuality,
+    /// Cross-sell rules (absent when no holdings columns were given).
+    pub rules: Option<CrossSellModel>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -196,6 +212,9 @@ impl Bundle {
         ];
         if let Some(pyramid) = &self.pyramid {
             files.push((PYRAMID, to_json(pyramid, PYRAMID)?));
+        }
+        if let Some(rules) = &self.rules {
+            files.push((RULES, to_json(rules, RULES)?));
         }
         Ok(files)
     }
@@ -276,6 +295,12 @@ impl Bundle {
                 true => Some(parse_json(&dir.join(PYRAMID), &read(PYRAMID)?)?),
                 false => None,
             },
+            rules: match manifest.files.contains_key(RULES) {
+                true => {
+                    Some(parse_json::<CrossSellModel>(&dir.join(RULES), &read(RULES)?)?.restore())
+                }
+                false => None,
+            },
             manifest,
         };
         bundle.check_consistency(&dir)?;
@@ -306,6 +331,15 @@ impl Bundle {
                 &dir.join(SEGMENTS),
                 format!("segment centroids do not have the encoder's {width} features"),
             ));
+        }
+        if let Some(rules) = &self.rules {
+            let known = |c: &String| self.encoder.input_index(c).is_some();
+            if !rules.is_consistent() || !rules.holdings.iter().all(known) {
+                return Err(corrupt(
+                    &dir.join(RULES),
+                    "rules name products or holdings columns the bundle does not have".into(),
+                ));
+            }
         }
         if let (Some(value), Some(pyramid)) = (&self.manifest.schema.value, &self.pyramid) {
             if &pyramid.column != value || self.encoder.input_index(value).is_none() {

@@ -28,6 +28,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the REST scoring API (trains the default bundle first if there is none).
     Serve(ServeArgs),
+    /// Mine frequent itemsets and association rules from a basket file.
+    Rules(RulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -191,4 +193,55 @@ pub struct ReportArgs {
     pub model_version: Option<String>,
     #[command(flatten)]
     pub models: ModelsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Basket lines, one row per (order, item) (long format CSV).
+    #[arg(long, env = "CUSTSCORE_TRANSACTIONS")]
+    pub transactions: PathBuf,
+    /// Column holding the order (basket) id.
+    #[arg(long, env = "CUSTSCORE_ORDER_COL")]
+    pub order_col: String,
+    /// Column holding the item.
+    #[arg(long, env = "CUSTSCORE_ITEM_COL")]
+    pub item_col: String,
+    /// Minimum support: a fraction of baskets (0.01) or a whole basket count (45).
+    #[arg(
+        long,
+        env = "CUSTSCORE_MIN_SUPPORT",
+        value_name = "S",
+        allow_hyphen_values = true
+    )]
+    pub min_support: String,
+    /// Minimum confidence of the rules written with --rules.
+    #[arg(long, env = "CUSTSCORE_MIN_CONFIDENCE", default_value_t = 0.5)]
+    pub min_confidence: f64,
+    /// Minimum lift of the rules written with --rules.
+    #[arg(long, env = "CUSTSCORE_MIN_LIFT", default_value_t = 0.0)]
+    pub min_lift: f64,
+    /// Longest itemset to mine.
+    #[arg(long, env = "CUSTSCORE_MAX_LEN")]
+    pub max_len: Option<usize>,
+    /// Write the frequent itemsets here (items, size, count, support).
+    #[arg(long, env = "CUSTSCORE_ITEMSETS")]
+    pub itemsets: Option<PathBuf>,
+    /// Write the rules here (antecedent, consequent, support, confidence, lift, ...).
+    #[arg(long, env = "CUSTSCORE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Skip lines whose order id starts with this prefix (Online Retail: C = cancelled).
+    #[arg(long, env = "CUSTSCORE_CANCELLED_PREFIX")]
+    pub cancelled_prefix: Option<String>,
+    /// Skip lines whose quantity in this column is zero or negative (returns).
+    #[arg(long, env = "CUSTSCORE_QUANTITY_COL")]
+    pub quantity_col: Option<String>,
+    /// Only these items may appear in itemsets (comma-separated).
+    #[arg(long, env = "CUSTSCORE_INCLUDE", value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Items that never appear in itemsets, e.g. POST,D,M,BANK CHARGES,DOT,AMAZONFEE.
+    #[arg(long, env = "CUSTSCORE_EXCLUDE", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Also report hit rate@3 of cross-sell offers vs popularity on held-out baskets.
+    #[arg(long, env = "CUSTSCORE_EVALUATE")]
+    pub evaluate: bool,
 }

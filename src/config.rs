@@ -2,6 +2,7 @@
 //! flags on top. Relative paths in a file are relative to that file's folder.
 
 use crate::features::EncoderParams;
+use crate::models::rules::RulesParams;
 use crate::models::segment::{PyramidParams, SegmentParams};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub enum ConfigError {
     BadChurnWindow(i64),
     #[error("no customer file: pass --customers FILE, --transactions FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
     NoCustomers,
+    #[error("[rules]: {0}")]
+    Rules(#[from] crate::models::rules::RulesError),
     #[error("column `{0}` is both dropped and used as the {1}")]
     DroppedButUsed(String, &'static str),
 }
@@ -122,6 +125,8 @@ pub struct TrainConfig {
     pub features: EncoderParams,
     pub segments: SegmentParams,
     pub pyramid: PyramidParams,
+    /// Association rules and cross-sell offers (mined from `data.holdings`).
+    pub rules: RulesParams,
 }
 
 /// The churn label: a column and the value that marks a churned customer.
@@ -196,6 +201,12 @@ impl TrainConfig {
             if self.data.value.as_ref() == Some(dropped) {
                 return Err(ConfigError::DroppedButUsed(dropped.clone(), "value"));
             }
+            if self.data.holdings.contains(dropped) {
+                return Err(ConfigError::DroppedButUsed(dropped.clone(), "holdings"));
+            }
+        }
+        if !self.data.holdings.is_empty() {
+            self.rules.check()?;
         }
         Ok(())
     }

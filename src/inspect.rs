@@ -12,6 +12,7 @@ pub fn training_summary(bundle: &Bundle) -> String {
     if let Some(p) = &bundle.pyramid {
         out.push_str(&pyramid_section(p));
     }
+    out.push_str(&rules_section(bundle, 5));
     out
 }
 
@@ -50,6 +51,32 @@ pub fn describe(bundle: &Bundle) -> String {
     }
     if let Some(p) = &bundle.pyramid {
         out.push_str(&pyramid_section(p));
+    }
+    out.push_str(&rules_section(bundle, 15));
+    out
+}
+
+/// The cross-sell rules: how many, how well they rank held-out products, the strongest.
+fn rules_section(bundle: &Bundle, top: usize) -> String {
+    let Some(model) = &bundle.rules else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\ncross-sell rules: {} from {} itemsets over {} products held by {} customers \
+         (min support {}, min confidence {}, min lift {})\n",
+        model.rules.len(),
+        model.itemsets,
+        model.popular.len(),
+        model.baskets,
+        model.params.min_support,
+        model.params.min_confidence,
+        model.params.min_lift
+    );
+    if let Some(m) = &bundle.manifest.metrics.cross_sell {
+        let _ = writeln!(out, "  {}", m.hit_rate);
+    }
+    for rule in model.rules.iter().take(top) {
+        let _ = writeln!(out, "  {}", model.describe(rule));
     }
     out
 }

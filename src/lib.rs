@@ -20,4 +20,5 @@ pub mod batch;
 pub mod cli;
 pub mod inspect;
 pub mod report;
+pub mod rules_cli;
 pub mod serve;

@@ -31,6 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => run_inspect(args),
         Command::Serve(args) => run_serve(args),
         Command::Report(args) => run_report(args),
+        Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
     }
 }
 

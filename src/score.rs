@@ -3,6 +3,7 @@
 
 use crate::bundle::Bundle;
 use crate::features::{EncodeError, Value};
+use crate::models::rules::product_held;
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -74,6 +75,8 @@ impl ScoreError {
 pub struct Scorer {
     bundle: Bundle,
     value_input: Option<usize>,
+    /// Input index of each holdings column of the cross-sell rules.
+    holdings_inputs: Vec<Option<usize>>,
 }
 
 impl Scorer {
@@ -84,9 +87,20 @@ impl Scorer {
             .value
             .as_deref()
             .and_then(|v| bundle.encoder.input_index(v));
+        if let Some(rules) = &bundle.rules {
+            rules.rule_text(0); // write the rule texts now, not during the first request
+        }
+        let holdings_inputs = bundle.rules.as_ref().map_or(Vec::new(), |rules| {
+            rules
+                .holdings
+                .iter()
+                .map(|c| bundle.encoder.input_index(c))
+                .collect()
+        });
         Scorer {
             bundle,
             value_input,
+            holdings_inputs,
         }
     }
 
@@ -134,11 +148,48 @@ impl Scorer {
                 tier,
                 quadrant: None,
             },
-            cross_sell: Vec::new(),
+            cross_sell: self.cross_sell(&values),
             retention: None,
             warnings,
             model_version: self.bundle.manifest.version.clone(),
         })
+    }
+}
+
+impl Scorer {
+    /// Products to offer, from the products the record's holdings columns say are held.
+    fn cross_sell(&self, values: &[Value]) -> Vec<Offer> {
+        let Some(model) = &self.bundle.rules else {
+            return Vec::new();
+        };
+        let mut held = Vec::with_capacity(self.holdings_inputs.len());
+        for (at, column) in self.holdings_inputs.iter().zip(&model.holdings) {
+            let Some(value) = at.and_then(|at| values.get(at)) else {
+                continue;
+            };
+            if let Some(id) = product_held(column, value).and_then(|p| model.item_id(&p)) {
+                held.push(id);
+            }
+        }
+        model
+            .offers(&held, model.params.top_n)
+            .into_iter()
+            .map(|offer| Offer {
+                item: model.items[offer.item as usize].clone(),
+                score: offer.score,
+                because: match offer.because.is_empty() {
+                    true => vec![format!(
+                        "popular: held by {:.0}% of customers (no rule fired)",
+                        100.0 * model.popularity(offer.item)
+                    )],
+                    false => offer
+                        .because
+                        .iter()
+                        .map(|&r| model.rule_text(r).to_string())
+                        .collect(),
+                },
+            })
+            .collect()
     }
 }
 
@@ -150,6 +201,7 @@ impl Answer {
             "segment",
             "segment_name",
             "tier",
+            "cross_sell",
             "model_version",
             "warnings",
         ]
@@ -161,6 +213,11 @@ impl Answer {
             self.segment.id.to_string(),
             self.segment.name.clone(),
             self.segment.tier.clone(),
+            self.cross_sell
+                .iter()
+                .map(|o| o.item.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
             self.model_version.clone(),
             self.warnings.join("; "),
         ]

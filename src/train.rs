@@ -3,13 +3,14 @@
 
 use crate::bundle::TransactionsInfo;
 use crate::bundle::{
-    library_versions, Bundle, BundleError, Manifest, Metrics, Schema, SegmentMetrics, TrainingData,
-    FORMAT_VERSION,
+    library_versions, Bundle, BundleError, CrossSellMetrics, Manifest, Metrics, Schema,
+    SegmentMetrics, TrainingData, FORMAT_VERSION,
 };
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::transactions::{self, TransactionError};
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
+use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     cluster, profile_segments, project, ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
@@ -115,6 +116,8 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         _ => None,
     };
 
+    let cross_sell = fit_cross_sell(&table, config, progress);
+
     let schema = Schema::from_encoder(
         &encoder,
         config.data.id.clone(),
@@ -140,6 +143,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
                 inertia: segments.inertia,
                 silhouette,
             },
+            cross_sell: cross_sell.as_ref().map(|(_, metrics)| metrics.clone()),
         },
         files: Default::default(),
         transactions: log,
@@ -150,6 +154,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         segments,
         pyramid,
         quality: table.quality,
+        rules: cross_sell.map(|(model, _)| model),
     })
 }
 
@@ -213,6 +218,38 @@ fn from_log_config(config: &TrainConfig, customer_col: &str) -> TrainConfig {
     );
     config.data.customers = None;
     config
+}
+
+/// Hit rate is measured at 3 offers whatever `top_n` is, so bundles compare.
+const HIT_RATE_AT: usize = 3;
+
+/// One basket of held products per customer, the rules mined from all of them, and the
+/// hit rate of rules mined on a training share (vs popularity) on the rest.
+fn fit_cross_sell(
+    table: &Table,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Option<(CrossSellModel, CrossSellMetrics)> {
+    // A customer table aggregated from an order log has none of the holdings columns.
+    let holdings: Vec<String> = (config.data.holdings.iter())
+        .filter(|h| table.column(h).is_some())
+        .cloned()
+        .collect();
+    if holdings.is_empty() {
+        return None;
+    }
+    progress.step("mining association rules from product holdings");
+    let baskets = holdings_baskets(table, &holdings);
+    let hit_rate = evaluate_hit_rate(&baskets, &config.rules, HIT_RATE_AT);
+    let model = CrossSellModel::fit(&baskets, &config.rules, holdings);
+    let metrics = CrossSellMetrics {
+        baskets: baskets.len(),
+        products: model.popular.len(),
+        itemsets: model.itemsets,
+        rules: model.rules.len(),
+        hit_rate,
+    };
+    Some((model, metrics))
 }
 
 fn read_options(config: &TrainConfig, label: Option<&Label>) -> ReadOptions {

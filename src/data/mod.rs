@@ -2,12 +2,14 @@
 //! [`DataQuality`] report out. Row problems become rejected rows with their line
 //! number; file problems become a [`DataError`] naming the file, line and column.
 
+mod baskets;
 mod error;
 mod quality;
 mod reader;
 mod table;
 pub mod transactions;
 
+pub use baskets::{read_baskets, BasketBuilder, BasketOptions, BasketReport, Baskets};
 pub use error::DataError;
 pub use quality::{CellIssue, DataQuality, DuplicateId, RejectedRow};
 pub use reader::{read_customers, ReadOptions};

@@ -155,6 +155,7 @@ pub fn app(
         .service(routes::score_one)
         .service(routes::models)
         .service(routes::segments)
+        .service(routes::rules)
         .service(routes::reload)
         .service(routes::healthz)
         .service(routes::readyz)

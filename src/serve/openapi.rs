@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         routes::score_batch,
         routes::models,
         routes::segments,
+        routes::rules,
         routes::reload,
         routes::healthz,
         routes::readyz,
@@ -38,6 +39,8 @@ use utoipa::OpenApi;
         routes::BatchItem,
         routes::ModelInfo,
         routes::SegmentsInfo,
+        routes::RulesInfo,
+        routes::RuleInfo,
         routes::ReloadAnswer,
         routes::Health
     ))

@@ -251,3 +251,102 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
         "no such route; see /openapi.json",
     ))
 }
+
+/// One cross-sell rule with its measures (`conviction` is null when confidence is 1).
+#[derive(Serialize, ToSchema)]
+pub struct RuleInfo {
+    pub antecedent: Vec<String>,
+    pub consequent: String,
+    pub support: f64,
+    pub confidence: f64,
+    pub lift: f64,
+    pub leverage: f64,
+    pub conviction: Option<f64>,
+    pub zhang: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RulesInfo {
+    pub model_version: String,
+    pub item: Option<String>,
+    pub rules: Vec<RuleInfo>,
+}
+
+const RULES_LIMIT: usize = 50;
+const RULES_LIMIT_MAX: usize = 1000;
+
+/// The cross-sell rules of the bundle, strongest first; with `item`, only the rules that
+/// name that product (in the antecedent or as the consequent).
+#[utoipa::path(get, path = "/v1/rules",
+    params(
+        ("item" = Option<String>, Query, description = "only rules naming this product"),
+        ("limit" = Option<usize>, Query, description = "at most this many rules (default 50, at most 1000)")
+    ),
+    responses((status = 200, body = RulesInfo), (status = 400, body = ApiError),
+              (status = 404, body = ApiError)))]
+#[get("/v1/rules")]
+pub async fn rules(
+    _: Authorized,
+    state: web::Data<AppState>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let scorer = state.scorer();
+    let bundle = scorer.bundle();
+    let Some(model) = &bundle.rules else {
+        return Err(ApiError::new(
+            Code::NotFound,
+            "this bundle has no cross-sell rules (train with --holdings)",
+        ));
+    };
+    let limit = match query.get("limit") {
+        None => RULES_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=RULES_LIMIT_MAX).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    Code::InvalidField,
+                    "limit",
+                    format!("limit must be a whole number from 1 to {RULES_LIMIT_MAX}"),
+                ))
+            }
+        },
+    };
+    let item = match query.get("item") {
+        None => None,
+        Some(name) => Some(model.item_id(name).ok_or_else(|| {
+            ApiError::field(
+                Code::NotFound,
+                "item",
+                format!("no product named {name:?} in the rules"),
+            )
+        })?),
+    };
+    let rules = model
+        .rules
+        .iter()
+        .filter(|r| item.is_none_or(|i| r.consequent == i || r.antecedent.contains(&i)))
+        .take(limit)
+        .map(|r| {
+            let m = model.metrics(r);
+            RuleInfo {
+                antecedent: r
+                    .antecedent
+                    .iter()
+                    .map(|&i| model.items[i as usize].clone())
+                    .collect(),
+                consequent: model.items[r.consequent as usize].clone(),
+                support: m.support,
+                confidence: m.confidence,
+                lift: m.lift,
+                leverage: m.leverage,
+                conviction: m.conviction.is_finite().then_some(m.conviction),
+                zhang: m.zhang,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(RulesInfo {
+        model_version: bundle.manifest.version.clone(),
+        item: query.get("item").cloned(),
+        rules,
+    }))
+}
