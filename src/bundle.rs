@@ -7,7 +7,9 @@
 use crate::config::Label;
 use crate::data::{ColumnKind, DataQuality};
 use crate::features::{Encoding, FeatureEncoder};
+use crate::models::classifier::{RetentionMetrics, RetentionModel};
 use crate::models::segment::{SegmentModel, ValuePyramid};
+use crate::models::tree::ReadableTree;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -23,6 +25,8 @@ const ENCODER: &str = "encoder.json";
 const SEGMENTS: &str = "segments.json";
 const PYRAMID: &str = "pyramid.json";
 const QUALITY: &str = "data_quality.json";
+const RETENTION: &str = "retention.json";
+const TREE: &str = "tree.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -129,6 +133,9 @@ pub struct SegmentMetrics {
 #[serde(default)]
 pub struct Metrics {
     pub segments: SegmentMetrics,
+    /// Churn candidates' cross-validated scores, calibration error, customer equity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionMetrics>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -153,6 +160,10 @@ pub struct Bundle {
     pub segments: SegmentModel,
     pub pyramid: Option<ValuePyramid>,
     pub quality: DataQuality,
+    /// Churn model, calibration, bands and CLV (when trained with a label).
+    pub retention: Option<RetentionModel>,
+    /// The readable decision tree and its if-then rules (when trained with a label).
+    pub tree: Option<ReadableTree>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -185,6 +196,12 @@ impl Bundle {
         ];
         if let Some(pyramid) = &self.pyramid {
             files.push((PYRAMID, to_json(pyramid, PYRAMID)?));
+        }
+        if let Some(retention) = &self.retention {
+            files.push((RETENTION, to_json(retention, RETENTION)?));
+        }
+        if let Some(tree) = &self.tree {
+            files.push((TREE, to_json(tree, TREE)?));
         }
         Ok(files)
     }
@@ -265,6 +282,14 @@ impl Bundle {
                 true => Some(parse_json(&dir.join(PYRAMID), &read(PYRAMID)?)?),
                 false => None,
             },
+            retention: match manifest.files.contains_key(RETENTION) {
+                true => Some(parse_json(&dir.join(RETENTION), &read(RETENTION)?)?),
+                false => None,
+            },
+            tree: match manifest.files.contains_key(TREE) {
+                true => Some(parse_json(&dir.join(TREE), &read(TREE)?)?),
+                false => None,
+            },
             manifest,
         };
         bundle.check_consistency(&dir)?;
@@ -295,6 +320,22 @@ impl Bundle {
                 &dir.join(SEGMENTS),
                 format!("segment centroids do not have the encoder's {width} features"),
             ));
+        }
+        if let Some(retention) = &self.retention {
+            if !retention.model.fits_width(width) {
+                return Err(corrupt(
+                    &dir.join(RETENTION),
+                    format!("churn model does not fit the encoder's {width} features"),
+                ));
+            }
+        }
+        if let Some(tree) = &self.tree {
+            if !tree.tree.is_well_formed(width) {
+                return Err(corrupt(
+                    &dir.join(TREE),
+                    format!("tree does not fit the encoder's {width} features"),
+                ));
+            }
         }
         if let (Some(value), Some(pyramid)) = (&self.manifest.schema.value, &self.pyramid) {
             if &pyramid.column != value || self.encoder.input_index(value).is_none() {

@@ -2,6 +2,7 @@
 //! flags on top. Relative paths in a file are relative to that file's folder.
 
 use crate::features::EncoderParams;
+use crate::models::classifier::RetentionParams;
 use crate::models::segment::{PyramidParams, SegmentParams};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,7 @@ pub struct TrainConfig {
     pub features: EncoderParams,
     pub segments: SegmentParams,
     pub pyramid: PyramidParams,
+    pub retention: RetentionParams,
 }
 
 /// The churn label: a column and the value that marks a churned customer.

@@ -19,3 +19,4 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod batch;
 pub mod cli;
 pub mod inspect;
+pub mod inspect_retention;

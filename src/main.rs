@@ -63,6 +63,13 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     }
     if let Some(seed) = args.seed {
         config.segments.seed = seed;
+        config.retention.seed = seed;
+    }
+    if let Some(margin) = &args.margin {
+        config.retention.margin = Some(margin.clone());
+    }
+    if let Some(folds) = &args.folds {
+        config.retention.folds_file = Some(folds.clone());
     }
     Ok(config)
 }
@@ -83,6 +90,10 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
+    if args.tree {
+        print!("{}", inspect::tree_rules(&bundle)?);
+        return Ok(());
+    }
     print!("{}", inspect::describe(&bundle));
     Ok(())
 }

@@ -8,6 +8,7 @@ use crate::bundle::{
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
+use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
 use crate::models::segment::{
     cluster, profile_segments, ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
@@ -26,6 +27,14 @@ pub enum TrainError {
     Pyramid(#[from] PyramidError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Retention(#[from] RetentionError),
+    #[error("{file}: label column `{column}` is {positive:?} on every labeled row; a churn model needs customers who stayed too")]
+    LabelConstant {
+        file: String,
+        column: String,
+        positive: String,
+    },
     #[error(
         "{file}: label column `{column}` never has the value {positive:?} (values seen: {seen})"
     )]
@@ -92,6 +101,38 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         _ => None,
     };
 
+    let retention = match &churned {
+        Some(churned) => {
+            progress.step("comparing churn models by cross-validation");
+            let numeric = |name: &str| {
+                table
+                    .column(name)
+                    .and_then(|c| c.numeric())
+                    .map(<[Option<f64>]>::to_vec)
+            };
+            Some(fit_retention(
+                &RetentionInputs {
+                    x: &matrix,
+                    churned,
+                    ids: &table.ids,
+                    encoder: &encoder,
+                    numeric: &numeric,
+                    value_column: config.data.value.as_deref(),
+                },
+                &config.retention,
+            )?)
+        }
+        None => None,
+    };
+    let (retention, tree, retention_metrics) = match retention {
+        Some(RetentionFit {
+            model,
+            tree,
+            metrics,
+        }) => (Some(model), Some(tree), Some(metrics)),
+        None => (None, None, None),
+    };
+
     let schema = Schema::from_encoder(
         &encoder,
         config.data.id.clone(),
@@ -117,6 +158,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
                 inertia: segments.inertia,
                 silhouette,
             },
+            retention: retention_metrics,
         },
         files: Default::default(),
     };
@@ -126,6 +168,8 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         segments,
         pyramid,
         quality: table.quality,
+        retention,
+        tree,
     })
 }
 
@@ -169,6 +213,13 @@ fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, Tr
             column: label.column.clone(),
             positive: label.positive.clone(),
             seen: seen.join(", "),
+        });
+    }
+    if !churned.iter().any(|c| *c == Some(false)) {
+        return Err(TrainError::LabelConstant {
+            file: table.source.clone(),
+            column: label.column.clone(),
+            positive: label.positive.clone(),
         });
     }
     table.quality.unlabeled_rows = churned.iter().filter(|c| c.is_none()).count();
