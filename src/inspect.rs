@@ -154,10 +154,10 @@ fn pyramid_section(p: &ValuePyramid) -> String {
     let mut cumulative = 0.0;
     for t in &p.tiers {
         cumulative += t.value_share;
-        let min = if t.min_value.is_finite() {
-            format!("{:.2}", t.min_value)
-        } else {
-            "-".into()
+        let min = match t.min_value {
+            Some(v) if v < f64::MAX => format!("{v:.2}"),
+            Some(_) => "(empty)".into(),
+            None => "-".into(),
         };
         let _ = writeln!(
             out,

@@ -203,7 +203,7 @@ fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, Tr
         false => v.eq_ignore_ascii_case(&label.positive),
     };
     let churned: Vec<Option<bool>> = values.iter().map(|v| v.as_deref().map(matches)).collect();
-    if !churned.iter().any(|c| *c == Some(true)) {
+    if !churned.contains(&Some(true)) {
         let mut seen: Vec<&str> = values.iter().flatten().map(String::as_str).collect();
         seen.sort_unstable();
         seen.dedup();

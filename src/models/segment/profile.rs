@@ -65,6 +65,9 @@ pub struct ProfileInputs<'a> {
 }
 
 const NAME_PARTS: usize = 3;
+/// Two traits this correlated say the same thing (tenure and total charges, "no internet"
+/// and "no online security"): a name keeps only the stronger one.
+const REDUNDANT_CORRELATION: f64 = 0.8;
 const TOP_CATEGORIES: usize = 3;
 
 pub fn profile_segments(inputs: &ProfileInputs) -> Vec<SegmentProfile> {
@@ -114,7 +117,7 @@ fn profile_one(
         }
     }
     distinctions.sort_by(|a, b| b.score.abs().total_cmp(&a.score.abs()));
-    distinctions.truncate(NAME_PARTS);
+    let distinctions = pick_distinct(distinctions, inputs.table);
     let name = if distinctions.is_empty() {
         format!("segment {id}")
     } else {
@@ -236,4 +239,55 @@ fn make_names_unique(profiles: &mut [SegmentProfile]) {
             profiles[i].name = format!("{} (#{})", profiles[i].name, profiles[i].id);
         }
     }
+}
+
+/// The strongest distinctions, skipping any that is nearly a copy of one already kept.
+fn pick_distinct(ranked: Vec<Distinction>, table: &Table) -> Vec<Distinction> {
+    let mut kept: Vec<(Distinction, Vec<f64>)> = Vec::new();
+    for d in ranked {
+        if kept.len() == NAME_PARTS {
+            break;
+        }
+        let Some(signal) = trait_signal(&d, table) else {
+            continue;
+        };
+        let redundant = kept
+            .iter()
+            .any(|(_, other)| correlation(&signal, other).abs() > REDUNDANT_CORRELATION);
+        if !redundant {
+            kept.push((d, signal));
+        }
+    }
+    kept.into_iter().map(|(d, _)| d).collect()
+}
+
+/// The trait as a number per customer: the column's value, or 1/0 for "has this category".
+fn trait_signal(d: &Distinction, table: &Table) -> Option<Vec<f64>> {
+    let column = table.column(&d.column)?;
+    Some(match &column.data {
+        ColumnData::Numeric(v) => {
+            let fill = mean(&v.iter().flatten().copied().collect::<Vec<_>>());
+            v.iter().map(|x| x.unwrap_or(fill)).collect()
+        }
+        ColumnData::Categorical(v) => {
+            let category = d.description.strip_prefix(&format!("{}: ", d.column))?;
+            v.iter()
+                .map(|x| f64::from(u8::from(x.as_deref() == Some(category))))
+                .collect()
+        }
+    })
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma).powi(2);
+        vb += (y - mb).powi(2);
+    }
+    if va == 0.0 || vb == 0.0 {
+        return 0.0;
+    }
+    cov / (va * vb).sqrt()
 }

@@ -53,8 +53,9 @@ pub enum PyramidError {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tier {
     pub name: String,
-    /// Customers with value ≥ this fall in this tier (or a higher one).
-    pub min_value: f64,
+    /// Customers with value ≥ this fall in this tier (or a higher one); `None` for the
+    /// bottom tier, which takes everyone else.
+    pub min_value: Option<f64>,
     pub customers: usize,
     pub customer_share: f64,
     pub value_total: f64,
@@ -104,7 +105,7 @@ impl PyramidParams {
                 let last_rank = ((spec.top_share * n as f64).ceil() as usize).clamp(1, n) - 1;
                 Tier {
                     name: spec.name.clone(),
-                    min_value: sorted[last_rank],
+                    min_value: Some(lower_bound(&sorted, last_rank)),
                     customers: 0,
                     customer_share: 0.0,
                     value_total: 0.0,
@@ -113,7 +114,7 @@ impl PyramidParams {
             })
             .collect();
         if let Some(last) = tiers.last_mut() {
-            last.min_value = f64::NEG_INFINITY;
+            last.min_value = None;
         }
         let mut pyramid = ValuePyramid {
             column: column.to_string(),
@@ -134,11 +135,27 @@ impl PyramidParams {
     }
 }
 
+/// The lowest value in the top `last_rank + 1` (descending `sorted`) that does not tie with
+/// a value below the cut: customers with equal value never split across tiers, and a tier
+/// never holds more than its share (it may hold fewer, or none: then `f64::MAX`).
+fn lower_bound(sorted: &[f64], last_rank: usize) -> f64 {
+    let at = sorted[last_rank];
+    match sorted.get(last_rank + 1) {
+        Some(&next) if next == at => sorted[..=last_rank]
+            .iter()
+            .rev()
+            .find(|&&v| v > at)
+            .copied()
+            .unwrap_or(f64::MAX),
+        _ => at,
+    }
+}
+
 impl ValuePyramid {
     fn tier_index(&self, value: f64) -> usize {
         self.tiers
             .iter()
-            .position(|t| value >= t.min_value)
+            .position(|t| t.min_value.is_none_or(|min| value >= min))
             .unwrap_or(self.tiers.len() - 1)
     }
 

@@ -1,0 +1,80 @@
+//! Shared helpers for the integration tests: run the real binary, make temp files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_custscore");
+
+/// The repository root (tests run with it as the working directory).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+/// Run custscore with `args`, no CUSTSCORE_* variables leaking in from the caller.
+pub fn run(args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(repo());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CUSTSCORE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.output().expect("the custscore binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Assert a clean failure: exit code 2, one-line message containing every `needle`, no panic.
+pub fn assert_fails_with(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let last = err.lines().last().unwrap_or_default();
+    for needle in needles {
+        assert!(last.contains(needle), "{needle:?} not in {last:?}");
+    }
+}
+
+/// Train a small bundle (fixed k, so it is quick) into `models`.
+pub fn train_small(models: &Path) -> Output {
+    let out = run(&[
+        "train",
+        "--customers",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--id",
+        "customer_id",
+        "--label",
+        "churn=Yes",
+        "--value",
+        "total_charges",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "train failed: {}", stderr(&out));
+    out
+}
+
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Count data rows of a CSV written by custscore (header excluded, quoted newlines handled).
+pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap()).collect()
+}
