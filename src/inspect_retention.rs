@@ -44,7 +44,11 @@ pub fn retention_section(bundle: &Bundle) -> String {
             c.brier,
             c.top_decile_lift,
             c.fit_seconds,
-            if c.model == m.chosen { "  ← chosen" } else { "" }
+            if c.model == m.chosen {
+                "  ← chosen"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(

@@ -85,7 +85,10 @@ pub fn fit_counted_tree(
     let mut counts = vec![(0usize, 0usize); tree.nodes.len()];
     for (r, &churned) in y.iter().enumerate() {
         let row = x.row(r);
-        let row = row.as_slice().map(<[f64]>::to_vec).unwrap_or_else(|| row.to_vec());
+        let row = row
+            .as_slice()
+            .map(<[f64]>::to_vec)
+            .unwrap_or_else(|| row.to_vec());
         let mut at = 0;
         loop {
             counts[at].0 += 1;

@@ -152,6 +152,9 @@ mod tests {
         assert_eq!(model.quadrant_of(5.0, 5.0), "protect");
         assert_eq!(model.quadrant_of(0.0, 0.0), "let go");
         assert_eq!(model.quadrant_of(0.0, 5.0), "invest");
-        assert_eq!(model.quadrants.iter().map(|q| q.customers).sum::<usize>(), 4);
+        assert_eq!(
+            model.quadrants.iter().map(|q| q.customers).sum::<usize>(),
+            4
+        );
     }
 }

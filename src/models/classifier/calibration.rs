@@ -118,7 +118,10 @@ fn fit_platt(y: &[bool], p: &[f64]) -> Calibrator {
         // A calibration curve must never reverse the model's ranking: fall back to the
         // base rate (flat) rather than a decreasing curve.
         let rate = y.iter().filter(|&&y| y).count() as f64 / y.len().max(1) as f64;
-        return Calibrator::Platt { a: 0.0, b: logit(rate) };
+        return Calibrator::Platt {
+            a: 0.0,
+            b: logit(rate),
+        };
     }
     Calibrator::Platt { a, b }
 }

@@ -25,7 +25,12 @@ pub fn reasons(
     ranked
         .into_iter()
         .take(top)
-        .map(|(input, c)| format!("{} ({c:+.2})", describe_value(encoder, input, values.get(input))))
+        .map(|(input, c)| {
+            format!(
+                "{} ({c:+.2})",
+                describe_value(encoder, input, values.get(input))
+            )
+        })
         .collect()
 }
 
@@ -34,7 +39,9 @@ fn describe_value(encoder: &FeatureEncoder, input: usize, value: Option<&Value>)
     let column = &encoder.inputs[input];
     let name = &column.name;
     match (value, &column.encoding) {
-        (Some(Value::Number(x)), Encoding::Numeric { binary: true, .. }) if *x == 0.0 || *x == 1.0 => {
+        (Some(Value::Number(x)), Encoding::Numeric { binary: true, .. })
+            if *x == 0.0 || *x == 1.0 =>
+        {
             format!("{name} = {}", if *x == 1.0 { "yes" } else { "no" })
         }
         (Some(Value::Number(x)), _) => format!("{name} = {}", number(*x)),

@@ -211,7 +211,8 @@ impl Grower<'_> {
             return at;
         };
         let w = self.data.width;
-        let goes_left = |r: u32| self.data.bins[r as usize * w + split.feature] as usize <= split.bin;
+        let goes_left =
+            |r: u32| self.data.bins[r as usize * w + split.feature] as usize <= split.bin;
         let mid = partition(rows, goes_left);
         let (left_rows, right_rows) = rows.split_at_mut(mid);
         // Build the smaller child's histogram; the other is the parent's minus it.
@@ -344,12 +345,21 @@ pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) ->
     let data = Binned::new(x, params.max_bins.clamp(2, 256));
     let k = (1.0 / params.validation_share.clamp(0.05, 0.5)).round() as usize;
     let folds = stratified_folds(y, k, seed);
-    let (valid, fit): (Vec<u32>, Vec<u32>) = (0..y.len() as u32).partition(|&r| folds[r as usize] == 0);
+    let (valid, fit): (Vec<u32>, Vec<u32>) =
+        (0..y.len() as u32).partition(|&r| folds[r as usize] == 0);
     let base_of = |rows: &[u32]| {
         let rate = rows.iter().filter(|&&r| y[r as usize]).count() as f64 / rows.len() as f64;
         super::calibration::logit(rate)
     };
-    let (_, best) = boost(&data, y, &fit, &valid, base_of(&fit), params, params.max_rounds);
+    let (_, best) = boost(
+        &data,
+        y,
+        &fit,
+        &valid,
+        base_of(&fit),
+        params,
+        params.max_rounds,
+    );
     let all: Vec<u32> = (0..y.len() as u32).collect();
     let rounds = (best as f64 * all.len() as f64 / fit.len().max(1) as f64).ceil() as usize;
     let base = base_of(&all);
@@ -403,7 +413,10 @@ mod tests {
 
     #[test]
     fn learns_a_threshold_and_attributes_it() {
-        let x = Array2::from_shape_fn((400, 2), |(r, c)| if c == 0 { r as f64 } else { (r % 7) as f64 });
+        let x = Array2::from_shape_fn(
+            (400, 2),
+            |(r, c)| if c == 0 { r as f64 } else { (r % 7) as f64 },
+        );
         let y: Vec<bool> = (0..400).map(|r| r >= 200).collect();
         let model = fit_gbm(x.view(), &y, &GbmParams::default(), 1);
         let low = model.log_odds(&[10.0, 3.0]);

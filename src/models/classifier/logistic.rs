@@ -80,7 +80,9 @@ mod tests {
     #[test]
     fn reasons_add_up_to_the_prediction() {
         let x = Array2::from_shape_fn((200, 3), |(r, c)| ((r * (c + 3)) % 11) as f64 - 5.0);
-        let y: Vec<bool> = (0..200).map(|r| x[(r, 0)] + 0.5 * x[(r, 1)] > 0.0).collect();
+        let y: Vec<bool> = (0..200)
+            .map(|r| x[(r, 0)] + 0.5 * x[(r, 1)] > 0.0)
+            .collect();
         let model = fit_logistic(x.view(), &y, &LogisticParams::default()).unwrap();
         assert!(model.weights[0] > 0.0);
         for r in 0..10 {

@@ -285,7 +285,8 @@ pub struct Risk {
 
 impl RetentionModel {
     pub fn probability(&self, features: &[f64]) -> f64 {
-        self.calibrator.apply(sigmoid(self.model.log_odds(features)))
+        self.calibrator
+            .apply(sigmoid(self.model.log_odds(features)))
     }
 
     pub fn band(&self, probability: f64) -> &'static str {
@@ -528,12 +529,19 @@ fn fit_value(
             rows.push((cur, settings.clv(margin, p)));
         }
     }
-    let current_name = current.is_some().then(|| inputs.value_column.map(String::from)).flatten();
+    let current_name = current
+        .is_some()
+        .then(|| inputs.value_column.map(String::from))
+        .flatten();
     Ok(Some(ValueModel::fit(settings, current_name, &rows)))
 }
 
 /// Read `id,fold` rows (header first) into the fold of each labeled customer.
-fn read_folds(path: &std::path::Path, ids: &[&str], k: usize) -> Result<Vec<usize>, RetentionError> {
+fn read_folds(
+    path: &std::path::Path,
+    ids: &[&str],
+    k: usize,
+) -> Result<Vec<usize>, RetentionError> {
     let error = |message: String| RetentionError::FoldsFile {
         path: path.to_path_buf(),
         message,
