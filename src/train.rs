@@ -215,7 +215,7 @@ fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, Tr
             seen: seen.join(", "),
         });
     }
-    if !churned.iter().any(|c| *c == Some(false)) {
+    if !churned.contains(&Some(false)) {
         return Err(TrainError::LabelConstant {
             file: table.source.clone(),
             column: label.column.clone(),

@@ -156,7 +156,7 @@ impl RetentionParams {
             (self.label_period_years, "label_period_years"),
             (self.margin_periods_per_year, "margin_periods_per_year"),
         ] {
-            if !(value > 0.0) {
+            if value.is_nan() || value <= 0.0 {
                 return Err(RetentionError::NotPositive(name));
             }
         }
