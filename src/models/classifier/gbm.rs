@@ -35,7 +35,7 @@ impl Default for GbmParams {
             min_leaf: 20,
             lambda: 1.0,
             max_rounds: 1000,
-            early_stopping_rounds: 40,
+            early_stopping_rounds: 20,
             validation_share: 0.15,
             max_bins: 64,
         }
@@ -66,9 +66,11 @@ impl GbmModel {
     }
 }
 
-/// Binned training matrix, row-major: `bins[row * width + feature]`.
+/// Binned training matrix, row-major: `bins[row * width + feature]` is the feature's bin;
+/// `slots` the same cell's index into a histogram (feature block offset + bin).
 struct Binned {
     bins: Vec<u8>,
+    slot_of: Vec<u32>,
     width: usize,
     /// Upper edge (inclusive) of each bin, per feature.
     upper: Vec<Vec<f64>>,
@@ -96,8 +98,14 @@ impl Binned {
             offsets.push(slots);
             slots += edges.len();
         }
+        let slot_of = bins
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| (offsets[i % width] + b as usize) as u32)
+            .collect();
         Binned {
             bins,
+            slot_of,
             width,
             upper,
             offsets,
@@ -150,9 +158,8 @@ impl Grower<'_> {
         for &r in rows {
             let r = r as usize;
             let (g, h) = (self.grad[r], self.hess[r]);
-            let bins = &self.data.bins[r * w..(r + 1) * w];
-            for (f, &b) in bins.iter().enumerate() {
-                let slot = &mut hist[self.data.offsets[f] + b as usize];
+            for &s in &self.data.slot_of[r * w..(r + 1) * w] {
+                let slot = &mut hist[s as usize];
                 slot.g += g;
                 slot.h += h;
                 slot.n += 1;
@@ -402,6 +409,34 @@ pub fn fit_cart(x: ArrayView2<f64>, y: &[bool], max_depth: usize, min_leaf: usiz
 mod tests {
     use super::*;
     use ndarray::Array2;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Any data: probabilities stay in [0, 1] and path contributions add up exactly.
+        #[test]
+        fn contributions_add_up_and_probabilities_are_bounded(
+            cells in prop::collection::vec(-3.0f64..3.0, 60..240),
+            flips in prop::collection::vec(any::<bool>(), 60),
+            depth in 1usize..5,
+        ) {
+            let rows = cells.len() / 3;
+            let x = Array2::from_shape_fn((rows, 3), |(r, c)| cells[r * 3 + c]);
+            let y: Vec<bool> = (0..rows).map(|r| (x[(r, 0)] > 0.0) ^ flips[r % 60]).collect();
+            prop_assume!(y.iter().any(|&v| v) && y.iter().any(|&v| !v));
+            let params = GbmParams { max_depth: depth, min_leaf: 3, max_rounds: 30, ..GbmParams::default() };
+            let model = fit_gbm(x.view(), &y, &params, 3);
+            for r in 0..rows {
+                let row = x.row(r).to_vec();
+                let mut out = [0.0; 3];
+                let bias = model.contributions(&row, &mut out);
+                let z = model.log_odds(&row);
+                prop_assert!((bias + out.iter().sum::<f64>() - z).abs() < 1e-9);
+                let p = sigmoid(z);
+                prop_assert!((0.0..=1.0).contains(&p));
+            }
+        }
+    }
 
     #[test]
     fn edges_cover_every_value() {
