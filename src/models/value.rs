@@ -84,8 +84,18 @@ pub fn quadrant(current_high: bool, clv_high: bool) -> &'static str {
 }
 
 impl ValueModel {
-    /// Fit thresholds and equity from each training customer's (current value, CLV).
-    pub fn fit(settings: ClvSettings, current_value: Option<String>, rows: &[(f64, f64)]) -> Self {
+    /// Fit thresholds and equity from each training customer's (current value, CLV);
+    /// a customer without a current value counts in equity but in no quadrant.
+    pub fn fit(
+        settings: ClvSettings,
+        current_value: Option<String>,
+        customers: &[(Option<f64>, f64)],
+    ) -> Self {
+        let equity = customers.iter().map(|r| r.1).sum();
+        let rows: Vec<(f64, f64)> = customers
+            .iter()
+            .filter_map(|&(current, clv)| current.map(|c| (c, clv)))
+            .collect();
         let current_threshold = crate::models::stats::median(rows.iter().map(|r| r.0));
         let clv_threshold = crate::models::stats::median(rows.iter().map(|r| r.1));
         let mut quadrants: Vec<QuadrantShare> = QUADRANTS
@@ -96,7 +106,7 @@ impl ValueModel {
                 clv_total: 0.0,
             })
             .collect();
-        for &(current, clv) in rows {
+        for &(current, clv) in &rows {
             let name = quadrant(current > current_threshold, clv > clv_threshold);
             if let Some(q) = quadrants.iter_mut().find(|q| q.name == name) {
                 q.customers += 1;
@@ -108,8 +118,8 @@ impl ValueModel {
             current_value,
             current_threshold,
             clv_threshold,
-            equity: rows.iter().map(|r| r.1).sum(),
-            customers: rows.len(),
+            equity,
+            customers: customers.len(),
             quadrants,
         }
     }
@@ -146,9 +156,15 @@ mod tests {
 
     #[test]
     fn quadrants_split_at_the_medians() {
-        let rows = [(1.0, 1.0), (2.0, 2.0), (3.0, 1.0), (4.0, 4.0)];
+        let rows = [
+            (Some(1.0), 1.0),
+            (Some(2.0), 2.0),
+            (Some(3.0), 1.0),
+            (Some(4.0), 4.0),
+            (None, 2.0),
+        ];
         let model = ValueModel::fit(settings(), None, &rows);
-        assert_eq!(model.equity, 8.0);
+        assert_eq!(model.equity, 10.0);
         assert_eq!(model.quadrant_of(5.0, 5.0), "protect");
         assert_eq!(model.quadrant_of(0.0, 0.0), "let go");
         assert_eq!(model.quadrant_of(0.0, 5.0), "invest");

@@ -525,9 +525,7 @@ fn fit_value(
             Some(values) => values[i],
             None => Some(settings.annual_margin(margin)),
         };
-        if let Some(cur) = current_value {
-            rows.push((cur, settings.clv(margin, p)));
-        }
+        rows.push((current_value, settings.clv(margin, p)));
     }
     let current_name = current
         .is_some()
