@@ -1,6 +1,6 @@
 //! The readable decision tree: a shallow classification tree on the churn target with
 //! a minimum leaf size, exported as one if-then sentence per leaf in the raw units of
-//! the input columns (`IF contract = Month-to-month AND tenure ≤ 5 THEN churn 58% (n=812)`).
+//! the input columns (`IF contract = Month-to-month AND tenure < 5.5 THEN churn 58% (n=812)`).
 //! The same tree code, grown deeper, is the single-tree churn candidate.
 
 use crate::features::{Encoding, FeatureEncoder};
@@ -106,6 +106,7 @@ pub fn fit_counted_tree(
     }
     for (node, &(n, pos)) in tree.nodes.iter_mut().zip(&counts) {
         node.value = logit((pos as f64 + 1.0) / (n as f64 + 2.0));
+        node.cover = n as f64;
     }
     (tree, counts)
 }
@@ -211,9 +212,10 @@ fn describe_input(encoder: &FeatureEncoder, input: usize, b: &Bounds) -> String 
         return format!("{name} = {}", if yes { "yes" } else { "no" });
     }
     match (b.lower, b.upper) {
-        (Some(l), Some(u)) => format!("{} < {name} ≤ {}", number(l), number(u)),
+        // Cuts lie midway between training values, so no customer sits on one.
+        (Some(l), Some(u)) => format!("{} < {name} < {}", number(l), number(u)),
         (Some(l), None) => format!("{name} > {}", number(l)),
-        (None, Some(u)) => format!("{name} ≤ {}", number(u)),
+        (None, Some(u)) => format!("{name} < {}", number(u)),
         (None, None) => name.clone(),
     }
 }
@@ -275,7 +277,7 @@ mod tests {
         let x = crate::train::to_matrix(&rows, encoder.n_features());
         let tree = ReadableTree::fit(x.view(), &y, &encoder, 3, 10);
         let text = tree.to_text();
-        assert!(text.contains("tenure ≤ 9"), "{text}");
+        assert!(text.contains("tenure < 9.5"), "{text}");
         assert!(text.contains("contract"), "{text}");
         let covered: usize = tree.rules.iter().map(|r| r.customers).sum();
         assert_eq!(covered, 400);

@@ -15,6 +15,9 @@ pub struct Node {
     pub right: u32,
     /// Prediction (log-odds contribution) if the path stopped here.
     pub value: f64,
+    /// Training rows that reached this node (weights the branches in TreeSHAP).
+    #[serde(default)]
+    pub cover: f64,
 }
 
 impl Node {
@@ -25,6 +28,7 @@ impl Node {
             left: 0,
             right: 0,
             value,
+            cover: 0.0,
         }
     }
 
@@ -59,23 +63,10 @@ impl FlatTree {
         self.nodes[self.leaf_of(x)].value
     }
 
-    /// Add each split's change in value to its feature (Saabas path attribution); returns
-    /// the root value, so `root + sum(out) == predict(x)`.
+    /// Add each feature's TreeSHAP value to `out`; returns the tree's expected value, so
+    /// `expected + sum(out) == predict(x)`.
     pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
-        let mut at = 0;
-        loop {
-            let node = &self.nodes[at];
-            if node.is_leaf() {
-                return self.nodes[0].value;
-            }
-            let next = if x[node.feature as usize] <= node.threshold {
-                node.left
-            } else {
-                node.right
-            } as usize;
-            out[node.feature as usize] += self.nodes[next].value - node.value;
-            at = next;
-        }
+        super::tree_shap::tree_shap(self, x, out)
     }
 
     /// Every node index is in range and children come after their parent (no cycles).

@@ -74,6 +74,9 @@ struct Binned {
     width: usize,
     /// Upper edge (inclusive) of each bin, per feature.
     upper: Vec<Vec<f64>>,
+    /// Split point after each bin: halfway between its largest value and the next bin's
+    /// smallest, so a value scored later never sits on a threshold by a rounding error.
+    cuts: Vec<Vec<f64>>,
     /// Start of each feature's block in a histogram.
     offsets: Vec<usize>,
     slots: usize,
@@ -82,9 +85,9 @@ struct Binned {
 impl Binned {
     fn new(x: ArrayView2<f64>, max_bins: usize) -> Binned {
         let (rows, width) = x.dim();
-        let upper: Vec<Vec<f64>> = (0..width)
+        let (upper, cuts): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (0..width)
             .map(|f| bin_edges(x.column(f).iter().copied(), max_bins))
-            .collect();
+            .unzip();
         let mut bins = vec![0u8; rows * width];
         for r in 0..rows {
             for (f, edges) in upper.iter().enumerate() {
@@ -108,26 +111,37 @@ impl Binned {
             slot_of,
             width,
             upper,
+            cuts,
             offsets,
             slots,
         }
     }
 }
 
-/// Distinct values when there are few, else quantiles; the last edge is the maximum.
-fn bin_edges(values: impl Iterator<Item = f64>, max_bins: usize) -> Vec<f64> {
+/// Bin upper edges (distinct values when there are few, else quantiles; the last is the
+/// maximum) and the cut after each bin (midway to the next distinct value).
+fn bin_edges(values: impl Iterator<Item = f64>, max_bins: usize) -> (Vec<f64>, Vec<f64>) {
     let mut sorted: Vec<f64> = values.collect();
     sorted.sort_by(f64::total_cmp);
     let mut distinct = sorted.clone();
     distinct.dedup();
-    if distinct.len() <= max_bins {
-        return distinct;
-    }
-    let mut edges: Vec<f64> = (1..=max_bins)
-        .map(|q| sorted[(q * sorted.len() / max_bins).min(sorted.len()) - 1])
+    let edges = if distinct.len() <= max_bins {
+        distinct.clone()
+    } else {
+        let mut edges: Vec<f64> = (1..=max_bins)
+            .map(|q| sorted[(q * sorted.len() / max_bins).min(sorted.len()) - 1])
+            .collect();
+        edges.dedup();
+        edges
+    };
+    let cuts = edges
+        .iter()
+        .map(|&e| {
+            let next = distinct.partition_point(|&v| v <= e);
+            distinct.get(next).map_or(e, |&n| e + (n - e) / 2.0)
+        })
         .collect();
-    edges.dedup();
-    edges
+    (edges, cuts)
 }
 
 #[derive(Clone, Copy, Default)]
@@ -210,7 +224,10 @@ impl Grower<'_> {
             (g + self.grad[r as usize], h + self.hess[r as usize])
         });
         let at = self.nodes.len() as u32;
-        self.nodes.push(Node::leaf(self.value(g, h)));
+        self.nodes.push(Node {
+            cover: rows.len() as f64,
+            ..Node::leaf(self.value(g, h))
+        });
         if depth >= self.params.max_depth {
             return at;
         }
@@ -243,7 +260,7 @@ impl Grower<'_> {
         let right = self.grow(right_rows, right_hist, depth + 1);
         let node = &mut self.nodes[at as usize];
         node.feature = split.feature as u32;
-        node.threshold = self.data.upper[split.feature][split.bin];
+        node.threshold = self.data.cuts[split.feature][split.bin];
         node.left = left;
         node.right = right;
         at
@@ -440,10 +457,12 @@ mod tests {
 
     #[test]
     fn edges_cover_every_value() {
-        let edges = bin_edges((0..1000).map(f64::from), 10);
+        let (edges, cuts) = bin_edges((0..1000).map(f64::from), 10);
         assert_eq!(edges.len(), 10);
         assert_eq!(*edges.last().unwrap(), 999.0);
-        assert_eq!(bin_edges([1.0, 0.0, 1.0].into_iter(), 10), vec![0.0, 1.0]);
+        assert_eq!(cuts[0], edges[0] + 0.5);
+        let (edges, cuts) = bin_edges([1.0, 0.0, 1.0].into_iter(), 10);
+        assert_eq!((edges, cuts), (vec![0.0, 1.0], vec![0.5, 1.0]));
     }
 
     #[test]

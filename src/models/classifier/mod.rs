@@ -9,6 +9,7 @@ pub mod explain;
 pub mod flat_tree;
 pub mod gbm;
 pub mod logistic;
+pub mod tree_shap;
 
 use crate::features::{FeatureEncoder, Value};
 use crate::models::tree::{fit_counted_tree, ReadableTree};
