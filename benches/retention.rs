@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use custscore::data::{read_customers, ReadOptions};
 use custscore::features::{EncoderParams, FeatureEncoder};
-use custscore::models::classifier::{CandidateKind, ChurnModel, RetentionParams};
+use custscore::models::classifier::{CandidateKind, ChurnModel, ReasonMethod, RetentionParams};
 use custscore::train::to_matrix;
 use std::hint::black_box;
 use std::path::Path;
@@ -55,7 +55,7 @@ fn bench_predict(c: &mut Criterion) {
     c.bench_function("gbm log-odds and reasons, one row", |b| {
         b.iter(|| {
             let mut out = vec![0.0; row.len()];
-            let bias = model.contributions(black_box(&row), &mut out);
+            let bias = model.contributions(black_box(&row), &mut out, ReasonMethod::TreeShap);
             (model.log_odds(&row), bias)
         })
     });

@@ -4,6 +4,21 @@
 
 use crate::features::{Encoding, FeatureEncoder, Value};
 use crate::models::tree::number;
+use serde::{Deserialize, Serialize};
+
+/// How a tree model's prediction is split among features (the linear model always uses
+/// weight × deviation from the mean).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonMethod {
+    /// Exact Shapley values (path-dependent TreeSHAP): consistent, O(leaves × depth²)
+    /// per tree.
+    TreeShap,
+    /// Each split's change in value credited to its feature (Saabas): O(depth) per tree,
+    /// for scoring throughput over exactness.
+    #[default]
+    Path,
+}
 
 /// Up to `top` reasons, strongest first; only columns that raise the risk.
 pub fn reasons(

@@ -2,6 +2,8 @@
 //! decision tree: `x[feature] <= threshold` goes left. Every node keeps its value (in
 //! log-odds), so a prediction can be split into per-feature path contributions.
 
+use super::explain::ReasonMethod;
+use super::tree_shap::tree_shap;
 use serde::{Deserialize, Serialize};
 
 /// Marks a leaf in [`Node::feature`].
@@ -63,10 +65,32 @@ impl FlatTree {
         self.nodes[self.leaf_of(x)].value
     }
 
-    /// Add each feature's TreeSHAP value to `out`; returns the tree's expected value, so
-    /// `expected + sum(out) == predict(x)`.
-    pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
-        super::tree_shap::tree_shap(self, x, out)
+    /// Add each feature's contribution to `out` (TreeSHAP or path attribution); returns
+    /// the bias, so `bias + sum(out) == predict(x)`.
+    pub fn contributions(&self, x: &[f64], out: &mut [f64], method: ReasonMethod) -> f64 {
+        match method {
+            ReasonMethod::TreeShap => tree_shap(self, x, out, &mut Vec::with_capacity(32)),
+            ReasonMethod::Path => self.path_contributions(x, out),
+        }
+    }
+
+    /// Add each split's change in value to its feature (Saabas path attribution); returns
+    /// the root value, so `root + sum(out) == predict(x)`.
+    pub fn path_contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        let mut at = 0;
+        loop {
+            let node = &self.nodes[at];
+            if node.is_leaf() {
+                return self.nodes[0].value;
+            }
+            let next = if x[node.feature as usize] <= node.threshold {
+                node.left
+            } else {
+                node.right
+            } as usize;
+            out[node.feature as usize] += self.nodes[next].value - node.value;
+            at = next;
+        }
     }
 
     /// Every node index is in range and children come after their parent (no cycles).

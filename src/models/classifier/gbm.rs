@@ -6,6 +6,7 @@
 
 use super::calibration::sigmoid;
 use super::cv::stratified_folds;
+use super::explain::ReasonMethod;
 use super::flat_tree::{FlatTree, Node};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -55,14 +56,14 @@ impl GbmModel {
         self.base + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
     }
 
-    /// Per-feature path contributions; returns the bias so that bias + sum = log-odds.
-    pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
-        self.base
-            + self
-                .trees
-                .iter()
-                .map(|t| t.contributions(x, out))
-                .sum::<f64>()
+    /// Per-feature contributions; returns the bias so that bias + sum = log-odds.
+    pub fn contributions(&self, x: &[f64], out: &mut [f64], method: ReasonMethod) -> f64 {
+        let mut stack = Vec::with_capacity(32);
+        let per_tree = |t: &FlatTree| match method {
+            ReasonMethod::TreeShap => super::tree_shap::tree_shap(t, x, out, &mut stack),
+            ReasonMethod::Path => t.path_contributions(x, out),
+        };
+        self.base + self.trees.iter().map(per_tree).sum::<f64>()
     }
 }
 
@@ -445,10 +446,12 @@ mod tests {
             let model = fit_gbm(x.view(), &y, &params, 3);
             for r in 0..rows {
                 let row = x.row(r).to_vec();
-                let mut out = [0.0; 3];
-                let bias = model.contributions(&row, &mut out);
                 let z = model.log_odds(&row);
-                prop_assert!((bias + out.iter().sum::<f64>() - z).abs() < 1e-9);
+                for method in [ReasonMethod::TreeShap, ReasonMethod::Path] {
+                    let mut out = [0.0; 3];
+                    let bias = model.contributions(&row, &mut out, method);
+                    prop_assert!((bias + out.iter().sum::<f64>() - z).abs() < 1e-9);
+                }
                 let p = sigmoid(z);
                 prop_assert!((0.0..=1.0).contains(&p));
             }
@@ -477,7 +480,7 @@ mod tests {
         let high = model.log_odds(&[390.0, 3.0]);
         assert!(high > 1.0 && low < -1.0, "{low} {high}");
         let mut out = [0.0; 2];
-        let bias = model.contributions(&[390.0, 3.0], &mut out);
+        let bias = model.contributions(&[390.0, 3.0], &mut out, ReasonMethod::TreeShap);
         assert!((bias + out[0] + out[1] - high).abs() < 1e-9);
         assert!(out[0] > out[1].abs());
     }

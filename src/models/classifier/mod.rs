@@ -16,6 +16,7 @@ use crate::models::tree::{fit_counted_tree, ReadableTree};
 use crate::models::value::{ClvSettings, ValueModel};
 use calibration::{sigmoid, CalibrationMethod, Calibrator};
 use cv::ReliabilityBin;
+pub use explain::ReasonMethod;
 use flat_tree::FlatTree;
 use gbm::{GbmModel, GbmParams};
 use logistic::{LogisticModel, LogisticParams};
@@ -94,6 +95,8 @@ pub struct RetentionParams {
     /// Probability at which the medium band starts, and the high band.
     pub bands: [f64; 2],
     pub calibration: CalibrationMethod,
+    /// How tree models' reasons are computed.
+    pub reasons: ReasonMethod,
     /// Depth and smallest leaf of the readable tree.
     pub tree_depth: usize,
     pub tree_min_leaf: usize,
@@ -124,6 +127,7 @@ impl Default for RetentionParams {
             ],
             bands: [0.2, 0.5],
             calibration: CalibrationMethod::Isotonic,
+            reasons: ReasonMethod::default(),
             tree_depth: 3,
             tree_min_leaf: 50,
             margin: None,
@@ -204,11 +208,11 @@ impl ChurnModel {
     }
 
     /// Per-feature contributions added to `out`; returns the bias (bias + Σ = log-odds).
-    pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
+    pub fn contributions(&self, x: &[f64], out: &mut [f64], method: ReasonMethod) -> f64 {
         match self {
             ChurnModel::Logistic(m) => m.contributions(x, out),
-            ChurnModel::DecisionTree { tree } => tree.contributions(x, out),
-            ChurnModel::Gbm(m) => m.contributions(x, out),
+            ChurnModel::DecisionTree { tree } => tree.contributions(x, out, method),
+            ChurnModel::Gbm(m) => m.contributions(x, out, method),
         }
     }
 
@@ -272,6 +276,8 @@ pub struct RetentionModel {
     pub ece: f64,
     pub bands: [f64; 2],
     pub value: Option<ValueModel>,
+    #[serde(default)]
+    pub reasons: ReasonMethod,
 }
 
 /// The retention answer for one customer.
@@ -301,7 +307,9 @@ impl RetentionModel {
     /// Probability, band, reasons, CLV and quadrant of one parsed, encoded customer.
     pub fn assess(&self, encoder: &FeatureEncoder, values: &[Value], features: &[f64]) -> Risk {
         let mut contributions = vec![0.0; features.len()];
-        let raw = self.model.contributions(features, &mut contributions)
+        let raw = self
+            .model
+            .contributions(features, &mut contributions, self.reasons)
             + contributions.iter().sum::<f64>();
         let probability = self.calibrator.apply(sigmoid(raw));
         let number = |name: &str| {
@@ -404,6 +412,7 @@ pub fn fit_retention(
         ece,
         bands: params.bands,
         value: None,
+        reasons: params.reasons,
     };
     retention.value = fit_value(inputs, params, &retention)?;
     let metrics = RetentionMetrics {

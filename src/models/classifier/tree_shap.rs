@@ -5,8 +5,8 @@
 
 use super::flat_tree::FlatTree;
 
-#[derive(Debug, Clone, Copy)]
-struct PathElement {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PathElement {
     feature: usize,
     zero: f64,
     one: f64,
@@ -14,10 +14,11 @@ struct PathElement {
 }
 
 /// Add this tree's SHAP value of each feature to `out`; returns the tree's expected
-/// value over the training rows, so `expected + Σ out = prediction`.
-pub fn tree_shap(tree: &FlatTree, x: &[f64], out: &mut [f64]) -> f64 {
-    let mut path = Vec::with_capacity(16);
-    recurse(tree, x, out, 0, &mut path, 0, 1.0, 1.0, usize::MAX);
+/// value over the training rows, so `expected + Σ out = prediction`. `stack` is scratch
+/// space, reused across calls so scoring does not allocate per node.
+pub fn tree_shap(tree: &FlatTree, x: &[f64], out: &mut [f64], stack: &mut Vec<PathElement>) -> f64 {
+    stack.clear();
+    recurse(tree, x, out, 0, stack, 0, 0, 1.0, 1.0, usize::MAX);
     expected_value(tree, 0)
 }
 
@@ -32,34 +33,40 @@ fn expected_value(tree: &FlatTree, at: usize) -> f64 {
         / cover
 }
 
+/// One node of the walk. The path of this call lives at `stack[start..start + depth + 1]`,
+/// a copy of the parent's (at `parent`) plus this split, as the algorithm requires.
 #[allow(clippy::too_many_arguments)]
 fn recurse(
     tree: &FlatTree,
     x: &[f64],
     out: &mut [f64],
     at: usize,
-    parent: &mut Vec<PathElement>,
+    stack: &mut Vec<PathElement>,
+    parent: usize,
     depth: usize,
     zero: f64,
     one: f64,
     feature: usize,
 ) {
-    // Each call works on its own copy of the path, as the algorithm requires.
-    let mut path: Vec<PathElement> = parent[..depth].to_vec();
-    let mut depth = depth;
-    extend(&mut path, depth, zero, one, feature);
+    let start = stack.len();
+    for i in 0..depth {
+        let element = stack[parent + i];
+        stack.push(element);
+    }
+    stack.push(PathElement::default());
+    extend(&mut stack[start..], depth, zero, one, feature);
     let node = &tree.nodes[at];
     if node.is_leaf() {
+        let path = &stack[start..];
         for i in 1..=depth {
-            let w = unwound_sum(&path, depth, i);
-            let el = path[i];
-            out[el.feature] += w * (el.one - el.zero) * node.value;
+            let w = unwound_sum(path, depth, i);
+            out[path[i].feature] += w * (path[i].one - path[i].zero) * node.value;
         }
+        stack.truncate(start);
         return;
     }
     let split = node.feature as usize;
-    let goes_left = x[split] <= node.threshold;
-    let (hot, cold) = if goes_left {
+    let (hot, cold) = if x[split] <= node.threshold {
         (node.left as usize, node.right as usize)
     } else {
         (node.right as usize, node.left as usize)
@@ -69,45 +76,28 @@ fn recurse(
         tree.nodes[hot].cover / cover,
         tree.nodes[cold].cover / cover,
     );
-    let (mut incoming_zero, mut incoming_one) = (1.0, 1.0);
-    if let Some(k) = (1..=depth).find(|&i| path[i].feature == split) {
-        incoming_zero = path[k].zero;
-        incoming_one = path[k].one;
-        unwind(&mut path, depth, k);
+    let (mut incoming_zero, mut incoming_one, mut depth) = (1.0, 1.0, depth);
+    if let Some(k) = (1..=depth).find(|&i| stack[start + i].feature == split) {
+        incoming_zero = stack[start + k].zero;
+        incoming_one = stack[start + k].one;
+        unwind(&mut stack[start..], depth, k);
         depth -= 1;
     }
-    recurse(
-        tree,
-        x,
-        out,
-        hot,
-        &mut path,
-        depth + 1,
-        hot_zero * incoming_zero,
-        incoming_one,
-        split,
-    );
-    recurse(
-        tree,
-        x,
-        out,
-        cold,
-        &mut path,
-        depth + 1,
-        cold_zero * incoming_zero,
-        0.0,
-        split,
-    );
+    let (z, o) = (hot_zero * incoming_zero, incoming_one);
+    recurse(tree, x, out, hot, stack, start, depth + 1, z, o, split);
+    let z = cold_zero * incoming_zero;
+    recurse(tree, x, out, cold, stack, start, depth + 1, z, 0.0, split);
+    stack.truncate(start);
 }
 
-fn extend(path: &mut Vec<PathElement>, depth: usize, zero: f64, one: f64, feature: usize) {
-    path.truncate(depth);
-    path.push(PathElement {
+/// `path[..depth]` is the parent's path; add the element at `depth`.
+fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: usize) {
+    path[depth] = PathElement {
         feature,
         zero,
         one,
         weight: if depth == 0 { 1.0 } else { 0.0 },
-    });
+    };
     let d = depth as f64;
     for i in (0..depth).rev() {
         path[i + 1].weight += one * path[i].weight * (i as f64 + 1.0) / (d + 1.0);
@@ -244,7 +234,7 @@ mod tests {
         ) {
             let t = tree(&values, &covers);
             let mut out = vec![0.0; 3];
-            let expected = tree_shap(&t, &x, &mut out);
+            let expected = tree_shap(&t, &x, &mut out, &mut Vec::new());
             let exact = brute_force(&t, &x, 3);
             for (a, b) in out.iter().zip(&exact) {
                 prop_assert!((a - b).abs() < 1e-9, "{out:?} vs {exact:?}");
