@@ -14,7 +14,23 @@ pub fn tree_rules(bundle: &Bundle) -> Result<String, NoTree> {
         .tree
         .as_ref()
         .ok_or_else(|| NoTree(bundle.manifest.version.clone()))?;
-    Ok(tree.to_text())
+    let mut text = tree.to_text();
+    let names = &bundle.segments.profiles;
+    for link in &tree.segments {
+        let (Some(profile), Some(rule)) = (names.get(link.segment), tree.rules.get(link.rule))
+        else {
+            continue;
+        };
+        let _ = writeln!(
+            text,
+            "segment {} ({}): {:.0}% of it under {}",
+            link.segment,
+            profile.name,
+            100.0 * link.share,
+            rule.sentence()
+        );
+    }
+    Ok(text)
 }
 
 /// Candidates' cross-validated scores, the chosen model, and its reliability table.

@@ -124,7 +124,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         }
         None => None,
     };
-    let (retention, tree, retention_metrics) = match retention {
+    let (retention, mut tree, retention_metrics) = match retention {
         Some(RetentionFit {
             model,
             tree,
@@ -132,6 +132,10 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         }) => (Some(model), Some(tree), Some(metrics)),
         None => (None, None, None),
     };
+
+    if let Some(tree) = &mut tree {
+        tree.link_segments(matrix.view(), &clustering.labels, segments.k());
+    }
 
     let schema = Schema::from_encoder(
         &encoder,

@@ -95,11 +95,17 @@ fn telco_bundle_holds_candidates_calibration_tree_and_value() {
     let tree = run(&["inspect", "--tree", "--models", models.to_str().unwrap()]);
     let rules = stdout(&tree);
     assert!(tree.status.success(), "{}", stderr(&tree));
-    assert!(rules.lines().count() >= 2, "{rules}");
-    assert!(rules
-        .lines()
-        .all(|l| l.starts_with("IF ") && l.contains(" THEN churn ") && l.contains("(n=")));
+    let (ifs, links): (Vec<&str>, Vec<&str>) = rules.lines().partition(|l| l.starts_with("IF "));
+    assert!(ifs.len() >= 2, "{rules}");
+    assert!(ifs
+        .iter()
+        .all(|l| l.contains(" THEN churn ") && l.contains("(n=")));
     assert!(rules.contains("contract"), "{rules}");
+    // Each segment is linked to the rule covering most of it.
+    assert_eq!(links.len(), 2, "{rules}");
+    assert!(links
+        .iter()
+        .all(|l| l.starts_with("segment ") && l.contains("% of it under IF ")));
 
     let report = stdout(&run(&["inspect", "--models", models.to_str().unwrap()]));
     for needle in ["← chosen", "ECE", "customer equity", "protect", "IF "] {
@@ -249,9 +255,11 @@ fn cross_validated_auc_recovers_a_known_signal() {
         "--models",
         models.to_str().unwrap(),
     ]));
-    assert!(rules.contains("usage"), "{rules}");
+    let ifs: Vec<&str> = rules.lines().filter(|l| l.starts_with("IF ")).collect();
+    assert!(ifs.iter().any(|l| l.contains("usage")), "{rules}");
     assert!(
-        !rules.contains("noise") && !rules.contains("region"),
+        !ifs.iter()
+            .any(|l| l.contains("noise") || l.contains("region")),
         "{rules}"
     );
 }

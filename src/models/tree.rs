@@ -14,6 +14,8 @@ use std::fmt::Write;
 /// One leaf as a sentence, with the customers it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
+    /// The leaf's node index in the tree.
+    pub leaf: u32,
     pub conditions: Vec<String>,
     pub customers: usize,
     pub churned: usize,
@@ -41,6 +43,18 @@ pub struct ReadableTree {
     pub tree: FlatTree,
     /// Leaves, highest churn rate first.
     pub rules: Vec<Rule>,
+    /// For each customer segment, the rule that covers most of its customers.
+    #[serde(default)]
+    pub segments: Vec<SegmentRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRule {
+    pub segment: usize,
+    /// Index into [`ReadableTree::rules`].
+    pub rule: usize,
+    /// Share of the segment's customers the rule covers.
+    pub share: f64,
 }
 
 impl ReadableTree {
@@ -60,7 +74,37 @@ impl ReadableTree {
             min_leaf,
             tree,
             rules,
+            segments: Vec::new(),
         }
+    }
+
+    /// Index into `rules` of the rule this encoded customer falls under.
+    pub fn rule_of(&self, x: &[f64]) -> Option<usize> {
+        let leaf = self.tree.leaf_of(x) as u32;
+        self.rules.iter().position(|r| r.leaf == leaf)
+    }
+
+    /// Record, for each of `k` segments, the rule covering most of its customers.
+    pub fn link_segments(&mut self, x: ArrayView2<f64>, segment_of: &[usize], k: usize) {
+        let mut counts = vec![vec![0usize; self.rules.len()]; k];
+        for (row, &segment) in x.rows().into_iter().zip(segment_of) {
+            if let (Some(rule), Some(c)) = (self.rule_of(&row.to_vec()), counts.get_mut(segment)) {
+                c[rule] += 1;
+            }
+        }
+        self.segments = counts
+            .iter()
+            .enumerate()
+            .filter_map(|(segment, c)| {
+                let total: usize = c.iter().sum();
+                let (rule, &n) = c.iter().enumerate().max_by_key(|(_, n)| **n)?;
+                (total > 0).then(|| SegmentRule {
+                    segment,
+                    rule,
+                    share: n as f64 / total as f64,
+                })
+            })
+            .collect();
     }
 
     /// The rules as text, one line each.
@@ -131,6 +175,7 @@ fn collect_rules(
     if node.is_leaf() {
         let (n, churned) = counts[at];
         rules.push(Rule {
+            leaf: at as u32,
             conditions: describe_path(path, encoder),
             customers: n,
             churned,
@@ -200,6 +245,16 @@ fn describe_input(encoder: &FeatureEncoder, input: usize, b: &Bounds) -> String 
     let name = &column.name;
     if let Some(category) = &b.equals {
         return format!("{name} = {category}");
+    }
+    if let Encoding::OneHot { categories, other } = &column.encoding {
+        // Ruling out every category but one reads better as that one.
+        let left: Vec<&String> = categories
+            .iter()
+            .filter(|c| !b.not_in.contains(c))
+            .collect();
+        if other.is_empty() && !b.not_in.is_empty() && left.len() == 1 {
+            return format!("{name} = {}", left[0]);
+        }
     }
     if !b.not_in.is_empty() {
         return match b.not_in.as_slice() {
