@@ -316,3 +316,21 @@ fn inspect_tree_without_a_label_is_a_clear_error() {
     let out = run(&["inspect", "--tree", "--models", models.to_str().unwrap()]);
     assert_fails_with(&out, &["no decision tree"]);
 }
+
+#[test]
+fn the_same_seed_gives_the_same_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, _) = synthetic(dir.path(), 1500);
+    let files: Vec<Vec<u8>> = ["a", "b"]
+        .iter()
+        .flat_map(|name| {
+            let models = dir.path().join(name);
+            let out = train(&data, "left=yes", &models, &["--seed", "9"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
+            let bundle = models.join(version.trim());
+            ["retention.json", "tree.json"].map(|f| std::fs::read(bundle.join(f)).unwrap())
+        })
+        .collect();
+    assert!(files[0] == files[2] && files[1] == files[3]);
+}
