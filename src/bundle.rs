@@ -328,6 +328,13 @@ impl Bundle {
                     format!("churn model does not fit the encoder's {width} features"),
                 ));
             }
+            let margin = retention.value.as_ref().map(|v| &v.settings.margin);
+            if let Some(m) = margin.filter(|m| self.encoder.input_index(m).is_none()) {
+                return Err(corrupt(
+                    &dir.join(RETENTION),
+                    format!("margin column `{m}` is not an input column"),
+                ));
+            }
         }
         if let Some(tree) = &self.tree {
             if !tree.tree.is_well_formed(width) {
