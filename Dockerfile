@@ -7,6 +7,8 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin custscore
 
 FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends curl \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --home-dir /app custscore
 WORKDIR /app
 COPY --from=build /src/target/release/custscore /usr/local/bin/custscore
@@ -14,6 +16,12 @@ COPY training-data ./training-data
 RUN mkdir -p /app/models && chown -R custscore /app/models
 USER custscore
 VOLUME ["/app/models"]
-ENV CUSTSCORE_MODELS=/app/models
+# Listening beyond loopback needs API keys: mount a file with one key per line here.
+ENV CUSTSCORE_MODELS=/app/models \
+    CUSTSCORE_ADDR=0.0.0.0:8080 \
+    CUSTSCORE_API_KEYS_FILE=/run/secrets/custscore_api_keys
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
+    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["custscore"]
-CMD ["train"]
+CMD ["serve"]

@@ -1,20 +1,24 @@
-//! Batch scoring of CSV files: stream the input in chunks, score each chunk on all cores
-//! with the same Scorer the service uses, write answers in input order, and send every row
-//! that cannot be scored to the rejects file with its line number and reason.
-//! Input rows = output rows + rejected rows, always. Both files are written beside their
-//! final names and renamed at the end, so a half-written output never looks finished.
+//! Batch scoring of CSV files: stream the input in chunks (never the whole file), score
+//! each chunk on all cores with the same Scorer the service uses, write answers in input
+//! order, and send every row that cannot be scored to the rejects file with its line
+//! number and reason. Input rows = output rows + rejected rows, always.
+//!
+//! Files are written beside their final names and renamed at the end, so a half-written
+//! output never looks finished; `-` reads standard input / writes standard output, so the
+//! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
 use crate::features::Value;
 use crate::score::{Answer, Scorer};
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const CHUNK_ROWS: usize = 8192;
+const CHUNK_ROWS: usize = 16_384;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -30,6 +34,39 @@ pub enum BatchError {
     },
     #[error("{}: line 1: {message}", path.display())]
     Header { path: PathBuf, message: String },
+}
+
+/// How scored rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One CSV row per customer.
+    Csv,
+    /// One JSON object per line, the same shape as the REST answer.
+    Jsonl,
+}
+
+/// A file path, or `-` for standard input / output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stream {
+    Std,
+    File(PathBuf),
+}
+
+impl Stream {
+    pub fn from_arg(arg: &Path) -> Self {
+        if arg == Path::new("-") {
+            Stream::Std
+        } else {
+            Stream::File(arg.to_path_buf())
+        }
+    }
+
+    fn name(&self) -> PathBuf {
+        match self {
+            Stream::Std => PathBuf::from("-"),
+            Stream::File(p) => p.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,11 +97,11 @@ impl fmt::Display for BatchSummary {
 struct Layout {
     inputs: Vec<Option<usize>>,
     id: Option<usize>,
-    width: usize,
+    header: Vec<String>,
 }
 
 impl Layout {
-    fn new(scorer: &Scorer, header: &[String], path: &Path) -> Result<Self, BatchError> {
+    fn new(scorer: &Scorer, header: Vec<String>, path: &Path) -> Result<Self, BatchError> {
         let position = |name: &str| header.iter().position(|h| h == name);
         let bundle = scorer.bundle();
         let mut inputs = Vec::new();
@@ -82,47 +119,46 @@ impl Layout {
             inputs.push(at);
         }
         let id = bundle.manifest.schema.id.as_deref().and_then(position);
-        Ok(Layout {
-            inputs,
-            id,
-            width: header.len(),
-        })
+        Ok(Layout { inputs, id, header })
     }
 }
 
-/// One input row: its line, and either its text cells or why they could not be read.
-struct Row {
-    line: u64,
-    number: usize,
-    cells: Result<Vec<String>, String>,
-    raw: String,
-}
-
-pub fn score_file(
+/// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
+pub fn score_stream(
     scorer: &Scorer,
-    input: &Path,
-    output: &Path,
+    input: &Stream,
+    output: &Stream,
     rejects: &Path,
+    format: Format,
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
+    let in_name = input.name();
     let read_error = |source| BatchError::Read {
-        path: input.to_path_buf(),
+        path: in_name.clone(),
         source,
     };
-    let file = File::open(input).map_err(read_error)?;
+    let (source, size): (Box<dyn Read>, Option<u64>) = match input {
+        Stream::Std => (Box::new(std::io::stdin().lock()), None),
+        Stream::File(p) => {
+            let file = File::open(p).map_err(read_error)?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), size)
+        }
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 20, file));
-    let mut records = reader.byte_records();
-    let header = read_header(records.next(), input)?;
-    let layout = Layout::new(scorer, &header, input)?;
+        .from_reader(BufReader::with_capacity(1 << 20, source));
+    let header = read_header(&mut reader, &in_name)?;
+    let layout = Layout::new(scorer, header, &in_name)?;
+    let mut out = AnswerWriter::create(output, format)?;
+    let mut rej = Output::create(&Stream::File(rejects.to_path_buf()))?;
+    let mut rej_csv = csv::Writer::from_writer(&mut rej.writer);
+    rej_csv
+        .write_record(["line", "reason", "record"])
+        .map_err(|e| write_error(rejects, e))?;
 
-    let mut out = AtomicCsv::create(output)?;
-    let mut rej = AtomicCsv::create(rejects)?;
-    out.row(Answer::csv_header().iter().map(|s| s.to_string()))?;
-    rej.row(["line", "reason", "record"].map(String::from))?;
-
+    let progress = progress_bar(size);
     let mut summary = BatchSummary {
         rows_in: 0,
         scored: 0,
@@ -130,50 +166,116 @@ pub fn score_file(
         seconds: 0.0,
         rejects: rejects.to_path_buf(),
     };
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk: Vec<(usize, csv::Result<csv::ByteRecord>)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut records = reader.byte_records();
     loop {
         chunk.clear();
         for record in records.by_ref().take(CHUNK_ROWS) {
             summary.rows_in += 1;
-            chunk.push(read_row(record, &layout, &header, summary.rows_in).map_err(read_error)?);
+            if let Err(e) = &record {
+                if let csv::ErrorKind::Io(_) = e.kind() {
+                    return Err(read_error(std::io::Error::other(e.to_string())));
+                }
+            }
+            chunk.push((summary.rows_in, record));
         }
         if chunk.is_empty() {
             break;
         }
         let results: Vec<Result<Answer, String>> = chunk
             .par_iter()
-            .map(|row| score_row(scorer, &layout, row))
+            .map(|(number, record)| score_record(scorer, &layout, *number, record))
             .collect();
-        for (row, result) in chunk.iter().zip(results) {
+        for ((_, record), result) in chunk.iter().zip(results) {
             match result {
                 Ok(answer) => {
                     summary.scored += 1;
-                    out.row(answer.csv_fields())?;
+                    out.write(&answer)?;
                 }
                 Err(reason) => {
                     summary.rejected += 1;
-                    rej.row([row.line.to_string(), reason, row.raw.clone()])?;
+                    let (line, raw) = describe(record);
+                    rej_csv
+                        .write_record([line.to_string(), reason, raw])
+                        .map_err(|e| write_error(rejects, e))?;
                 }
             }
         }
+        if let (Some(bar), Some(Ok(last))) = (&progress, chunk.last().map(|c| &c.1)) {
+            bar.set_position(last.position().map_or(0, |p| p.byte()));
+            bar.set_message(format!("{} rows", summary.rows_in));
+        }
     }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    rej_csv
+        .flush()
+        .map_err(|e| write_error(rejects, csv::Error::from(e)))?;
+    drop(rej_csv);
     out.finish()?;
     rej.finish()?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
-fn read_header(
-    first: Option<csv::Result<csv::ByteRecord>>,
+/// The file-path form used by the CLI tests and library callers.
+pub fn score_file(
+    scorer: &Scorer,
+    input: &Path,
+    output: &Path,
+    rejects: &Path,
+) -> Result<BatchSummary, BatchError> {
+    score_stream(
+        scorer,
+        &Stream::from_arg(input),
+        &Stream::from_arg(output),
+        rejects,
+        Format::Csv,
+    )
+}
+
+/// A bar by bytes read when stderr is a terminal and the input size is known; a row
+/// counter for pipes on a terminal; nothing otherwise (job logs stay clean).
+fn progress_bar(size: Option<u64>) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match size {
+        Some(bytes) => ProgressBar::new(bytes).with_style(
+            ProgressStyle::with_template("{bar:40} {percent}% {msg} [{elapsed} / ~{duration}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    Some(bar)
+}
+
+fn write_error(path: &Path, e: csv::Error) -> BatchError {
+    BatchError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn read_header<R: Read>(
+    reader: &mut csv::Reader<R>,
     path: &Path,
 ) -> Result<Vec<String>, BatchError> {
     let header_error = |message: String| BatchError::Header {
         path: path.to_path_buf(),
         message,
     };
-    let record = first
-        .ok_or_else(|| header_error("the file is empty (a header row is required)".into()))?
-        .map_err(|e| header_error(e.to_string()))?;
+    let mut record = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(header_error(
+                "the file is empty (a header row is required)".into(),
+            ))
+        }
+        Err(e) => return Err(header_error(e.to_string())),
+    }
     record
         .iter()
         .enumerate()
@@ -190,131 +292,170 @@ fn read_header(
         .collect()
 }
 
-fn read_row(
-    record: csv::Result<csv::ByteRecord>,
-    layout: &Layout,
-    header: &[String],
-    number: usize,
-) -> Result<Row, std::io::Error> {
-    let record = match record {
-        Ok(r) => r,
-        Err(e) => {
-            let line = e.position().map_or(0, |p| p.line());
-            if let csv::ErrorKind::Io(_) = e.kind() {
-                return Err(std::io::Error::other(e.to_string()));
-            }
-            return Ok(Row {
-                line,
-                number,
-                cells: Err(format!("unreadable row: {e}")),
-                raw: String::new(),
-            });
-        }
-    };
-    let line = record.position().map_or(0, |p| p.line());
-    let raw = record
-        .iter()
-        .map(String::from_utf8_lossy)
-        .collect::<Vec<_>>()
-        .join(",");
-    let cells = if record.len() != layout.width {
-        Err(format!(
-            "expected {} fields, found {}",
-            layout.width,
-            record.len()
-        ))
-    } else {
-        record
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                std::str::from_utf8(f).map(str::to_string).map_err(|_| {
-                    format!(
-                        "column {} (`{}`): value is not valid UTF-8",
-                        i + 1,
-                        header[i]
-                    )
-                })
-            })
-            .collect()
-    };
-    Ok(Row {
-        line,
-        number,
-        cells,
-        raw,
-    })
+/// Line number and the row as text, for the rejects file.
+fn describe(record: &csv::Result<csv::ByteRecord>) -> (u64, String) {
+    match record {
+        Ok(r) => (
+            r.position().map_or(0, |p| p.line()),
+            r.iter()
+                .map(String::from_utf8_lossy)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Err(e) => (e.position().map_or(0, |p| p.line()), String::new()),
+    }
 }
 
-fn score_row(scorer: &Scorer, layout: &Layout, row: &Row) -> Result<Answer, String> {
-    let cells = row.cells.as_ref().map_err(Clone::clone)?;
-    let values: Vec<Value> = layout
+fn score_record(
+    scorer: &Scorer,
+    layout: &Layout,
+    number: usize,
+    record: &csv::Result<csv::ByteRecord>,
+) -> Result<Answer, String> {
+    let record = record
+        .as_ref()
+        .map_err(|e| format!("unreadable row: {e}"))?;
+    if record.len() != layout.header.len() {
+        return Err(format!(
+            "expected {} fields, found {}",
+            layout.header.len(),
+            record.len()
+        ));
+    }
+    let cell = |i: usize| {
+        std::str::from_utf8(&record[i]).map_err(|_| {
+            format!(
+                "column {} (`{}`): value is not valid UTF-8",
+                i + 1,
+                layout.header[i]
+            )
+        })
+    };
+    let values = layout
         .inputs
         .iter()
-        .map(|at| {
-            at.map_or(Value::Missing, |i| {
-                Value::Text(Cow::Borrowed(cells[i].as_str()))
-            })
+        .map(|at| match at {
+            Some(i) => cell(*i).map(|t| Value::Text(Cow::Borrowed(t))),
+            None => Ok(Value::Missing),
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let id = match layout.id {
-        Some(i) if !crate::data::is_missing(&cells[i]) => Cow::Borrowed(cells[i].trim()),
+        Some(i) if !crate::data::is_missing(cell(i)?) => Cow::Borrowed(cell(i)?.trim()),
         Some(i) => return Err(format!("column {}: the id is missing", i + 1)),
-        None => Cow::Owned(row.number.to_string()),
+        None => Cow::Owned(number.to_string()),
     };
     scorer.score(id, values).map_err(|e| e.to_string())
 }
 
-/// A CSV written to a temporary file beside its target and renamed into place at the end.
-struct AtomicCsv {
-    path: PathBuf,
-    writer: csv::Writer<BufWriter<tempfile::NamedTempFile>>,
+/// A destination written in full before it appears: a temp file renamed at the end, or
+/// standard output.
+struct Output {
+    target: Stream,
+    writer: BufWriter<Box<dyn Write>>,
+    temp: Option<tempfile::TempPath>,
 }
 
-impl AtomicCsv {
-    fn create(path: &Path) -> Result<Self, BatchError> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
+impl Output {
+    fn create(target: &Stream) -> Result<Self, BatchError> {
+        let (sink, temp): (Box<dyn Write>, _) = match target {
+            Stream::Std => (Box::new(std::io::stdout().lock()), None),
+            Stream::File(path) => {
+                let dir = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                let file =
+                    tempfile::NamedTempFile::new_in(dir).map_err(|source| BatchError::Write {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let (file, temp) = file.into_parts();
+                (Box::new(file), Some(temp))
+            }
         };
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|source| BatchError::Write {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(AtomicCsv {
-            path: path.to_path_buf(),
-            writer: csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, tmp)),
+        Ok(Output {
+            target: target.clone(),
+            writer: BufWriter::with_capacity(1 << 20, sink),
+            temp,
         })
     }
 
-    fn row<I: IntoIterator<Item = String>>(&mut self, fields: I) -> Result<(), BatchError> {
-        self.writer
-            .write_record(fields)
-            .map_err(|e| self.error(std::io::Error::other(e.to_string())))
+    fn finish(mut self) -> Result<(), BatchError> {
+        let name = self.target.name();
+        let error = |source| BatchError::Write {
+            path: name.clone(),
+            source,
+        };
+        self.writer.flush().map_err(error)?;
+        drop(self.writer);
+        if let (Some(temp), Stream::File(path)) = (self.temp, &self.target) {
+            temp.persist(path).map_err(|e| error(e.error))?;
+        }
+        Ok(())
+    }
+}
+
+/// Answers as CSV rows or JSON lines.
+enum AnswerWriter {
+    Csv(Box<csv::Writer<BufWriter<Box<dyn Write>>>>, Target),
+    Jsonl(BufWriter<Box<dyn Write>>, Target),
+}
+
+/// What `Output` leaves once its writer is handed to a format.
+struct Target {
+    stream: Stream,
+    temp: Option<tempfile::TempPath>,
+}
+
+impl AnswerWriter {
+    fn create(stream: &Stream, format: Format) -> Result<Self, BatchError> {
+        let output = Output::create(stream)?;
+        let target = Target {
+            stream: output.target,
+            temp: output.temp,
+        };
+        Ok(match format {
+            Format::Csv => {
+                let mut csv = csv::Writer::from_writer(output.writer);
+                csv.write_record(Answer::csv_header())
+                    .map_err(|e| write_error(&stream.name(), e))?;
+                AnswerWriter::Csv(Box::new(csv), target)
+            }
+            Format::Jsonl => AnswerWriter::Jsonl(output.writer, target),
+        })
     }
 
-    fn error(&self, source: std::io::Error) -> BatchError {
-        BatchError::Write {
-            path: self.path.clone(),
-            source,
+    fn write(&mut self, answer: &Answer) -> Result<(), BatchError> {
+        match self {
+            AnswerWriter::Csv(csv, target) => csv
+                .write_record(answer.csv_fields())
+                .map_err(|e| write_error(&target.stream.name(), e)),
+            AnswerWriter::Jsonl(out, target) => serde_json::to_writer(&mut *out, answer)
+                .map_err(std::io::Error::other)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|source| BatchError::Write {
+                    path: target.stream.name(),
+                    source,
+                }),
         }
     }
 
     fn finish(self) -> Result<(), BatchError> {
-        let path = self.path.clone();
-        let write_error = |source| BatchError::Write {
-            path: path.clone(),
-            source,
+        let (writer, target) = match self {
+            AnswerWriter::Csv(csv, target) => {
+                let name = target.stream.name();
+                let writer = csv
+                    .into_inner()
+                    .map_err(|e| write_error(&name, csv::Error::from(e.into_error())))?;
+                (writer, target)
+            }
+            AnswerWriter::Jsonl(writer, target) => (writer, target),
         };
-        let mut buffered = self
-            .writer
-            .into_inner()
-            .map_err(|e| write_error(std::io::Error::other(e.to_string())))?;
-        buffered.flush().map_err(write_error)?;
-        let tmp = buffered
-            .into_inner()
-            .map_err(|e| write_error(std::io::Error::other(e.to_string())))?;
-        tmp.persist(&path).map_err(|e| write_error(e.error))?;
-        Ok(())
+        Output {
+            target: target.stream,
+            writer,
+            temp: target.temp,
+        }
+        .finish()
     }
 }

@@ -150,6 +150,17 @@ pub struct Manifest {
     pub metrics: Metrics,
     /// sha256 of every other file in the bundle folder.
     pub files: BTreeMap<String, String>,
+    /// How the customer table was built from an order log, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<TransactionsInfo>,
+}
+
+/// The order log's column roles, cut-off and quality findings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransactionsInfo {
+    pub spec: crate::data::transactions::TransactionSpec,
+    pub cutoff: String,
+    pub quality: crate::data::transactions::LogQuality,
 }
 
 /// Everything scoring needs, loaded and verified.

@@ -19,11 +19,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fit every model on a customer table and save them as a new bundle.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Score a CSV file of customers with the current bundle.
     Score(ScoreArgs),
     /// Show what a bundle holds: segments, value pyramid, data quality.
     Inspect(InspectArgs),
+    /// Serve the REST scoring API (trains the default bundle first if there is none).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,21 +71,77 @@ pub struct TrainArgs {
     #[arg(long, env = "CUSTSCORE_FOLDS", hide = true)]
     pub folds: Option<PathBuf>,
     #[command(flatten)]
+    pub log: TransactionArgs,
+    #[command(flatten)]
     pub models: ModelsArg,
+}
+
+/// An order log to build the customer table from (instead of --customers).
+#[derive(Debug, Args, Default)]
+pub struct TransactionArgs {
+    /// Order log (CSV, or CSV.gz), one row per order line.
+    #[arg(long, env = "CUSTSCORE_TRANSACTIONS")]
+    pub transactions: Option<PathBuf>,
+    /// Customer id column of the log.
+    #[arg(long, env = "CUSTSCORE_CUSTOMER_COL")]
+    pub customer_col: Option<String>,
+    /// Order id column (default: one order per customer and timestamp).
+    #[arg(long, env = "CUSTSCORE_ORDER_COL")]
+    pub order_col: Option<String>,
+    /// Item (product) column, for baskets and distinct items.
+    #[arg(long, env = "CUSTSCORE_ITEM_COL")]
+    pub item_col: Option<String>,
+    /// Date/time column (YYYY-MM-DD, optionally with HH:MM[:SS]).
+    #[arg(long, env = "CUSTSCORE_TIME_COL")]
+    pub time_col: Option<String>,
+    /// Line value column.
+    #[arg(long, env = "CUSTSCORE_AMOUNT_COL")]
+    pub amount_col: Option<String>,
+    /// Unit price column: line value = quantity × price.
+    #[arg(long, env = "CUSTSCORE_PRICE_COL")]
+    pub price_col: Option<String>,
+    /// Quantity column (default 1 per line).
+    #[arg(long, env = "CUSTSCORE_QUANTITY_COL")]
+    pub quantity_col: Option<String>,
+    /// No purchase in this many days after the cut-off = churned.
+    #[arg(long, env = "CUSTSCORE_CHURN_AFTER_DAYS")]
+    pub churn_after_days: Option<i64>,
+    /// Cut-off date: features from before it, the label from after it
+    /// (default: last event minus the churn window).
+    #[arg(long, env = "CUSTSCORE_CUTOFF")]
+    pub cutoff: Option<String>,
+    /// Item codes that are not products, e.g. POST,D,M,BANK CHARGES (comma-separated).
+    #[arg(long, env = "CUSTSCORE_EXCLUDE_ITEMS", value_delimiter = ',')]
+    pub exclude_items: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Customers to score (CSV with the training columns; extra columns are ignored).
-    #[arg(long, env = "CUSTSCORE_INPUT")]
-    pub input: PathBuf,
-    /// Where to write one scored row per accepted input row.
+    /// Customers to score (CSV with the training columns; extra columns are ignored);
+    /// `-` reads standard input.
+    #[arg(
+        long,
+        env = "CUSTSCORE_INPUT",
+        required_unless_present = "transactions"
+    )]
+    pub input: Option<PathBuf>,
+    /// An order log to aggregate to customers first (bundles trained from a log).
+    #[arg(long, env = "CUSTSCORE_SCORE_TRANSACTIONS", conflicts_with = "input")]
+    pub transactions: Option<PathBuf>,
+    /// With --transactions: the date features are computed at (default: just after the
+    /// last event in the log).
+    #[arg(long, env = "CUSTSCORE_CUTOFF", requires = "transactions")]
+    pub cutoff: Option<String>,
+    /// Where to write one scored row per accepted input row; `-` writes standard output.
     #[arg(long, env = "CUSTSCORE_OUTPUT")]
     pub output: PathBuf,
-    /// Where rows that cannot be scored go, with line number and reason
-    /// (default: OUTPUT with `.rejects.csv` appended).
+    /// Where rows that cannot be scored go, with line number and reason (default: OUTPUT
+    /// with `.rejects.csv` appended; required when OUTPUT is `-`).
     #[arg(long, env = "CUSTSCORE_REJECTS")]
     pub rejects: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, env = "CUSTSCORE_FORMAT", value_enum, default_value = "csv")]
+    pub format: crate::batch::Format,
     /// Bundle version to use (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,
@@ -99,6 +157,33 @@ pub struct InspectArgs {
     /// Bundle version to show (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,
+    #[command(flatten)]
+    pub models: ModelsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Without API keys only loopback addresses are allowed.
+    #[arg(long, env = "CUSTSCORE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// File with one API key per line; clients send `Authorization: Bearer <key>`.
+    #[arg(long, env = "CUSTSCORE_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// File holding the token for admin routes (POST /v1/admin/reload).
+    #[arg(long, env = "CUSTSCORE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CUSTSCORE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Most customers in one POST /v1/score/batch request.
+    #[arg(long, env = "CUSTSCORE_MAX_BATCH_ITEMS", default_value_t = 1000)]
+    pub max_batch_items: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "CUSTSCORE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "CUSTSCORE_LOG_JSON")]
+    pub log_json: bool,
     #[command(flatten)]
     pub models: ModelsArg,
 }

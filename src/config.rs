@@ -21,7 +21,11 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("--label {0:?}: expected COLUMN=VALUE, e.g. churn=Yes")]
     BadLabel(String),
-    #[error("no customer file: pass --customers FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
+    #[error("transactions: {0} is required with --transactions")]
+    MissingTransactionColumn(&'static str),
+    #[error("--churn-after-days must be positive (got {0})")]
+    BadChurnWindow(i64),
+    #[error("no customer file: pass --customers FILE, --transactions FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
     NoCustomers,
     #[error("column `{0}` is both dropped and used as the {1}")]
     DroppedButUsed(String, &'static str),
@@ -44,10 +48,78 @@ pub struct DataConfig {
     pub holdings: Vec<String>,
 }
 
+/// The `[transactions]` table: an order log to build the customer table from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransactionsConfig {
+    pub file: Option<PathBuf>,
+    pub customer_col: Option<String>,
+    pub order_col: Option<String>,
+    pub item_col: Option<String>,
+    pub time_col: Option<String>,
+    /// Line value (or unit price with `price_col` instead).
+    pub amount_col: Option<String>,
+    pub price_col: Option<String>,
+    pub quantity_col: Option<String>,
+    /// No purchase in this many days after the cut-off = churned.
+    pub churn_after_days: i64,
+    /// Cut-off date; default: the last event minus `churn_after_days`.
+    pub cutoff: Option<String>,
+    /// Item codes that are not products (postage, fees).
+    pub exclude_items: Vec<String>,
+}
+
+impl Default for TransactionsConfig {
+    fn default() -> Self {
+        TransactionsConfig {
+            file: None,
+            customer_col: None,
+            order_col: None,
+            item_col: None,
+            time_col: None,
+            amount_col: None,
+            price_col: None,
+            quantity_col: None,
+            churn_after_days: 90,
+            cutoff: None,
+            exclude_items: Vec::new(),
+        }
+    }
+}
+
+impl TransactionsConfig {
+    /// The column roles, once the required ones are known to be there.
+    pub fn spec(&self) -> Result<crate::data::transactions::TransactionSpec, ConfigError> {
+        let need = |v: &Option<String>, flag: &'static str| {
+            v.clone().ok_or(ConfigError::MissingTransactionColumn(flag))
+        };
+        if self.amount_col.is_none() && self.price_col.is_none() {
+            return Err(ConfigError::MissingTransactionColumn(
+                "--amount-col (or --price-col)",
+            ));
+        }
+        if self.churn_after_days <= 0 {
+            return Err(ConfigError::BadChurnWindow(self.churn_after_days));
+        }
+        Ok(crate::data::transactions::TransactionSpec {
+            customer_col: need(&self.customer_col, "--customer-col")?,
+            order_col: self.order_col.clone(),
+            item_col: self.item_col.clone(),
+            time_col: need(&self.time_col, "--time-col")?,
+            amount_col: self.amount_col.clone(),
+            price_col: self.price_col.clone(),
+            quantity_col: self.quantity_col.clone(),
+            churn_after_days: self.churn_after_days,
+            exclude_items: self.exclude_items.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     pub data: DataConfig,
+    pub transactions: TransactionsConfig,
     pub features: EncoderParams,
     pub segments: SegmentParams,
     pub pyramid: PyramidParams,
@@ -84,9 +156,11 @@ impl TrainConfig {
             path: path.to_path_buf(),
             message: e.to_string().replace('\n', " "),
         })?;
-        if let (Some(file), Some(dir)) = (&config.data.customers, path.parent()) {
-            if file.is_relative() {
-                config.data.customers = Some(dir.join(file));
+        if let Some(dir) = path.parent() {
+            for file in [&mut config.data.customers, &mut config.transactions.file] {
+                if let Some(f) = file.as_mut().filter(|f| f.is_relative()) {
+                    *f = dir.join(&*f);
+                }
             }
         }
         Ok(config)
@@ -107,8 +181,11 @@ impl TrainConfig {
 
     /// Checks that need the whole config (after flags are applied).
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.data.customers.is_none() {
+        if self.data.customers.is_none() && self.transactions.file.is_none() {
             return Err(ConfigError::NoCustomers);
+        }
+        if self.data.customers.is_none() {
+            self.transactions.spec()?;
         }
         let label = self.label()?;
         for dropped in &self.data.drop {

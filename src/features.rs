@@ -36,13 +36,17 @@ impl Value<'_> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Encoding {
-    /// Missing → median; then (x - mean) / std.
+    /// Missing → median; then (x - mean) / std, on ln(1 + x) when `log` is set.
     Numeric {
         median: f64,
         mean: f64,
         std: f64,
         /// Only 0/1 seen in training: described as yes/no in segment names and reasons.
         binary: bool,
+        /// Heavily right-skewed and never negative in training (spend, order counts): the
+        /// log keeps a few big customers from owning the distance and the coefficients.
+        #[serde(default)]
+        log: bool,
     },
     /// One feature per kept category, plus one for rare categories seen in training
     /// (`other`). A missing value or a value never seen in training sets none of them;
@@ -59,6 +63,37 @@ pub enum Encoding {
 pub struct InputColumn {
     pub name: String,
     pub encoding: Encoding,
+}
+
+/// Skewness above which a non-negative column is modelled on the log scale.
+const LOG_SKEW: f64 = 2.0;
+
+impl Encoding {
+    /// Raw value → model feature (numeric encodings; others pass through).
+    pub fn standardize(&self, x: f64) -> f64 {
+        match self {
+            Encoding::Numeric { mean, std, log, .. } => {
+                let x = if *log { x.max(0.0).ln_1p() } else { x };
+                (x - mean) / std
+            }
+            _ => x,
+        }
+    }
+
+    /// Model feature → raw value: the inverse of `standardize`, for readable thresholds.
+    pub fn unstandardize(&self, z: f64) -> f64 {
+        match self {
+            Encoding::Numeric { mean, std, log, .. } => {
+                let x = z * std + mean;
+                if *log {
+                    x.exp_m1()
+                } else {
+                    x
+                }
+            }
+            _ => z,
+        }
+    }
 }
 
 impl InputColumn {
@@ -206,11 +241,9 @@ impl FeatureEncoder {
         for (index, (input, value)) in self.inputs.iter().zip(values).enumerate() {
             let at = self.offsets[index];
             match &input.encoding {
-                Encoding::Numeric {
-                    median, mean, std, ..
-                } => {
+                Encoding::Numeric { median, .. } => {
                     let x = value.as_number().unwrap_or(*median);
-                    out[at] = (x - mean) / std;
+                    out[at] = input.encoding.standardize(x);
                 }
                 Encoding::OneHot { other, .. } => {
                     let Some(text) = value.as_text() else {
@@ -324,14 +357,16 @@ fn fit_numeric(values: &[Option<f64>]) -> Encoding {
     }
     present.sort_by(f64::total_cmp);
     let median = crate::models::stats::median_sorted(&present);
-    // Standardize the imputed column, as the models will see it.
-    let n = values.len() as f64;
-    let mean = values.iter().map(|v| v.unwrap_or(median)).sum::<f64>() / n;
-    let var = values
+    let log = present[0] >= 0.0 && skewness(&present) > LOG_SKEW;
+    // Standardize the imputed (and possibly logged) column, as the models will see it.
+    let scaled: Vec<f64> = values
         .iter()
-        .map(|v| (v.unwrap_or(median) - mean).powi(2))
-        .sum::<f64>()
-        / n;
+        .map(|v| v.unwrap_or(median))
+        .map(|x| if log { x.ln_1p() } else { x })
+        .collect();
+    let n = scaled.len() as f64;
+    let mean = scaled.iter().sum::<f64>() / n;
+    let var = scaled.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
     let std = if var > 0.0 { var.sqrt() } else { 1.0 };
     let binary = present.iter().all(|&x| x == 0.0 || x == 1.0);
     Encoding::Numeric {
@@ -339,6 +374,20 @@ fn fit_numeric(values: &[Option<f64>]) -> Encoding {
         mean,
         std,
         binary,
+        log,
+    }
+}
+
+/// Sample skewness (third standardized moment); 0 for a constant column.
+fn skewness(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let m2 = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    let m3 = values.iter().map(|x| (x - mean).powi(3)).sum::<f64>() / n;
+    if m2 == 0.0 {
+        0.0
+    } else {
+        m3 / m2.powf(1.5)
     }
 }
 
@@ -436,6 +485,25 @@ mod tests {
         enc.encode(&values, &mut out, &mut warnings);
         assert_eq!(&out[1..], &[0.0, 1.0]);
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn skewed_spend_is_modelled_on_the_log_scale() {
+        let mut values: Vec<Option<f64>> = (0..99).map(|i| Some(f64::from(i % 10))).collect();
+        values.push(Some(100_000.0));
+        let Encoding::Numeric { log, .. } = fit_numeric(&values) else {
+            panic!("numeric")
+        };
+        assert!(log);
+        let enc = fit_numeric(&values);
+        for x in [0.0, 3.0, 100_000.0] {
+            assert!((enc.unstandardize(enc.standardize(x)) - x).abs() < 1e-6 * x.max(1.0));
+        }
+        let symmetric: Vec<Option<f64>> = (0..100).map(|i| Some(f64::from(i))).collect();
+        assert!(matches!(
+            fit_numeric(&symmetric),
+            Encoding::Numeric { log: false, .. }
+        ));
     }
 
     #[test]

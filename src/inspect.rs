@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 /// What `train` prints when it finishes.
 pub fn training_summary(bundle: &Bundle) -> String {
-    let mut out = String::new();
+    let mut out = log_section(bundle);
     let _ = writeln!(out, "data quality: {}", bundle.quality);
     out.push_str(&segments_section(bundle));
     if let Some(p) = &bundle.pyramid {
@@ -42,7 +42,9 @@ pub fn describe(bundle: &Bundle) -> String {
     if let Some(label) = &m.schema.label {
         let _ = writeln!(out, "label: {} = {}", label.column, label.positive);
     }
-    let _ = writeln!(out, "\ndata quality: {}", bundle.quality);
+    out.push('\n');
+    out.push_str(&log_section(bundle));
+    let _ = writeln!(out, "data quality: {}", bundle.quality);
     out.push_str(&segments_section(bundle));
     for profile in &bundle.segments.profiles {
         out.push_str(&profile_detail(profile));
@@ -170,5 +172,21 @@ fn pyramid_section(p: &ValuePyramid) -> String {
             100.0 * cumulative
         );
     }
+    out
+}
+
+fn log_section(bundle: &Bundle) -> String {
+    let Some(log) = &bundle.manifest.transactions else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for line in log.quality.findings() {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(
+        out,
+        "churn label: no purchase in the {} days after {}",
+        log.spec.churn_after_days, log.cutoff
+    );
     out
 }

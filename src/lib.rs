@@ -20,3 +20,4 @@ pub mod batch;
 pub mod cli;
 pub mod inspect;
 pub mod inspect_retention;
+pub mod serve;

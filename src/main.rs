@@ -1,15 +1,16 @@
-use anyhow::Context;
 use clap::Parser;
-use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, TrainArgs};
-use custscore::config::TrainConfig;
+use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs};
+use custscore::config::{TrainConfig, TransactionsConfig};
 use custscore::progress::Progress;
-use custscore::{batch, bundle::Bundle, inspect, score::Scorer, train};
+use custscore::{batch, bundle::Bundle, inspect, score::Scorer, serve, train};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`custscore score --output - | head`) is the reader's choice.
+        Err(error) if format!("{error:#}").contains("Broken pipe") => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("custscore: {error:#}");
             ExitCode::from(2)
@@ -19,9 +20,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => run_train(args),
+        Command::Train(args) => run_train(*args),
         Command::Score(args) => run_score(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Serve(args) => run_serve(args),
     }
 }
 
@@ -39,7 +41,8 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
 
 /// Config file first, then flags on top.
 fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let use_default = args.config.is_none() && args.customers.is_none();
+    let use_default =
+        args.config.is_none() && args.customers.is_none() && args.log.transactions.is_none();
     let mut config = match (&args.config, use_default) {
         (Some(path), _) => TrainConfig::load(path)?,
         (None, true) => TrainConfig::load_or_default(None)?,
@@ -58,6 +61,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if !args.holdings.is_empty() {
         data.holdings = args.holdings.clone();
     }
+    apply_log_flags(&args.log, &mut config.transactions);
     if let Some(k) = args.segments {
         config.segments.k = Some(k);
     }
@@ -74,18 +78,103 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
+fn apply_log_flags(args: &TransactionArgs, log: &mut TransactionsConfig) {
+    let set = |flag: &Option<String>, field: &mut Option<String>| {
+        if flag.is_some() {
+            field.clone_from(flag);
+        }
+    };
+    if let Some(file) = &args.transactions {
+        log.file = Some(file.clone());
+    }
+    set(&args.customer_col, &mut log.customer_col);
+    set(&args.order_col, &mut log.order_col);
+    set(&args.item_col, &mut log.item_col);
+    set(&args.time_col, &mut log.time_col);
+    set(&args.amount_col, &mut log.amount_col);
+    set(&args.price_col, &mut log.price_col);
+    set(&args.quantity_col, &mut log.quantity_col);
+    set(&args.cutoff, &mut log.cutoff);
+    if let Some(days) = args.churn_after_days {
+        log.churn_after_days = days;
+    }
+    if !args.exclude_items.is_empty() {
+        log.exclude_items = args.exclude_items.clone();
+    }
+}
+
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     let scorer = Scorer::new(bundle);
-    let rejects = args.rejects.clone().unwrap_or_else(|| {
-        let mut name = args.output.clone().into_os_string();
-        name.push(".rejects.csv");
-        name.into()
-    });
-    let summary = batch::score_file(&scorer, &args.input, &args.output, &rejects)
-        .with_context(|| format!("scoring {}", args.input.display()))?;
+    let rejects = match (&args.rejects, args.output.as_os_str() == "-") {
+        (Some(r), _) => r.clone(),
+        (None, true) => {
+            anyhow::bail!("--rejects FILE is required when --output is - (standard output)")
+        }
+        (None, false) => {
+            let mut name = args.output.clone().into_os_string();
+            name.push(".rejects.csv");
+            name.into()
+        }
+    };
+    let output = batch::Stream::from_arg(&args.output);
+    // Kept alive until scoring ends: the aggregated customers of a transaction log.
+    let mut aggregated = None;
+    let input = match (&args.input, &args.transactions) {
+        (Some(input), _) => batch::Stream::from_arg(input),
+        (None, Some(log)) => {
+            let file = aggregate_log(&scorer, log, args.cutoff.as_deref())?;
+            let input = batch::Stream::File(file.path().to_path_buf());
+            aggregated = Some(file);
+            input
+        }
+        (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
+    };
+    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format)?;
+    drop(aggregated);
     eprintln!("{summary}");
     Ok(())
+}
+
+/// Aggregate an order log to one row per customer, as the bundle's training did.
+fn aggregate_log(
+    scorer: &Scorer,
+    log: &std::path::Path,
+    cutoff: Option<&str>,
+) -> anyhow::Result<tempfile::NamedTempFile> {
+    use custscore::data::transactions;
+    let manifest = &scorer.bundle().manifest;
+    let Some(info) = &manifest.transactions else {
+        anyhow::bail!(
+            "bundle {} was trained on a customer table, not an order log: use --input",
+            manifest.version
+        );
+    };
+    let (events, mut quality, _) = transactions::read_log(log, &info.spec)?;
+    quality.first_event = events
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .map(transactions::show_time);
+    quality.last_event = events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .map(transactions::show_time);
+    let cutoff = match cutoff {
+        Some(text) => transactions::parse_cutoff(text)?,
+        None => {
+            events.iter().map(|e| e.time).max().unwrap_or_default() + chrono::Duration::seconds(1)
+        }
+    };
+    quality.cutoff = Some(transactions::show_time(cutoff));
+    let (table, _) = transactions::customer_table(&events, &info.spec, cutoff, false);
+    for line in quality.findings() {
+        eprintln!("{line}");
+    }
+    let file = tempfile::NamedTempFile::new()?;
+    transactions::write_customer_csv(&table, &info.spec.customer_col, file.path())?;
+    Ok(file)
 }
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
@@ -96,4 +185,38 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     }
     print!("{}", inspect::describe(&bundle));
     Ok(())
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    serve::run(serve::ServeOptions {
+        models: args.models.models,
+        addr: args.addr,
+        api_keys_file: args.api_keys_file,
+        admin_token_file: args.admin_token_file,
+        limits: serve::Limits {
+            max_body_bytes: args.max_body_bytes,
+            max_batch_items: args.max_batch_items,
+        },
+        workers,
+    })?;
+    Ok(())
+}
+
+/// Logs go to stderr; RUST_LOG picks the level (default info).
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 /// Which segment a customer is in, and where they sit in the value pyramid.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SegmentAnswer {
     pub id: usize,
     pub name: String,
@@ -17,7 +17,7 @@ pub struct SegmentAnswer {
 }
 
 /// One product to offer, with the association rules that fired for it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Offer {
     pub item: String,
     pub score: f64,
@@ -26,7 +26,7 @@ pub struct Offer {
 }
 
 /// How likely the customer is to leave, and why.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Retention {
     /// Calibrated churn probability.
     pub probability: f64,
@@ -39,7 +39,7 @@ pub struct Retention {
 }
 
 /// Everything the bundle says about one customer.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Answer {
     pub id: String,
     pub segment: SegmentAnswer,

@@ -1,11 +1,13 @@
 //! Training: read the customer table, fit the encoder and every model, and assemble the
 //! bundle. Saving is the caller's choice (`Bundle::save`), so tests can train in memory.
 
+use crate::bundle::TransactionsInfo;
 use crate::bundle::{
     library_versions, Bundle, BundleError, Manifest, Metrics, Schema, SegmentMetrics, TrainingData,
     FORMAT_VERSION,
 };
 use crate::config::{ConfigError, Label, TrainConfig};
+use crate::data::transactions::{self, TransactionError};
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
@@ -44,6 +46,8 @@ pub enum TrainError {
         positive: String,
         seen: String,
     },
+    #[error(transparent)]
+    Transactions(#[from] TransactionError),
     #[error("{file}: value column `{column}` must be numeric (it holds text)")]
     ValueNotNumeric { file: String, column: String },
 }
@@ -51,14 +55,26 @@ pub enum TrainError {
 /// Fit every model the configuration asks for and return the (unsaved) bundle.
 pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainError> {
     config.check()?;
+    let (mut table, log, config) = match &config.transactions.file {
+        Some(path) if config.data.customers.is_none() => {
+            let (table, log) = table_from_log(path, config, progress)?;
+            let config = from_log_config(config, &log.spec.customer_col);
+            (table, Some(log), config)
+        }
+        _ => {
+            let path = config
+                .data
+                .customers
+                .as_deref()
+                .ok_or(ConfigError::NoCustomers)?;
+            progress.step(&format!("reading {}", path.display()));
+            let label = config.label()?;
+            let table = read_customers(path, &read_options(config, label.as_ref()))?;
+            (table, None, config.clone())
+        }
+    };
+    let config = &config;
     let label = config.label()?;
-    let path = config
-        .data
-        .customers
-        .as_deref()
-        .ok_or(ConfigError::NoCustomers)?;
-    progress.step(&format!("reading {}", path.display()));
-    let mut table = read_customers(path, &read_options(config, label.as_ref()))?;
     for column in &config.data.drop {
         table.remove_column(column);
     }
@@ -165,6 +181,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
             retention: retention_metrics,
         },
         files: Default::default(),
+        transactions: log,
     };
     Ok(Bundle {
         manifest,
@@ -175,6 +192,68 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         retention,
         tree,
     })
+}
+
+/// Aggregate an order log into the customer table (features before the cut-off, the
+/// `churned` label after it).
+fn table_from_log(
+    path: &std::path::Path,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Result<(Table, TransactionsInfo), TrainError> {
+    let spec = config.transactions.spec()?;
+    progress.step(&format!("reading transactions {}", path.display()));
+    let (events, mut quality, sha256) = transactions::read_log(path, &spec)?;
+    let cutoff = match &config.transactions.cutoff {
+        Some(text) => transactions::parse_cutoff(text)?,
+        None => transactions::default_cutoff(&events, spec.churn_after_days),
+    };
+    progress.step("aggregating customers (features before the cut-off, label after)");
+    let (mut table, after_cutoff) = transactions::customer_table(&events, &spec, cutoff, true);
+    if table.rows() == 0 {
+        return Err(TransactionError::NothingBeforeCutoff {
+            path: path.to_path_buf(),
+            cutoff: transactions::show_time(cutoff),
+        }
+        .into());
+    }
+    quality.customers_after_cutoff = after_cutoff;
+    quality.first_event = events
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .map(transactions::show_time);
+    quality.last_event = events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .map(transactions::show_time);
+    quality.cutoff = Some(transactions::show_time(cutoff));
+    table.source = path.display().to_string();
+    table.sha256 = sha256;
+    let info = TransactionsInfo {
+        spec,
+        cutoff: transactions::show_time(cutoff),
+        quality,
+    };
+    Ok((table, info))
+}
+
+/// Roles of the aggregated table: id = customer, label = churned, value = net value
+/// (purchases less returns: a customer who returns everything is worth nothing).
+fn from_log_config(config: &TrainConfig, customer_col: &str) -> TrainConfig {
+    let mut config = config.clone();
+    config.data.id = Some(customer_col.to_string());
+    config.data.label = Some(format!("{}=Yes", transactions::CHURNED));
+    config.data.value = Some(
+        config
+            .data
+            .value
+            .clone()
+            .unwrap_or_else(|| "net_value".into()),
+    );
+    config.data.customers = None;
+    config
 }
 
 fn read_options(config: &TrainConfig, label: Option<&Label>) -> ReadOptions {

@@ -6,6 +6,7 @@ mod error;
 mod quality;
 mod reader;
 mod table;
+pub mod transactions;
 
 pub use error::DataError;
 pub use quality::{CellIssue, DataQuality, DuplicateId, RejectedRow};

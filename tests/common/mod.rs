@@ -78,3 +78,5 @@ pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     reader.records().map(|r| r.unwrap()).collect()
 }
+
+pub mod http;

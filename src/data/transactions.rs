@@ -1,0 +1,638 @@
+//! Order logs → one row per customer. Features come only from events before the cut-off
+//! date; the churn label only from the window after it (no leakage across the "time
+//! bridge"). Every quirk of real logs (returns, blank customers, zero prices, bad dates,
+//! excluded codes) is counted in the quality report with what was done about it.
+
+use super::{
+    is_missing, parse_number, sha256_hex, Column, ColumnData, DataError, DataQuality, Table,
+};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Name of the label column the customer table gets (values "Yes" / "No").
+pub const CHURNED: &str = "churned";
+
+/// Which columns of the log mean what, and how to cut time. Stored in the bundle so
+/// `score --transactions` aggregates exactly as training did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransactionSpec {
+    pub customer_col: String,
+    /// Order id; one order per customer and timestamp when absent.
+    pub order_col: Option<String>,
+    pub item_col: Option<String>,
+    pub time_col: String,
+    /// Line value. With `quantity_col` and no `price_col`, taken as the line total.
+    pub amount_col: Option<String>,
+    /// Unit price: line value = quantity × price.
+    pub price_col: Option<String>,
+    pub quantity_col: Option<String>,
+    /// Days after the cut-off in which no purchase means "churned".
+    pub churn_after_days: i64,
+    /// Item codes that are not products (postage, fees): kept out of items and baskets.
+    pub exclude_items: Vec<String>,
+}
+
+/// One usable line of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub customer: Option<String>,
+    pub order: String,
+    pub item: Option<String>,
+    pub time: NaiveDateTime,
+    pub quantity: f64,
+    pub value: f64,
+}
+
+impl Event {
+    fn is_return(&self) -> bool {
+        self.quantity < 0.0 || self.value < 0.0
+    }
+}
+
+/// What reading a log found, by kind, with what was done to each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LogQuality {
+    pub lines: usize,
+    pub used: usize,
+    /// Lines without a customer id: kept for baskets, left out of customer features.
+    pub blank_customer: usize,
+    /// Lines with negative quantity or value (returns, cancellations): counted per customer
+    /// as returns, never as purchases, and kept out of baskets.
+    pub returns: usize,
+    /// Lines priced at zero: kept (value 0).
+    pub zero_value: usize,
+    /// Lines whose item is on the exclude list: kept for value, left out of items.
+    pub excluded_items: usize,
+    /// Customers whose first purchase is after the cut-off: not scored for churn yet.
+    pub customers_after_cutoff: usize,
+    /// Unreadable lines (bad date, bad number, wrong field count): rejected with line.
+    pub rejected: Vec<(u64, String)>,
+    pub rejected_total: usize,
+    pub first_event: Option<String>,
+    pub last_event: Option<String>,
+    pub cutoff: Option<String>,
+}
+
+impl LogQuality {
+    pub fn findings(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "transaction log: {} lines, {} used, events {} .. {}, cut-off {}",
+            self.lines,
+            self.used,
+            self.first_event.as_deref().unwrap_or("-"),
+            self.last_event.as_deref().unwrap_or("-"),
+            self.cutoff.as_deref().unwrap_or("-")
+        )];
+        let counts = [
+            (
+                self.blank_customer,
+                "lines without a customer id: used for baskets only",
+            ),
+            (
+                self.returns,
+                "return/cancellation lines (negative quantity or value): counted as returns",
+            ),
+            (self.zero_value, "lines with zero value: kept"),
+            (
+                self.excluded_items,
+                "lines with an excluded (non-product) item code: value kept, item dropped",
+            ),
+            (
+                self.customers_after_cutoff,
+                "customers first seen after the cut-off: no features yet, left out",
+            ),
+            (self.rejected_total, "unreadable lines: rejected"),
+        ];
+        for (n, what) in counts {
+            if n > 0 {
+                out.push(format!("{n} {what}"));
+            }
+        }
+        for (line, reason) in self.rejected.iter().take(10) {
+            out.push(format!("rejected line {line}: {reason}"));
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransactionError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("{}: no usable transactions ({rejected} lines rejected)", path.display())]
+    NoEvents { path: PathBuf, rejected: usize },
+    #[error("--cutoff {0:?}: expected a date like 2011-09-01")]
+    BadCutoff(String),
+    #[error("{}: no customer has purchases before the cut-off {cutoff}", path.display())]
+    NothingBeforeCutoff { path: PathBuf, cutoff: String },
+}
+
+/// Parse the date/time formats order logs use (ISO dates and times, compact YYYYMMDD).
+pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    let t = text.trim();
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, format) {
+            return Some(dt);
+        }
+    }
+    for format in ["%Y-%m-%d", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(t, format) {
+            return d.and_hms_opt(0, 0, 0);
+        }
+    }
+    None
+}
+
+/// Read the whole file, gunzipping `.gz`.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
+    let open_error = |source| DataError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let raw = std::fs::read(path).map_err(open_error)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(open_error)?;
+        return Ok(out);
+    }
+    Ok(raw)
+}
+
+/// The log's events and what was found reading it; plus the file's sha256.
+pub fn read_log(
+    path: &Path,
+    spec: &TransactionSpec,
+) -> Result<(Vec<Event>, LogQuality, String), TransactionError> {
+    let bytes = read_bytes(path)?;
+    let sha256 = sha256_hex(&bytes);
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| DataError::Malformed {
+            path: path.to_path_buf(),
+            line: 1,
+            message: e.to_string(),
+        })?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let columns = LogColumns::find(path, &header, spec)?;
+    let excluded: HashSet<&str> = spec.exclude_items.iter().map(String::as_str).collect();
+    let mut quality = LogQuality::default();
+    let mut events = Vec::new();
+    for record in reader.records() {
+        quality.lines += 1;
+        let (line, parsed) = match record {
+            Ok(r) => (
+                r.position().map_or(0, |p| p.line()),
+                columns.event(&r, header.len(), &excluded, &mut quality),
+            ),
+            Err(e) => (
+                e.position().map_or(0, |p| p.line()),
+                Err(format!("unreadable line: {e}")),
+            ),
+        };
+        match parsed {
+            Ok(event) => events.push(event),
+            Err(reason) => {
+                quality.rejected_total += 1;
+                if quality.rejected.len() < super::quality::MAX_EXAMPLES {
+                    quality.rejected.push((line, reason));
+                }
+            }
+        }
+    }
+    quality.used = events.len();
+    if events.is_empty() {
+        return Err(TransactionError::NoEvents {
+            path: path.to_path_buf(),
+            rejected: quality.rejected_total,
+        });
+    }
+    Ok((events, quality, sha256))
+}
+
+/// Positions of the spec's columns in the header.
+struct LogColumns {
+    customer: usize,
+    order: Option<usize>,
+    item: Option<usize>,
+    time: usize,
+    amount: Option<usize>,
+    price: Option<usize>,
+    quantity: Option<usize>,
+}
+
+impl LogColumns {
+    fn find(path: &Path, header: &[String], spec: &TransactionSpec) -> Result<Self, DataError> {
+        let find = |name: &str, role: &'static str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| DataError::NoSuchColumn {
+                    path: path.to_path_buf(),
+                    name: name.to_string(),
+                    role,
+                    available: header.join(", "),
+                })
+        };
+        let optional =
+            |name: &Option<String>, role| name.as_deref().map(|n| find(n, role)).transpose();
+        Ok(LogColumns {
+            customer: find(&spec.customer_col, "customer")?,
+            order: optional(&spec.order_col, "order")?,
+            item: optional(&spec.item_col, "item")?,
+            time: find(&spec.time_col, "time")?,
+            amount: optional(&spec.amount_col, "amount")?,
+            price: optional(&spec.price_col, "price")?,
+            quantity: optional(&spec.quantity_col, "quantity")?,
+        })
+    }
+
+    fn event(
+        &self,
+        r: &csv::StringRecord,
+        width: usize,
+        excluded: &HashSet<&str>,
+        quality: &mut LogQuality,
+    ) -> Result<Event, String> {
+        if r.len() != width {
+            return Err(format!("expected {width} fields, found {}", r.len()));
+        }
+        let number = |at: Option<usize>, default: f64| -> Result<f64, String> {
+            match at {
+                None => Ok(default),
+                Some(i) if is_missing(&r[i]) => Ok(default),
+                Some(i) => parse_number(&r[i])
+                    .ok_or_else(|| format!("column {}: {:?} is not a number", i + 1, &r[i])),
+            }
+        };
+        let time = parse_time(&r[self.time]).ok_or_else(|| {
+            format!(
+                "column {}: {:?} is not a date",
+                self.time + 1,
+                &r[self.time]
+            )
+        })?;
+        let quantity = number(self.quantity, 1.0)?;
+        let value = match self.price {
+            Some(_) => quantity * number(self.price, 0.0)?,
+            None => number(self.amount, 0.0)?,
+        };
+        let customer =
+            (!is_missing(&r[self.customer])).then(|| r[self.customer].trim().to_string());
+        let order = match self.order {
+            Some(i) => r[i].trim().to_string(),
+            None => format!("{}@{}", r[self.customer].trim(), time),
+        };
+        let mut item = self
+            .item
+            .map(|i| r[i].trim().to_string())
+            .filter(|s| !s.is_empty());
+        if item.as_deref().is_some_and(|i| excluded.contains(i)) {
+            quality.excluded_items += 1;
+            item = None;
+        }
+        let event = Event {
+            customer,
+            order,
+            item,
+            time,
+            quantity,
+            value,
+        };
+        quality.blank_customer += usize::from(event.customer.is_none());
+        quality.returns += usize::from(event.is_return());
+        quality.zero_value += usize::from(event.value == 0.0);
+        Ok(event)
+    }
+}
+
+/// The default cut-off: the last event minus the churn window, so the label window is
+/// fully observed.
+pub fn default_cutoff(events: &[Event], churn_after_days: i64) -> NaiveDateTime {
+    let last = events.iter().map(|e| e.time).max().unwrap_or_default();
+    last - Duration::days(churn_after_days)
+}
+
+pub fn parse_cutoff(text: &str) -> Result<NaiveDateTime, TransactionError> {
+    parse_time(text).ok_or_else(|| TransactionError::BadCutoff(text.to_string()))
+}
+
+/// Per-customer running totals over the events before the cut-off.
+#[derive(Default)]
+struct Totals {
+    first: Option<NaiveDateTime>,
+    last: Option<NaiveDateTime>,
+    orders: HashSet<String>,
+    spend: f64,
+    returned: f64,
+    units: f64,
+    items: HashSet<String>,
+}
+
+/// Names of the features `customer_table` builds, in column order.
+pub const FEATURES: &[&str] = &[
+    "recency_days",
+    "frequency",
+    "monetary",
+    "net_value",
+    "avg_order_value",
+    "tenure_days",
+    "days_since_first",
+    "interpurchase_days",
+    "distinct_items",
+    "units",
+    "returns_share",
+    "annual_spend",
+];
+
+/// One row per customer with a purchase before `cutoff`: RFM, tenure and friends from
+/// events before it, and (when `label`) the `churned` column from the window after it.
+pub fn customer_table(
+    events: &[Event],
+    spec: &TransactionSpec,
+    cutoff: NaiveDateTime,
+    label: bool,
+) -> (Table, usize) {
+    let mut totals: BTreeMap<&str, Totals> = BTreeMap::new();
+    let window_end = cutoff + Duration::days(spec.churn_after_days);
+    let mut active_after: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for e in events {
+        let Some(customer) = e.customer.as_deref() else {
+            continue;
+        };
+        seen.insert(customer);
+        if e.time >= cutoff {
+            if e.time < window_end && !e.is_return() {
+                active_after.insert(customer);
+            }
+            continue;
+        }
+        let t = totals.entry(customer).or_default();
+        if e.is_return() {
+            t.returned += e.value.abs();
+            continue;
+        }
+        t.first = Some(t.first.map_or(e.time, |f| f.min(e.time)));
+        t.last = Some(t.last.map_or(e.time, |l| l.max(e.time)));
+        t.orders.insert(e.order.clone());
+        t.spend += e.value;
+        t.units += e.quantity;
+        if let Some(item) = &e.item {
+            t.items.insert(item.clone());
+        }
+    }
+    // Customers with only returns before the cut-off have no purchase: not customers yet.
+    totals.retain(|_, t| t.first.is_some());
+    let after_cutoff = seen.len() - totals.len();
+    let days = |d: Duration| d.num_seconds() as f64 / 86_400.0;
+    let mut columns: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(totals.len()); FEATURES.len()];
+    let mut ids = Vec::with_capacity(totals.len());
+    let mut churned = Vec::with_capacity(totals.len());
+    for (customer, t) in &totals {
+        let (first, last) = (t.first.unwrap_or(cutoff), t.last.unwrap_or(cutoff));
+        let frequency = t.orders.len() as f64;
+        let since_first = days(cutoff - first);
+        let row = [
+            Some(days(cutoff - last)),
+            Some(frequency),
+            Some(t.spend),
+            Some(t.spend - t.returned),
+            Some(t.spend / frequency),
+            Some(days(last - first)),
+            Some(since_first),
+            (frequency > 1.0).then(|| days(last - first) / (frequency - 1.0)),
+            spec.item_col.as_ref().map(|_| t.items.len() as f64),
+            Some(t.units),
+            Some(if t.spend > 0.0 {
+                t.returned / (t.spend + t.returned)
+            } else {
+                0.0
+            }),
+            Some(t.spend / since_first.max(30.0) * 365.0),
+        ];
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+        ids.push(customer.to_string());
+        churned.push(Some(
+            if active_after.contains(customer) {
+                "No"
+            } else {
+                "Yes"
+            }
+            .to_string(),
+        ));
+    }
+    let mut table_columns: Vec<Column> = FEATURES
+        .iter()
+        .zip(columns)
+        .filter(|(name, _)| **name != "distinct_items" || spec.item_col.is_some())
+        .map(|(name, values)| Column {
+            name: name.to_string(),
+            data: ColumnData::Numeric(values),
+        })
+        .collect();
+    if label {
+        table_columns.push(Column {
+            name: CHURNED.to_string(),
+            data: ColumnData::Categorical(churned),
+        });
+    }
+    let rows = ids.len();
+    let table = Table {
+        source: String::new(),
+        sha256: String::new(),
+        lines: (1..=rows as u64).collect(),
+        ids,
+        columns: table_columns,
+        quality: DataQuality {
+            rows_read: rows,
+            rows_accepted: rows,
+            ..Default::default()
+        },
+    };
+    (table, after_cutoff)
+}
+
+/// Orders as baskets of distinct product items (returns and excluded codes left out).
+pub fn baskets(events: &[Event]) -> Vec<Vec<String>> {
+    let mut by_order: HashMap<&str, Vec<String>> = HashMap::new();
+    for e in events.iter().filter(|e| !e.is_return()) {
+        if let Some(item) = &e.item {
+            by_order
+                .entry(e.order.as_str())
+                .or_default()
+                .push(item.clone());
+        }
+    }
+    let mut out: Vec<(&str, Vec<String>)> = by_order.into_iter().collect();
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out.into_iter()
+        .map(|(_, mut items)| {
+            items.sort();
+            items.dedup();
+            items
+        })
+        .collect()
+}
+
+/// Format a timestamp the way it is shown to users.
+pub fn show_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Write an aggregated customer table as CSV (id column first), for scoring.
+pub fn write_customer_csv(table: &Table, id_column: &str, path: &Path) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_path(path)?;
+    let mut header = vec![id_column.to_string()];
+    header.extend(table.columns.iter().map(|c| c.name.clone()));
+    out.write_record(&header)?;
+    for row in 0..table.rows() {
+        let mut record = vec![table.ids[row].clone()];
+        for column in &table.columns {
+            record.push(match &column.data {
+                ColumnData::Numeric(v) => v[row].map_or(String::new(), |x| x.to_string()),
+                ColumnData::Categorical(v) => v[row].clone().unwrap_or_default(),
+            });
+        }
+        out.write_record(&record)?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spec() -> TransactionSpec {
+        TransactionSpec {
+            customer_col: "customer".into(),
+            order_col: Some("order".into()),
+            item_col: Some("item".into()),
+            time_col: "time".into(),
+            amount_col: None,
+            price_col: Some("price".into()),
+            quantity_col: Some("qty".into()),
+            churn_after_days: 30,
+            exclude_items: vec!["POST".into()],
+        }
+    }
+
+    fn event(customer: &str, order: &str, item: &str, day: u32, qty: f64, price: f64) -> Event {
+        Event {
+            customer: Some(customer.into()),
+            order: order.into(),
+            item: Some(item.into()),
+            time: NaiveDate::from_ymd_opt(2011, 1, day)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+            quantity: qty,
+            value: qty * price,
+        }
+    }
+
+    #[test]
+    fn reads_a_log_and_counts_its_quirks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        std::fs::write(
+            &path,
+            "order,item,qty,time,price,customer\n\
+             1,A,2,2011-01-01 10:00:00,1.5,c1\n\
+             1,POST,1,2011-01-01 10:00:00,3,c1\n\
+             C2,A,-1,2011-01-02 10:00,1.5,c1\n\
+             3,B,1,2011-01-03,0,\n\
+             4,B,x,2011-01-03,1,c2\n\
+             5,B,1,yesterday,1,c2\n",
+        )
+        .unwrap();
+        let (events, q, _) = read_log(&path, &spec()).unwrap();
+        assert_eq!((q.lines, q.used, q.rejected_total), (6, 4, 2));
+        assert_eq!(
+            (q.blank_customer, q.returns, q.zero_value, q.excluded_items),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(
+            q.rejected[0],
+            (6, "column 3: \"x\" is not a number".to_string())
+        );
+        assert!(q.rejected[1].1.contains("not a date"));
+        assert_eq!(events[0].value, 3.0);
+        assert_eq!(
+            baskets(&events),
+            vec![vec!["A".to_string()], vec!["B".to_string()]]
+        );
+    }
+
+    #[test]
+    fn rfm_and_label_come_from_either_side_of_the_cutoff() {
+        let events = vec![
+            event("a", "1", "X", 1, 1.0, 10.0),
+            event("a", "2", "Y", 11, 2.0, 5.0),
+            event("a", "3", "X", 12, -1.0, 5.0),
+            event("b", "4", "X", 5, 1.0, 20.0),
+            event("b", "5", "X", 25, 1.0, 20.0), // after the cut-off, inside the window
+            event("c", "6", "Z", 25, 1.0, 1.0),  // first seen after the cut-off
+        ];
+        let cutoff = NaiveDate::from_ymd_opt(2011, 1, 21)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let (table, after) = customer_table(&events, &spec(), cutoff, true);
+        assert_eq!(table.ids, ["a", "b"]);
+        assert_eq!(after, 1);
+        let col = |n: &str| table.column(n).unwrap().numeric().unwrap().to_vec();
+        assert_eq!(col("frequency"), [Some(2.0), Some(1.0)]);
+        assert_eq!(col("monetary"), [Some(20.0), Some(20.0)]);
+        assert_eq!(col("tenure_days"), [Some(10.0), Some(0.0)]);
+        assert!((col("recency_days")[0].unwrap() - (9.0 + 14.0 / 24.0)).abs() < 1e-9);
+        assert_eq!(col("returns_share")[0], Some(5.0 / 25.0));
+        assert_eq!(col("interpurchase_days"), [Some(10.0), None]);
+        let churned = table
+            .column(CHURNED)
+            .unwrap()
+            .categorical()
+            .unwrap()
+            .to_vec();
+        assert_eq!(churned, [Some("Yes".to_string()), Some("No".to_string())]);
+    }
+
+    proptest! {
+        /// No event after the cut-off changes any feature: only the label may move.
+        #[test]
+        fn events_after_the_cutoff_never_change_a_feature(
+            before in proptest::collection::vec((0u8..5, 1u32..20, -2i32..5, 0u32..50), 1..40),
+            after in proptest::collection::vec((0u8..6, 20u32..29, -2i32..5, 0u32..50), 0..40),
+        ) {
+            let make = |v: &[(u8, u32, i32, u32)], offset: usize| -> Vec<Event> {
+                v.iter().enumerate().map(|(i, &(c, day, q, p))| {
+                    event(&format!("c{c}"), &format!("o{}", i + offset), &format!("i{}", p % 7), day, q as f64, p as f64)
+                }).collect()
+            };
+            let cutoff = NaiveDate::from_ymd_opt(2011, 1, 20).unwrap().and_hms_opt(0, 0, 0).unwrap();
+            let early = make(&before, 0);
+            let mut all = early.clone();
+            all.extend(make(&after, 1000));
+            let (a, _) = customer_table(&early, &spec(), cutoff, false);
+            let (b, _) = customer_table(&all, &spec(), cutoff, false);
+            prop_assert_eq!(a.ids, b.ids);
+            prop_assert_eq!(a.columns, b.columns);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The REST scoring service (actix-web). `app` builds the exact application that `run`
+//! serves and that the tests start, so there is one configuration to get right.
+
+pub mod error;
+mod metrics;
+mod openapi;
+mod request;
+mod routes;
+mod state;
+
+pub use state::{AppState, Credentials, Limits};
+
+use crate::bundle::{Bundle, BundleError};
+use crate::config::{ConfigError, TrainConfig};
+use crate::progress::Progress;
+use crate::score::Scorer;
+use crate::train::TrainError;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpServer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub models: PathBuf,
+    pub addr: SocketAddr,
+    pub api_keys_file: Option<PathBuf>,
+    pub admin_token_file: Option<PathBuf>,
+    pub limits: Limits,
+    pub workers: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{}: {reason}", path.display())]
+    Credentials { path: PathBuf, reason: String },
+    #[error("refusing to listen on {0} without API keys: pass --api-keys-file (env CUSTSCORE_API_KEYS_FILE) or bind to 127.0.0.1")]
+    OpenWithoutKeys(SocketAddr),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("no bundle yet, and the default training failed: {0}")]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server stopped with an error: {0}")]
+    Server(#[from] std::io::Error),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Load the CURRENT bundle; on a first start with none, train the default one first.
+pub fn load_or_train(models: &Path) -> Result<Bundle, ServeError> {
+    match Bundle::load(models, None) {
+        Err(BundleError::NoBundle { .. }) => {
+            eprintln!(
+                "no bundle in {}: training the default one from {} first",
+                models.display(),
+                crate::config::DEFAULT_CONFIG
+            );
+            let config = TrainConfig::load_or_default(None)?;
+            let progress = Progress::for_terminal();
+            let mut bundle = crate::train::train(&config, &progress)?;
+            bundle.save(models)?;
+            progress.finish();
+            Ok(Bundle::load(models, None)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+fn read_secrets(path: &Path) -> Result<Vec<String>, ServeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ServeError::Credentials {
+        path: path.to_path_buf(),
+        reason: format!("cannot read: {e}"),
+    })?;
+    let secrets: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    if secrets.is_empty() {
+        return Err(ServeError::Credentials {
+            path: path.to_path_buf(),
+            reason: "holds no key (one per line; # starts a comment)".into(),
+        });
+    }
+    Ok(secrets)
+}
+
+pub fn credentials(options: &ServeOptions) -> Result<Credentials, ServeError> {
+    let api_keys = match &options.api_keys_file {
+        Some(path) => read_secrets(path)?,
+        None => Vec::new(),
+    };
+    let admin_token = match &options.admin_token_file {
+        Some(path) => read_secrets(path)?.into_iter().next(),
+        None => None,
+    };
+    if api_keys.is_empty() && !options.addr.ip().is_loopback() {
+        return Err(ServeError::OpenWithoutKeys(options.addr));
+    }
+    Ok(Credentials {
+        api_keys,
+        admin_token,
+    })
+}
+
+/// The application: routes, limits, JSON errors, metrics and request logging.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json = web::JsonConfig::default()
+        .limit(state.limits.max_body_bytes)
+        .content_type_required(true)
+        .error_handler(|err, _| error::json_error(err).into());
+    let observed = state.clone();
+    App::new()
+        .app_data(state)
+        .app_data(json)
+        .wrap_fn(move |req, srv| {
+            use actix_web::dev::Service;
+            let started = Instant::now();
+            let request_id = request_id(&req);
+            let state = observed.clone();
+            let response = srv.call(req);
+            async move {
+                let mut res = response.await?;
+                observe(&state, &res, started, &request_id);
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    res.headers_mut()
+                        .insert(HeaderName::from_static("x-request-id"), value);
+                }
+                Ok(res)
+            }
+        })
+        .service(routes::score_batch)
+        .service(routes::score_one)
+        .service(routes::models)
+        .service(routes::segments)
+        .service(routes::reload)
+        .service(routes::healthz)
+        .service(routes::readyz)
+        .service(routes::metrics)
+        .service(routes::openapi)
+        .default_service(web::route().to(routes::not_found))
+}
+
+/// The caller's `x-request-id` when it is a sane token, else a fresh one.
+fn request_id(req: &ServiceRequest) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(String::from)
+        .unwrap_or_else(|| {
+            format!(
+                "{:x}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            )
+        })
+}
+
+/// Count, time and log one request by its route pattern; never log bodies or paths.
+fn observe<B>(state: &AppState, res: &ServiceResponse<B>, started: Instant, request_id: &str) {
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let method = res.request().method().as_str().to_string();
+    let status = res.status().as_u16().to_string();
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+        .inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&[route.as_str(), method.as_str()])
+        .observe(seconds);
+    tracing::debug!(
+        request_id,
+        method,
+        route,
+        status,
+        micros = (seconds * 1e6) as u64,
+        "request"
+    );
+}
+
+/// Serve until SIGTERM/SIGINT (in-flight requests finish); SIGHUP reloads the bundle.
+pub fn run(options: ServeOptions) -> Result<(), ServeError> {
+    let credentials = credentials(&options)?;
+    let bundle = load_or_train(&options.models)?;
+    let scorer = Scorer::new(bundle);
+    let version = scorer.version().to_string();
+    let state = web::Data::new(AppState::new(
+        scorer,
+        options.models.clone(),
+        credentials.clone(),
+        options.limits.clone(),
+    )?);
+    let auth = match (credentials.api_keys.len(), &credentials.admin_token) {
+        (0, _) => "no API keys: listening on loopback only, admin routes open".to_string(),
+        (n, Some(_)) => format!("{n} API key(s), admin token set"),
+        (n, None) => format!("{n} API key(s), admin routes disabled (no admin token)"),
+    };
+    tracing::info!(addr = %options.addr, version = %version, auth = %auth, "custscore serving");
+    eprintln!(
+        "serving bundle {version} on http://{} ({auth})",
+        options.addr
+    );
+    actix_web::rt::System::new().block_on(async move {
+        let factory_state = state.clone();
+        let server = HttpServer::new(move || app(factory_state.clone()))
+            .workers(options.workers.max(1))
+            .shutdown_timeout(30)
+            .bind(options.addr)
+            .map_err(|source| ServeError::Bind {
+                addr: options.addr,
+                source,
+            })?
+            .run();
+        actix_web::rt::spawn(reload_on_hangup(state));
+        server.await.map_err(ServeError::Server)
+    })
+}
+
+async fn reload_on_hangup(state: web::Data<AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /v1/admin/reload");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let state = state.clone();
+        let _ = web::block(move || state.reload()).await;
+    }
+}

@@ -1,0 +1,79 @@
+//! The OpenAPI document, generated from the handler and response types (utoipa). The
+//! customer record's fields are filled in from the bundle being served, so clients see
+//! the real column names, types and category values.
+
+use super::error::ApiError;
+use super::routes;
+use crate::bundle::SchemaColumn;
+use crate::data::ColumnKind;
+use crate::score::{Answer, Offer, Retention, Scorer, SegmentAnswer};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "custscore",
+        description = "Segment, cross-sell and retention risk for each customer"
+    ),
+    paths(
+        routes::score_one,
+        routes::score_batch,
+        routes::models,
+        routes::segments,
+        routes::reload,
+        routes::healthz,
+        routes::readyz,
+        routes::metrics
+    ),
+    components(schemas(
+        Answer,
+        SegmentAnswer,
+        Offer,
+        Retention,
+        ApiError,
+        routes::CustomerRecord,
+        routes::BatchAnswer,
+        routes::BatchItem,
+        routes::ModelInfo,
+        routes::SegmentsInfo,
+        routes::ReloadAnswer,
+        routes::Health
+    ))
+)]
+struct ApiDoc;
+
+pub fn document(scorer: &Scorer) -> Document {
+    let mut doc = ApiDoc::openapi();
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.insert(
+            "CustomerRecord".to_string(),
+            RefOr::T(customer_schema(scorer)),
+        );
+    }
+    doc
+}
+
+fn customer_schema(scorer: &Scorer) -> Schema {
+    let schema = &scorer.bundle().manifest.schema;
+    let mut object = ObjectBuilder::new().description(Some(
+        "One customer. Unknown fields are ignored; absent or null fields are missing values.",
+    ));
+    if let Some(id) = &schema.id {
+        object = object.property(id, ObjectBuilder::new().schema_type(Type::String));
+    }
+    for column in &schema.columns {
+        object = object.property(&column.name, field_schema(column));
+    }
+    Schema::Object(object.build())
+}
+
+fn field_schema(column: &SchemaColumn) -> ObjectBuilder {
+    match column.kind {
+        ColumnKind::Numeric => ObjectBuilder::new().schema_type(Type::Number),
+        ColumnKind::Categorical => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(column.categories.clone()),
+    }
+}

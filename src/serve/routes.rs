@@ -1,0 +1,253 @@
+//! The HTTP routes. Handlers only translate between JSON and the Scorer; every answer
+//! comes from `Scorer::score`, exactly as batch scoring does.
+
+use super::error::{ApiError, Code};
+use super::request::record_from_json;
+use super::state::{Admin, AppState, Authorized};
+use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
+use crate::models::segment::{SegmentProfile, ValuePyramid};
+use crate::score::{Answer, ScoreError, Scorer};
+use actix_web::{get, post, web, HttpResponse};
+use serde::Serialize;
+use serde_json::Value as Json;
+use utoipa::ToSchema;
+
+/// A customer: the training columns as fields (numbers or strings); unknown fields are
+/// ignored, absent or null ones are missing values.
+#[derive(ToSchema)]
+#[schema(example = json!({"customer_id": "7590-VHVEG", "tenure": 1, "contract": "Month-to-month", "monthly_charges": 29.85, "total_charges": 29.85}))]
+pub struct CustomerRecord(#[allow(dead_code)] std::collections::HashMap<String, Json>);
+
+fn score_error(error: ScoreError, path: &str) -> ApiError {
+    match error.field() {
+        Some(field) => ApiError::field(
+            Code::InvalidField,
+            format!("{path}{field}"),
+            error.to_string(),
+        ),
+        None => ApiError::new(Code::Internal, error.to_string()),
+    }
+}
+
+fn score_value(scorer: &Scorer, body: &Json, path: &str) -> Result<Answer, ApiError> {
+    let (id, values) = record_from_json(scorer, body, path)?;
+    scorer.score(id, values).map_err(|e| score_error(e, path))
+}
+
+/// Score one customer.
+#[utoipa::path(post, path = "/v1/score", request_body = CustomerRecord,
+    responses((status = 200, body = Answer), (status = 400, body = ApiError),
+              (status = 401, body = ApiError), (status = 413, body = ApiError),
+              (status = 415, body = ApiError)))]
+#[post("/v1/score")]
+pub async fn score_one(
+    _: Authorized,
+    state: web::Data<AppState>,
+    body: web::Json<Json>,
+) -> Result<HttpResponse, ApiError> {
+    let answer = score_value(&state.scorer(), &body, "")?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// One item of a batch answer: the answer, or the error for that item alone.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Scored(Answer),
+    Failed { index: usize, error: ApiError },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchAnswer {
+    pub model_version: String,
+    pub scored: usize,
+    pub failed: usize,
+    /// One entry per request item, in request order.
+    pub results: Vec<BatchItem>,
+}
+
+/// Score many customers; an error in one item is reported for that item only.
+#[utoipa::path(post, path = "/v1/score/batch", request_body = Vec<CustomerRecord>,
+    responses((status = 200, body = BatchAnswer), (status = 400, body = ApiError),
+              (status = 401, body = ApiError), (status = 413, body = ApiError)))]
+#[post("/v1/score/batch")]
+pub async fn score_batch(
+    _: Authorized,
+    state: web::Data<AppState>,
+    body: web::Json<Json>,
+) -> Result<HttpResponse, ApiError> {
+    let Json::Array(items) = body.into_inner() else {
+        return Err(ApiError::field(
+            Code::InvalidJson,
+            "body",
+            "expected a JSON array of customer objects",
+        ));
+    };
+    let limit = state.limits.max_batch_items;
+    if items.len() > limit {
+        return Err(ApiError::field(
+            Code::TooManyItems,
+            "body",
+            format!("{} items; at most {limit} per request", items.len()),
+        ));
+    }
+    let scorer = state.scorer();
+    let results: Vec<BatchItem> = items
+        .iter()
+        .enumerate()
+        .map(
+            |(index, item)| match score_value(&scorer, item, &format!("[{index}].")) {
+                Ok(answer) => BatchItem::Scored(answer),
+                Err(error) => BatchItem::Failed { index, error },
+            },
+        )
+        .collect();
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r, BatchItem::Failed { .. }))
+        .count();
+    Ok(HttpResponse::Ok().json(BatchAnswer {
+        model_version: scorer.version().to_string(),
+        scored: results.len() - failed,
+        failed,
+        results,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelInfo {
+    pub version: String,
+    pub created: String,
+    pub custscore_version: String,
+    #[schema(value_type = Object)]
+    pub training: TrainingData,
+    #[schema(value_type = Object)]
+    pub schema: Schema,
+    #[schema(value_type = Object)]
+    pub metrics: ModelMetrics,
+    /// Versions present in the models folder, oldest first.
+    pub available: Vec<String>,
+}
+
+/// The bundle being served, and the others on disk.
+#[utoipa::path(get, path = "/v1/models", responses((status = 200, body = ModelInfo)))]
+#[get("/v1/models")]
+pub async fn models(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+    let scorer = state.scorer();
+    let m = &scorer.bundle().manifest;
+    let mut available: Vec<String> = std::fs::read_dir(&state.models)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().join(crate::bundle::MANIFEST).is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    available.sort();
+    HttpResponse::Ok().json(ModelInfo {
+        version: m.version.clone(),
+        created: m.created.clone(),
+        custscore_version: m.custscore_version.clone(),
+        training: m.training.clone(),
+        schema: m.schema.clone(),
+        metrics: m.metrics.clone(),
+        available,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentsInfo {
+    pub model_version: String,
+    #[schema(value_type = Vec<Object>)]
+    pub segments: Vec<SegmentProfile>,
+    #[schema(value_type = Option<Object>)]
+    pub pyramid: Option<ValuePyramid>,
+}
+
+/// Segment profiles and the value pyramid.
+#[utoipa::path(get, path = "/v1/segments", responses((status = 200, body = SegmentsInfo)))]
+#[get("/v1/segments")]
+pub async fn segments(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+    let scorer = state.scorer();
+    let bundle = scorer.bundle();
+    HttpResponse::Ok().json(SegmentsInfo {
+        model_version: bundle.manifest.version.clone(),
+        segments: bundle.segments.profiles.clone(),
+        pyramid: bundle.pyramid.clone(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReloadAnswer {
+    pub previous: String,
+    pub version: String,
+}
+
+/// Load the CURRENT bundle, verify it and swap it in; a bad bundle is refused (409) and
+/// the old one keeps serving.
+#[utoipa::path(post, path = "/v1/admin/reload",
+    responses((status = 200, body = ReloadAnswer), (status = 409, body = ApiError),
+              (status = 403, body = ApiError)))]
+#[post("/v1/admin/reload")]
+pub async fn reload(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let outcome = web::block(move || state.reload())
+        .await
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+    match outcome {
+        Ok((previous, version)) => Ok(HttpResponse::Ok().json(ReloadAnswer { previous, version })),
+        Err(e) => Err(ApiError::new(
+            Code::BundleRefused,
+            format!("{e}; still serving the previous bundle"),
+        )),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub model_version: Option<String>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        model_version: None,
+    })
+}
+
+/// Readiness: a verified bundle is loaded and scoring.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health)))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ready",
+        model_version: Some(state.scorer().version().to_string()),
+    })
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String)))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+/// This API's OpenAPI document, with the served bundle's columns as the customer fields.
+#[get("/openapi.json")]
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(super::openapi::document(&state.scorer()))
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        Code::NotFound,
+        "no such route; see /openapi.json",
+    ))
+}

@@ -1,0 +1,443 @@
+//! The REST service end to end: the real binary serving on 127.0.0.1, every endpoint, the
+//! bad-input list, auth, hot reload (good, corrupted, under load) and graceful shutdown.
+
+mod common;
+use common::http::{get, post_json, request, start};
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CUSTOMER: &str = r#"{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0,
+  "partner": 1, "dependents": 0, "tenure": 1, "phone_service": 0,
+  "multiple_lines": "No phone service", "internet_service": "DSL", "online_security": "No",
+  "online_backup": "Yes", "device_protection": "No", "tech_support": "No",
+  "streaming_tv": "No", "streaming_movies": "No", "contract": "Month-to-month",
+  "paperless_billing": 1, "payment_method": "Electronic check",
+  "monthly_charges": 29.85, "total_charges": 29.85}"#;
+
+fn trained(dir: &Path) -> std::path::PathBuf {
+    let models = dir.join("models");
+    train_small(&models);
+    models
+}
+
+#[test]
+fn every_endpoint_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&trained(dir.path()), &[]);
+    let a = server.addr;
+
+    let r = post_json(a, "/v1/score", CUSTOMER);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let answer = r.json();
+    assert_eq!(answer["id"], "7590-VHVEG");
+    assert!(answer["segment"]["name"].as_str().unwrap().contains(" · "));
+    assert_eq!(answer["segment"]["tier"], "lead");
+    assert!(answer["model_version"].as_str().unwrap().len() > 8);
+
+    let batch = format!("[{CUSTOMER}, {CUSTOMER}]");
+    let r = post_json(a, "/v1/score/batch", &batch).json();
+    assert_eq!(
+        (r["scored"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(r["results"][1]["segment"], answer["segment"]);
+
+    let r = get(a, "/v1/models").json();
+    assert_eq!(r["version"], answer["model_version"]);
+    assert_eq!(r["available"].as_array().unwrap().len(), 1);
+    let r = get(a, "/v1/segments").json();
+    assert_eq!(r["segments"].as_array().unwrap().len(), 3);
+    assert_eq!(r["pyramid"]["tiers"][0]["name"], "platinum");
+    assert_eq!(get(a, "/healthz").status, 200);
+    assert_eq!(
+        get(a, "/readyz").json()["model_version"],
+        answer["model_version"]
+    );
+
+    let metrics = get(a, "/metrics").body;
+    assert!(
+        metrics.contains(
+            r#"custscore_http_requests_total{method="POST",route="/v1/score",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("custscore_model_info{version="),
+        "{metrics}"
+    );
+
+    let doc = get(a, "/openapi.json").json();
+    assert!(doc["paths"]["/v1/score"]["post"].is_object());
+    let customer = &doc["components"]["schemas"]["CustomerRecord"]["properties"];
+    assert_eq!(customer["tenure"]["type"], "number");
+    assert!(customer["contract"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Month-to-month")));
+}
+
+#[test]
+fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &trained(dir.path()),
+        &["--max-body-bytes", "4096", "--max-batch-items", "3"],
+    );
+    let a = server.addr;
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(5000));
+    // (route, headers, body, status, error code, field named)
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        String,
+        u16,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": ".into(),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": NaN}".into(),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": \"inf\"}".into(),
+            400,
+            "invalid_field",
+            Some("tenure"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": \"ten\"}".into(),
+            400,
+            "invalid_field",
+            Some("tenure"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"contract\": [1]}".into(),
+            400,
+            "invalid_field",
+            Some("contract"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": true}".into(),
+            400,
+            "invalid_field",
+            Some("tenure"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": 1e999}".into(),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "[1, 2]".into(),
+            400,
+            "invalid_json",
+            Some("body"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            String::new(),
+            400,
+            "empty_body",
+            None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            big,
+            413,
+            "payload_too_large",
+            None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "text/plain")],
+            CUSTOMER.into(),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "/v1/score",
+            vec![],
+            CUSTOMER.into(),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "/v1/score/batch",
+            vec![("content-type", "application/json")],
+            "[{}, {}, {}, {}]".into(),
+            400,
+            "too_many_items",
+            Some("body"),
+        ),
+        (
+            "/v1/score/batch",
+            vec![("content-type", "application/json")],
+            "{}".into(),
+            400,
+            "invalid_json",
+            Some("body"),
+        ),
+        (
+            "/v1/nothing",
+            vec![("content-type", "application/json")],
+            "{}".into(),
+            404,
+            "not_found",
+            None,
+        ),
+    ];
+    for (path, headers, body, status, code, field) in cases {
+        let r = request(a, "POST", path, &headers, Some(body.as_bytes()));
+        assert_eq!(r.status, status, "{path} {body:.60}: {}", r.body);
+        let e = r.json();
+        assert_eq!(e["error"], code, "{body:.60}: {e}");
+        assert_eq!(e["field"].as_str(), field, "{body:.60}: {e}");
+        assert!(!e["detail"].as_str().unwrap().is_empty());
+    }
+    // Missing, unknown and null fields are scored; an unseen category is named in warnings.
+    let r = post_json(
+        a,
+        "/v1/score",
+        r#"{"tenure": 3, "shoe_size": 44, "contract": null, "payment_method": "Bitcoin"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let warnings = r.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("payment_method") && warnings.contains("Bitcoin"),
+        "{warnings}"
+    );
+    // In a batch, one bad item does not fail the others.
+    let r = post_json(
+        a,
+        "/v1/score/batch",
+        r#"[{"tenure": 1}, {"tenure": "x"}, 7]"#,
+    )
+    .json();
+    assert_eq!(
+        (r["scored"].as_u64(), r["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(r["results"][1]["error"]["field"], "[1].tenure");
+    assert_eq!(r["results"][2]["error"]["field"], "[2]");
+    // The server is still healthy after all of that.
+    assert_eq!(post_json(a, "/v1/score", CUSTOMER).status, 200);
+}
+
+#[test]
+fn api_keys_and_the_admin_token_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let keys = write(dir.path(), "keys.txt", b"# clients\nkey-one\nkey-two\n");
+    let admin = write(dir.path(), "admin.txt", b"admin-secret\n");
+    let server = start(
+        &models,
+        &[
+            "--api-keys-file",
+            keys.to_str().unwrap(),
+            "--admin-token-file",
+            admin.to_str().unwrap(),
+        ],
+    );
+    let a = server.addr;
+    let json = ("content-type", "application/json");
+    let score = |auth: Option<&str>| {
+        let mut headers = vec![json];
+        let value;
+        if let Some(k) = auth {
+            value = format!("Bearer {k}");
+            headers.push(("authorization", value.as_str()));
+            return request(a, "POST", "/v1/score", &headers, Some(CUSTOMER.as_bytes()));
+        }
+        request(a, "POST", "/v1/score", &headers, Some(CUSTOMER.as_bytes()))
+    };
+    assert_eq!(score(None).json()["error"], "missing_api_key");
+    assert_eq!(score(None).status, 401);
+    assert_eq!(score(Some("nope")).json()["error"], "invalid_api_key");
+    assert_eq!(score(Some("key-two")).status, 200);
+    assert_eq!(get(a, "/healthz").status, 200);
+
+    let reload = |token: &str| {
+        let value = format!("Bearer {token}");
+        request(
+            a,
+            "POST",
+            "/v1/admin/reload",
+            &[("authorization", value.as_str())],
+            None,
+        )
+    };
+    assert_eq!(
+        reload("key-one").status,
+        403,
+        "an API key is not the admin token"
+    );
+    assert_eq!(reload("admin-secret").status, 200);
+}
+
+#[test]
+fn without_keys_the_server_refuses_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let port = common::http::free_port().to_string();
+    let out = run(&[
+        "serve",
+        "--models",
+        models.to_str().unwrap(),
+        "--addr",
+        &format!("0.0.0.0:{port}"),
+    ]);
+    assert_fails_with(&out, &["refusing to listen on 0.0.0.0", "--api-keys-file"]);
+}
+
+#[test]
+fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let server = start(&models, &[]);
+    let a = server.addr;
+    let first = get(a, "/v1/models").json()["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A new good bundle becomes CURRENT; reload picks it up.
+    train_small(&models);
+    let r = request(a, "POST", "/v1/admin/reload", &[], None).json();
+    assert_eq!(r["previous"], first.as_str());
+    let second = r["version"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+
+    // A corrupted CURRENT bundle is refused; the old one keeps answering.
+    train_small(&models);
+    let third = std::fs::read_to_string(models.join("CURRENT"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let segments = models.join(&third).join("segments.json");
+    let mut bytes = std::fs::read(&segments).unwrap();
+    let at = bytes.iter().position(|&b| b == b'0').unwrap();
+    bytes[at] = b'1';
+    std::fs::write(&segments, bytes).unwrap();
+    let r = request(a, "POST", "/v1/admin/reload", &[], None);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.json()["detail"].as_str().unwrap().contains("sha256"));
+    assert_eq!(
+        post_json(a, "/v1/score", CUSTOMER).json()["model_version"],
+        second.as_str()
+    );
+
+    // Good bundle back as CURRENT, then reload repeatedly while clients hammer the API.
+    std::fs::write(models.join("CURRENT"), format!("{first}\n")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                for _ in 0..2_000 {
+                    if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                        break;
+                    }
+                    match post_json(a, "/v1/score", CUSTOMER).status {
+                        200 => ok.fetch_add(1, Ordering::Relaxed),
+                        _ => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    for i in 0..10 {
+        let version = if i % 2 == 0 { &second } else { &first };
+        std::fs::write(models.join("CURRENT"), format!("{version}\n")).unwrap();
+        assert_eq!(
+            request(a, "POST", "/v1/admin/reload", &[], None).status,
+            200
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(
+        ok.load(Ordering::Relaxed) > 50,
+        "load ran: {}",
+        ok.load(Ordering::Relaxed)
+    );
+    let metrics = get(a, "/metrics").body;
+    assert!(
+        metrics.contains(r#"custscore_model_reloads_total{outcome="refused"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(&trained(dir.path()), &[]);
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(35);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn first_start_without_a_bundle_trains_the_default_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("fresh");
+    let server = start(&models, &[]);
+    assert!(models.join("CURRENT").exists());
+    let r = post_json(server.addr, "/v1/score", CUSTOMER);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        get(server.addr, "/v1/models").json()["training"]["rows"],
+        7043
+    );
+}

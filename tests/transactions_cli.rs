@@ -1,0 +1,221 @@
+//! Order logs end to end (train from a log, score a log), and batch scoring as a pipe
+//! stage and in JSON Lines.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn train_retail(models: &std::path::Path) -> std::process::Output {
+    run(&[
+        "train",
+        "--transactions",
+        fixture("retail_sample.csv").to_str().unwrap(),
+        "--customer-col",
+        "CustomerID",
+        "--order-col",
+        "InvoiceNo",
+        "--item-col",
+        "StockCode",
+        "--time-col",
+        "InvoiceDate",
+        "--price-col",
+        "UnitPrice",
+        "--quantity-col",
+        "Quantity",
+        "--exclude-items",
+        "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
+        "--churn-after-days",
+        "90",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn online_retail_log_trains_rfm_segments_and_reports_its_quirks() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = train_retail(&models);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "lines without a customer id: used for baskets only",
+        "return/cancellation lines",
+        "lines with an excluded (non-product) item code",
+        "churn label: no purchase in the 90 days after 2011-09-10",
+        "value pyramid by net_value",
+        "segments: 3",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+    let inspect = stdout(&run(&["inspect", "--models", models.to_str().unwrap()]));
+    assert!(inspect.contains("recency_days"), "{inspect}");
+    assert!(inspect.contains("label: churned = Yes"), "{inspect}");
+
+    // Scoring the log aggregates it as training did: one row per customer, ids kept.
+    let scored = dir.path().join("scored.csv");
+    let out = run(&[
+        "score",
+        "--transactions",
+        fixture("retail_sample.csv").to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = csv_rows(&scored);
+    assert!(rows.len() > 50, "{}", rows.len());
+    assert!(rows
+        .iter()
+        .all(|r| r[0].parse::<f64>().is_ok_and(|id| id as u64 % 40 == 0)));
+}
+
+#[test]
+fn cdnow_log_without_orders_or_items_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = run(&[
+        "train",
+        "--transactions",
+        fixture("cdnow_sample.csv").to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "date",
+        "--amount-col",
+        "amount",
+        "--quantity-col",
+        "quantity",
+        "--churn-after-days",
+        "180",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("cut-off 1998-01-01"), "{text}");
+    assert!(
+        !text.contains("distinct_items"),
+        "no item column, no item feature: {text}"
+    );
+}
+
+#[test]
+fn a_log_missing_a_named_column_or_role_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("models");
+    let log = fixture("cdnow_sample.csv");
+    let out = run(&[
+        "train",
+        "--transactions",
+        log.to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "when",
+        "--amount-col",
+        "amount",
+        "--models",
+        m.to_str().unwrap(),
+    ]);
+    assert_fails_with(
+        &out,
+        &[
+            "cdnow_sample.csv",
+            "line 1",
+            "no column named `when` (time)",
+        ],
+    );
+    let out = run(&[
+        "train",
+        "--transactions",
+        log.to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "date",
+        "--models",
+        m.to_str().unwrap(),
+    ]);
+    assert_fails_with(&out, &["--amount-col"]);
+    let out = run(&[
+        "train",
+        "--transactions",
+        log.to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "date",
+        "--amount-col",
+        "amount",
+        "--cutoff",
+        "1990-01-01",
+        "--models",
+        m.to_str().unwrap(),
+    ]);
+    assert_fails_with(
+        &out,
+        &["no customer has purchases before the cut-off 1990-01-01"],
+    );
+}
+
+#[test]
+fn score_runs_as_a_pipe_stage_and_writes_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let input = std::fs::read(fixture("telco_400.csv")).unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let mut child = Command::new(BIN)
+        .args([
+            "score",
+            "--input",
+            "-",
+            "--output",
+            "-",
+            "--format",
+            "jsonl",
+            "--rejects",
+        ])
+        .arg(&rejects)
+        .args(["--models", models.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut broken = input.clone();
+    broken.extend_from_slice(b"half,a,row\n");
+    std::thread::spawn(move || stdin.write_all(&broken));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 400);
+    assert_eq!(lines[0]["id"], "7590-VHVEG");
+    assert!(lines[0]["segment"]["name"].is_string());
+    let rejected = csv_rows(&rejects);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(&rejected[0][0], "402");
+    assert!(stderr(&out).contains("rows in 401, scored 400, rejected 1"));
+
+    let out = run(&[
+        "score",
+        "--input",
+        "-",
+        "--output",
+        "-",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert_fails_with(&out, &["--rejects FILE is required"]);
+}
