@@ -52,13 +52,16 @@ fn bench_predict(c: &mut Criterion) {
     let params = RetentionParams::default();
     let model = ChurnModel::fit(CandidateKind::Gbm, x.view(), &y, &params).expect("fits");
     let row = x.row(0).to_vec();
-    c.bench_function("gbm log-odds and reasons, one row", |b| {
-        b.iter(|| {
-            let mut out = vec![0.0; row.len()];
-            let bias = model.contributions(black_box(&row), &mut out, ReasonMethod::TreeShap);
-            (model.log_odds(&row), bias)
-        })
-    });
+    for method in [ReasonMethod::Path, ReasonMethod::TreeShap] {
+        let name = format!("gbm log-odds and reasons ({method:?}), one row");
+        c.bench_function(&name, |b| {
+            b.iter(|| {
+                let mut out = vec![0.0; row.len()];
+                let bias = model.contributions(black_box(&row), &mut out, method);
+                (model.log_odds(&row), bias)
+            })
+        });
+    }
 }
 
 criterion_group!(benches, bench_fit, bench_predict);
