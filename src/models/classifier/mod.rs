@@ -579,3 +579,98 @@ fn read_folds(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Column, ColumnData, DataQuality, Table};
+    use crate::features::EncoderParams;
+    use std::borrow::Cow;
+
+    /// Churn rises with `calls` and on the `monthly` plan; `noise` carries nothing.
+    fn table(rows: usize) -> (Table, Vec<Option<bool>>) {
+        let calls: Vec<Option<f64>> = (0..rows).map(|i| Some((i * 7 % 10) as f64)).collect();
+        let noise: Vec<Option<f64>> = (0..rows).map(|i| Some((i * 13 % 17) as f64)).collect();
+        let plan: Vec<Option<String>> = (0..rows)
+            .map(|i| Some(if i % 3 == 0 { "yearly" } else { "monthly" }.to_string()))
+            .collect();
+        let churned = (0..rows)
+            .map(|i| {
+                let score = (i * 7 % 10) as f64 / 10.0 + if i % 3 == 0 { 0.0 } else { 0.4 };
+                let wobble = (i * 31 % 100) as f64 / 100.0;
+                Some(score > wobble + 0.3)
+            })
+            .collect();
+        let column = |name: &str, data| Column {
+            name: name.into(),
+            data,
+        };
+        let table = Table {
+            source: "t".into(),
+            sha256: String::new(),
+            ids: (0..rows).map(|i| i.to_string()).collect(),
+            lines: (0..rows as u64).collect(),
+            columns: vec![
+                column("calls", ColumnData::Numeric(calls)),
+                column("noise", ColumnData::Numeric(noise)),
+                column("plan", ColumnData::Categorical(plan)),
+            ],
+            quality: DataQuality::default(),
+        };
+        (table, churned)
+    }
+
+    #[test]
+    fn linear_reasons_are_the_largest_parts_of_the_prediction() {
+        let (table, churned) = table(600);
+        let encoder = FeatureEncoder::fit(&table, &[], &EncoderParams::default());
+        let x = crate::train::to_matrix(&encoder.encode_table(&table), encoder.n_features());
+        let numeric = |_: &str| None;
+        let params = RetentionParams {
+            candidates: vec![CandidateKind::Logistic],
+            ..RetentionParams::default()
+        };
+        let inputs = RetentionInputs {
+            x: &x,
+            churned: &churned,
+            ids: &table.ids,
+            encoder: &encoder,
+            numeric: &numeric,
+            value_column: None,
+        };
+        let fit = fit_retention(&inputs, &params).unwrap();
+        let model = &fit.model;
+        let ChurnModel::Logistic(linear) = &model.model else {
+            panic!("only the logistic candidate was asked for")
+        };
+        assert!(fit.metrics.candidates[0].auc > 0.7, "{:?}", fit.metrics);
+
+        // A monthly customer with many calls: both real signals push the risk up.
+        let raw = vec![
+            Value::Number(9.0),
+            Value::Number(3.0),
+            Value::Text(Cow::Borrowed("monthly")),
+        ];
+        let values = encoder.parse(raw).unwrap();
+        let (mut features, mut warnings) = (Vec::new(), Vec::new());
+        encoder.encode(&values, &mut features, &mut warnings);
+        let risk = model.assess(&encoder, &values, &features);
+        assert!((risk.probability - model.probability(&features)).abs() < 1e-12);
+
+        // Per input: weight × (value − mean), summed over a one-hot block; with the bias
+        // they give back the model's log-odds exactly.
+        let mut parts = vec![0.0; encoder.n_features()];
+        let bias = linear.contributions(&features, &mut parts);
+        let total = bias + parts.iter().sum::<f64>();
+        assert!((total - model.model.log_odds(&features)).abs() < 1e-9);
+        let mut per_input = vec![0.0; encoder.inputs.len()];
+        for (f, part) in encoder.features.iter().zip(&parts) {
+            per_input[f.input] += part;
+        }
+        assert!(risk.reasons[0].starts_with("calls = 9 (+"), "{:?}", risk.reasons);
+        assert!(risk.reasons[1].starts_with("plan = monthly (+"), "{:?}", risk.reasons);
+        for (reason, input) in risk.reasons.iter().zip([0, 2]) {
+            assert!(reason.ends_with(&format!("({:+.2})", per_input[input])), "{reason}");
+        }
+    }
+}
