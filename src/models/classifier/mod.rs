@@ -667,10 +667,21 @@ mod tests {
         for (f, part) in encoder.features.iter().zip(&parts) {
             per_input[f.input] += part;
         }
-        assert!(risk.reasons[0].starts_with("calls = 9 (+"), "{:?}", risk.reasons);
-        assert!(risk.reasons[1].starts_with("plan = monthly (+"), "{:?}", risk.reasons);
+        assert!(
+            risk.reasons[0].starts_with("calls = 9 (+"),
+            "{:?}",
+            risk.reasons
+        );
+        assert!(
+            risk.reasons[1].starts_with("plan = monthly (+"),
+            "{:?}",
+            risk.reasons
+        );
         for (reason, input) in risk.reasons.iter().zip([0, 2]) {
-            assert!(reason.ends_with(&format!("({:+.2})", per_input[input])), "{reason}");
+            assert!(
+                reason.ends_with(&format!("({:+.2})", per_input[input])),
+                "{reason}"
+            );
         }
     }
 }
