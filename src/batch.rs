@@ -123,6 +123,17 @@ impl Layout {
     }
 }
 
+/// Rows read and handed to the scorers at a time; a reader thread fills the next chunk
+/// while the current one is scored, so memory stays at a few chunks whatever the file size.
+type Chunk = Vec<(usize, csv::Result<csv::ByteRecord>)>;
+
+/// One slice of a chunk, scored and formatted on one core.
+struct Part {
+    bytes: Vec<u8>,
+    scored: usize,
+    rejects: Vec<(u64, String, String)>,
+}
+
 /// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
 pub fn score_stream(
     scorer: &Scorer,
@@ -137,8 +148,8 @@ pub fn score_stream(
         path: in_name.clone(),
         source,
     };
-    let (source, size): (Box<dyn Read>, Option<u64>) = match input {
-        Stream::Std => (Box::new(std::io::stdin().lock()), None),
+    let (source, size): (Box<dyn Read + Send>, Option<u64>) = match input {
+        Stream::Std => (Box::new(std::io::stdin()), None),
         Stream::File(p) => {
             let file = File::open(p).map_err(read_error)?;
             let size = file.metadata().ok().map(|m| m.len());
@@ -151,7 +162,17 @@ pub fn score_stream(
         .from_reader(BufReader::with_capacity(1 << 20, source));
     let header = read_header(&mut reader, &in_name)?;
     let layout = Layout::new(scorer, header, &in_name)?;
-    let mut out = AnswerWriter::create(output, format)?;
+    let mut out = Output::create(output)?;
+    let out_name = output.name();
+    let out_error = |source| BatchError::Write {
+        path: out_name.clone(),
+        source,
+    };
+    if format == Format::Csv {
+        out.writer
+            .write_all(&csv_line(Answer::csv_header().iter().copied()))
+            .map_err(out_error)?;
+    }
     let mut rej = Output::create(&Stream::File(rejects.to_path_buf()))?;
     let mut rej_csv = csv::Writer::from_writer(&mut rej.writer);
     rej_csv
@@ -166,46 +187,37 @@ pub fn score_stream(
         seconds: 0.0,
         rejects: rejects.to_path_buf(),
     };
-    let mut chunk: Vec<(usize, csv::Result<csv::ByteRecord>)> = Vec::with_capacity(CHUNK_ROWS);
-    let mut records = reader.byte_records();
-    loop {
-        chunk.clear();
-        for record in records.by_ref().take(CHUNK_ROWS) {
-            summary.rows_in += 1;
-            if let Err(e) = &record {
-                if let csv::ErrorKind::Io(_) = e.kind() {
-                    return Err(read_error(std::io::Error::other(e.to_string())));
-                }
-            }
-            chunk.push((summary.rows_in, record));
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        let results: Vec<Result<Answer, String>> = chunk
-            .par_iter()
-            .map(|(number, record)| score_record(scorer, &layout, *number, record))
-            .collect();
-        for ((_, record), result) in chunk.iter().zip(results) {
-            match result {
-                Ok(answer) => {
-                    summary.scored += 1;
-                    out.write(&answer)?;
-                }
-                Err(reason) => {
+    let (chunks, inbox) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(2);
+    std::thread::scope(|scope| -> Result<(), BatchError> {
+        scope.spawn(move || read_chunks(reader, chunks));
+        for chunk in inbox {
+            let chunk = chunk.map_err(read_error)?;
+            summary.rows_in += chunk.len();
+            let part_rows = chunk
+                .len()
+                .div_ceil(rayon::current_num_threads() * 4)
+                .max(64);
+            let parts: Vec<Part> = chunk
+                .par_chunks(part_rows)
+                .map(|rows| score_part(scorer, &layout, rows, format))
+                .collect();
+            for part in parts {
+                summary.scored += part.scored;
+                out.writer.write_all(&part.bytes).map_err(out_error)?;
+                for (line, reason, raw) in part.rejects {
                     summary.rejected += 1;
-                    let (line, raw) = describe(record);
                     rej_csv
                         .write_record([line.to_string(), reason, raw])
                         .map_err(|e| write_error(rejects, e))?;
                 }
             }
+            if let (Some(bar), Some((_, Ok(last)))) = (&progress, chunk.last()) {
+                bar.set_position(last.position().map_or(0, |p| p.byte()));
+                bar.set_message(format!("{} rows", summary.rows_in));
+            }
         }
-        if let (Some(bar), Some(Ok(last))) = (&progress, chunk.last().map(|c| &c.1)) {
-            bar.set_position(last.position().map_or(0, |p| p.byte()));
-            bar.set_message(format!("{} rows", summary.rows_in));
-        }
-    }
+        Ok(())
+    })?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -217,6 +229,79 @@ pub fn score_stream(
     rej.finish()?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The reader thread: chunks of records with their row numbers, until the input ends,
+/// the scorer side hangs up, or reading fails.
+fn read_chunks<R: Read>(
+    mut reader: csv::Reader<R>,
+    chunks: std::sync::mpsc::SyncSender<std::io::Result<Chunk>>,
+) {
+    let mut number = 0usize;
+    let mut records = reader.byte_records();
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        for record in records.by_ref().take(CHUNK_ROWS) {
+            if let Err(e) = &record {
+                if let csv::ErrorKind::Io(_) = e.kind() {
+                    let _ = chunks.send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            }
+            number += 1;
+            chunk.push((number, record));
+        }
+        if chunk.is_empty() || chunks.send(Ok(chunk)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Score and format a slice of rows: answers as output bytes, failures as rejects.
+fn score_part(
+    scorer: &Scorer,
+    layout: &Layout,
+    rows: &[(usize, csv::Result<csv::ByteRecord>)],
+    format: Format,
+) -> Part {
+    let mut part = Part {
+        bytes: Vec::with_capacity(rows.len() * 160),
+        scored: 0,
+        rejects: Vec::new(),
+    };
+    let mut csv_out = csv::WriterBuilder::new().from_writer(Vec::new());
+    for (number, record) in rows {
+        match score_record(scorer, layout, *number, record) {
+            Ok(answer) => {
+                part.scored += 1;
+                match format {
+                    Format::Csv => {
+                        let _ = csv_out.write_record(answer.csv_fields());
+                    }
+                    Format::Jsonl => {
+                        let _ = serde_json::to_writer(&mut part.bytes, &answer);
+                        part.bytes.push(b'\n');
+                    }
+                }
+            }
+            Err(reason) => {
+                let (line, raw) = describe(record);
+                part.rejects.push((line, reason, raw));
+            }
+        }
+    }
+    if format == Format::Csv {
+        // Writing into a Vec cannot fail.
+        part.bytes = csv_out.into_inner().unwrap_or_default();
+    }
+    part
+}
+
+/// One CSV line from fields.
+fn csv_line<'a>(fields: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    w.into_inner().unwrap_or_default()
 }
 
 /// The file-path form used by the CLI tests and library callers.
@@ -392,70 +477,5 @@ impl Output {
             temp.persist(path).map_err(|e| error(e.error))?;
         }
         Ok(())
-    }
-}
-
-/// Answers as CSV rows or JSON lines.
-enum AnswerWriter {
-    Csv(Box<csv::Writer<BufWriter<Box<dyn Write>>>>, Target),
-    Jsonl(BufWriter<Box<dyn Write>>, Target),
-}
-
-/// What `Output` leaves once its writer is handed to a format.
-struct Target {
-    stream: Stream,
-    temp: Option<tempfile::TempPath>,
-}
-
-impl AnswerWriter {
-    fn create(stream: &Stream, format: Format) -> Result<Self, BatchError> {
-        let output = Output::create(stream)?;
-        let target = Target {
-            stream: output.target,
-            temp: output.temp,
-        };
-        Ok(match format {
-            Format::Csv => {
-                let mut csv = csv::Writer::from_writer(output.writer);
-                csv.write_record(Answer::csv_header())
-                    .map_err(|e| write_error(&stream.name(), e))?;
-                AnswerWriter::Csv(Box::new(csv), target)
-            }
-            Format::Jsonl => AnswerWriter::Jsonl(output.writer, target),
-        })
-    }
-
-    fn write(&mut self, answer: &Answer) -> Result<(), BatchError> {
-        match self {
-            AnswerWriter::Csv(csv, target) => csv
-                .write_record(answer.csv_fields())
-                .map_err(|e| write_error(&target.stream.name(), e)),
-            AnswerWriter::Jsonl(out, target) => serde_json::to_writer(&mut *out, answer)
-                .map_err(std::io::Error::other)
-                .and_then(|()| out.write_all(b"\n"))
-                .map_err(|source| BatchError::Write {
-                    path: target.stream.name(),
-                    source,
-                }),
-        }
-    }
-
-    fn finish(self) -> Result<(), BatchError> {
-        let (writer, target) = match self {
-            AnswerWriter::Csv(csv, target) => {
-                let name = target.stream.name();
-                let writer = csv
-                    .into_inner()
-                    .map_err(|e| write_error(&name, csv::Error::from(e.into_error())))?;
-                (writer, target)
-            }
-            AnswerWriter::Jsonl(writer, target) => (writer, target),
-        };
-        Output {
-            target: target.stream,
-            writer,
-            temp: target.temp,
-        }
-        .finish()
     }
 }

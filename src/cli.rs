@@ -24,6 +24,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// Show what a bundle holds: segments, value pyramid, data quality.
     Inspect(InspectArgs),
+    /// Write the model report: one self-contained HTML file.
+    Report(ReportArgs),
     /// Serve the REST scoring API (trains the default bundle first if there is none).
     Serve(ServeArgs),
 }
@@ -184,6 +186,18 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CUSTSCORE_LOG_JSON")]
     pub log_json: bool,
+    #[command(flatten)]
+    pub models: ModelsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where to write the HTML report.
+    #[arg(long, env = "CUSTSCORE_REPORT")]
+    pub output: PathBuf,
+    /// Bundle version to report on (default: the one CURRENT points to).
+    #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
+    pub model_version: Option<String>,
     #[command(flatten)]
     pub models: ModelsArg,
 }

@@ -20,4 +20,5 @@ pub mod batch;
 pub mod cli;
 pub mod inspect;
 pub mod inspect_retention;
+pub mod report;
 pub mod serve;

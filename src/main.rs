@@ -1,9 +1,15 @@
 use clap::Parser;
-use custscore::cli::{Cli, Command, InspectArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs};
+use custscore::cli::{
+    Cli, Command, InspectArgs, ReportArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs,
+};
 use custscore::config::{TrainConfig, TransactionsConfig};
 use custscore::progress::Progress;
-use custscore::{batch, bundle::Bundle, inspect, score::Scorer, serve, train};
+use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve, train};
 use std::process::ExitCode;
+
+// Scoring allocates many small short-lived values per row and per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,6 +30,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => run_score(args),
         Command::Inspect(args) => run_inspect(args),
         Command::Serve(args) => run_serve(args),
+        Command::Report(args) => run_report(args),
     }
 }
 
@@ -219,4 +226,19 @@ fn init_logging(json: bool) {
     } else {
         builder.init();
     }
+}
+
+fn run_report(args: ReportArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
+    let html = report::render(&bundle);
+    std::fs::write(&args.output, html)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", args.output.display()))?;
+    eprintln!(
+        "wrote {} for bundle {} in {:.2}s",
+        args.output.display(),
+        bundle.manifest.version,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

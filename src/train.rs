@@ -12,7 +12,7 @@ use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
 use crate::models::segment::{
-    cluster, profile_segments, ProfileInputs, PyramidError, SegmentError, SegmentModel,
+    cluster, profile_segments, project, ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
 use crate::progress::Progress;
 use ndarray::Array2;
@@ -104,7 +104,14 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         .iter()
         .find(|s| s.k == clustering.centroids.len())
         .map(|s| s.silhouette);
+    let projection = project(
+        &rows,
+        &clustering.labels,
+        &clustering.centroids,
+        config.segments.seed,
+    );
     let segments = SegmentModel {
+        projection,
         centroids: clustering.centroids,
         k_scores,
         inertia: clustering.inertia,

@@ -3,10 +3,12 @@
 
 mod kmeans;
 mod profile;
+mod projection;
 mod pyramid;
 
 pub use kmeans::{choose_k, fit_kmeans, nearest, silhouette, Clustering, KScore};
 pub use profile::{profile_segments, CategoryShare, Distinction, ProfileInputs, SegmentProfile};
+pub use projection::{project, Projection};
 pub use pyramid::{PyramidError, PyramidParams, Tier, TierSpec, ValuePyramid, UNRANKED};
 
 use ndarray::Array2;
@@ -90,6 +92,9 @@ pub struct SegmentModel {
     pub k_scores: Vec<KScore>,
     pub inertia: f64,
     pub profiles: Vec<SegmentProfile>,
+    /// A 2-D map of a sample of training customers, for the report.
+    #[serde(default)]
+    pub projection: Projection,
 }
 
 impl SegmentModel {
