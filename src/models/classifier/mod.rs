@@ -47,6 +47,8 @@ pub enum RetentionError {
     MarginColumn(String),
     #[error("retention: {0} must be positive")]
     NotPositive(&'static str),
+    #[error("retention: discount_rate must be at least 0 (got {0})")]
+    NegativeDiscount(f64),
 }
 
 /// The kinds of churn model we know how to fit.
@@ -164,6 +166,9 @@ impl RetentionParams {
             if value.is_nan() || value <= 0.0 {
                 return Err(RetentionError::NotPositive(name));
             }
+        }
+        if self.discount_rate.is_nan() || self.discount_rate < 0.0 {
+            return Err(RetentionError::NegativeDiscount(self.discount_rate));
         }
         Ok(self)
     }
@@ -618,6 +623,29 @@ mod tests {
             quality: DataQuality::default(),
         };
         (table, churned)
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let check = |p: RetentionParams| p.check().map(|_| ()).map_err(|e| e.to_string());
+        let bad = |f: fn(&mut RetentionParams)| {
+            let mut p = RetentionParams::default();
+            f(&mut p);
+            check(p).unwrap_err()
+        };
+        assert!(check(RetentionParams::default()).is_ok());
+        assert!(bad(|p| p.folds = 1).contains("folds"));
+        assert!(bad(|p| p.bands = [0.6, 0.5]).contains("cut-offs"));
+        assert!(bad(|p| p.candidates.clear()).contains("candidates"));
+        assert!(bad(|p| p.horizon_years = 0.0).contains("horizon_years"));
+        assert!(bad(|p| p.discount_rate = -0.1).contains("discount_rate"));
+    }
+
+    #[test]
+    fn params_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<RetentionParams>();
+        check::<RetentionModel>();
     }
 
     #[test]
