@@ -67,6 +67,9 @@ pub fn retention_section(bundle: &Bundle) -> String {
             }
         );
     }
+    for skipped in &m.skipped {
+        let _ = writeln!(out, "  left out: {skipped}");
+    }
     let _ = writeln!(
         out,
         "calibration: {} on out-of-fold predictions; ECE {:.4} (uncalibrated {:.4})",

@@ -263,6 +263,8 @@ pub struct RetentionMetrics {
     pub labeled_rows: usize,
     pub churn_rate: f64,
     pub candidates: Vec<CandidateMetrics>,
+    /// Candidates that could not be fitted on this table, with the reason.
+    pub skipped: Vec<String>,
     pub calibration: Option<CalibrationMethod>,
     /// Expected calibration error of calibrated out-of-fold probabilities (the calibrator
     /// of each fold fitted on the other folds).
@@ -386,15 +388,23 @@ pub fn fit_retention(
         }
         None => cv::stratified_folds(&y, params.folds, params.seed),
     };
-    let mut results = Vec::new();
+    // A candidate that cannot be fitted on this table is reported and left out; the
+    // others still compete.
+    let (mut results, mut skipped, mut first_error) = (Vec::new(), Vec::new(), None);
     for &kind in &params.candidates {
-        results.push(cross_validate(kind, x.view(), &y, &folds, params)?);
+        match cross_validate(kind, x.view(), &y, &folds, params) {
+            Ok((metrics, oof)) => results.push((kind, metrics, oof)),
+            Err(e) => {
+                skipped.push(format!("{}: {e}", kind.name()));
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    let best = (0..results.len())
-        .max_by(|&a, &b| results[a].0.auc.total_cmp(&results[b].0.auc))
-        .unwrap_or(0);
-    let (chosen_metrics, oof) = &results[best];
-    let kind = params.candidates[best];
+    let best = (0..results.len()).max_by(|&a, &b| results[a].1.auc.total_cmp(&results[b].1.auc));
+    let Some((kind, chosen_metrics, oof)) = best.map(|b| &results[b]) else {
+        return Err(first_error.unwrap_or(RetentionError::NoCandidates));
+    };
+    let kind = *kind;
 
     let calibrated = cross_fitted_calibration(params.calibration, &y, oof, &folds, params.folds);
     let reliability = cv::reliability(&y, &calibrated);
@@ -425,7 +435,8 @@ pub fn fit_retention(
         folds: params.folds,
         labeled_rows: y.len(),
         churn_rate: y.iter().filter(|&&c| c).count() as f64 / y.len() as f64,
-        candidates: results.into_iter().map(|r| r.0).collect(),
+        candidates: results.into_iter().map(|r| r.1).collect(),
+        skipped,
         calibration: Some(params.calibration),
         ece,
         ece_uncalibrated,
