@@ -7,8 +7,10 @@
 use crate::config::Label;
 use crate::data::{ColumnKind, DataQuality};
 use crate::features::{Encoding, FeatureEncoder};
+use crate::models::classifier::{RetentionMetrics, RetentionModel};
 use crate::models::rules::{CrossSellModel, HitRate};
 use crate::models::segment::{SegmentModel, ValuePyramid};
+use crate::models::tree::ReadableTree;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -25,6 +27,8 @@ const SEGMENTS: &str = "segments.json";
 const PYRAMID: &str = "pyramid.json";
 const QUALITY: &str = "data_quality.json";
 const RULES: &str = "rules.json";
+const RETENTION: &str = "retention.json";
+const TREE: &str = "tree.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -143,6 +147,9 @@ pub struct Metrics {
     pub segments: SegmentMetrics,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_sell: Option<CrossSellMetrics>,
+    /// Churn candidates' cross-validated scores, calibration error, customer equity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionMetrics>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -180,6 +187,10 @@ pub struct Bundle {
     pub quality: DataQuality,
     /// Cross-sell rules (absent when no holdings columns were given).
     pub rules: Option<CrossSellModel>,
+    /// Churn model, calibration, bands and CLV (when trained with a label).
+    pub retention: Option<RetentionModel>,
+    /// The readable decision tree and its if-then rules (when trained with a label).
+    pub tree: Option<ReadableTree>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -215,6 +226,12 @@ impl Bundle {
         }
         if let Some(rules) = &self.rules {
             files.push((RULES, to_json(rules, RULES)?));
+        }
+        if let Some(retention) = &self.retention {
+            files.push((RETENTION, to_json(retention, RETENTION)?));
+        }
+        if let Some(tree) = &self.tree {
+            files.push((TREE, to_json(tree, TREE)?));
         }
         Ok(files)
     }
@@ -301,6 +318,14 @@ impl Bundle {
                 }
                 false => None,
             },
+            retention: match manifest.files.contains_key(RETENTION) {
+                true => Some(parse_json(&dir.join(RETENTION), &read(RETENTION)?)?),
+                false => None,
+            },
+            tree: match manifest.files.contains_key(TREE) {
+                true => Some(parse_json(&dir.join(TREE), &read(TREE)?)?),
+                false => None,
+            },
             manifest,
         };
         bundle.check_consistency(&dir)?;
@@ -338,6 +363,29 @@ impl Bundle {
                 return Err(corrupt(
                     &dir.join(RULES),
                     "rules name products or holdings columns the bundle does not have".into(),
+                ));
+            }
+        }
+        if let Some(retention) = &self.retention {
+            if !retention.model.fits_width(width) {
+                return Err(corrupt(
+                    &dir.join(RETENTION),
+                    format!("churn model does not fit the encoder's {width} features"),
+                ));
+            }
+            let margin = retention.value.as_ref().map(|v| &v.settings.margin);
+            if let Some(m) = margin.filter(|m| self.encoder.input_index(m).is_none()) {
+                return Err(corrupt(
+                    &dir.join(RETENTION),
+                    format!("margin column `{m}` is not an input column"),
+                ));
+            }
+        }
+        if let Some(tree) = &self.tree {
+            if !tree.tree.is_well_formed(width) {
+                return Err(corrupt(
+                    &dir.join(TREE),
+                    format!("tree does not fit the encoder's {width} features"),
                 ));
             }
         }

@@ -68,6 +68,12 @@ pub struct TrainArgs {
     /// Random seed for every model.
     #[arg(long, env = "CUSTSCORE_SEED")]
     pub seed: Option<u64>,
+    /// Margin per period column for customer lifetime value (e.g. monthly_charges).
+    #[arg(long, env = "CUSTSCORE_MARGIN")]
+    pub margin: Option<String>,
+    /// Benchmarks: a CSV of `id,fold` fixing the cross-validation folds.
+    #[arg(long, env = "CUSTSCORE_FOLDS", hide = true)]
+    pub folds: Option<PathBuf>,
     #[command(flatten)]
     pub log: TransactionArgs,
     #[command(flatten)]
@@ -149,6 +155,9 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Print the decision tree's if-then rules instead of the whole bundle.
+    #[arg(long, env = "CUSTSCORE_TREE")]
+    pub tree: bool,
     /// Bundle version to show (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,

@@ -2,6 +2,7 @@
 //! flags on top. Relative paths in a file are relative to that file's folder.
 
 use crate::features::EncoderParams;
+use crate::models::classifier::RetentionParams;
 use crate::models::rules::RulesParams;
 use crate::models::segment::{PyramidParams, SegmentParams};
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,7 @@ pub struct TrainConfig {
     pub pyramid: PyramidParams,
     /// Association rules and cross-sell offers (mined from `data.holdings`).
     pub rules: RulesParams,
+    pub retention: RetentionParams,
 }
 
 /// The churn label: a column and the value that marks a churned customer.

@@ -13,6 +13,7 @@ pub fn training_summary(bundle: &Bundle) -> String {
         out.push_str(&pyramid_section(p));
     }
     out.push_str(&rules_section(bundle, 5));
+    out.push_str(&crate::inspect_retention::retention_section(bundle));
     out
 }
 
@@ -52,6 +53,12 @@ pub fn describe(bundle: &Bundle) -> String {
     if let Some(p) = &bundle.pyramid {
         out.push_str(&pyramid_section(p));
     }
+    out.push_str(&crate::inspect_retention::retention_section(bundle));
+    out.push_str(&crate::inspect_retention::value_section(bundle));
+    if let Ok(rules) = tree_rules(bundle) {
+        out.push_str("\ndecision tree (if-then rules):\n");
+        out.push_str(&rules);
+    }
     out.push_str(&rules_section(bundle, 15));
     out
 }
@@ -80,6 +87,8 @@ fn rules_section(bundle: &Bundle, top: usize) -> String {
     }
     out
 }
+
+pub use crate::inspect_retention::{tree_rules, NoTree};
 
 fn segments_section(bundle: &Bundle) -> String {
     let s = &bundle.segments;

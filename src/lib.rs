@@ -19,6 +19,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod batch;
 pub mod cli;
 pub mod inspect;
+pub mod inspect_retention;
 pub mod report;
 pub mod rules_cli;
 pub mod serve;

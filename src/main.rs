@@ -75,6 +75,13 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     }
     if let Some(seed) = args.seed {
         config.segments.seed = seed;
+        config.retention.seed = seed;
+    }
+    if let Some(margin) = &args.margin {
+        config.retention.margin = Some(margin.clone());
+    }
+    if let Some(folds) = &args.folds {
+        config.retention.folds_file = Some(folds.clone());
     }
     Ok(config)
 }
@@ -180,6 +187,10 @@ fn aggregate_log(
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
+    if args.tree {
+        print!("{}", inspect::tree_rules(&bundle)?);
+        return Ok(());
+    }
     print!("{}", inspect::describe(&bundle));
     Ok(())
 }

@@ -140,16 +140,26 @@ impl Scorer {
             (Some(pyramid), Some(at)) => pyramid.tier_of(values[at].as_number()).to_string(),
             _ => crate::models::segment::UNRANKED.to_string(),
         };
+        let risk = self
+            .bundle
+            .retention
+            .as_ref()
+            .map(|r| r.assess(encoder, &values, &features));
         Ok(Answer {
             id: id.into_owned(),
             segment: SegmentAnswer {
                 id: segment,
                 name: self.bundle.segments.profiles[segment].name.clone(),
                 tier,
-                quadrant: None,
+                quadrant: risk.as_ref().and_then(|r| r.quadrant).map(String::from),
             },
             cross_sell: self.cross_sell(&values),
-            retention: None,
+            retention: risk.map(|r| Retention {
+                probability: r.probability,
+                band: r.band.to_string(),
+                reasons: r.reasons,
+                clv: r.clv,
+            }),
             warnings,
             model_version: self.bundle.manifest.version.clone(),
         })
@@ -201,6 +211,11 @@ impl Answer {
             "segment",
             "segment_name",
             "tier",
+            "churn_probability",
+            "risk_band",
+            "reasons",
+            "clv",
+            "quadrant",
             "cross_sell",
             "model_version",
             "warnings",
@@ -213,6 +228,20 @@ impl Answer {
             self.segment.id.to_string(),
             self.segment.name.clone(),
             self.segment.tier.clone(),
+            self.retention
+                .as_ref()
+                .map_or(String::new(), |r| format!("{:.4}", r.probability)),
+            self.retention
+                .as_ref()
+                .map_or(String::new(), |r| r.band.clone()),
+            self.retention
+                .as_ref()
+                .map_or(String::new(), |r| r.reasons.join("; ")),
+            self.retention
+                .as_ref()
+                .and_then(|r| r.clv)
+                .map_or(String::new(), |v| format!("{v:.2}")),
+            self.segment.quadrant.clone().unwrap_or_default(),
             self.cross_sell
                 .iter()
                 .map(|o| o.item.as_str())

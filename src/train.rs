@@ -10,6 +10,7 @@ use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::transactions::{self, TransactionError};
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
+use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     cluster, profile_segments, project, ProfileInputs, PyramidError, SegmentError, SegmentModel,
@@ -29,6 +30,14 @@ pub enum TrainError {
     Pyramid(#[from] PyramidError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Retention(#[from] RetentionError),
+    #[error("{file}: label column `{column}` is {positive:?} on every labeled row; a churn model needs customers who stayed too")]
+    LabelConstant {
+        file: String,
+        column: String,
+        positive: String,
+    },
     #[error(
         "{file}: label column `{column}` never has the value {positive:?} (values seen: {seen})"
     )]
@@ -117,6 +126,41 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
     };
 
     let cross_sell = fit_cross_sell(&table, config, progress);
+    let retention = match &churned {
+        Some(churned) => {
+            progress.step("comparing churn models by cross-validation");
+            let numeric = |name: &str| {
+                table
+                    .column(name)
+                    .and_then(|c| c.numeric())
+                    .map(<[Option<f64>]>::to_vec)
+            };
+            Some(fit_retention(
+                &RetentionInputs {
+                    x: &matrix,
+                    churned,
+                    ids: &table.ids,
+                    encoder: &encoder,
+                    numeric: &numeric,
+                    value_column: config.data.value.as_deref(),
+                },
+                &config.retention,
+            )?)
+        }
+        None => None,
+    };
+    let (retention, mut tree, retention_metrics) = match retention {
+        Some(RetentionFit {
+            model,
+            tree,
+            metrics,
+        }) => (Some(model), Some(tree), Some(metrics)),
+        None => (None, None, None),
+    };
+
+    if let Some(tree) = &mut tree {
+        tree.link_segments(matrix.view(), &clustering.labels, segments.k());
+    }
 
     let schema = Schema::from_encoder(
         &encoder,
@@ -144,6 +188,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
                 silhouette,
             },
             cross_sell: cross_sell.as_ref().map(|(_, metrics)| metrics.clone()),
+            retention: retention_metrics,
         },
         files: Default::default(),
         transactions: log,
@@ -155,6 +200,8 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         pyramid,
         quality: table.quality,
         rules: cross_sell.map(|(model, _)| model),
+        retention,
+        tree,
     })
 }
 
@@ -292,6 +339,13 @@ fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, Tr
             column: label.column.clone(),
             positive: label.positive.clone(),
             seen: seen.join(", "),
+        });
+    }
+    if !churned.contains(&Some(false)) {
+        return Err(TrainError::LabelConstant {
+            file: table.source.clone(),
+            column: label.column.clone(),
+            positive: label.positive.clone(),
         });
     }
     table.quality.unlabeled_rows = churned.iter().filter(|c| c.is_none()).count();

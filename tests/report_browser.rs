@@ -85,7 +85,7 @@ fn report_renders_in_a_real_browser_without_console_errors() {
 
     let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p1"), None);
     assert!(console.is_empty(), "console messages: {console:?}");
-    for id in ["overview", "segments", "pyramid"] {
+    for id in ["overview", "segments", "pyramid", "retention"] {
         assert!(
             dom.contains(&format!("<section id=\"{id}\"")),
             "section {id} missing"
@@ -95,6 +95,7 @@ fn report_renders_in_a_real_browser_without_console_errors() {
         "segment sizes and value shares",
         "segment map",
         "value pyramid: customer share vs value share",
+        "calibration: observed churn rate by predicted probability",
     ] {
         assert!(
             dom.contains(&format!("aria-label=\"{chart}\"")),

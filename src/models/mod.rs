@@ -1,6 +1,9 @@
 //! Fitted models. Each one is plain data (serde) plus the code that fits and applies it;
 //! none of them knows about files, HTTP or the command line.
 
+pub mod classifier;
 pub mod rules;
 pub mod segment;
 pub mod stats;
+pub mod tree;
+pub mod value;

@@ -2,6 +2,7 @@
 //! inline script to sort tables; nothing fetched) describing the current bundle for an
 //! analyst: data quality, segments, value pyramid, retention and cross-sell.
 
+mod retention;
 mod svg;
 
 use crate::bundle::Bundle;
@@ -36,8 +37,8 @@ pub fn render(bundle: &Bundle) -> String {
 }
 
 /// Sections from the other models, when the bundle has them.
-fn extra_sections(_bundle: &Bundle) -> Vec<String> {
-    Vec::new()
+fn extra_sections(bundle: &Bundle) -> Vec<String> {
+    retention::section(bundle).into_iter().collect()
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}\

@@ -131,7 +131,6 @@ fn legend<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
 }
 
 /// Lines over a shared x axis in [0, 1] (ROC, gains, calibration); `diagonal` draws y = x.
-#[allow(dead_code)] // drawn by the retention section
 pub fn lines(
     label: &str,
     x_label: &str,

@@ -1,0 +1,726 @@
+//! Retention risk: churn-model candidates compared by stratified cross-validation, the
+//! winner calibrated on its out-of-fold predictions, reason codes for each customer, the
+//! readable tree, and lifetime value. Everything here works on the encoder's feature
+//! matrix, the same one scoring builds, so training and scoring cannot disagree.
+
+pub mod calibration;
+pub mod cv;
+pub mod explain;
+pub mod flat_tree;
+pub mod gbm;
+pub mod logistic;
+pub mod tree_shap;
+
+use crate::features::{FeatureEncoder, Value};
+use crate::models::tree::{fit_counted_tree, ReadableTree};
+use crate::models::value::{ClvSettings, ValueModel};
+use calibration::{sigmoid, CalibrationMethod, Calibrator};
+use cv::ReliabilityBin;
+pub use explain::ReasonMethod;
+use flat_tree::FlatTree;
+use gbm::{GbmModel, GbmParams};
+use logistic::{LogisticModel, LogisticParams};
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error("retention: only {count} labeled customers have outcome `{class}`; {folds}-fold cross-validation needs at least {folds} of each")]
+    TooFewOfClass {
+        class: &'static str,
+        count: usize,
+        folds: usize,
+    },
+    #[error("retention: folds must be at least 2 (got {0})")]
+    TooFewFolds(usize),
+    #[error("retention: band cut-offs {0:?} must satisfy 0 < medium ≤ high < 1")]
+    BadBands([f64; 2]),
+    #[error("retention: no candidate models to compare (candidates = [])")]
+    NoCandidates,
+    #[error("retention: logistic regression failed: {0}")]
+    Logistic(String),
+    #[error("{}: {message}", path.display())]
+    FoldsFile { path: PathBuf, message: String },
+    #[error("retention: margin column `{0}` is not a numeric input column")]
+    MarginColumn(String),
+    #[error("retention: {0} must be positive")]
+    NotPositive(&'static str),
+    #[error("retention: discount_rate must be at least 0 (got {0})")]
+    NegativeDiscount(f64),
+}
+
+/// The kinds of churn model we know how to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateKind {
+    Logistic,
+    DecisionTree,
+    Gbm,
+}
+
+impl CandidateKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CandidateKind::Logistic => "logistic",
+            CandidateKind::DecisionTree => "decision_tree",
+            CandidateKind::Gbm => "gbm",
+        }
+    }
+}
+
+/// The single-tree candidate (deeper than the readable tree).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionTreeParams {
+    pub max_depth: usize,
+    pub min_leaf: usize,
+}
+
+impl Default for DecisionTreeParams {
+    fn default() -> Self {
+        DecisionTreeParams {
+            max_depth: 6,
+            min_leaf: 30,
+        }
+    }
+}
+
+/// The `[retention]` config table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionParams {
+    pub seed: u64,
+    pub folds: usize,
+    pub candidates: Vec<CandidateKind>,
+    /// Probability at which the medium band starts, and the high band.
+    pub bands: [f64; 2],
+    pub calibration: CalibrationMethod,
+    /// How tree models' reasons are computed.
+    pub reasons: ReasonMethod,
+    /// Depth and smallest leaf of the readable tree.
+    pub tree_depth: usize,
+    pub tree_min_leaf: usize,
+    /// Margin per period column for CLV (no CLV when absent).
+    pub margin: Option<String>,
+    pub margin_rate: f64,
+    pub margin_periods_per_year: f64,
+    pub discount_rate: f64,
+    pub horizon_years: f64,
+    pub label_period_years: f64,
+    pub logistic: LogisticParams,
+    pub decision_tree: DecisionTreeParams,
+    pub gbm: GbmParams,
+    /// Benchmarks only: a CSV of `id,fold` fixing each customer's fold (so another tool
+    /// can be compared on the very same folds).
+    pub folds_file: Option<PathBuf>,
+}
+
+impl Default for RetentionParams {
+    fn default() -> Self {
+        RetentionParams {
+            seed: 42,
+            folds: 5,
+            candidates: vec![
+                CandidateKind::Logistic,
+                CandidateKind::DecisionTree,
+                CandidateKind::Gbm,
+            ],
+            bands: [0.2, 0.5],
+            calibration: CalibrationMethod::Isotonic,
+            reasons: ReasonMethod::default(),
+            tree_depth: 3,
+            tree_min_leaf: 50,
+            margin: None,
+            margin_rate: 1.0,
+            margin_periods_per_year: 1.0,
+            discount_rate: 0.1,
+            horizon_years: 10.0,
+            label_period_years: 1.0,
+            logistic: LogisticParams::default(),
+            decision_tree: DecisionTreeParams::default(),
+            gbm: GbmParams::default(),
+            folds_file: None,
+        }
+    }
+}
+
+impl RetentionParams {
+    pub fn check(&self) -> Result<&Self, RetentionError> {
+        if self.folds < 2 {
+            return Err(RetentionError::TooFewFolds(self.folds));
+        }
+        let [medium, high] = self.bands;
+        if !(medium > 0.0 && medium <= high && high < 1.0) {
+            return Err(RetentionError::BadBands(self.bands));
+        }
+        if self.candidates.is_empty() {
+            return Err(RetentionError::NoCandidates);
+        }
+        for (value, name) in [
+            (self.horizon_years, "horizon_years"),
+            (self.label_period_years, "label_period_years"),
+            (self.margin_periods_per_year, "margin_periods_per_year"),
+        ] {
+            if value.is_nan() || value <= 0.0 {
+                return Err(RetentionError::NotPositive(name));
+            }
+        }
+        if self.discount_rate.is_nan() || self.discount_rate < 0.0 {
+            return Err(RetentionError::NegativeDiscount(self.discount_rate));
+        }
+        Ok(self)
+    }
+}
+
+/// A fitted churn model of any kind; all answer in log-odds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChurnModel {
+    Logistic(LogisticModel),
+    DecisionTree { tree: FlatTree },
+    Gbm(GbmModel),
+}
+
+impl ChurnModel {
+    pub fn fit(
+        kind: CandidateKind,
+        x: ArrayView2<f64>,
+        y: &[bool],
+        params: &RetentionParams,
+    ) -> Result<ChurnModel, RetentionError> {
+        Ok(match kind {
+            CandidateKind::Logistic => ChurnModel::Logistic(
+                logistic::fit_logistic(x, y, &params.logistic)
+                    .map_err(|e| RetentionError::Logistic(e.to_string()))?,
+            ),
+            CandidateKind::DecisionTree => {
+                let p = &params.decision_tree;
+                let (tree, _) = fit_counted_tree(x, y, p.max_depth, p.min_leaf);
+                ChurnModel::DecisionTree { tree }
+            }
+            CandidateKind::Gbm => ChurnModel::Gbm(gbm::fit_gbm(x, y, &params.gbm, params.seed)),
+        })
+    }
+
+    pub fn log_odds(&self, x: &[f64]) -> f64 {
+        match self {
+            ChurnModel::Logistic(m) => m.log_odds(x),
+            ChurnModel::DecisionTree { tree } => tree.predict(x),
+            ChurnModel::Gbm(m) => m.log_odds(x),
+        }
+    }
+
+    /// Per-feature contributions added to `out`; returns the bias (bias + Σ = log-odds).
+    pub fn contributions(&self, x: &[f64], out: &mut [f64], method: ReasonMethod) -> f64 {
+        match self {
+            ChurnModel::Logistic(m) => m.contributions(x, out),
+            ChurnModel::DecisionTree { tree } => tree.contributions(x, out, method),
+            ChurnModel::Gbm(m) => m.contributions(x, out, method),
+        }
+    }
+
+    /// Does the model fit an encoder with this many features?
+    pub fn fits_width(&self, width: usize) -> bool {
+        match self {
+            ChurnModel::Logistic(m) => m.weights.len() == width && m.means.len() == width,
+            ChurnModel::DecisionTree { tree } => tree.is_well_formed(width),
+            ChurnModel::Gbm(m) => m.trees.iter().all(|t| t.is_well_formed(width)),
+        }
+    }
+
+    fn predict_rows(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        x.axis_iter(Axis(0))
+            .map(|row| match row.as_slice() {
+                Some(r) => sigmoid(self.log_odds(r)),
+                None => sigmoid(self.log_odds(&row.to_vec())),
+            })
+            .collect()
+    }
+}
+
+/// How one candidate did in cross-validation (scores on out-of-fold predictions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateMetrics {
+    pub model: String,
+    /// Mean of the per-fold AUCs.
+    pub auc: f64,
+    pub auc_std: f64,
+    pub log_loss: f64,
+    pub brier: f64,
+    pub top_decile_lift: f64,
+    /// Mean seconds to fit one fold.
+    pub fit_seconds: f64,
+}
+
+/// What the manifest records about retention.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionMetrics {
+    pub chosen: String,
+    pub folds: usize,
+    pub labeled_rows: usize,
+    pub churn_rate: f64,
+    pub candidates: Vec<CandidateMetrics>,
+    /// Candidates that could not be fitted on this table, with the reason.
+    pub skipped: Vec<String>,
+    pub calibration: Option<CalibrationMethod>,
+    /// Expected calibration error of calibrated out-of-fold probabilities (the calibrator
+    /// of each fold fitted on the other folds).
+    pub ece: f64,
+    pub ece_uncalibrated: f64,
+    pub customer_equity: Option<f64>,
+}
+
+/// retention.json: everything scoring needs for the retention answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionModel {
+    pub chosen: String,
+    pub model: ChurnModel,
+    pub calibrator: Calibrator,
+    pub reliability: Vec<ReliabilityBin>,
+    pub ece: f64,
+    pub bands: [f64; 2],
+    pub value: Option<ValueModel>,
+    #[serde(default)]
+    pub reasons: ReasonMethod,
+}
+
+/// The retention answer for one customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Risk {
+    pub probability: f64,
+    pub band: &'static str,
+    pub reasons: Vec<String>,
+    pub clv: Option<f64>,
+    pub quadrant: Option<&'static str>,
+}
+
+impl RetentionModel {
+    pub fn probability(&self, features: &[f64]) -> f64 {
+        self.calibrator
+            .apply(sigmoid(self.model.log_odds(features)))
+    }
+
+    pub fn band(&self, probability: f64) -> &'static str {
+        match probability {
+            p if p >= self.bands[1] => "high",
+            p if p >= self.bands[0] => "medium",
+            _ => "low",
+        }
+    }
+
+    /// Probability, band, reasons, CLV and quadrant of one parsed, encoded customer.
+    pub fn assess(&self, encoder: &FeatureEncoder, values: &[Value], features: &[f64]) -> Risk {
+        let mut contributions = vec![0.0; features.len()];
+        let raw = self
+            .model
+            .contributions(features, &mut contributions, self.reasons)
+            + contributions.iter().sum::<f64>();
+        let probability = self.calibrator.apply(sigmoid(raw));
+        let number = |name: &str| {
+            encoder
+                .input_index(name)
+                .and_then(|i| values.get(i))
+                .and_then(Value::as_number)
+        };
+        let (clv, quadrant) = match &self.value {
+            Some(v) => {
+                let clv = number(&v.settings.margin).map(|m| v.settings.clv(m, probability));
+                let current = match &v.current_value {
+                    Some(column) => number(column),
+                    None => number(&v.settings.margin).map(|m| v.settings.annual_margin(m)),
+                };
+                let quadrant = clv.zip(current).map(|(clv, cur)| v.quadrant_of(cur, clv));
+                (clv, quadrant)
+            }
+            None => (None, None),
+        };
+        Risk {
+            probability,
+            band: self.band(probability),
+            reasons: explain::reasons(encoder, values, &contributions, 3),
+            clv,
+            quadrant,
+        }
+    }
+}
+
+/// What training hands the retention fit.
+pub struct RetentionInputs<'a> {
+    pub x: &'a Array2<f64>,
+    /// Outcome per row; `None` = unlabeled (scored for CLV, not fitted on).
+    pub churned: &'a [Option<bool>],
+    pub ids: &'a [String],
+    pub encoder: &'a FeatureEncoder,
+    /// Raw numeric columns by name (margin and current value).
+    pub numeric: &'a dyn Fn(&str) -> Option<Vec<Option<f64>>>,
+    /// The bundle's value column, read as current value for the quadrant.
+    pub value_column: Option<&'a str>,
+}
+
+/// Everything the retention fit produces.
+pub struct RetentionFit {
+    pub model: RetentionModel,
+    pub tree: ReadableTree,
+    pub metrics: RetentionMetrics,
+}
+
+pub fn fit_retention(
+    inputs: &RetentionInputs,
+    params: &RetentionParams,
+) -> Result<RetentionFit, RetentionError> {
+    params.check()?;
+    let labeled: Vec<usize> = (0..inputs.churned.len())
+        .filter(|&i| inputs.churned[i].is_some())
+        .collect();
+    let y: Vec<bool> = labeled
+        .iter()
+        .map(|&i| inputs.churned[i] == Some(true))
+        .collect();
+    check_classes(&y, params.folds)?;
+    let x = inputs.x.select(Axis(0), &labeled);
+    let folds = match &params.folds_file {
+        Some(path) => {
+            let ids: Vec<&str> = labeled.iter().map(|&i| inputs.ids[i].as_str()).collect();
+            read_folds(path, &ids, params.folds)?
+        }
+        None => cv::stratified_folds(&y, params.folds, params.seed),
+    };
+    // A candidate that cannot be fitted on this table is reported and left out; the
+    // others still compete.
+    let (mut results, mut skipped, mut first_error) = (Vec::new(), Vec::new(), None);
+    for &kind in &params.candidates {
+        match cross_validate(kind, x.view(), &y, &folds, params) {
+            Ok((metrics, oof)) => results.push((kind, metrics, oof)),
+            Err(e) => {
+                skipped.push(format!("{}: {e}", kind.name()));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let best = (0..results.len()).max_by(|&a, &b| results[a].1.auc.total_cmp(&results[b].1.auc));
+    let Some((kind, chosen_metrics, oof)) = best.map(|b| &results[b]) else {
+        return Err(first_error.unwrap_or(RetentionError::NoCandidates));
+    };
+    let kind = *kind;
+
+    let calibrated = cross_fitted_calibration(params.calibration, &y, oof, &folds, params.folds);
+    let reliability = cv::reliability(&y, &calibrated);
+    let ece = cv::ece(&reliability);
+    let ece_uncalibrated = cv::ece(&cv::reliability(&y, oof));
+    let calibrator = Calibrator::fit(params.calibration, &y, oof);
+    let model = ChurnModel::fit(kind, x.view(), &y, params)?;
+    let tree = ReadableTree::fit(
+        x.view(),
+        &y,
+        inputs.encoder,
+        params.tree_depth,
+        params.tree_min_leaf,
+    );
+    let mut retention = RetentionModel {
+        chosen: chosen_metrics.model.clone(),
+        model,
+        calibrator,
+        reliability,
+        ece,
+        bands: params.bands,
+        value: None,
+        reasons: params.reasons,
+    };
+    retention.value = fit_value(inputs, params, &retention)?;
+    let metrics = RetentionMetrics {
+        chosen: retention.chosen.clone(),
+        folds: params.folds,
+        labeled_rows: y.len(),
+        churn_rate: y.iter().filter(|&&c| c).count() as f64 / y.len() as f64,
+        candidates: results.into_iter().map(|r| r.1).collect(),
+        skipped,
+        calibration: Some(params.calibration),
+        ece,
+        ece_uncalibrated,
+        customer_equity: retention.value.as_ref().map(|v| v.equity),
+    };
+    Ok(RetentionFit {
+        model: retention,
+        tree,
+        metrics,
+    })
+}
+
+fn check_classes(y: &[bool], folds: usize) -> Result<(), RetentionError> {
+    let positives = y.iter().filter(|&&c| c).count();
+    for (class, count) in [("churned", positives), ("stayed", y.len() - positives)] {
+        if count < folds {
+            return Err(RetentionError::TooFewOfClass {
+                class,
+                count,
+                folds,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fit `kind` on all folds but one, predict the held-out one; returns the metrics and
+/// the out-of-fold probabilities.
+pub fn cross_validate(
+    kind: CandidateKind,
+    x: ArrayView2<f64>,
+    y: &[bool],
+    folds: &[usize],
+    params: &RetentionParams,
+) -> Result<(CandidateMetrics, Vec<f64>), RetentionError> {
+    let mut oof = vec![0.0; y.len()];
+    let (mut aucs, mut seconds) = (Vec::new(), 0.0);
+    for k in 0..params.folds {
+        let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| folds[i] == k);
+        let x_train = x.select(Axis(0), &train);
+        let y_train: Vec<bool> = train.iter().map(|&i| y[i]).collect();
+        let started = Instant::now();
+        let model = ChurnModel::fit(kind, x_train.view(), &y_train, params)?;
+        seconds += started.elapsed().as_secs_f64();
+        let p = model.predict_rows(x.select(Axis(0), &test).view());
+        let y_test: Vec<bool> = test.iter().map(|&i| y[i]).collect();
+        aucs.push(cv::auc(&y_test, &p));
+        for (&i, p) in test.iter().zip(p) {
+            oof[i] = p;
+        }
+    }
+    let metrics = CandidateMetrics {
+        model: kind.name().to_string(),
+        auc: crate::models::stats::mean(&aucs),
+        auc_std: crate::models::stats::std_dev(&aucs),
+        log_loss: cv::log_loss(y, &oof),
+        brier: cv::brier(y, &oof),
+        top_decile_lift: cv::top_decile_lift(y, &oof),
+        fit_seconds: seconds / params.folds as f64,
+    };
+    Ok((metrics, oof))
+}
+
+/// Calibrated out-of-fold probabilities: each fold's calibrator is fitted on the other
+/// folds' out-of-fold predictions, so the calibration error is measured honestly.
+pub fn cross_fitted_calibration(
+    method: CalibrationMethod,
+    y: &[bool],
+    oof: &[f64],
+    folds: &[usize],
+    k: usize,
+) -> Vec<f64> {
+    let mut out = vec![0.0; y.len()];
+    for fold in 0..k {
+        let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| folds[i] == fold);
+        let y_train: Vec<bool> = train.iter().map(|&i| y[i]).collect();
+        let p_train: Vec<f64> = train.iter().map(|&i| oof[i]).collect();
+        let calibrator = Calibrator::fit(method, &y_train, &p_train);
+        for i in test {
+            out[i] = calibrator.apply(oof[i]);
+        }
+    }
+    out
+}
+
+/// CLV settings, quadrant thresholds and equity over every customer (labeled or not).
+fn fit_value(
+    inputs: &RetentionInputs,
+    params: &RetentionParams,
+    model: &RetentionModel,
+) -> Result<Option<ValueModel>, RetentionError> {
+    let Some(margin_column) = &params.margin else {
+        return Ok(None);
+    };
+    let margins = (inputs.numeric)(margin_column)
+        .filter(|_| inputs.encoder.input_index(margin_column).is_some())
+        .ok_or_else(|| RetentionError::MarginColumn(margin_column.clone()))?;
+    let settings = ClvSettings {
+        margin: margin_column.clone(),
+        margin_rate: params.margin_rate,
+        periods_per_year: params.margin_periods_per_year,
+        discount_rate: params.discount_rate,
+        horizon_years: params.horizon_years,
+        label_period_years: params.label_period_years,
+    };
+    let current = inputs.value_column.and_then(|c| (inputs.numeric)(c));
+    let mut rows = Vec::new();
+    for (i, row) in inputs.x.axis_iter(Axis(0)).enumerate() {
+        let Some(margin) = margins[i] else { continue };
+        let p = model.probability(&row.to_vec());
+        let current_value = match &current {
+            Some(values) => values[i],
+            None => Some(settings.annual_margin(margin)),
+        };
+        rows.push((current_value, settings.clv(margin, p)));
+    }
+    let current_name = current
+        .is_some()
+        .then(|| inputs.value_column.map(String::from))
+        .flatten();
+    Ok(Some(ValueModel::fit(settings, current_name, &rows)))
+}
+
+/// Read `id,fold` rows (header first) into the fold of each labeled customer.
+fn read_folds(
+    path: &std::path::Path,
+    ids: &[&str],
+    k: usize,
+) -> Result<Vec<usize>, RetentionError> {
+    let error = |message: String| RetentionError::FoldsFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
+    let mut by_id = std::collections::HashMap::new();
+    for (n, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| error(e.to_string()))?;
+        let line = n + 2;
+        let (Some(id), Some(fold)) = (record.get(0), record.get(1)) else {
+            return Err(error(format!("line {line}: expected id,fold")));
+        };
+        let fold: usize = fold
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&f| f < k)
+            .ok_or_else(|| error(format!("line {line}: fold {fold:?} is not in 0..{k}")))?;
+        by_id.insert(id.trim().to_string(), fold);
+    }
+    ids.iter()
+        .map(|id| {
+            by_id
+                .get(*id)
+                .copied()
+                .ok_or_else(|| error(format!("customer {id:?} has no fold")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Column, ColumnData, DataQuality, Table};
+    use crate::features::EncoderParams;
+    use std::borrow::Cow;
+
+    /// Churn rises with `calls` and on the `monthly` plan; `noise` carries nothing.
+    fn table(rows: usize) -> (Table, Vec<Option<bool>>) {
+        let calls: Vec<Option<f64>> = (0..rows).map(|i| Some((i * 7 % 10) as f64)).collect();
+        let noise: Vec<Option<f64>> = (0..rows).map(|i| Some((i * 13 % 17) as f64)).collect();
+        let plan: Vec<Option<String>> = (0..rows)
+            .map(|i| Some(if i % 3 == 0 { "yearly" } else { "monthly" }.to_string()))
+            .collect();
+        let churned = (0..rows)
+            .map(|i| {
+                let score = (i * 7 % 10) as f64 / 10.0 + if i % 3 == 0 { 0.0 } else { 0.4 };
+                let wobble = (i * 31 % 100) as f64 / 100.0;
+                Some(score > wobble + 0.3)
+            })
+            .collect();
+        let column = |name: &str, data| Column {
+            name: name.into(),
+            data,
+        };
+        let table = Table {
+            source: "t".into(),
+            sha256: String::new(),
+            ids: (0..rows).map(|i| i.to_string()).collect(),
+            lines: (0..rows as u64).collect(),
+            columns: vec![
+                column("calls", ColumnData::Numeric(calls)),
+                column("noise", ColumnData::Numeric(noise)),
+                column("plan", ColumnData::Categorical(plan)),
+            ],
+            quality: DataQuality::default(),
+        };
+        (table, churned)
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let check = |p: RetentionParams| p.check().map(|_| ()).map_err(|e| e.to_string());
+        let bad = |f: fn(&mut RetentionParams)| {
+            let mut p = RetentionParams::default();
+            f(&mut p);
+            check(p).unwrap_err()
+        };
+        assert!(check(RetentionParams::default()).is_ok());
+        assert!(bad(|p| p.folds = 1).contains("folds"));
+        assert!(bad(|p| p.bands = [0.6, 0.5]).contains("cut-offs"));
+        assert!(bad(|p| p.candidates.clear()).contains("candidates"));
+        assert!(bad(|p| p.horizon_years = 0.0).contains("horizon_years"));
+        assert!(bad(|p| p.discount_rate = -0.1).contains("discount_rate"));
+    }
+
+    #[test]
+    fn params_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<RetentionParams>();
+        check::<RetentionModel>();
+    }
+
+    #[test]
+    fn linear_reasons_are_the_largest_parts_of_the_prediction() {
+        let (table, churned) = table(600);
+        let encoder = FeatureEncoder::fit(&table, &[], &EncoderParams::default());
+        let x = crate::train::to_matrix(&encoder.encode_table(&table), encoder.n_features());
+        let numeric = |_: &str| None;
+        let params = RetentionParams {
+            candidates: vec![CandidateKind::Logistic],
+            ..RetentionParams::default()
+        };
+        let inputs = RetentionInputs {
+            x: &x,
+            churned: &churned,
+            ids: &table.ids,
+            encoder: &encoder,
+            numeric: &numeric,
+            value_column: None,
+        };
+        let fit = fit_retention(&inputs, &params).unwrap();
+        let model = &fit.model;
+        let ChurnModel::Logistic(linear) = &model.model else {
+            panic!("only the logistic candidate was asked for")
+        };
+        assert!(fit.metrics.candidates[0].auc > 0.7, "{:?}", fit.metrics);
+
+        // A monthly customer with many calls: both real signals push the risk up.
+        let raw = vec![
+            Value::Number(9.0),
+            Value::Number(3.0),
+            Value::Text(Cow::Borrowed("monthly")),
+        ];
+        let values = encoder.parse(raw).unwrap();
+        let (mut features, mut warnings) = (Vec::new(), Vec::new());
+        encoder.encode(&values, &mut features, &mut warnings);
+        let risk = model.assess(&encoder, &values, &features);
+        assert!((risk.probability - model.probability(&features)).abs() < 1e-12);
+
+        // Per input: weight × (value − mean), summed over a one-hot block; with the bias
+        // they give back the model's log-odds exactly.
+        let mut parts = vec![0.0; encoder.n_features()];
+        let bias = linear.contributions(&features, &mut parts);
+        let total = bias + parts.iter().sum::<f64>();
+        assert!((total - model.model.log_odds(&features)).abs() < 1e-9);
+        let mut per_input = vec![0.0; encoder.inputs.len()];
+        for (f, part) in encoder.features.iter().zip(&parts) {
+            per_input[f.input] += part;
+        }
+        assert!(
+            risk.reasons[0].starts_with("calls = 9 (+"),
+            "{:?}",
+            risk.reasons
+        );
+        assert!(
+            risk.reasons[1].starts_with("plan = monthly (+"),
+            "{:?}",
+            risk.reasons
+        );
+        for (reason, input) in risk.reasons.iter().zip([0, 2]) {
+            assert!(
+                reason.ends_with(&format!("({:+.2})", per_input[input])),
+                "{reason}"
+            );
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Customer lifetime value and the value quadrant. CLV = annual margin ×
+//! (1 − (1 + r)^−n) / r, where n is the expected remaining years implied by the churn
+//! probability (capped at a horizon); customer equity is the sum over customers. The
+//! quadrant crosses current value with CLV, each split at its training median.
+
+use serde::{Deserialize, Serialize};
+
+/// How a margin column and a churn probability become a lifetime value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClvSettings {
+    /// Column holding each customer's margin per period (e.g. monthly_charges).
+    pub margin: String,
+    /// Share of the column that is profit (1.0 when the column already is margin).
+    pub margin_rate: f64,
+    /// Periods per year of the margin column (12 for a monthly amount).
+    pub periods_per_year: f64,
+    pub discount_rate: f64,
+    pub horizon_years: f64,
+    /// The time window the churn label covers, in years (the probability is turned into
+    /// an annual churn rate with it).
+    pub label_period_years: f64,
+}
+
+impl ClvSettings {
+    pub fn annual_margin(&self, margin: f64) -> f64 {
+        margin * self.margin_rate * self.periods_per_year
+    }
+
+    /// Expected remaining years: 1 / annual churn rate, at most the horizon.
+    pub fn expected_years(&self, churn_probability: f64) -> f64 {
+        let p = churn_probability.clamp(0.0, 1.0);
+        let annual = 1.0 - (1.0 - p).powf(1.0 / self.label_period_years);
+        if annual <= 1.0 / self.horizon_years {
+            self.horizon_years
+        } else {
+            1.0 / annual
+        }
+    }
+
+    pub fn clv(&self, margin: f64, churn_probability: f64) -> f64 {
+        let m = self.annual_margin(margin);
+        let n = self.expected_years(churn_probability);
+        let r = self.discount_rate;
+        if r.abs() < 1e-12 {
+            m * n
+        } else {
+            m * (1.0 - (1.0 + r).powf(-n)) / r
+        }
+    }
+}
+
+/// The fitted value part of the retention model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueModel {
+    pub settings: ClvSettings,
+    /// Column read as current value (the bundle's value column, else the annual margin).
+    pub current_value: Option<String>,
+    pub current_threshold: f64,
+    pub clv_threshold: f64,
+    /// Sum of CLV over the training customers.
+    pub equity: f64,
+    pub customers: usize,
+    pub quadrants: Vec<QuadrantShare>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuadrantShare {
+    pub name: String,
+    pub customers: usize,
+    pub clv_total: f64,
+}
+
+pub const QUADRANTS: [&str; 4] = ["protect", "invest", "maintain", "let go"];
+
+/// high current & high CLV → protect; low current & high CLV → invest (grow them);
+/// high current & low CLV → maintain (serve at low cost while they stay); else let go.
+pub fn quadrant(current_high: bool, clv_high: bool) -> &'static str {
+    match (current_high, clv_high) {
+        (true, true) => QUADRANTS[0],
+        (false, true) => QUADRANTS[1],
+        (true, false) => QUADRANTS[2],
+        (false, false) => QUADRANTS[3],
+    }
+}
+
+impl ValueModel {
+    /// Fit thresholds and equity from each training customer's (current value, CLV);
+    /// a customer without a current value counts in equity but in no quadrant.
+    pub fn fit(
+        settings: ClvSettings,
+        current_value: Option<String>,
+        customers: &[(Option<f64>, f64)],
+    ) -> Self {
+        let equity = customers.iter().map(|r| r.1).sum();
+        let rows: Vec<(f64, f64)> = customers
+            .iter()
+            .filter_map(|&(current, clv)| current.map(|c| (c, clv)))
+            .collect();
+        let current_threshold = crate::models::stats::median(rows.iter().map(|r| r.0));
+        let clv_threshold = crate::models::stats::median(rows.iter().map(|r| r.1));
+        let mut quadrants: Vec<QuadrantShare> = QUADRANTS
+            .iter()
+            .map(|q| QuadrantShare {
+                name: q.to_string(),
+                customers: 0,
+                clv_total: 0.0,
+            })
+            .collect();
+        for &(current, clv) in &rows {
+            let name = quadrant(current > current_threshold, clv > clv_threshold);
+            if let Some(q) = quadrants.iter_mut().find(|q| q.name == name) {
+                q.customers += 1;
+                q.clv_total += clv;
+            }
+        }
+        ValueModel {
+            settings,
+            current_value,
+            current_threshold,
+            clv_threshold,
+            equity,
+            customers: customers.len(),
+            quadrants,
+        }
+    }
+
+    pub fn quadrant_of(&self, current: f64, clv: f64) -> &'static str {
+        quadrant(current > self.current_threshold, clv > self.clv_threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ClvSettings {
+        ClvSettings {
+            margin: "m".into(),
+            margin_rate: 1.0,
+            periods_per_year: 12.0,
+            discount_rate: 0.1,
+            horizon_years: 10.0,
+            label_period_years: 1.0,
+        }
+    }
+
+    #[test]
+    fn clv_matches_the_annuity_formula() {
+        let s = settings();
+        // p = 0.5 a year → 2 expected years; 100 a month → 1200 a year.
+        let expected = 1200.0 * (1.0 - 1.1f64.powf(-2.0)) / 0.1;
+        assert!((s.clv(100.0, 0.5) - expected).abs() < 1e-9);
+        assert_eq!(s.expected_years(0.0), 10.0);
+        assert!(s.clv(100.0, 0.9) < s.clv(100.0, 0.1));
+    }
+
+    #[test]
+    fn quadrants_split_at_the_medians() {
+        let rows = [
+            (Some(1.0), 1.0),
+            (Some(2.0), 2.0),
+            (Some(3.0), 1.0),
+            (Some(4.0), 4.0),
+            (None, 2.0),
+        ];
+        let model = ValueModel::fit(settings(), None, &rows);
+        assert_eq!(model.equity, 10.0);
+        assert_eq!(model.quadrant_of(5.0, 5.0), "protect");
+        assert_eq!(model.quadrant_of(0.0, 0.0), "let go");
+        assert_eq!(model.quadrant_of(0.0, 5.0), "invest");
+        assert_eq!(
+            model.quadrants.iter().map(|q| q.customers).sum::<usize>(),
+            4
+        );
+    }
+}
