@@ -69,7 +69,7 @@ fn rules_section(bundle: &Bundle, top: usize) -> String {
         return String::new();
     };
     let mut out = format!(
-        "\ncross-sell rules: {} from {} itemsets over {} products held by {} customers \
+        "\ncross-sell rules: {} from {} itemsets over {} products in {} baskets \
          (min support {}, min confidence {}, min lift {})\n",
         model.rules.len(),
         model.itemsets,

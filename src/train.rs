@@ -8,6 +8,7 @@ use crate::bundle::{
 };
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::transactions::{self, TransactionError};
+use crate::data::Baskets;
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
@@ -56,9 +57,12 @@ pub enum TrainError {
 /// Fit every model the configuration asks for and return the (unsaved) bundle.
 pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainError> {
     config.check()?;
+    // Baskets of the order log's invoices, when it names items: the cross-sell source.
+    let mut invoices: Option<Baskets> = None;
     let (mut table, log, config) = match &config.transactions.file {
         Some(path) if config.data.customers.is_none() => {
-            let (table, log) = table_from_log(path, config, progress)?;
+            let (table, log, orders) = table_from_log(path, config, progress)?;
+            invoices = orders;
             let config = from_log_config(config, &log.spec.customer_col);
             (table, Some(log), config)
         }
@@ -125,7 +129,7 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         _ => None,
     };
 
-    let cross_sell = fit_cross_sell(&table, config, progress);
+    let cross_sell = fit_cross_sell(&table, invoices.as_ref(), config, progress);
     let retention = match &churned {
         Some(churned) => {
             progress.step("comparing churn models by cross-validation");
@@ -211,7 +215,7 @@ fn table_from_log(
     path: &std::path::Path,
     config: &TrainConfig,
     progress: &Progress,
-) -> Result<(Table, TransactionsInfo), TrainError> {
+) -> Result<(Table, TransactionsInfo, Option<Baskets>), TrainError> {
     let spec = config.transactions.spec()?;
     progress.step(&format!("reading transactions {}", path.display()));
     let (events, mut quality, sha256) = transactions::read_log(path, &spec)?;
@@ -242,12 +246,16 @@ fn table_from_log(
     quality.cutoff = Some(transactions::show_time(cutoff));
     table.source = path.display().to_string();
     table.sha256 = sha256;
+    let invoices = spec
+        .item_col
+        .is_some()
+        .then(|| Baskets::from_lists(transactions::baskets(&events)));
     let info = TransactionsInfo {
         spec,
         cutoff: transactions::show_time(cutoff),
         quality,
     };
-    Ok((table, info))
+    Ok((table, info, invoices))
 }
 
 /// Roles of the aggregated table: id = customer, label = churned, value = net value
@@ -264,6 +272,11 @@ fn from_log_config(config: &TrainConfig, customer_col: &str) -> TrainConfig {
             .unwrap_or_else(|| "net_value".into()),
     );
     config.data.customers = None;
+    // Lifetime value from each customer's annual spend, unless a margin was configured.
+    if config.retention.margin.is_none() {
+        config.retention.margin = Some("annual_spend".into());
+        config.retention.margin_periods_per_year = 1.0;
+    }
     config
 }
 
@@ -272,21 +285,35 @@ const HIT_RATE_AT: usize = 3;
 
 /// One basket of held products per customer, the rules mined from all of them, and the
 /// hit rate of rules mined on a training share (vs popularity) on the rest.
+/// Rules from the order log's invoices when there are any, else from the customer table's
+/// holdings columns. A customer table aggregated from a log has no holdings columns, so its
+/// customers get the most popular products (rules with an empty antecedent).
 fn fit_cross_sell(
     table: &Table,
+    invoices: Option<&Baskets>,
     config: &TrainConfig,
     progress: &Progress,
 ) -> Option<(CrossSellModel, CrossSellMetrics)> {
-    // A customer table aggregated from an order log has none of the holdings columns.
     let holdings: Vec<String> = (config.data.holdings.iter())
         .filter(|h| table.column(h).is_some())
         .cloned()
         .collect();
-    if holdings.is_empty() {
-        return None;
-    }
-    progress.step("mining association rules from product holdings");
-    let baskets = holdings_baskets(table, &holdings);
+    let baskets = match invoices {
+        Some(invoices) => {
+            progress.step("mining association rules from invoices");
+            invoices.clone()
+        }
+        None if holdings.is_empty() => return None,
+        None => {
+            progress.step("mining association rules from product holdings");
+            holdings_baskets(table, &holdings)
+        }
+    };
+    let holdings = if invoices.is_some() {
+        Vec::new()
+    } else {
+        holdings
+    };
     let hit_rate = evaluate_hit_rate(&baskets, &config.rules, HIT_RATE_AT);
     let model = CrossSellModel::fit(&baskets, &config.rules, holdings);
     let metrics = CrossSellMetrics {

@@ -48,12 +48,18 @@ fn online_retail_log_trains_rfm_segments_and_reports_its_quirks() {
         "churn label: no purchase in the 90 days after 2011-09-10",
         "value pyramid by net_value",
         "segments: 3",
+        "churn models (5-fold stratified CV",
+        "cross-sell rules:",
     ] {
         assert!(text.contains(needle), "{needle:?} missing:\n{text}");
     }
     let inspect = stdout(&run(&["inspect", "--models", models.to_str().unwrap()]));
     assert!(inspect.contains("recency_days"), "{inspect}");
     assert!(inspect.contains("label: churned = Yes"), "{inspect}");
+    assert!(
+        inspect.contains("customer equity"),
+        "CLV from annual spend: {inspect}"
+    );
 
     // Scoring the log aggregates it as training did: one row per customer, ids kept.
     let scored = dir.path().join("scored.csv");
