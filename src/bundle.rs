@@ -150,6 +150,19 @@ pub struct Metrics {
     /// Churn candidates' cross-validated scores, calibration error, customer equity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionMetrics>,
+    /// The training customers scored by the finished bundle (through the Scorer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scored_training: Option<ScoredTraining>,
+}
+
+/// What the finished bundle says about its own training customers: the reasons that come
+/// up most, and how lifetime value is spread.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScoredTraining {
+    /// (reason without its amount, share of customers for whom it is a top-3 reason).
+    pub drivers: Vec<(String, f64)>,
+    /// (bin lower edge, bin upper edge, customers) over CLV.
+    pub clv_histogram: Vec<(f64, f64, usize)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

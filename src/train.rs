@@ -1,11 +1,11 @@
 //! Training: read the customer table, fit the encoder and every model, and assemble the
 //! bundle. Saving is the caller's choice (`Bundle::save`), so tests can train in memory.
 
-use crate::bundle::TransactionsInfo;
 use crate::bundle::{
     library_versions, Bundle, BundleError, CrossSellMetrics, Manifest, Metrics, Schema,
     SegmentMetrics, TrainingData, FORMAT_VERSION,
 };
+use crate::bundle::{ScoredTraining, TransactionsInfo};
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::transactions::{self, TransactionError};
 use crate::data::Baskets;
@@ -193,20 +193,90 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
             },
             cross_sell: cross_sell.as_ref().map(|(_, metrics)| metrics.clone()),
             retention: retention_metrics,
+            scored_training: None,
         },
         files: Default::default(),
         transactions: log,
     };
-    Ok(Bundle {
+    let mut bundle = Bundle {
         manifest,
         encoder,
         segments,
         pyramid,
-        quality: table.quality,
+        quality: table.quality.clone(),
         rules: cross_sell.map(|(model, _)| model),
         retention,
         tree,
-    })
+    };
+    if bundle.retention.is_some() {
+        progress.step("scoring the training customers with the finished bundle");
+        bundle.manifest.metrics.scored_training = Some(score_training(&bundle, &table));
+    }
+    Ok(bundle)
+}
+
+/// Score every training customer through the real Scorer and summarise the answers.
+fn score_training(bundle: &Bundle, table: &Table) -> ScoredTraining {
+    use crate::features::Value;
+    use std::borrow::Cow;
+    let scorer = crate::score::Scorer::new(bundle.clone());
+    let columns: Vec<_> = scorer.input_names().map(|n| table.column(n)).collect();
+    let mut drivers: std::collections::HashMap<String, usize> = Default::default();
+    let mut clvs = Vec::new();
+    for row in 0..table.rows() {
+        let values: Vec<Value> = columns
+            .iter()
+            .map(|c| match c.map(|c| &c.data) {
+                Some(ColumnData::Numeric(v)) => v[row].map_or(Value::Missing, Value::Number),
+                Some(ColumnData::Categorical(v)) => v[row]
+                    .as_deref()
+                    .map_or(Value::Missing, |t| Value::Text(Cow::Borrowed(t))),
+                None => Value::Missing,
+            })
+            .collect();
+        let Ok(answer) = scorer.score(Cow::Borrowed(""), values) else {
+            continue;
+        };
+        if let Some(r) = answer.retention {
+            for reason in &r.reasons {
+                let what = reason.rsplit_once(" (").map_or(reason.as_str(), |(w, _)| w);
+                *drivers.entry(what.to_string()).or_default() += 1;
+            }
+            clvs.extend(r.clv);
+        }
+    }
+    let n = table.rows().max(1) as f64;
+    let mut drivers: Vec<(String, f64)> = drivers
+        .into_iter()
+        .map(|(k, c)| (k, c as f64 / n))
+        .collect();
+    drivers.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    drivers.truncate(10);
+    ScoredTraining {
+        drivers,
+        clv_histogram: histogram(&clvs, 20),
+    }
+}
+
+fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if values.is_empty() || hi <= lo {
+        return Vec::new();
+    }
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &v in values {
+        counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (lo + i as f64 * width, lo + (i + 1) as f64 * width, c))
+        .collect()
 }
 
 /// Aggregate an order log into the customer table (features before the cut-off, the

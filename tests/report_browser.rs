@@ -60,7 +60,13 @@ fn report_renders_in_a_real_browser_without_console_errors() {
     };
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    train_small(&models);
+    let out = run(&[
+        "train", "--customers", fixture("telco_400.csv").to_str().unwrap(), "--id", "customer_id",
+        "--label", "churn=Yes", "--value", "total_charges", "--segments", "3",
+        "--holdings", "phone_service,multiple_lines,internet_service,online_security,online_backup,device_protection,tech_support,streaming_tv,streaming_movies",
+        "--models", models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let page = dir.path().join("report.html");
     let out = run(&[
         "report",
@@ -103,6 +109,18 @@ fn report_renders_in_a_real_browser_without_console_errors() {
         );
     }
     assert!(dom.contains("<circle"), "segment map has points");
+    for table in [
+        "candidates",
+        "lift-by-decile",
+        "rules-table",
+        "pyramid-table",
+    ] {
+        assert!(
+            dom.contains(&format!("id=\"{table}\"")),
+            "table {table} missing"
+        );
+    }
+    assert!(dom.contains("IF "), "the tree's if-then rules are shown");
     assert!(
         !dom.contains("http://") || !dom.contains("src=\"http"),
         "nothing fetched"

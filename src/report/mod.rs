@@ -2,6 +2,7 @@
 //! inline script to sort tables; nothing fetched) describing the current bundle for an
 //! analyst: data quality, segments, value pyramid, retention and cross-sell.
 
+mod crosssell;
 mod retention;
 mod svg;
 
@@ -38,7 +39,10 @@ pub fn render(bundle: &Bundle) -> String {
 
 /// Sections from the other models, when the bundle has them.
 fn extra_sections(bundle: &Bundle) -> Vec<String> {
-    retention::section(bundle).into_iter().collect()
+    [retention::section(bundle), crosssell::section(bundle)]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}\

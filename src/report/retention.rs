@@ -6,6 +6,144 @@ use super::{pct, table};
 use crate::bundle::Bundle;
 use std::fmt::Write;
 
+/// ROC curves of every candidate, and cumulative gains / lift by decile.
+fn roc_and_gains(metrics: &crate::models::classifier::RetentionMetrics) -> String {
+    let mut out = String::from("<h3>ROC and gains (out of fold)</h3>");
+    let roc: Vec<(String, Vec<(f64, f64)>)> = metrics
+        .candidates
+        .iter()
+        .map(|c| (format!("{} (AUC {:.3})", c.model, c.auc), c.roc.clone()))
+        .collect();
+    out.push_str(&svg::lines(
+        "ROC curves",
+        "false positive rate",
+        "true positive rate",
+        &roc,
+        true,
+    ));
+    let gains: Vec<(String, Vec<(f64, f64)>)> = metrics
+        .candidates
+        .iter()
+        .map(|c| {
+            let mut points = vec![(0.0, 0.0)];
+            points.extend(
+                c.gains
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &g)| ((d + 1) as f64 / 10.0, g)),
+            );
+            (c.model.clone(), points)
+        })
+        .collect();
+    out.push_str(&svg::lines(
+        "cumulative gains by decile",
+        "share of customers contacted (highest risk first)",
+        "share of churners found",
+        &gains,
+        true,
+    ));
+    if let Some(chosen) = metrics
+        .candidates
+        .iter()
+        .find(|c| c.model == metrics.chosen)
+    {
+        let rows: Vec<Vec<String>> = chosen
+            .gains
+            .iter()
+            .enumerate()
+            .map(|(d, &g)| {
+                let share = (d + 1) as f64 / 10.0;
+                vec![
+                    format!("top {}%", (d + 1) * 10),
+                    pct(g),
+                    format!("{:.2}", g / share),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            "lift-by-decile",
+            &["customers", "churners found", "lift"],
+            &rows,
+        ));
+    }
+    out
+}
+
+/// The reasons that come up most often among training customers.
+fn drivers(scored: &crate::bundle::ScoredTraining) -> String {
+    let mut out = String::from(
+        "<h3>Top drivers</h3><p class=\"muted\">Share of training customers for whom each is one of their three reasons.</p>",
+    );
+    let names: Vec<String> = scored.drivers.iter().map(|(d, _)| d.clone()).collect();
+    let rows: Vec<Vec<String>> = scored
+        .drivers
+        .iter()
+        .map(|(d, share)| vec![d.clone(), pct(*share)])
+        .collect();
+    let series = vec![(
+        "share of customers",
+        scored.drivers.iter().map(|d| d.1).collect(),
+    )];
+    let short: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    out.push_str(&svg::grouped_bars(
+        "top churn drivers",
+        &short,
+        &series,
+        true,
+    ));
+    let numbered: Vec<Vec<String>> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            r.insert(0, (i + 1).to_string());
+            r
+        })
+        .collect();
+    out.push_str(&table(
+        "drivers",
+        &["#", "reason", "share of customers"],
+        &numbered,
+    ));
+    out
+}
+
+/// CLV distribution as a histogram.
+fn clv_histogram(scored: &crate::bundle::ScoredTraining) -> String {
+    if scored.clv_histogram.is_empty() {
+        return String::new();
+    }
+    let labels: Vec<String> = scored
+        .clv_histogram
+        .iter()
+        .map(|(lo, _, _)| compact(*lo))
+        .collect();
+    let total: usize = scored.clv_histogram.iter().map(|b| b.2).sum();
+    let series = vec![(
+        "share of customers",
+        scored
+            .clv_histogram
+            .iter()
+            .map(|b| b.2 as f64 / total.max(1) as f64)
+            .collect(),
+    )];
+    format!(
+        "<h3>CLV distribution</h3>{}",
+        svg::grouped_bars("CLV distribution", &labels, &series, true)
+    )
+}
+
+fn compact(x: f64) -> String {
+    match x.abs() {
+        a if a >= 1e6 => format!("{:.1}M", x / 1e6),
+        a if a >= 1e3 => format!("{:.1}k", x / 1e3),
+        _ => format!("{x:.0}"),
+    }
+}
+
 pub fn section(bundle: &Bundle) -> Option<String> {
     let metrics = bundle.manifest.metrics.retention.as_ref()?;
     let model = bundle.retention.as_ref()?;
@@ -45,6 +183,10 @@ pub fn section(bundle: &Bundle) -> Option<String> {
         "fit s/fold",
     ];
     out.push_str(&table("candidates", &header, &rows));
+    out.push_str(&roc_and_gains(metrics));
+    if let Some(scored) = &bundle.manifest.metrics.scored_training {
+        out.push_str(&drivers(scored));
+    }
     out.push_str(&calibration(model, metrics.ece, metrics.ece_uncalibrated));
     if let Some(tree) = &bundle.tree {
         out.push_str("<h3>Why customers leave: the decision tree as rules</h3><ul>");
@@ -78,6 +220,9 @@ pub fn section(bundle: &Bundle) -> Option<String> {
             &["quadrant", "customers", "CLV", "share of equity"],
             &rows,
         ));
+    }
+    if let Some(scored) = &bundle.manifest.metrics.scored_training {
+        out.push_str(&clv_histogram(scored));
     }
     out.push_str("</section>");
     Some(out)

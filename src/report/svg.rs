@@ -153,6 +153,15 @@ pub fn lines(
             TOP + plot_h * (1.0 - y / y_max),
         )
     };
+    for i in 0..=4 {
+        let x = i as f64 / 4.0;
+        let (px, _) = at(x, 0.0);
+        let _ = write!(
+            out,
+            r#"<text x="{px:.1}" y="{}" text-anchor="middle">{x:.2}</text>"#,
+            H - BOTTOM + 14.0
+        );
+    }
     if diagonal {
         let (x0, y0) = at(0.0, 0.0);
         let (x1, y1) = at(1.0, 1.0_f64.min(y_max));

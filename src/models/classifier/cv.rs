@@ -72,6 +72,47 @@ pub fn brier(y: &[bool], p: &[f64]) -> f64 {
 }
 
 /// Churn rate among the 10% most at-risk customers over the overall churn rate.
+/// ROC curve as (false positive rate, true positive rate), thinned to about `points`
+/// points (ties in score move together, as the curve is defined).
+pub fn roc_curve(y: &[bool], p: &[f64], points: usize) -> Vec<(f64, f64)> {
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let positives = y.iter().filter(|&&v| v).count().max(1) as f64;
+    let negatives = y.iter().filter(|&&v| !v).count().max(1) as f64;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut curve = vec![(0.0, 0.0)];
+    let step = (y.len() / points.max(1)).max(1);
+    let mut since_last = 0;
+    for (rank, &i) in order.iter().enumerate() {
+        since_last += 1;
+        if y[i] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        let tie_next = order.get(rank + 1).is_some_and(|&j| p[j] == p[i]);
+        if !tie_next && (since_last >= step || rank + 1 == order.len()) {
+            curve.push((fp / negatives, tp / positives));
+            since_last = 0;
+        }
+    }
+    curve
+}
+
+/// Cumulative gains by decile: the share of all churners found in the top 10%, 20%, …
+/// of customers ranked by predicted risk.
+pub fn cumulative_gains(y: &[bool], p: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let positives = y.iter().filter(|&&v| v).count().max(1) as f64;
+    (1..=10)
+        .map(|d| {
+            let top = (y.len() * d).div_ceil(10);
+            order[..top].iter().filter(|&&i| y[i]).count() as f64 / positives
+        })
+        .collect()
+}
+
 pub fn top_decile_lift(y: &[bool], p: &[f64]) -> f64 {
     let mut order: Vec<usize> = (0..y.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
@@ -157,6 +198,12 @@ mod tests {
         let y: Vec<bool> = (0..100).map(|i| i < 10).collect();
         let p: Vec<f64> = (0..100).map(|i| 1.0 - i as f64 / 100.0).collect();
         assert!((top_decile_lift(&y, &p) - 10.0).abs() < 1e-12);
+        let gains = cumulative_gains(&y, &p);
+        assert!((gains[0] - 1.0).abs() < 1e-12 && (gains[9] - 1.0).abs() < 1e-12);
+        let roc = roc_curve(&y, &p, 20);
+        assert_eq!(roc.first(), Some(&(0.0, 0.0)));
+        assert_eq!(roc.last(), Some(&(1.0, 1.0)));
+        assert!(roc.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
         let table = reliability(&y, &p);
         assert_eq!(table.iter().map(|b| b.customers).sum::<usize>(), 100);
         assert!(ece(&table) > 0.0);

@@ -252,6 +252,12 @@ pub struct CandidateMetrics {
     pub top_decile_lift: f64,
     /// Mean seconds to fit one fold.
     pub fit_seconds: f64,
+    /// Out-of-fold ROC curve (false positive rate, true positive rate), thinned.
+    #[serde(default)]
+    pub roc: Vec<(f64, f64)>,
+    /// Out-of-fold share of churners found in the top 10%, 20%, … by predicted risk.
+    #[serde(default)]
+    pub gains: Vec<f64>,
 }
 
 /// What the manifest records about retention.
@@ -496,6 +502,8 @@ pub fn cross_validate(
         brier: cv::brier(y, &oof),
         top_decile_lift: cv::top_decile_lift(y, &oof),
         fit_seconds: seconds / params.folds as f64,
+        roc: cv::roc_curve(y, &oof, 60),
+        gains: cv::cumulative_gains(y, &oof),
     };
     Ok((metrics, oof))
 }
