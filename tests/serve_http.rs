@@ -440,4 +440,22 @@ fn first_start_without_a_bundle_trains_the_default_one() {
         get(server.addr, "/v1/models").json()["training"]["rows"],
         7043
     );
+    // The default bundle answers all three questions.
+    let answer = r.json();
+    let retention = &answer["retention"];
+    let p = retention["probability"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p), "{answer}");
+    assert!(["low", "medium", "high"].contains(&retention["band"].as_str().unwrap()));
+    assert_eq!(
+        retention["reasons"].as_array().unwrap().len(),
+        3,
+        "{answer}"
+    );
+    assert!(retention["clv"].as_f64().unwrap() > 0.0);
+    assert!(answer["segment"]["quadrant"].is_string());
+    let offers = answer["cross_sell"].as_array().unwrap();
+    assert!(!offers.is_empty(), "{answer}");
+    assert!(offers
+        .iter()
+        .all(|o| !o["because"].as_array().unwrap().is_empty()));
 }
