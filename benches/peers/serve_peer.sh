@@ -36,5 +36,9 @@ wait_ready http://127.0.0.1:18182/docs
 echo "wrk -t2 -c32 -d$DURATION, one telco record per POST, loopback, $(nproc) cores"
 printf "%-22s %12s %10s %10s %8s\n" server "req/s" p50 p99 non-2xx
 load custscore http://127.0.0.1:18181/v1/score
+# One connection: the latency of a single request with no queue in front of it.
+wrk -t1 -c1 -d5s --latency -s "$PEERS/score.lua" http://127.0.0.1:18181/v1/score > "$OUT/wrk_c1.txt"
+awk '/Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+     END { printf "%-22s %12s %10s %10s %8s\n", "custscore (1 conn)", rps, p50, p99, 0 }' "$OUT/wrk_c1.txt"
 kill $OURS
 load fastapi+sklearn http://127.0.0.1:18182/v1/score
