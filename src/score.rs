@@ -3,9 +3,11 @@
 
 use crate::bundle::Bundle;
 use crate::features::{EncodeError, Value};
-use crate::models::rules::product_held;
+use crate::models::rules::{product_held, CrossSellModel, ItemOffer};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 /// Which segment a customer is in, and where they sit in the value pyramid.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -77,7 +79,14 @@ pub struct Scorer {
     value_input: Option<usize>,
     /// Input index of each holdings column of the cross-sell rules.
     holdings_inputs: Vec<Option<usize>>,
+    /// Ranked offers by set of held products. Customers share few distinct product sets
+    /// (telco: at most 2^10), so most lookups skip the rule scan; bounded for catalogues
+    /// where sets rarely repeat.
+    offers_seen: RwLock<HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>>,
 }
+
+/// Most distinct held-product sets remembered by one Scorer.
+const OFFER_CACHE_LIMIT: usize = 65_536;
 
 impl Scorer {
     pub fn new(bundle: Bundle) -> Self {
@@ -101,6 +110,7 @@ impl Scorer {
             bundle,
             value_input,
             holdings_inputs,
+            offers_seen: RwLock::new(HashMap::new()),
         }
     }
 
@@ -181,9 +191,9 @@ impl Scorer {
                 held.push(id);
             }
         }
-        model
-            .offers(&held, model.params.top_n)
-            .into_iter()
+        held.sort_unstable();
+        self.ranked_offers(model, held)
+            .iter()
             .map(|offer| Offer {
                 item: model.items[offer.item as usize].clone(),
                 score: offer.score,
@@ -200,6 +210,21 @@ impl Scorer {
                 },
             })
             .collect()
+    }
+
+    /// The model's ranked offers for a (sorted) set of held products, remembered.
+    fn ranked_offers(&self, model: &CrossSellModel, held: Vec<u32>) -> Arc<Vec<ItemOffer>> {
+        let seen = |cache: &HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>| cache.get(&held).cloned();
+        if let Some(hit) = self.offers_seen.read().ok().and_then(|c| seen(&c)) {
+            return hit;
+        }
+        let offers = Arc::new(model.offers(&held, model.params.top_n));
+        if let Ok(mut cache) = self.offers_seen.write() {
+            if cache.len() < OFFER_CACHE_LIMIT {
+                cache.insert(held, offers.clone());
+            }
+        }
+        offers
     }
 }
 
