@@ -276,22 +276,27 @@ impl FeatureEncoder {
         let mut rows = Vec::with_capacity(table.rows());
         let mut warnings = Vec::new();
         for row in 0..table.rows() {
-            let values: Vec<Value> = columns
-                .iter()
-                .map(|column| match column.map(|c| &c.data) {
-                    Some(ColumnData::Numeric(v)) => v[row].map_or(Value::Missing, Value::Number),
-                    Some(ColumnData::Categorical(v)) => v[row]
-                        .as_deref()
-                        .map_or(Value::Missing, |t| Value::Text(Cow::Borrowed(t))),
-                    None => Value::Missing,
-                })
-                .collect();
+            let values = row_values(&columns, row);
             let mut features = Vec::new();
             self.encode(&values, &mut features, &mut warnings);
             rows.push(features);
         }
         rows
     }
+}
+
+/// One table row as input values, for the given columns (`None` = absent → missing).
+pub fn row_values<'a>(columns: &[Option<&'a crate::data::Column>], row: usize) -> Vec<Value<'a>> {
+    columns
+        .iter()
+        .map(|column| match column.map(|c| &c.data) {
+            Some(ColumnData::Numeric(v)) => v[row].map_or(Value::Missing, Value::Number),
+            Some(ColumnData::Categorical(v)) => v[row]
+                .as_deref()
+                .map_or(Value::Missing, |t| Value::Text(Cow::Borrowed(t))),
+            None => Value::Missing,
+        })
+        .collect()
 }
 
 fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, EncodeError> {

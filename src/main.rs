@@ -159,23 +159,13 @@ fn aggregate_log(
         );
     };
     let (events, mut quality, _) = transactions::read_log(log, &info.spec)?;
-    quality.first_event = events
-        .iter()
-        .map(|e| e.time)
-        .min()
-        .map(transactions::show_time);
-    quality.last_event = events
-        .iter()
-        .map(|e| e.time)
-        .max()
-        .map(transactions::show_time);
     let cutoff = match cutoff {
         Some(text) => transactions::parse_cutoff(text)?,
         None => {
             events.iter().map(|e| e.time).max().unwrap_or_default() + chrono::Duration::seconds(1)
         }
     };
-    quality.cutoff = Some(transactions::show_time(cutoff));
+    quality.note_span(&events, cutoff);
     let (table, _) = transactions::customer_table(&events, &info.spec, cutoff, false);
     for line in quality.findings() {
         eprintln!("{line}");

@@ -217,23 +217,13 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
 
 /// Score every training customer through the real Scorer and summarise the answers.
 fn score_training(bundle: &Bundle, table: &Table) -> ScoredTraining {
-    use crate::features::Value;
     use std::borrow::Cow;
     let scorer = crate::score::Scorer::new(bundle.clone());
     let columns: Vec<_> = scorer.input_names().map(|n| table.column(n)).collect();
     let mut drivers: std::collections::HashMap<String, usize> = Default::default();
     let mut clvs = Vec::new();
     for row in 0..table.rows() {
-        let values: Vec<Value> = columns
-            .iter()
-            .map(|c| match c.map(|c| &c.data) {
-                Some(ColumnData::Numeric(v)) => v[row].map_or(Value::Missing, Value::Number),
-                Some(ColumnData::Categorical(v)) => v[row]
-                    .as_deref()
-                    .map_or(Value::Missing, |t| Value::Text(Cow::Borrowed(t))),
-                None => Value::Missing,
-            })
-            .collect();
+        let values = crate::features::row_values(&columns, row);
         let Ok(answer) = scorer.score(Cow::Borrowed(""), values) else {
             continue;
         };
@@ -303,17 +293,7 @@ fn table_from_log(
         .into());
     }
     quality.customers_after_cutoff = after_cutoff;
-    quality.first_event = events
-        .iter()
-        .map(|e| e.time)
-        .min()
-        .map(transactions::show_time);
-    quality.last_event = events
-        .iter()
-        .map(|e| e.time)
-        .max()
-        .map(transactions::show_time);
-    quality.cutoff = Some(transactions::show_time(cutoff));
+    quality.note_span(&events, cutoff);
     table.source = path.display().to_string();
     table.sha256 = sha256;
     let invoices = spec

@@ -77,6 +77,13 @@ pub struct LogQuality {
 }
 
 impl LogQuality {
+    /// Record the log's first and last event and the cut-off used.
+    pub fn note_span(&mut self, events: &[Event], cutoff: NaiveDateTime) {
+        self.first_event = events.iter().map(|e| e.time).min().map(show_time);
+        self.last_event = events.iter().map(|e| e.time).max().map(show_time);
+        self.cutoff = Some(show_time(cutoff));
+    }
+
     pub fn findings(&self) -> Vec<String> {
         let mut out = vec![format!(
             "transaction log: {} lines, {} used, events {} .. {}, cut-off {}",
