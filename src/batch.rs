@@ -8,7 +8,7 @@
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
 use crate::features::Value;
-use crate::score::{Answer, Scorer};
+use crate::score::{Answer, Detail, Scorer};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -270,8 +270,12 @@ fn score_part(
         rejects: Vec::new(),
     };
     let mut csv_out = csv::WriterBuilder::new().from_writer(Vec::new());
+    let detail = match format {
+        Format::Csv => Detail::ItemsOnly,
+        Format::Jsonl => Detail::Full,
+    };
     for (number, record) in rows {
-        match score_record(scorer, layout, *number, record) {
+        match score_record(scorer, layout, *number, record, detail) {
             Ok(answer) => {
                 part.scored += 1;
                 match format {
@@ -396,6 +400,7 @@ fn score_record(
     layout: &Layout,
     number: usize,
     record: &csv::Result<csv::ByteRecord>,
+    detail: Detail,
 ) -> Result<Answer, String> {
     let record = record
         .as_ref()
@@ -429,7 +434,9 @@ fn score_record(
         Some(i) => return Err(format!("column {}: the id is missing", i + 1)),
         None => Cow::Owned(number.to_string()),
     };
-    scorer.score(id, values).map_err(|e| e.to_string())
+    scorer
+        .score_with(id, values, detail)
+        .map_err(|e| e.to_string())
 }
 
 /// A destination written in full before it appears: a temp file renamed at the end, or

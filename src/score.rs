@@ -74,6 +74,14 @@ impl ScoreError {
     }
 }
 
+/// How much of the answer to build. The CSV output lists offered items only, so a batch
+/// run writing CSV skips the texts of the rules behind each offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    Full,
+    ItemsOnly,
+}
+
 pub struct Scorer {
     bundle: Bundle,
     value_input: Option<usize>,
@@ -134,6 +142,16 @@ impl Scorer {
     /// Score one customer; `raw` holds one value per input column, in input order
     /// (`Value::Missing` for absent ones).
     pub fn score(&self, id: Cow<str>, raw: Vec<Value>) -> Result<Answer, ScoreError> {
+        self.score_with(id, raw, Detail::Full)
+    }
+
+    /// Score one customer with the given level of detail.
+    pub fn score_with(
+        &self,
+        id: Cow<str>,
+        raw: Vec<Value>,
+        detail: Detail,
+    ) -> Result<Answer, ScoreError> {
         if raw.len() != self.n_inputs() {
             return Err(ScoreError::Arity {
                 expected: self.n_inputs(),
@@ -163,7 +181,7 @@ impl Scorer {
                 tier,
                 quadrant: risk.as_ref().and_then(|r| r.quadrant).map(String::from),
             },
-            cross_sell: self.cross_sell(&values),
+            cross_sell: self.cross_sell(&values, detail),
             retention: risk.map(|r| Retention {
                 probability: r.probability,
                 band: r.band.to_string(),
@@ -178,7 +196,7 @@ impl Scorer {
 
 impl Scorer {
     /// Products to offer, from the products the record's holdings columns say are held.
-    fn cross_sell(&self, values: &[Value]) -> Vec<Offer> {
+    fn cross_sell(&self, values: &[Value], detail: Detail) -> Vec<Offer> {
         let Some(model) = &self.bundle.rules else {
             return Vec::new();
         };
@@ -197,12 +215,13 @@ impl Scorer {
             .map(|offer| Offer {
                 item: model.items[offer.item as usize].clone(),
                 score: offer.score,
-                because: match offer.because.is_empty() {
-                    true => vec![format!(
+                because: match (detail, offer.because.is_empty()) {
+                    (Detail::ItemsOnly, _) => Vec::new(),
+                    (Detail::Full, true) => vec![format!(
                         "popular: held by {:.0}% of customers (no rule fired)",
                         100.0 * model.popularity(offer.item)
                     )],
-                    false => offer
+                    (Detail::Full, false) => offer
                         .because
                         .iter()
                         .map(|&r| model.rule_text(r).to_string())
@@ -255,7 +274,7 @@ impl Answer {
             self.segment.tier.clone(),
             self.retention
                 .as_ref()
-                .map_or(String::new(), |r| format!("{:.4}", r.probability)),
+                .map_or(String::new(), |r| fixed(r.probability, 4)),
             self.retention
                 .as_ref()
                 .map_or(String::new(), |r| r.band.clone()),
@@ -265,7 +284,7 @@ impl Answer {
             self.retention
                 .as_ref()
                 .and_then(|r| r.clv)
-                .map_or(String::new(), |v| format!("{v:.2}")),
+                .map_or(String::new(), |v| fixed(v, 2)),
             self.segment.quadrant.clone().unwrap_or_default(),
             self.cross_sell
                 .iter()
@@ -275,5 +294,43 @@ impl Answer {
             self.model_version.clone(),
             self.warnings.join("; "),
         ]
+    }
+}
+
+/// `x` with `decimals` digits after the point, by integer arithmetic (a batch writes millions
+/// of these; `format!("{:.4}")` takes the exact, slow path).
+fn fixed(x: f64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    let scaled = (x * scale as f64).round();
+    if !scaled.is_finite() || scaled.abs() >= 9e15 {
+        return format!("{x:.*}", decimals as usize);
+    }
+    let n = scaled as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    let n = n.unsigned_abs();
+    format!(
+        "{sign}{}.{:0width$}",
+        n / scale,
+        n % scale,
+        width = decimals as usize
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed;
+
+    #[test]
+    fn fixed_point_matches_the_usual_formatting() {
+        for x in [
+            0.0, 0.5, 0.33147956, 1.0, 895.0903, -12.345678, 123456.789, 1e-9, -0.00004,
+        ] {
+            for d in [2, 4] {
+                let ours = fixed(x, d);
+                let std = format!("{x:.*}", d as usize);
+                let same = ours == std || ours == std.replacen("-0.", "0.", 1);
+                assert!(same, "{x} at {d}: {ours} vs {std}");
+            }
+        }
     }
 }
