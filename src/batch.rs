@@ -127,9 +127,8 @@ impl Layout {
 /// while the current one is scored, so memory stays at a few chunks whatever the file size.
 type Chunk = Vec<(usize, csv::Result<csv::ByteRecord>)>;
 
-/// One slice of a chunk, scored and formatted on one core.
+/// One slice of a chunk, scored on one core (its output bytes are in a reused buffer).
 struct Part {
-    bytes: Vec<u8>,
     scored: usize,
     rejects: Vec<(u64, String, String)>,
 }
@@ -187,9 +186,13 @@ pub fn score_stream(
         seconds: 0.0,
         rejects: rejects.to_path_buf(),
     };
+    // Chunks and output buffers go round and round rather than being freed and
+    // allocated again: fresh large allocations cost page faults and zeroing per chunk.
     let (chunks, inbox) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(2);
+    let (recycle, recycled) = std::sync::mpsc::sync_channel::<Chunk>(4);
+    let mut buffers: Vec<Vec<u8>> = Vec::new();
     std::thread::scope(|scope| -> Result<(), BatchError> {
-        scope.spawn(move || read_chunks(reader, chunks));
+        scope.spawn(move || read_chunks(reader, chunks, recycled));
         for chunk in inbox {
             let chunk = chunk.map_err(read_error)?;
             summary.rows_in += chunk.len();
@@ -197,13 +200,15 @@ pub fn score_stream(
                 .len()
                 .div_ceil(rayon::current_num_threads() * 4)
                 .max(64);
+            buffers.resize_with(chunk.len().div_ceil(part_rows), Vec::new);
             let parts: Vec<Part> = chunk
                 .par_chunks(part_rows)
-                .map(|rows| score_part(scorer, &layout, rows, format))
+                .zip(buffers.par_iter_mut())
+                .map(|(rows, buffer)| score_part(scorer, &layout, rows, format, buffer))
                 .collect();
-            for part in parts {
+            for (part, bytes) in parts.into_iter().zip(&buffers) {
                 summary.scored += part.scored;
-                out.writer.write_all(&part.bytes).map_err(out_error)?;
+                out.writer.write_all(bytes).map_err(out_error)?;
                 for (line, reason, raw) in part.rejects {
                     summary.rejected += 1;
                     rej_csv
@@ -215,6 +220,7 @@ pub fn score_stream(
                 bar.set_position(last.position().map_or(0, |p| p.byte()));
                 bar.set_message(format!("{} rows", summary.rows_in));
             }
+            let _ = recycle.try_send(chunk);
         }
         Ok(())
     })?;
@@ -236,11 +242,15 @@ pub fn score_stream(
 fn read_chunks<R: Read>(
     mut reader: csv::Reader<R>,
     chunks: std::sync::mpsc::SyncSender<std::io::Result<Chunk>>,
+    recycled: std::sync::mpsc::Receiver<Chunk>,
 ) {
     let mut number = 0usize;
     let mut records = reader.byte_records();
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        let mut chunk = recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_ROWS));
+        chunk.clear();
         for record in records.by_ref().take(CHUNK_ROWS) {
             if let Err(e) = &record {
                 if let csv::ErrorKind::Io(_) = e.kind() {
@@ -257,19 +267,22 @@ fn read_chunks<R: Read>(
     }
 }
 
-/// Score and format a slice of rows: answers as output bytes, failures as rejects.
+/// Score and format a slice of rows: answers as bytes into `bytes` (cleared first),
+/// failures as rejects.
 fn score_part(
     scorer: &Scorer,
     layout: &Layout,
     rows: &[(usize, csv::Result<csv::ByteRecord>)],
     format: Format,
+    bytes: &mut Vec<u8>,
 ) -> Part {
+    bytes.clear();
     let mut part = Part {
-        bytes: Vec::with_capacity(rows.len() * 160),
         scored: 0,
         rejects: Vec::new(),
     };
-    let mut csv_out = csv::WriterBuilder::new().from_writer(Vec::new());
+    let mut jsonl = Vec::new();
+    let mut csv_out = csv::WriterBuilder::new().from_writer(&mut *bytes);
     let detail = match format {
         Format::Csv => Detail::ItemsOnly,
         Format::Jsonl => Detail::Full,
@@ -283,8 +296,8 @@ fn score_part(
                         let _ = csv_out.write_record(answer.csv_fields());
                     }
                     Format::Jsonl => {
-                        let _ = serde_json::to_writer(&mut part.bytes, &answer);
-                        part.bytes.push(b'\n');
+                        let _ = serde_json::to_writer(&mut jsonl, &answer);
+                        jsonl.push(b'\n');
                     }
                 }
             }
@@ -294,10 +307,10 @@ fn score_part(
             }
         }
     }
-    if format == Format::Csv {
-        // Writing into a Vec cannot fail.
-        part.bytes = csv_out.into_inner().unwrap_or_default();
-    }
+    // Writing into a Vec cannot fail.
+    let _ = csv_out.flush();
+    drop(csv_out);
+    bytes.extend_from_slice(&jsonl);
     part
 }
 
