@@ -246,17 +246,7 @@ struct LineColumns<'h> {
 
 impl<'h> LineColumns<'h> {
     fn find(path: &Path, header: &'h [String], options: &BasketOptions) -> Result<Self, DataError> {
-        let find = |name: &str, role: &'static str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| DataError::NoSuchColumn {
-                    path: path.to_path_buf(),
-                    name: name.to_string(),
-                    role,
-                    available: header.join(", "),
-                })
-        };
+        let find = |name: &str, role: &'static str| super::find_column(path, header, name, role);
         Ok(LineColumns {
             header,
             order: find(&options.order_col, "--order-col")?,

@@ -24,6 +24,25 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Position of a named column in a header, or the error naming the file, the column, its
+/// role and the columns there are.
+pub fn find_column(
+    path: &std::path::Path,
+    header: &[String],
+    name: &str,
+    role: &'static str,
+) -> Result<usize, DataError> {
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| DataError::NoSuchColumn {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            role,
+            available: header.join(", "),
+        })
+}
+
 /// Is this cell a missing value? Blanks, whitespace and the usual spellings of "no value".
 pub fn is_missing(cell: &str) -> bool {
     let cell = cell.trim();

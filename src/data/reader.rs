@@ -76,17 +76,7 @@ impl RawRows {
             }
             Some(record) => parse_header(path, &record.map_err(|e| malformed(path, &e))?)?,
         };
-        let find = |name: &str, role: &'static str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| DataError::NoSuchColumn {
-                    path: path.to_path_buf(),
-                    name: name.to_string(),
-                    role,
-                    available: header.join(", "),
-                })
-        };
+        let find = |name: &str, role: &'static str| super::find_column(path, &header, name, role);
         let id_index = options.id.as_deref().map(|id| find(id, "id")).transpose()?;
         for (name, role) in &options.required {
             find(name, role)?;

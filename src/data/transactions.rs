@@ -243,17 +243,7 @@ struct LogColumns {
 
 impl LogColumns {
     fn find(path: &Path, header: &[String], spec: &TransactionSpec) -> Result<Self, DataError> {
-        let find = |name: &str, role: &'static str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| DataError::NoSuchColumn {
-                    path: path.to_path_buf(),
-                    name: name.to_string(),
-                    role,
-                    available: header.join(", "),
-                })
-        };
+        let find = |name: &str, role: &'static str| super::find_column(path, header, name, role);
         let optional =
             |name: &Option<String>, role| name.as_deref().map(|n| find(n, role)).transpose();
         Ok(LogColumns {
