@@ -44,20 +44,6 @@ fn train(data: &Path, label: &str, models: &Path, extra: &[&str]) -> std::proces
     run(&args)
 }
 
-fn score_file(models: &Path, input: &Path, output: &Path) -> Vec<csv::StringRecord> {
-    let out = run(&[
-        "score",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    csv_rows(output)
-}
-
 fn column(path: &Path, name: &str) -> usize {
     let mut reader = csv::Reader::from_path(path).unwrap();
     reader

@@ -267,16 +267,7 @@ fn trained_bundle_offers_cross_sell_in_score_and_inspect() {
     assert!(stdout(&out).contains("hit rate@3"), "{}", stdout(&out));
 
     let scored = dir.path().join("scored.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        customers.to_str().unwrap(),
-        "--output",
-        scored.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::score_file(&models, &customers, &scored);
     let (header, rows) = read_csv(&scored);
     let at = header
         .iter()

@@ -73,6 +73,21 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// Score `input` into `output` with the bundle in `models`; the scored rows.
+pub fn score_file(models: &Path, input: &Path, output: &Path) -> Vec<csv::StringRecord> {
+    let out = run(&[
+        "score",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    csv_rows(output)
+}
+
 /// Count data rows of a CSV written by custscore (header excluded, quoted newlines handled).
 pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(path).unwrap();
