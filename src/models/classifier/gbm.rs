@@ -6,6 +6,7 @@
 
 use super::calibration::sigmoid;
 use super::cv::stratified_folds;
+use super::dense_forest::DenseForest;
 use super::explain::ReasonMethod;
 use super::flat_tree::{FlatTree, Node};
 use ndarray::ArrayView2;
@@ -43,21 +44,61 @@ impl Default for GbmParams {
     }
 }
 
+/// The stored form: base and trees. The scoring layout is rebuilt from it on load.
+#[derive(Serialize, Deserialize)]
+struct StoredGbm {
+    base: f64,
+    trees: Vec<FlatTree>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredGbm", into = "StoredGbm")]
 pub struct GbmModel {
     /// Log-odds of the training churn rate.
-    pub base: f64,
-    pub trees: Vec<FlatTree>,
+    base: f64,
+    trees: Vec<FlatTree>,
+    /// The same trees laid out for scoring (absent for trees too deep to pad).
+    dense: Option<DenseForest>,
+}
+
+impl From<StoredGbm> for GbmModel {
+    fn from(stored: StoredGbm) -> Self {
+        GbmModel::new(stored.base, stored.trees)
+    }
+}
+
+impl From<GbmModel> for StoredGbm {
+    fn from(model: GbmModel) -> Self {
+        StoredGbm {
+            base: model.base,
+            trees: model.trees,
+        }
+    }
 }
 
 impl GbmModel {
+    pub fn new(base: f64, trees: Vec<FlatTree>) -> Self {
+        let dense = DenseForest::new(&trees);
+        GbmModel { base, trees, dense }
+    }
+
+    pub fn trees(&self) -> &[FlatTree] {
+        &self.trees
+    }
+
     /// Churn log-odds of one encoded row.
     pub fn log_odds(&self, x: &[f64]) -> f64 {
-        self.base + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+        match &self.dense {
+            Some(dense) => self.base + dense.predict(x),
+            None => self.base + self.trees.iter().map(|t| t.predict(x)).sum::<f64>(),
+        }
     }
 
     /// Per-feature contributions; returns the bias so that bias + sum = log-odds.
     pub fn contributions(&self, x: &[f64], out: &mut [f64], method: ReasonMethod) -> f64 {
+        if let (ReasonMethod::Path, Some(dense)) = (method, &self.dense) {
+            return self.base + dense.path_contributions(x, out);
+        }
         let mut stack = Vec::with_capacity(32);
         let per_tree = |t: &FlatTree| match method {
             ReasonMethod::TreeShap => super::tree_shap::tree_shap(t, x, out, &mut stack),
@@ -389,7 +430,7 @@ pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) ->
     let rounds = (best as f64 * all.len() as f64 / fit.len().max(1) as f64).ceil() as usize;
     let base = base_of(&all);
     let (trees, _) = boost(&data, y, &all, &[], base, params, rounds);
-    GbmModel { base, trees }
+    GbmModel::new(base, trees)
 }
 
 /// One classification tree (CART with the Gini criterion): with a constant starting

@@ -5,6 +5,7 @@
 
 pub mod calibration;
 pub mod cv;
+pub mod dense_forest;
 pub mod explain;
 pub mod flat_tree;
 pub mod gbm;
@@ -226,7 +227,7 @@ impl ChurnModel {
         match self {
             ChurnModel::Logistic(m) => m.weights.len() == width && m.means.len() == width,
             ChurnModel::DecisionTree { tree } => tree.is_well_formed(width),
-            ChurnModel::Gbm(m) => m.trees.iter().all(|t| t.is_well_formed(width)),
+            ChurnModel::Gbm(m) => m.trees().iter().all(|t| t.is_well_formed(width)),
         }
     }
 
