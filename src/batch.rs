@@ -8,7 +8,7 @@
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
 use crate::features::Value;
-use crate::score::{Answer, Detail, Scorer};
+use crate::score::{Answer, Detail, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -16,6 +16,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Instant;
 
 const CHUNK_ROWS: usize = 16_384;
@@ -123,12 +124,38 @@ impl Layout {
     }
 }
 
-/// Rows read and handed to the scorers at a time; a reader thread fills the next chunk
-/// while the current one is scored, so memory stays at a few chunks whatever the file size.
-type Chunk = Vec<(usize, csv::Result<csv::ByteRecord>)>;
+/// One input row: its line number in the file and its fields, or why it is unreadable.
+#[derive(Default)]
+struct Row {
+    /// 1 for the first row after the header.
+    number: usize,
+    line: u64,
+    record: csv::ByteRecord,
+    error: Option<String>,
+}
 
-/// One slice of a chunk, scored on one core (its output bytes are in a reused buffer).
+/// Rows read and handed to the scorers at a time; a reader thread fills the next chunk
+/// while the current one is scored, so memory stays at a few chunks whatever the file
+/// size. Chunks go back to the reader and rows are read into the records already there.
+#[derive(Default)]
+struct Chunk {
+    rows: Vec<Row>,
+    len: usize,
+    /// Bytes read up to the end of this chunk, for the progress bar.
+    bytes_read: u64,
+}
+
+impl Chunk {
+    fn rows(&self) -> &[Row] {
+        &self.rows[..self.len]
+    }
+}
+
+/// One slice of a chunk, scored on one core: its output bytes and its rejects. Parts go
+/// round between the scorers and the writer thread, keeping their buffers.
+#[derive(Default)]
 struct Part {
+    bytes: Vec<u8>,
     scored: usize,
     rejects: Vec<(u64, String, String)>,
 }
@@ -161,157 +188,198 @@ pub fn score_stream(
         .from_reader(BufReader::with_capacity(1 << 20, source));
     let header = read_header(&mut reader, &in_name)?;
     let layout = Layout::new(scorer, header, &in_name)?;
-    let mut out = Output::create(output)?;
-    let out_name = output.name();
-    let out_error = |source| BatchError::Write {
-        path: out_name.clone(),
-        source,
-    };
+    let mut writer = Writer::create(output, rejects)?;
     if format == Format::Csv {
-        out.writer
-            .write_all(&csv_line(Answer::csv_header().iter().copied()))
-            .map_err(out_error)?;
+        writer.write_header()?;
     }
-    let mut rej = Output::create(&Stream::File(rejects.to_path_buf()))?;
-    let mut rej_csv = csv::Writer::from_writer(&mut rej.writer);
-    rej_csv
-        .write_record(["line", "reason", "record"])
-        .map_err(|e| write_error(rejects, e))?;
 
     let progress = progress_bar(size);
-    let mut summary = BatchSummary {
-        rows_in: 0,
-        scored: 0,
-        rejected: 0,
-        seconds: 0.0,
-        rejects: rejects.to_path_buf(),
-    };
-    // Chunks and output buffers go round and round rather than being freed and
-    // allocated again: fresh large allocations cost page faults and zeroing per chunk.
-    let (chunks, inbox) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(2);
-    let (recycle, recycled) = std::sync::mpsc::sync_channel::<Chunk>(4);
-    let mut buffers: Vec<Vec<u8>> = Vec::new();
-    std::thread::scope(|scope| -> Result<(), BatchError> {
-        scope.spawn(move || read_chunks(reader, chunks, recycled));
+    let mut rows_in = 0;
+    let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(2);
+    let (recycle_chunk, recycled_chunks) = mpsc::sync_channel::<Chunk>(4);
+    let (to_writer, writer_inbox) = mpsc::sync_channel::<Vec<Part>>(2);
+    let (recycle_parts, recycled_parts) = mpsc::sync_channel::<Vec<Part>>(4);
+    let (scored, rejected) = std::thread::scope(|scope| -> Result<_, BatchError> {
+        scope.spawn(move || read_chunks(reader, chunks, recycled_chunks));
+        let written = scope.spawn(move || writer.write_parts(writer_inbox, recycle_parts));
         for chunk in inbox {
             let chunk = chunk.map_err(read_error)?;
-            summary.rows_in += chunk.len();
-            let part_rows = chunk
-                .len()
-                .div_ceil(rayon::current_num_threads() * 4)
-                .max(64);
-            buffers.resize_with(chunk.len().div_ceil(part_rows), Vec::new);
-            let parts: Vec<Part> = chunk
-                .par_chunks(part_rows)
-                .zip(buffers.par_iter_mut())
-                .map(|(rows, buffer)| score_part(scorer, &layout, rows, format, buffer))
-                .collect();
-            for (part, bytes) in parts.into_iter().zip(&buffers) {
-                summary.scored += part.scored;
-                out.writer.write_all(bytes).map_err(out_error)?;
-                for (line, reason, raw) in part.rejects {
-                    summary.rejected += 1;
-                    rej_csv
-                        .write_record([line.to_string(), reason, raw])
-                        .map_err(|e| write_error(rejects, e))?;
-                }
+            rows_in += chunk.len;
+            let mut parts = recycled_parts.try_recv().unwrap_or_default();
+            score_chunk(scorer, &layout, chunk.rows(), format, &mut parts);
+            if let Some(bar) = &progress {
+                bar.set_position(chunk.bytes_read);
+                bar.set_message(format!("{rows_in} rows"));
             }
-            if let (Some(bar), Some((_, Ok(last)))) = (&progress, chunk.last()) {
-                bar.set_position(last.position().map_or(0, |p| p.byte()));
-                bar.set_message(format!("{} rows", summary.rows_in));
+            let _ = recycle_chunk.try_send(chunk);
+            if to_writer.send(parts).is_err() {
+                break; // the writer stopped on an error, which `join` returns
             }
-            let _ = recycle.try_send(chunk);
         }
-        Ok(())
+        drop(to_writer);
+        written
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    rej_csv
-        .flush()
-        .map_err(|e| write_error(rejects, csv::Error::from(e)))?;
-    drop(rej_csv);
-    out.finish()?;
-    rej.finish()?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(BatchSummary {
+        rows_in,
+        scored,
+        rejected,
+        seconds: started.elapsed().as_secs_f64(),
+        rejects: rejects.to_path_buf(),
+    })
 }
 
-/// The reader thread: chunks of records with their row numbers, until the input ends,
-/// the scorer side hangs up, or reading fails.
+/// Score a chunk on all cores, a few parts per core, in input order.
+fn score_chunk(
+    scorer: &Scorer,
+    layout: &Layout,
+    rows: &[Row],
+    format: Format,
+    parts: &mut Vec<Part>,
+) {
+    let part_rows = rows
+        .len()
+        .div_ceil(rayon::current_num_threads() * 4)
+        .max(64);
+    parts.resize_with(rows.len().div_ceil(part_rows), Part::default);
+    rows.par_chunks(part_rows)
+        .zip(parts.par_iter_mut())
+        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, part));
+}
+
+/// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
+/// or reading fails.
 fn read_chunks<R: Read>(
     mut reader: csv::Reader<R>,
-    chunks: std::sync::mpsc::SyncSender<std::io::Result<Chunk>>,
-    recycled: std::sync::mpsc::Receiver<Chunk>,
+    chunks: mpsc::SyncSender<std::io::Result<Chunk>>,
+    recycled: mpsc::Receiver<Chunk>,
 ) {
-    let mut number = 0usize;
-    let mut records = reader.byte_records();
+    let mut number = 0;
     loop {
-        let mut chunk = recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_ROWS));
-        chunk.clear();
-        for record in records.by_ref().take(CHUNK_ROWS) {
-            if let Err(e) = &record {
-                if let csv::ErrorKind::Io(_) = e.kind() {
+        let mut chunk = recycled.try_recv().unwrap_or_default();
+        chunk.len = 0;
+        while chunk.len < CHUNK_ROWS {
+            if chunk.rows.len() == chunk.len {
+                chunk.rows.push(Row::default());
+            }
+            let row = &mut chunk.rows[chunk.len];
+            match reader.read_byte_record(&mut row.record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    row.line = row.record.position().map_or(0, |p| p.line());
+                    row.error = None;
+                }
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
                     let _ = chunks.send(Err(std::io::Error::other(e.to_string())));
                     return;
                 }
+                Err(e) => {
+                    row.line = e.position().map_or(0, |p| p.line());
+                    row.error = Some(format!("unreadable row: {e}"));
+                }
             }
             number += 1;
-            chunk.push((number, record));
+            row.number = number;
+            chunk.len += 1;
         }
-        if chunk.is_empty() || chunks.send(Ok(chunk)).is_err() {
+        chunk.bytes_read = reader.position().byte();
+        if chunk.len == 0 || chunks.send(Ok(chunk)).is_err() {
             return;
         }
     }
 }
 
-/// Score and format a slice of rows: answers as bytes into `bytes` (cleared first),
-/// failures as rejects.
-fn score_part(
+/// Score and format a slice of rows: answers as bytes into the part (cleared first),
+/// failures as rejects. Writing into a Vec cannot fail.
+fn score_part(scorer: &Scorer, layout: &Layout, rows: &[Row], format: Format, part: &mut Part) {
+    part.bytes.clear();
+    part.rejects.clear();
+    part.scored = match format {
+        Format::Csv => {
+            let mut out = csv::Writer::from_writer(std::mem::take(&mut part.bytes));
+            let mut field = String::new();
+            let scored = for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
+                let _ = scorer.write_csv(&mut out, &id, scored, &mut field);
+            });
+            part.bytes = out.into_inner().unwrap_or_default();
+            scored
+        }
+        Format::Jsonl => for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
+            let _ =
+                serde_json::to_writer(&mut part.bytes, &scorer.answer(id, scored, Detail::Full));
+            part.bytes.push(b'\n');
+        }),
+    };
+}
+
+/// Score each row with one scratch, hand every answer to `write` and every failure to
+/// `rejects`; returns how many were scored.
+fn for_each_scored<'a>(
     scorer: &Scorer,
     layout: &Layout,
-    rows: &[(usize, csv::Result<csv::ByteRecord>)],
-    format: Format,
-    bytes: &mut Vec<u8>,
-) -> Part {
-    bytes.clear();
-    let mut part = Part {
-        scored: 0,
-        rejects: Vec::new(),
-    };
-    let mut jsonl = Vec::new();
-    let mut csv_out = csv::WriterBuilder::new().from_writer(&mut *bytes);
-    let detail = match format {
-        Format::Csv => Detail::ItemsOnly,
-        Format::Jsonl => Detail::Full,
-    };
-    for (number, record) in rows {
-        match score_record(scorer, layout, *number, record, detail) {
-            Ok(answer) => {
-                part.scored += 1;
-                match format {
-                    Format::Csv => {
-                        let _ = csv_out.write_record(answer.csv_fields());
-                    }
-                    Format::Jsonl => {
-                        let _ = serde_json::to_writer(&mut jsonl, &answer);
-                        jsonl.push(b'\n');
-                    }
-                }
-            }
-            Err(reason) => {
-                let (line, raw) = describe(record);
-                part.rejects.push((line, reason, raw));
-            }
+    rows: &'a [Row],
+    rejects: &mut Vec<(u64, String, String)>,
+    mut write: impl FnMut(Cow<'a, str>, &Scored),
+) -> usize {
+    let mut scratch = Scratch::default();
+    let mut scored = 0;
+    for row in rows {
+        let result = read_row(layout, row, &mut scratch.values).and_then(|id| {
+            let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
+            write(id, &answer);
+            Ok(())
+        });
+        match result {
+            Ok(()) => scored += 1,
+            Err(reason) => rejects.push((row.line, reason, describe(row))),
         }
     }
-    // Writing into a Vec cannot fail.
-    let _ = csv_out.flush();
-    drop(csv_out);
-    bytes.extend_from_slice(&jsonl);
-    part
+    scored
+}
+
+/// Put one row's values (one per scorer input, in order) into `values`; returns the
+/// customer id, or why the row cannot be scored.
+fn read_row<'a>(
+    layout: &Layout,
+    row: &'a Row,
+    values: &mut Vec<Value<'a>>,
+) -> Result<Cow<'a, str>, String> {
+    if let Some(error) = &row.error {
+        return Err(error.clone());
+    }
+    let record = &row.record;
+    if record.len() != layout.header.len() {
+        return Err(format!(
+            "expected {} fields, found {}",
+            layout.header.len(),
+            record.len()
+        ));
+    }
+    let cell = |i: usize| {
+        std::str::from_utf8(&record[i]).map_err(|_| {
+            format!(
+                "column {} (`{}`): value is not valid UTF-8",
+                i + 1,
+                layout.header[i]
+            )
+        })
+    };
+    values.clear();
+    for at in &layout.inputs {
+        values.push(match at {
+            Some(i) => Value::Text(Cow::Borrowed(cell(*i)?)),
+            None => Value::Missing,
+        });
+    }
+    match layout.id {
+        Some(i) if !crate::data::is_missing(cell(i)?) => Ok(Cow::Borrowed(cell(i)?.trim())),
+        Some(i) => Err(format!("column {}: the id is missing", i + 1)),
+        None => Ok(Cow::Owned(row.number.to_string())),
+    }
 }
 
 /// One CSV line from fields.
@@ -395,75 +463,85 @@ fn read_header<R: Read>(
 }
 
 /// Line number and the row as text, for the rejects file.
-fn describe(record: &csv::Result<csv::ByteRecord>) -> (u64, String) {
-    match record {
-        Ok(r) => (
-            r.position().map_or(0, |p| p.line()),
-            r.iter()
-                .map(String::from_utf8_lossy)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        Err(e) => (e.position().map_or(0, |p| p.line()), String::new()),
-    }
+fn describe(row: &Row) -> String {
+    row.record
+        .iter()
+        .map(String::from_utf8_lossy)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
-fn score_record(
-    scorer: &Scorer,
-    layout: &Layout,
-    number: usize,
-    record: &csv::Result<csv::ByteRecord>,
-    detail: Detail,
-) -> Result<Answer, String> {
-    let record = record
-        .as_ref()
-        .map_err(|e| format!("unreadable row: {e}"))?;
-    if record.len() != layout.header.len() {
-        return Err(format!(
-            "expected {} fields, found {}",
-            layout.header.len(),
-            record.len()
-        ));
+/// The output and rejects files, written by their own thread while the next chunk is
+/// scored.
+struct Writer {
+    out: Output,
+    rejects: csv::Writer<Output>,
+    rejects_path: PathBuf,
+}
+
+impl Writer {
+    fn create(output: &Stream, rejects: &Path) -> Result<Self, BatchError> {
+        let out = Output::create(output)?;
+        let mut rejects_csv =
+            csv::Writer::from_writer(Output::create(&Stream::File(rejects.to_path_buf()))?);
+        rejects_csv
+            .write_record(["line", "reason", "record"])
+            .map_err(|e| write_error(rejects, e))?;
+        Ok(Writer {
+            out,
+            rejects: rejects_csv,
+            rejects_path: rejects.to_path_buf(),
+        })
     }
-    let cell = |i: usize| {
-        std::str::from_utf8(&record[i]).map_err(|_| {
-            format!(
-                "column {} (`{}`): value is not valid UTF-8",
-                i + 1,
-                layout.header[i]
-            )
-        })
-    };
-    let values = layout
-        .inputs
-        .iter()
-        .map(|at| match at {
-            Some(i) => cell(*i).map(|t| Value::Text(Cow::Borrowed(t))),
-            None => Ok(Value::Missing),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let id = match layout.id {
-        Some(i) if !crate::data::is_missing(cell(i)?) => Cow::Borrowed(cell(i)?.trim()),
-        Some(i) => return Err(format!("column {}: the id is missing", i + 1)),
-        None => Cow::Owned(number.to_string()),
-    };
-    scorer
-        .score_with(id, values, detail)
-        .map_err(|e| e.to_string())
+
+    fn write_header(&mut self) -> Result<(), BatchError> {
+        let header = csv_line(Answer::csv_header().iter().copied());
+        self.out.write_all(&header)
+    }
+
+    /// Write parts as they come, in order, handing each batch back for reuse; then
+    /// finish both files. Returns (rows scored, rows rejected).
+    fn write_parts(
+        mut self,
+        parts: mpsc::Receiver<Vec<Part>>,
+        recycle: mpsc::SyncSender<Vec<Part>>,
+    ) -> Result<(usize, usize), BatchError> {
+        let (mut scored, mut rejected) = (0, 0);
+        for batch in parts {
+            for part in &batch {
+                scored += part.scored;
+                self.out.write_all(&part.bytes)?;
+                for (line, reason, raw) in &part.rejects {
+                    rejected += 1;
+                    self.rejects
+                        .write_record([line.to_string().as_str(), reason, raw])
+                        .map_err(|e| write_error(&self.rejects_path, e))?;
+                }
+            }
+            let _ = recycle.try_send(batch);
+        }
+        self.out.finish()?;
+        let rejects = self
+            .rejects
+            .into_inner()
+            .map_err(|e| write_error(&self.rejects_path, csv::Error::from(e.into_error())))?;
+        rejects.finish()?;
+        Ok((scored, rejected))
+    }
 }
 
 /// A destination written in full before it appears: a temp file renamed at the end, or
 /// standard output.
 struct Output {
     target: Stream,
-    writer: BufWriter<Box<dyn Write>>,
+    writer: BufWriter<Box<dyn Write + Send>>,
     temp: Option<tempfile::TempPath>,
 }
 
 impl Output {
     fn create(target: &Stream) -> Result<Self, BatchError> {
-        let (sink, temp): (Box<dyn Write>, _) = match target {
-            Stream::Std => (Box::new(std::io::stdout().lock()), None),
+        let (sink, temp): (Box<dyn Write + Send>, _) = match target {
+            Stream::Std => (Box::new(std::io::stdout()), None),
             Stream::File(path) => {
                 let dir = match path.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,
@@ -485,6 +563,15 @@ impl Output {
         })
     }
 
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), BatchError> {
+        self.writer
+            .write_all(bytes)
+            .map_err(|source| BatchError::Write {
+                path: self.target.name(),
+                source,
+            })
+    }
+
     fn finish(mut self) -> Result<(), BatchError> {
         let name = self.target.name();
         let error = |source| BatchError::Write {
@@ -497,5 +584,15 @@ impl Output {
             temp.persist(path).map_err(|e| error(e.error))?;
         }
         Ok(())
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
     }
 }

@@ -140,9 +140,10 @@ pub struct FeatureEncoder {
     pub features: Vec<Feature>,
     /// Feature index of each input's first feature (one-hot blocks are contiguous).
     offsets: Vec<usize>,
-    /// category → feature index within its block, rebuilt after loading.
+    /// (category, feature index within its block) sorted by category, per input; rebuilt
+    /// after loading. A binary search over a few names beats hashing each cell.
     #[serde(skip)]
-    lookup: Vec<HashMap<String, usize>>,
+    lookup: Vec<Vec<(String, usize)>>,
 }
 
 pub const OTHER: &str = "(other)";
@@ -226,11 +227,18 @@ impl FeatureEncoder {
 
     /// Check and normalise raw values (one per input, in input order): numbers for numeric
     /// columns, text for categorical ones.
-    pub fn parse<'a>(&self, raw: Vec<Value<'a>>) -> Result<Vec<Value<'a>>, EncodeError> {
-        raw.into_iter()
-            .zip(&self.inputs)
-            .map(|(value, input)| normalise(value, input))
-            .collect()
+    pub fn parse<'a>(&self, mut raw: Vec<Value<'a>>) -> Result<Vec<Value<'a>>, EncodeError> {
+        self.parse_in_place(&mut raw)?;
+        Ok(raw)
+    }
+
+    /// [`parse`](Self::parse) without moving the values.
+    pub fn parse_in_place(&self, values: &mut [Value]) -> Result<(), EncodeError> {
+        for (value, input) in values.iter_mut().zip(&self.inputs) {
+            let raw = std::mem::replace(value, Value::Missing);
+            *value = normalise(raw, input)?;
+        }
+        Ok(())
     }
 
     /// Write the features of one parsed record into `out` (cleared first). Values never
@@ -249,8 +257,9 @@ impl FeatureEncoder {
                     let Some(text) = value.as_text() else {
                         continue;
                     };
-                    if let Some(&slot) = self.lookup[index].get(text) {
-                        out[at + slot] = 1.0;
+                    let known = &self.lookup[index];
+                    if let Ok(found) = known.binary_search_by(|(c, _)| c.as_str().cmp(text)) {
+                        out[at + known[found].1] = 1.0;
                     } else if other.iter().any(|o| o == text) {
                         out[at + self.lookup[index].len()] = 1.0;
                     } else {
@@ -341,15 +350,17 @@ fn format_number(x: f64) -> String {
     }
 }
 
-fn category_lookup(input: &InputColumn) -> HashMap<String, usize> {
-    match &input.encoding {
+fn category_lookup(input: &InputColumn) -> Vec<(String, usize)> {
+    let mut lookup: Vec<(String, usize)> = match &input.encoding {
         Encoding::OneHot { categories, .. } => categories
             .iter()
             .enumerate()
             .map(|(i, c)| (c.clone(), i))
             .collect(),
-        _ => HashMap::new(),
-    }
+        _ => Vec::new(),
+    };
+    lookup.sort();
+    lookup
 }
 
 fn fit_numeric(values: &[Option<f64>]) -> Encoding {

@@ -3,7 +3,10 @@
 
 use crate::bundle::Bundle;
 use crate::features::{EncodeError, Value};
-use crate::models::rules::{product_held, CrossSellModel, ItemOffer};
+use crate::models::classifier::explain::{push_reason, reason_texts};
+use crate::models::classifier::{ReasonScratch, RiskScore, ValueInputs};
+use crate::models::rules::{CrossSellModel, HeldLookup, ItemOffer};
+use crate::numfmt;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -87,6 +90,8 @@ pub struct Scorer {
     value_input: Option<usize>,
     /// Input index of each holdings column of the cross-sell rules.
     holdings_inputs: Vec<Option<usize>>,
+    held_items: HeldLookup,
+    value_inputs: ValueInputs,
     /// Ranked offers by set of held products. Customers share few distinct product sets
     /// (telco: at most 2^10), so most lookups skip the rule scan; bounded for catalogues
     /// where sets rarely repeat.
@@ -96,14 +101,40 @@ pub struct Scorer {
 /// Most distinct held-product sets remembered by one Scorer.
 const OFFER_CACHE_LIMIT: usize = 65_536;
 
+/// Buffers one thread reuses from one customer to the next. Fill `values` (one per input
+/// column, in input order) and call [`Scorer::score_into`].
+#[derive(Debug, Default)]
+pub struct Scratch<'a> {
+    pub values: Vec<Value<'a>>,
+    features: Vec<f64>,
+    reasons: ReasonScratch,
+    held: Vec<u32>,
+    warnings: Vec<String>,
+}
+
+/// One customer's answers as the Scorer found them, borrowing names from the bundle and
+/// the record from the scratch: a batch writes this straight out, the service turns it
+/// into an [`Answer`] with [`Scorer::answer`].
+#[derive(Debug)]
+pub struct Scored<'s, 'a> {
+    pub segment: usize,
+    pub segment_name: &'s str,
+    pub tier: &'s str,
+    pub risk: Option<RiskScore>,
+    pub offers: Arc<Vec<ItemOffer>>,
+    pub warnings: &'s [String],
+    values: &'s [Value<'a>],
+}
+
 impl Scorer {
     pub fn new(bundle: Bundle) -> Self {
+        let encoder = &bundle.encoder;
         let value_input = bundle
             .manifest
             .schema
             .value
             .as_deref()
-            .and_then(|v| bundle.encoder.input_index(v));
+            .and_then(|v| encoder.input_index(v));
         if let Some(rules) = &bundle.rules {
             rules.rule_text(0); // write the rule texts now, not during the first request
         }
@@ -111,13 +142,23 @@ impl Scorer {
             rules
                 .holdings
                 .iter()
-                .map(|c| bundle.encoder.input_index(c))
+                .map(|c| encoder.input_index(c))
                 .collect()
         });
+        let held_items = bundle
+            .rules
+            .as_ref()
+            .map_or_else(HeldLookup::default, HeldLookup::new);
+        let value_inputs = bundle
+            .retention
+            .as_ref()
+            .map_or_else(ValueInputs::default, |r| r.value_inputs(encoder));
         Scorer {
             bundle,
             value_input,
             holdings_inputs,
+            held_items,
+            value_inputs,
             offers_seen: RwLock::new(HashMap::new()),
         }
     }
@@ -152,65 +193,168 @@ impl Scorer {
         raw: Vec<Value>,
         detail: Detail,
     ) -> Result<Answer, ScoreError> {
-        if raw.len() != self.n_inputs() {
+        let mut scratch = Scratch {
+            values: raw,
+            ..Scratch::default()
+        };
+        let scored = self.score_into(&mut scratch)?;
+        Ok(self.answer(id, &scored, detail))
+    }
+
+    /// Score the customer whose values are in `scratch.values` (parsed in place).
+    pub fn score_into<'s, 'a>(
+        &'s self,
+        scratch: &'s mut Scratch<'a>,
+    ) -> Result<Scored<'s, 'a>, ScoreError> {
+        if scratch.values.len() != self.n_inputs() {
             return Err(ScoreError::Arity {
                 expected: self.n_inputs(),
-                got: raw.len(),
+                got: scratch.values.len(),
             });
         }
+        let Scratch {
+            values,
+            features,
+            reasons,
+            held,
+            warnings,
+        } = scratch;
         let encoder = &self.bundle.encoder;
-        let values = encoder.parse(raw)?;
-        let mut warnings = Vec::new();
-        let mut features = Vec::with_capacity(encoder.n_features());
-        encoder.encode(&values, &mut features, &mut warnings);
-        let segment = self.bundle.segments.assign(&features);
+        encoder.parse_in_place(values)?;
+        warnings.clear();
+        encoder.encode(values, features, warnings);
+        let segment = self.bundle.segments.assign(features);
         let tier = match (&self.bundle.pyramid, self.value_input) {
-            (Some(pyramid), Some(at)) => pyramid.tier_of(values[at].as_number()).to_string(),
-            _ => crate::models::segment::UNRANKED.to_string(),
+            (Some(pyramid), Some(at)) => pyramid.tier_of(values[at].as_number()),
+            _ => crate::models::segment::UNRANKED,
         };
         let risk = self
             .bundle
             .retention
             .as_ref()
-            .map(|r| r.assess(encoder, &values, &features));
-        Ok(Answer {
+            .map(|r| r.score(encoder, &self.value_inputs, values, features, reasons));
+        Ok(Scored {
+            segment,
+            segment_name: &self.bundle.segments.profiles[segment].name,
+            tier,
+            risk,
+            offers: self.cross_sell(values, held),
+            warnings,
+            values,
+        })
+    }
+
+    /// The owned answer, with texts for reasons and (at `Detail::Full`) the rules behind
+    /// each offer.
+    pub fn answer(&self, id: Cow<str>, scored: &Scored, detail: Detail) -> Answer {
+        let encoder = &self.bundle.encoder;
+        Answer {
             id: id.into_owned(),
             segment: SegmentAnswer {
-                id: segment,
-                name: self.bundle.segments.profiles[segment].name.clone(),
-                tier,
-                quadrant: risk.as_ref().and_then(|r| r.quadrant).map(String::from),
+                id: scored.segment,
+                name: scored.segment_name.to_string(),
+                tier: scored.tier.to_string(),
+                quadrant: scored.risk.and_then(|r| r.quadrant).map(String::from),
             },
-            cross_sell: self.cross_sell(&values, detail),
-            retention: risk.map(|r| Retention {
+            cross_sell: self.offer_texts(&scored.offers, detail),
+            retention: scored.risk.map(|r| Retention {
                 probability: r.probability,
                 band: r.band.to_string(),
-                reasons: r.reasons,
+                reasons: reason_texts(encoder, scored.values, &r.reasons),
                 clv: r.clv,
             }),
-            warnings,
-            model_version: self.bundle.manifest.version.clone(),
-        })
+            warnings: scored.warnings.to_vec(),
+            model_version: self.version().to_string(),
+        }
+    }
+
+    /// Write one scored row in the columns of [`Answer::csv_header`]; `field` is a
+    /// buffer reused for the fields that are built from parts.
+    pub fn write_csv<W: std::io::Write>(
+        &self,
+        out: &mut csv::Writer<W>,
+        id: &str,
+        scored: &Scored,
+        field: &mut String,
+    ) -> csv::Result<()> {
+        out.write_field(id)?;
+        field.clear();
+        numfmt::push_integer(field, scored.segment as u64);
+        out.write_field(&*field)?;
+        out.write_field(scored.segment_name)?;
+        out.write_field(scored.tier)?;
+        let risk = scored.risk.as_ref();
+        field.clear();
+        if let Some(r) = risk {
+            numfmt::push_fixed(field, r.probability, 4);
+        }
+        out.write_field(&*field)?;
+        out.write_field(risk.map_or("", |r| r.band))?;
+        field.clear();
+        for (i, reason) in risk.iter().flat_map(|r| r.reasons.iter()).enumerate() {
+            if i > 0 {
+                field.push_str("; ");
+            }
+            push_reason(
+                field,
+                &self.bundle.encoder,
+                reason,
+                scored.values.get(reason.0),
+            );
+        }
+        out.write_field(&*field)?;
+        field.clear();
+        if let Some(clv) = risk.and_then(|r| r.clv) {
+            numfmt::push_fixed(field, clv, 2);
+        }
+        out.write_field(&*field)?;
+        out.write_field(risk.and_then(|r| r.quadrant).unwrap_or(""))?;
+        field.clear();
+        if let Some(model) = &self.bundle.rules {
+            for (i, offer) in scored.offers.iter().enumerate() {
+                if i > 0 {
+                    field.push(';');
+                }
+                field.push_str(&model.items[offer.item as usize]);
+            }
+        }
+        out.write_field(&*field)?;
+        out.write_field(self.version())?;
+        field.clear();
+        for (i, warning) in scored.warnings.iter().enumerate() {
+            if i > 0 {
+                field.push_str("; ");
+            }
+            field.push_str(warning);
+        }
+        out.write_field(&*field)?;
+        out.write_record(None::<&[u8]>)
     }
 }
 
 impl Scorer {
-    /// Products to offer, from the products the record's holdings columns say are held.
-    fn cross_sell(&self, values: &[Value], detail: Detail) -> Vec<Offer> {
+    /// Ranked offers for the products the record's holdings columns say are held.
+    fn cross_sell(&self, values: &[Value], held: &mut Vec<u32>) -> Arc<Vec<ItemOffer>> {
         let Some(model) = &self.bundle.rules else {
-            return Vec::new();
+            return Arc::default();
         };
-        let mut held = Vec::with_capacity(self.holdings_inputs.len());
-        for (at, column) in self.holdings_inputs.iter().zip(&model.holdings) {
-            let Some(value) = at.and_then(|at| values.get(at)) else {
-                continue;
-            };
-            if let Some(id) = product_held(column, value).and_then(|p| model.item_id(&p)) {
+        held.clear();
+        for (column, at) in self.holdings_inputs.iter().enumerate() {
+            let value = at.and_then(|at| values.get(at));
+            if let Some(id) = value.and_then(|v| self.held_items.item(column, v)) {
                 held.push(id);
             }
         }
         held.sort_unstable();
         self.ranked_offers(model, held)
+    }
+
+    /// Offers as items with the rules behind them in words (or only the items).
+    fn offer_texts(&self, offers: &[ItemOffer], detail: Detail) -> Vec<Offer> {
+        let Some(model) = &self.bundle.rules else {
+            return Vec::new();
+        };
+        offers
             .iter()
             .map(|offer| Offer {
                 item: model.items[offer.item as usize].clone(),
@@ -232,15 +376,15 @@ impl Scorer {
     }
 
     /// The model's ranked offers for a (sorted) set of held products, remembered.
-    fn ranked_offers(&self, model: &CrossSellModel, held: Vec<u32>) -> Arc<Vec<ItemOffer>> {
-        let seen = |cache: &HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>| cache.get(&held).cloned();
+    fn ranked_offers(&self, model: &CrossSellModel, held: &[u32]) -> Arc<Vec<ItemOffer>> {
+        let seen = |cache: &HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>| cache.get(held).cloned();
         if let Some(hit) = self.offers_seen.read().ok().and_then(|c| seen(&c)) {
             return hit;
         }
-        let offers = Arc::new(model.offers(&held, model.params.top_n));
+        let offers = Arc::new(model.offers(held, model.params.top_n));
         if let Ok(mut cache) = self.offers_seen.write() {
             if cache.len() < OFFER_CACHE_LIMIT {
-                cache.insert(held, offers.clone());
+                cache.insert(held.to_vec(), offers.clone());
             }
         }
         offers
@@ -264,73 +408,5 @@ impl Answer {
             "model_version",
             "warnings",
         ]
-    }
-
-    pub fn csv_fields(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            self.segment.id.to_string(),
-            self.segment.name.clone(),
-            self.segment.tier.clone(),
-            self.retention
-                .as_ref()
-                .map_or(String::new(), |r| fixed(r.probability, 4)),
-            self.retention
-                .as_ref()
-                .map_or(String::new(), |r| r.band.clone()),
-            self.retention
-                .as_ref()
-                .map_or(String::new(), |r| r.reasons.join("; ")),
-            self.retention
-                .as_ref()
-                .and_then(|r| r.clv)
-                .map_or(String::new(), |v| fixed(v, 2)),
-            self.segment.quadrant.clone().unwrap_or_default(),
-            self.cross_sell
-                .iter()
-                .map(|o| o.item.as_str())
-                .collect::<Vec<_>>()
-                .join(";"),
-            self.model_version.clone(),
-            self.warnings.join("; "),
-        ]
-    }
-}
-
-/// `x` with `decimals` digits after the point, by integer arithmetic (a batch writes millions
-/// of these; `format!("{:.4}")` takes the exact, slow path).
-fn fixed(x: f64, decimals: u32) -> String {
-    let scale = 10u64.pow(decimals);
-    let scaled = (x * scale as f64).round();
-    if !scaled.is_finite() || scaled.abs() >= 9e15 {
-        return format!("{x:.*}", decimals as usize);
-    }
-    let n = scaled as i64;
-    let sign = if n < 0 { "-" } else { "" };
-    let n = n.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        n / scale,
-        n % scale,
-        width = decimals as usize
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fixed;
-
-    #[test]
-    fn fixed_point_matches_the_usual_formatting() {
-        for x in [
-            0.0, 0.5, 0.33147956, 1.0, 895.0903, -12.345678, 123456.789, 1e-9, -0.00004,
-        ] {
-            for d in [2, 4] {
-                let ours = fixed(x, d);
-                let std = format!("{x:.*}", d as usize);
-                let same = ours == std || ours == std.replacen("-0.", "0.", 1);
-                assert!(same, "{x} at {d}: {ours} vs {std}");
-            }
-        }
     }
 }

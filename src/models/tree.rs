@@ -7,6 +7,7 @@ use crate::features::{Encoding, FeatureEncoder};
 use crate::models::classifier::calibration::logit;
 use crate::models::classifier::flat_tree::FlatTree;
 use crate::models::classifier::gbm::fit_cart;
+use crate::numfmt::short;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -268,26 +269,10 @@ fn describe_input(encoder: &FeatureEncoder, input: usize, b: &Bounds) -> String 
     }
     match (b.lower, b.upper) {
         // Cuts lie midway between training values, so no customer sits on one.
-        (Some(l), Some(u)) => format!("{} < {name} < {}", number(l), number(u)),
-        (Some(l), None) => format!("{name} > {}", number(l)),
-        (None, Some(u)) => format!("{name} < {}", number(u)),
+        (Some(l), Some(u)) => format!("{} < {name} < {}", short(l), short(u)),
+        (Some(l), None) => format!("{name} > {}", short(l)),
+        (None, Some(u)) => format!("{name} < {}", short(u)),
         (None, None) => name.clone(),
-    }
-}
-
-/// A threshold in raw units, without float noise (`5`, `70.35`, `1397`).
-pub fn number(x: f64) -> String {
-    let digits = if x.abs() >= 100.0 { 0 } else { 2 };
-    let text = format!("{x:.digits$}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    if text == "-0" {
-        "0".into()
-    } else {
-        text
     }
 }
 
@@ -337,13 +322,5 @@ mod tests {
         let covered: usize = tree.rules.iter().map(|r| r.customers).sum();
         assert_eq!(covered, 400);
         assert_eq!(tree.rules[0].churn_rate, 1.0, "{text}");
-    }
-
-    #[test]
-    fn thresholds_print_without_noise() {
-        assert_eq!(number(5.000000001), "5");
-        assert_eq!(number(70.349999), "70.35");
-        assert_eq!(number(1397.4), "1397");
-        assert_eq!(number(-0.0001), "0");
     }
 }

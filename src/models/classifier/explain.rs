@@ -3,7 +3,7 @@
 //! customer's risk up most written as `contract = Month-to-month (+0.21)`.
 
 use crate::features::{Encoding, FeatureEncoder, Value};
-use crate::models::tree::number;
+use crate::numfmt::{push_fixed, push_short};
 use serde::{Deserialize, Serialize};
 
 /// How a tree model's prediction is split among features (the linear model always uses
@@ -20,47 +20,131 @@ pub enum ReasonMethod {
     Path,
 }
 
-/// Up to `top` reasons, strongest first; only columns that raise the risk.
-pub fn reasons(
+/// Most reasons given per customer.
+pub const MAX_REASONS: usize = 3;
+
+/// Smallest log-odds push that counts as a reason.
+const MIN_REASON: f64 = 0.005;
+
+/// The input columns that raise one customer's risk most, strongest first, as
+/// (input index, log-odds contribution); text is written only when wanted.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TopReasons {
+    items: [(usize, f64); MAX_REASONS],
+    len: usize,
+}
+
+impl TopReasons {
+    pub fn iter(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.items[..self.len].iter().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keep `(input, c)` if it ranks in the top; ties keep the earlier input first.
+    fn offer(&mut self, input: usize, c: f64) {
+        let at = self.items[..self.len].partition_point(|&(_, kept)| kept >= c);
+        if at == MAX_REASONS {
+            return;
+        }
+        let end = (self.len + 1).min(MAX_REASONS);
+        self.items.copy_within(at..end - 1, at + 1);
+        self.items[at] = (input, c);
+        self.len = end;
+    }
+}
+
+/// Sum feature contributions per input column (a one-hot block is one column) into
+/// `per_input` (reused) and keep the columns that push the risk up most.
+pub fn top_reasons(
     encoder: &FeatureEncoder,
-    values: &[Value],
     contributions: &[f64],
-    top: usize,
-) -> Vec<String> {
-    let mut per_input = vec![0.0; encoder.inputs.len()];
+    per_input: &mut Vec<f64>,
+) -> TopReasons {
+    per_input.clear();
+    per_input.resize(encoder.inputs.len(), 0.0);
     for (feature, c) in encoder.features.iter().zip(contributions) {
         per_input[feature.input] += c;
     }
-    let mut ranked: Vec<(usize, f64)> = per_input
-        .into_iter()
-        .enumerate()
-        .filter(|(_, c)| *c > 0.005)
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    ranked
-        .into_iter()
-        .take(top)
-        .map(|(input, c)| {
-            format!(
-                "{} ({c:+.2})",
-                describe_value(encoder, input, values.get(input))
-            )
+    let mut top = TopReasons::default();
+    for (input, &c) in per_input.iter().enumerate() {
+        if c > MIN_REASON {
+            top.offer(input, c);
+        }
+    }
+    top
+}
+
+/// Append one reason: `contract = Month-to-month (+0.56)`.
+pub fn push_reason(
+    out: &mut String,
+    encoder: &FeatureEncoder,
+    (input, contribution): (usize, f64),
+    value: Option<&Value>,
+) {
+    push_value(out, encoder, input, value);
+    out.push_str(" (");
+    if contribution >= 0.0 {
+        out.push('+');
+    }
+    push_fixed(out, contribution, 2);
+    out.push(')');
+}
+
+/// The reasons as separate texts.
+pub fn reason_texts(encoder: &FeatureEncoder, values: &[Value], top: &TopReasons) -> Vec<String> {
+    top.iter()
+        .map(|reason| {
+            let mut text = String::new();
+            push_reason(&mut text, encoder, reason, values.get(reason.0));
+            text
         })
         .collect()
 }
 
 /// `tenure = 2`, `partner = no`, `contract = Month-to-month`, `tenure missing`.
-fn describe_value(encoder: &FeatureEncoder, input: usize, value: Option<&Value>) -> String {
+fn push_value(out: &mut String, encoder: &FeatureEncoder, input: usize, value: Option<&Value>) {
     let column = &encoder.inputs[input];
-    let name = &column.name;
+    out.push_str(&column.name);
     match (value, &column.encoding) {
         (Some(Value::Number(x)), Encoding::Numeric { binary: true, .. })
             if *x == 0.0 || *x == 1.0 =>
         {
-            format!("{name} = {}", if *x == 1.0 { "yes" } else { "no" })
+            out.push_str(if *x == 1.0 { " = yes" } else { " = no" });
         }
-        (Some(Value::Number(x)), _) => format!("{name} = {}", number(*x)),
-        (Some(Value::Text(t)), _) => format!("{name} = {t}"),
-        _ => format!("{name} missing"),
+        (Some(Value::Number(x)), _) => {
+            out.push_str(" = ");
+            push_short(out, *x);
+        }
+        (Some(Value::Text(t)), _) => {
+            out.push_str(" = ");
+            out.push_str(t);
+        }
+        _ => out.push_str(" missing"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_strongest_reasons_are_kept_in_order() {
+        let mut top = TopReasons::default();
+        for (input, c) in [(0, 0.1), (1, 0.3), (2, 0.1), (3, 0.2), (4, 0.05), (5, 0.3)] {
+            top.offer(input, c);
+        }
+        let kept: Vec<_> = top.iter().collect();
+        assert_eq!(kept, vec![(1, 0.3), (5, 0.3), (3, 0.2)]);
+        let mut few = TopReasons::default();
+        few.offer(7, 0.01);
+        assert_eq!(few.iter().collect::<Vec<_>>(), vec![(7, 0.01)]);
+        assert!(TopReasons::default().is_empty());
     }
 }

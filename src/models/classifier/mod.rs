@@ -17,7 +17,7 @@ use crate::models::tree::{fit_counted_tree, ReadableTree};
 use crate::models::value::{ClvSettings, ValueModel};
 use calibration::{sigmoid, CalibrationMethod, Calibrator};
 use cv::ReliabilityBin;
-pub use explain::ReasonMethod;
+pub use explain::{ReasonMethod, TopReasons};
 use flat_tree::FlatTree;
 use gbm::{GbmModel, GbmParams};
 use logistic::{LogisticModel, LogisticParams};
@@ -320,38 +320,99 @@ impl RetentionModel {
 
     /// Probability, band, reasons, CLV and quadrant of one parsed, encoded customer.
     pub fn assess(&self, encoder: &FeatureEncoder, values: &[Value], features: &[f64]) -> Risk {
-        let mut contributions = vec![0.0; features.len()];
+        let inputs = self.value_inputs(encoder);
+        let score = self.score(
+            encoder,
+            &inputs,
+            values,
+            features,
+            &mut ReasonScratch::default(),
+        );
+        Risk {
+            probability: score.probability,
+            band: score.band,
+            reasons: explain::reason_texts(encoder, values, &score.reasons),
+            clv: score.clv,
+            quadrant: score.quadrant,
+        }
+    }
+
+    /// Where the value model's columns are among the encoder's inputs.
+    pub fn value_inputs(&self, encoder: &FeatureEncoder) -> ValueInputs {
+        let margin = self
+            .value
+            .as_ref()
+            .and_then(|v| encoder.input_index(&v.settings.margin));
+        let current = self.value.as_ref().and_then(|v| match &v.current_value {
+            Some(column) => encoder.input_index(column),
+            None => margin,
+        });
+        ValueInputs { margin, current }
+    }
+
+    /// [`assess`](Self::assess) without text, with buffers reused across customers.
+    pub fn score(
+        &self,
+        encoder: &FeatureEncoder,
+        inputs: &ValueInputs,
+        values: &[Value],
+        features: &[f64],
+        scratch: &mut ReasonScratch,
+    ) -> RiskScore {
+        let contributions = &mut scratch.contributions;
+        contributions.clear();
+        contributions.resize(features.len(), 0.0);
         let raw = self
             .model
-            .contributions(features, &mut contributions, self.reasons)
+            .contributions(features, contributions, self.reasons)
             + contributions.iter().sum::<f64>();
         let probability = self.calibrator.apply(sigmoid(raw));
-        let number = |name: &str| {
-            encoder
-                .input_index(name)
-                .and_then(|i| values.get(i))
-                .and_then(Value::as_number)
-        };
+        let number = |at: Option<usize>| at.and_then(|i| values.get(i)).and_then(Value::as_number);
         let (clv, quadrant) = match &self.value {
             Some(v) => {
-                let clv = number(&v.settings.margin).map(|m| v.settings.clv(m, probability));
+                let margin = number(inputs.margin);
+                let clv = margin.map(|m| v.settings.clv(m, probability));
                 let current = match &v.current_value {
-                    Some(column) => number(column),
-                    None => number(&v.settings.margin).map(|m| v.settings.annual_margin(m)),
+                    Some(_) => number(inputs.current),
+                    None => margin.map(|m| v.settings.annual_margin(m)),
                 };
                 let quadrant = clv.zip(current).map(|(clv, cur)| v.quadrant_of(cur, clv));
                 (clv, quadrant)
             }
             None => (None, None),
         };
-        Risk {
+        RiskScore {
             probability,
             band: self.band(probability),
-            reasons: explain::reasons(encoder, values, &contributions, 3),
+            reasons: explain::top_reasons(encoder, contributions, &mut scratch.per_input),
             clv,
             quadrant,
         }
     }
+}
+
+/// Input indices of the value model's margin and current-value columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ValueInputs {
+    margin: Option<usize>,
+    current: Option<usize>,
+}
+
+/// Buffers [`RetentionModel::score`] reuses from one customer to the next.
+#[derive(Debug, Clone, Default)]
+pub struct ReasonScratch {
+    contributions: Vec<f64>,
+    per_input: Vec<f64>,
+}
+
+/// The retention answer with reasons as input columns, not yet text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskScore {
+    pub probability: f64,
+    pub band: &'static str,
+    pub reasons: TopReasons,
+    pub clv: Option<f64>,
+    pub quadrant: Option<&'static str>,
 }
 
 /// What training hands the retention fit.

@@ -6,6 +6,7 @@
 //! - any other text (telco's internet_service = DSL, Fiber optic): the product
 //!   `column=value` is held.
 
+use super::CrossSellModel;
 use crate::data::{Baskets, ColumnData, Table};
 use crate::features::Value;
 use std::borrow::Cow;
@@ -17,8 +18,12 @@ fn is_yes(text: &str) -> bool {
 }
 
 fn is_no(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    ["no", "n", "false", "0", "none", ""].contains(&lower.as_str()) || lower.starts_with("no ")
+    ["no", "n", "false", "0", "none", ""]
+        .iter()
+        .any(|n| text.eq_ignore_ascii_case(n))
+        || text
+            .get(..3)
+            .is_some_and(|start| start.eq_ignore_ascii_case("no "))
 }
 
 /// The product a holdings cell says the customer holds, if any.
@@ -34,6 +39,65 @@ pub fn product_held<'a>(column: &'a str, value: &Value) -> Option<Cow<'a, str>> 
                 None
             } else {
                 Some(Cow::Owned(format!("{column}={t}")))
+            }
+        }
+    }
+}
+
+/// [`product_held`] then [`CrossSellModel::item_id`] without building item names, for
+/// scoring: per holdings column, the column's own item and its `column=value` items.
+#[derive(Debug, Clone, Default)]
+pub struct HeldLookup {
+    columns: Vec<HeldColumn>,
+}
+
+#[derive(Debug, Clone)]
+struct HeldColumn {
+    yes: Option<u32>,
+    by_value: Vec<(String, u32)>,
+}
+
+impl HeldLookup {
+    /// One entry per column of `model.holdings`, in that order.
+    pub fn new(model: &CrossSellModel) -> Self {
+        let columns = model
+            .holdings
+            .iter()
+            .map(|column| HeldColumn {
+                yes: model.item_id(column),
+                by_value: model
+                    .items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(id, item)| {
+                        let value = item.strip_prefix(column.as_str())?.strip_prefix('=')?;
+                        Some((value.to_string(), id as u32))
+                    })
+                    .collect(),
+            })
+            .collect();
+        HeldLookup { columns }
+    }
+
+    /// The model's item held according to holdings column `column` (by position).
+    pub fn item(&self, column: usize, value: &Value) -> Option<u32> {
+        let column = self.columns.get(column)?;
+        match value {
+            Value::Missing => None,
+            Value::Number(x) => column.yes.filter(|_| *x == 1.0),
+            Value::Text(t) => {
+                let t = t.trim();
+                if is_yes(t) {
+                    column.yes
+                } else if is_no(t) || crate::data::is_missing(t) {
+                    None
+                } else {
+                    column
+                        .by_value
+                        .iter()
+                        .find(|(v, _)| v == t)
+                        .map(|(_, id)| *id)
+                }
             }
         }
     }
@@ -87,5 +151,49 @@ mod tests {
             product_held("internet_service", &text("Fiber optic")).as_deref(),
             Some("internet_service=Fiber optic")
         );
+        assert_eq!(product_held("tv", &text("NO internet")), None);
+        assert_eq!(
+            product_held("tv", &text("Nope")).as_deref(),
+            Some("tv=Nope")
+        );
+    }
+
+    #[test]
+    fn the_lookup_agrees_with_naming_the_product() {
+        let baskets = Baskets::from_lists(
+            [
+                vec!["tv", "internet_service=DSL"],
+                vec!["internet_service=Fiber optic", "phone"],
+                vec!["tv", "internet_service=DSL", "phone"],
+                vec!["phone"],
+            ]
+            .into_iter()
+            .map(|b| b.into_iter().map(String::from).collect::<Vec<_>>()),
+        );
+        let holdings: Vec<String> = ["tv", "internet_service", "phone"].map(String::from).into();
+        let params = crate::models::rules::RulesParams {
+            min_support: 0.2,
+            ..Default::default()
+        };
+        let model = CrossSellModel::fit(&baskets, &params, holdings.clone());
+        let lookup = HeldLookup::new(&model);
+        let cells = [
+            text("Yes"),
+            text(" DSL "),
+            text("Fiber optic"),
+            text("Satellite"),
+            text("No"),
+            text("NA"),
+            text("1"),
+            Value::Number(1.0),
+            Value::Number(0.0),
+            Value::Missing,
+        ];
+        for (at, column) in holdings.iter().enumerate() {
+            for cell in &cells {
+                let named = product_held(column, cell).and_then(|p| model.item_id(&p));
+                assert_eq!(lookup.item(at, cell), named, "{column} {cell:?}");
+            }
+        }
     }
 }

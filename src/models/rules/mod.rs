@@ -13,7 +13,7 @@ pub mod rulegen;
 
 pub use crosssell::{CrossSellModel, ItemOffer, Rule};
 pub use evaluate::{evaluate_hit_rate, HitRate};
-pub use holdings::{holdings_baskets, product_held};
+pub use holdings::{holdings_baskets, product_held, HeldLookup};
 pub use itemsets::{mine_itemsets, ItemsetTable};
 pub use miner::Miner;
 pub use params::{MinSupport, RulesError, RulesParams};
