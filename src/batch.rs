@@ -21,6 +21,19 @@ use std::time::Instant;
 
 const CHUNK_ROWS: usize = 16_384;
 
+/// Chunks (and output batches) that exist at once: one being read or written, one being
+/// scored, one waiting.
+const IN_FLIGHT: usize = 3;
+
+/// A channel pre-filled with `IN_FLIGHT` empty buffers, for handing them back.
+fn pool<T: Default>() -> (mpsc::SyncSender<T>, mpsc::Receiver<T>) {
+    let (give, take) = mpsc::sync_channel(IN_FLIGHT);
+    for _ in 0..IN_FLIGHT {
+        let _ = give.send(T::default());
+    }
+    (give, take)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     #[error("{}: cannot read: {source}", path.display())]
@@ -195,32 +208,39 @@ pub fn score_stream(
 
     let progress = progress_bar(size);
     let mut rows_in = 0;
-    let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(2);
-    let (recycle_chunk, recycled_chunks) = mpsc::sync_channel::<Chunk>(4);
-    let (to_writer, writer_inbox) = mpsc::sync_channel::<Vec<Part>>(2);
-    let (recycle_parts, recycled_parts) = mpsc::sync_channel::<Vec<Part>>(4);
-    let (scored, rejected) = std::thread::scope(|scope| -> Result<_, BatchError> {
+    // A fixed number of chunks and output batches go round and round, so their buffers
+    // are allocated once: fresh large buffers cost a page fault and zeroing per page.
+    let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(IN_FLIGHT);
+    let (recycle_chunk, recycled_chunks) = pool::<Chunk>();
+    let (to_writer, writer_inbox) = mpsc::sync_channel::<Vec<Part>>(IN_FLIGHT);
+    let (recycle_parts, recycled_parts) = pool::<Vec<Part>>();
+    let writer = std::thread::scope(|scope| -> Result<_, BatchError> {
         scope.spawn(move || read_chunks(reader, chunks, recycled_chunks));
         let written = scope.spawn(move || writer.write_parts(writer_inbox, recycle_parts));
         for chunk in inbox {
             let chunk = chunk.map_err(read_error)?;
             rows_in += chunk.len;
-            let mut parts = recycled_parts.try_recv().unwrap_or_default();
+            let Ok(mut parts) = recycled_parts.recv() else {
+                break; // the writer stopped on an error, which `join` returns
+            };
             score_chunk(scorer, &layout, chunk.rows(), format, &mut parts);
             if let Some(bar) = &progress {
                 bar.set_position(chunk.bytes_read);
                 bar.set_message(format!("{rows_in} rows"));
             }
-            let _ = recycle_chunk.try_send(chunk);
+            let _ = recycle_chunk.send(chunk);
             if to_writer.send(parts).is_err() {
                 break; // the writer stopped on an error, which `join` returns
             }
         }
-        drop(to_writer);
+        // Hanging up lets the reader and the writer threads end.
+        drop((recycle_chunk, to_writer));
         written
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
+    // Only a complete run makes its files appear (an early return deletes them).
+    let (scored, rejected) = writer.finish()?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -260,7 +280,9 @@ fn read_chunks<R: Read>(
 ) {
     let mut number = 0;
     loop {
-        let mut chunk = recycled.try_recv().unwrap_or_default();
+        let Ok(mut chunk) = recycled.recv() else {
+            return;
+        };
         chunk.len = 0;
         while chunk.len < CHUNK_ROWS {
             if chunk.rows.len() == chunk.len {
@@ -477,6 +499,8 @@ struct Writer {
     out: Output,
     rejects: csv::Writer<Output>,
     rejects_path: PathBuf,
+    scored: usize,
+    rejected: usize,
 }
 
 impl Writer {
@@ -491,6 +515,8 @@ impl Writer {
             out,
             rejects: rejects_csv,
             rejects_path: rejects.to_path_buf(),
+            scored: 0,
+            rejected: 0,
         })
     }
 
@@ -499,34 +525,38 @@ impl Writer {
         self.out.write_all(&header)
     }
 
-    /// Write parts as they come, in order, handing each batch back for reuse; then
-    /// finish both files. Returns (rows scored, rows rejected).
+    /// Write parts as they come, in order, handing each batch back for reuse, until the
+    /// scorers hang up.
     fn write_parts(
         mut self,
         parts: mpsc::Receiver<Vec<Part>>,
         recycle: mpsc::SyncSender<Vec<Part>>,
-    ) -> Result<(usize, usize), BatchError> {
-        let (mut scored, mut rejected) = (0, 0);
+    ) -> Result<Self, BatchError> {
         for batch in parts {
             for part in &batch {
-                scored += part.scored;
+                self.scored += part.scored;
                 self.out.write_all(&part.bytes)?;
                 for (line, reason, raw) in &part.rejects {
-                    rejected += 1;
+                    self.rejected += 1;
                     self.rejects
                         .write_record([line.to_string().as_str(), reason, raw])
                         .map_err(|e| write_error(&self.rejects_path, e))?;
                 }
             }
-            let _ = recycle.try_send(batch);
+            let _ = recycle.send(batch);
         }
+        Ok(self)
+    }
+
+    /// Flush both files and move them to their names; returns (rows scored, rejected).
+    fn finish(self) -> Result<(usize, usize), BatchError> {
         self.out.finish()?;
         let rejects = self
             .rejects
             .into_inner()
             .map_err(|e| write_error(&self.rejects_path, csv::Error::from(e.into_error())))?;
         rejects.finish()?;
-        Ok((scored, rejected))
+        Ok((self.scored, self.rejected))
     }
 }
 
