@@ -64,5 +64,29 @@ fn bench_predict(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_fit, bench_predict);
+/// Every telco row in turn, so branches see real data rather than one memorised row.
+fn bench_reasons_over_the_table(c: &mut Criterion) {
+    let (x, y) = telco();
+    let params = RetentionParams::default();
+    let model = ChurnModel::fit(CandidateKind::Gbm, x.view(), &y, &params).expect("fits");
+    let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+    let mut out = vec![0.0; x.ncols()];
+    c.bench_function("gbm reasons (Path), all 7,043 telco rows", |b| {
+        b.iter(|| {
+            let mut total = 0.0;
+            for row in &rows {
+                out.fill(0.0);
+                total += model.contributions(black_box(row), &mut out, ReasonMethod::Path);
+            }
+            total
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_fit,
+    bench_predict,
+    bench_reasons_over_the_table
+);
 criterion_main!(benches);

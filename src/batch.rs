@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
-const CHUNK_ROWS: usize = 16_384;
+const CHUNK_ROWS: usize = 8192;
 
 /// Chunks (and output batches) that exist at once: one being read or written, one being
 /// scored, one waiting.
@@ -322,13 +322,10 @@ fn score_part(scorer: &Scorer, layout: &Layout, rows: &[Row], format: Format, pa
     part.rejects.clear();
     part.scored = match format {
         Format::Csv => {
-            let mut out = csv::Writer::from_writer(std::mem::take(&mut part.bytes));
             let mut field = String::new();
-            let scored = for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
-                let _ = scorer.write_csv(&mut out, &id, scored, &mut field);
-            });
-            part.bytes = out.into_inner().unwrap_or_default();
-            scored
+            for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
+                scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+            })
         }
         Format::Jsonl => for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
             let _ =

@@ -257,9 +257,8 @@ impl FeatureEncoder {
                     let Some(text) = value.as_text() else {
                         continue;
                     };
-                    let known = &self.lookup[index];
-                    if let Ok(found) = known.binary_search_by(|(c, _)| c.as_str().cmp(text)) {
-                        out[at + known[found].1] = 1.0;
+                    if let Some(slot) = category_slot(&self.lookup[index], text) {
+                        out[at + slot] = 1.0;
                     } else if other.iter().any(|o| o == text) {
                         out[at + self.lookup[index].len()] = 1.0;
                     } else {
@@ -347,6 +346,17 @@ fn format_number(x: f64) -> String {
         format!("{}", x as i64)
     } else {
         x.to_string()
+    }
+}
+
+/// Feature slot of `text` in a sorted lookup: a scan for the usual handful of
+/// categories (most differ in length, so few bytes are compared), else a binary search.
+fn category_slot(known: &[(String, usize)], text: &str) -> Option<usize> {
+    if known.len() <= 8 {
+        known.iter().find(|(c, _)| c == text).map(|(_, slot)| *slot)
+    } else {
+        let found = known.binary_search_by(|(c, _)| c.as_str().cmp(text)).ok()?;
+        Some(known[found].1)
     }
 }
 

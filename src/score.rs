@@ -268,67 +268,93 @@ impl Scorer {
         }
     }
 
-    /// Write one scored row in the columns of [`Answer::csv_header`]; `field` is a
-    /// buffer reused for the fields that are built from parts.
-    pub fn write_csv<W: std::io::Write>(
-        &self,
-        out: &mut csv::Writer<W>,
-        id: &str,
-        scored: &Scored,
-        field: &mut String,
-    ) -> csv::Result<()> {
-        out.write_field(id)?;
-        field.clear();
-        numfmt::push_integer(field, scored.segment as u64);
-        out.write_field(&*field)?;
-        out.write_field(scored.segment_name)?;
-        out.write_field(scored.tier)?;
+    /// Append one scored row, in the columns of [`Answer::csv_header`], to `out`; `field`
+    /// is a buffer reused for the fields that are built from parts.
+    pub fn write_csv(&self, out: &mut Vec<u8>, id: &str, scored: &Scored, field: &mut String) {
+        let mut row = CsvRow::new(out);
         let risk = scored.risk.as_ref();
-        field.clear();
-        if let Some(r) = risk {
-            numfmt::push_fixed(field, r.probability, 4);
-        }
-        out.write_field(&*field)?;
-        out.write_field(risk.map_or("", |r| r.band))?;
-        field.clear();
-        for (i, reason) in risk.iter().flat_map(|r| r.reasons.iter()).enumerate() {
-            if i > 0 {
-                field.push_str("; ");
+        row.field(id);
+        row.built(field, |f| numfmt::push_integer(f, scored.segment as u64));
+        row.field(scored.segment_name);
+        row.field(scored.tier);
+        row.built(field, |f| {
+            if let Some(r) = risk {
+                numfmt::push_fixed(f, r.probability, 4);
             }
-            push_reason(
-                field,
-                &self.bundle.encoder,
-                reason,
-                scored.values.get(reason.0),
-            );
-        }
-        out.write_field(&*field)?;
-        field.clear();
-        if let Some(clv) = risk.and_then(|r| r.clv) {
-            numfmt::push_fixed(field, clv, 2);
-        }
-        out.write_field(&*field)?;
-        out.write_field(risk.and_then(|r| r.quadrant).unwrap_or(""))?;
-        field.clear();
-        if let Some(model) = &self.bundle.rules {
+        });
+        row.field(risk.map_or("", |r| r.band));
+        row.built(field, |f| {
+            for (i, reason) in risk.iter().flat_map(|r| r.reasons.iter()).enumerate() {
+                if i > 0 {
+                    f.push_str("; ");
+                }
+                push_reason(f, &self.bundle.encoder, reason, scored.values.get(reason.0));
+            }
+        });
+        row.built(field, |f| {
+            if let Some(clv) = risk.and_then(|r| r.clv) {
+                numfmt::push_fixed(f, clv, 2);
+            }
+        });
+        row.field(risk.and_then(|r| r.quadrant).unwrap_or(""));
+        row.built(field, |f| {
+            let items = self.bundle.rules.as_ref().map_or(&[][..], |m| &m.items[..]);
             for (i, offer) in scored.offers.iter().enumerate() {
                 if i > 0 {
-                    field.push(';');
+                    f.push(';');
                 }
-                field.push_str(&model.items[offer.item as usize]);
+                f.push_str(items.get(offer.item as usize).map_or("", String::as_str));
             }
+        });
+        row.field(self.version());
+        row.built(field, |f| f.push_str(&scored.warnings.join("; ")));
+        row.end();
+    }
+}
+
+/// One CSV record appended to a byte buffer: fields quoted only when they hold a comma,
+/// a quote or a line break (as the csv crate writes them), lines ended by `\n`.
+struct CsvRow<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> CsvRow<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        CsvRow { out, first: true }
+    }
+
+    fn field(&mut self, text: &str) {
+        if !self.first {
+            self.out.push(b',');
         }
-        out.write_field(&*field)?;
-        out.write_field(self.version())?;
-        field.clear();
-        for (i, warning) in scored.warnings.iter().enumerate() {
-            if i > 0 {
-                field.push_str("; ");
+        self.first = false;
+        if text
+            .bytes()
+            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        {
+            self.out.push(b'"');
+            for part in text.split_inclusive('"') {
+                self.out.extend_from_slice(part.as_bytes());
+                if part.ends_with('"') {
+                    self.out.push(b'"');
+                }
             }
-            field.push_str(warning);
+            self.out.push(b'"');
+        } else {
+            self.out.extend_from_slice(text.as_bytes());
         }
-        out.write_field(&*field)?;
-        out.write_record(None::<&[u8]>)
+    }
+
+    /// A field written into `buffer` (cleared first) by `build`.
+    fn built(&mut self, buffer: &mut String, build: impl FnOnce(&mut String)) {
+        buffer.clear();
+        build(buffer);
+        self.field(buffer);
+    }
+
+    fn end(self) {
+        self.out.push(b'\n');
     }
 }
 
@@ -408,5 +434,28 @@ impl Answer {
             "model_version",
             "warnings",
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CsvRow;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn csv_rows_are_written_as_the_csv_crate_writes_them(
+            fields in prop::collection::vec("[a-z ,\"\r\n;·=]{0,8}", 2..6)
+        ) {
+            let mut ours = Vec::new();
+            let mut row = CsvRow::new(&mut ours);
+            for f in &fields {
+                row.field(f);
+            }
+            row.end();
+            let mut theirs = csv::Writer::from_writer(Vec::new());
+            theirs.write_record(&fields).unwrap();
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs.into_inner().unwrap()).unwrap());
+        }
     }
 }
