@@ -263,7 +263,7 @@ fn score_chunk(
 ) {
     let part_rows = rows
         .len()
-        .div_ceil(rayon::current_num_threads() * 4)
+        .div_ceil(rayon::current_num_threads() * 16)
         .max(64);
     parts.resize_with(rows.len().div_ceil(part_rows), Part::default);
     rows.par_chunks(part_rows)
