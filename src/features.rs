@@ -3,7 +3,7 @@
 //! bundle, and used unchanged by every model at training and at scoring time, so the two
 //! can never disagree.
 
-use crate::data::{parse_number, ColumnData, Table};
+use crate::data::{is_missing_trimmed, ColumnData, Table};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -319,22 +319,27 @@ fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, Enc
         }
         (Value::Number(x), false) => Value::Text(Cow::Owned(format_number(x))),
         (Value::Text(t), true) => {
-            if crate::data::is_missing(&t) {
-                Value::Missing
-            } else {
-                Value::Number(parse_number(&t).ok_or_else(|| EncodeError::NotANumber {
-                    column: input.name.clone(),
-                    value: t.to_string(),
-                })?)
+            // Numbers first: they are most cells, and a number is never a missing token.
+            let cell = t.trim();
+            match cell.parse::<f64>() {
+                Ok(x) if x.is_finite() => Value::Number(x),
+                _ if is_missing_trimmed(cell) => Value::Missing,
+                _ => {
+                    return Err(EncodeError::NotANumber {
+                        column: input.name.clone(),
+                        value: t.to_string(),
+                    })
+                }
             }
         }
         (Value::Text(t), false) => {
-            if crate::data::is_missing(&t) {
+            let cell = t.trim();
+            if is_missing_trimmed(cell) {
                 Value::Missing
-            } else if t.trim().len() == t.len() {
+            } else if cell.len() == t.len() {
                 Value::Text(t)
             } else {
-                Value::Text(Cow::Owned(t.trim().to_string()))
+                Value::Text(Cow::Owned(cell.to_string()))
             }
         }
     })

@@ -329,10 +329,9 @@ impl<'o> CsvRow<'o> {
             self.out.push(b',');
         }
         self.first = false;
-        if text
-            .bytes()
-            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-        {
+        let bytes = text.as_bytes();
+        let special = memchr::memchr3(b',', b'"', b'\n', bytes).is_some();
+        if special || memchr::memchr(b'\r', bytes).is_some() {
             self.out.push(b'"');
             for part in text.split_inclusive('"') {
                 self.out.extend_from_slice(part.as_bytes());

@@ -45,8 +45,13 @@ pub fn find_column(
 
 /// Is this cell a missing value? Blanks, whitespace and the usual spellings of "no value".
 pub fn is_missing(cell: &str) -> bool {
-    let cell = cell.trim();
-    cell.is_empty() || MISSING_TOKENS.iter().any(|t| cell.eq_ignore_ascii_case(t))
+    is_missing_trimmed(cell.trim())
+}
+
+/// [`is_missing`] for a cell already trimmed.
+pub fn is_missing_trimmed(cell: &str) -> bool {
+    cell.is_empty()
+        || (cell.len() <= 4 && MISSING_TOKENS.iter().any(|t| cell.eq_ignore_ascii_case(t)))
 }
 
 /// Cell spellings that mean "no value" in exports from R, pandas and databases.
