@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
-const CHUNK_ROWS: usize = 8192;
+const CHUNK_ROWS: usize = 4096;
 
 /// Chunks (and output batches) that exist at once: one being read or written, one being
 /// scored, one waiting.

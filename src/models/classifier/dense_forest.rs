@@ -89,7 +89,8 @@ impl DenseForest {
             let tree = self.tree(t);
             let mut at = 0;
             for _ in 0..self.depth {
-                at = 2 * at + 1 + goes_right(&tree[at], x);
+                let node = &tree[at];
+                at = 2 * at + 1 + goes_right(node, x[node.feature as usize]);
             }
             sum += leaves[at - tree.len()];
         }
@@ -99,28 +100,39 @@ impl DenseForest {
     /// Path attribution: each split's change in value added to its feature in `out`;
     /// returns the sum of the root values, so `bias + sum(out) == predict(x)`.
     pub fn path_contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        self.walk(|node| {
+            let feature = node.feature as usize;
+            let right = goes_right(node, x[feature]);
+            out[feature] += node.delta[right];
+            right
+        });
+        self.roots
+    }
+
+    /// Walk every tree from the root to a leaf; `step` takes a node's decision (0 left,
+    /// 1 right) and books its contribution. Trees go WALKS at a time, side by side: one
+    /// walk is a chain of dependent loads, and independent chains let the CPU overlap them.
+    #[inline(always)]
+    fn walk(&self, mut step: impl FnMut(&DenseNode) -> usize) {
         if self.depth == 0 {
-            return self.roots;
+            return;
         }
-        // Trees are walked WALKS at a time, side by side: one walk is a chain of dependent
-        // loads, and independent chains in one loop let the CPU overlap them.
         let internal = (1 << self.depth) - 1;
         let mut blocks = self.nodes.chunks_exact(WALKS * internal);
         for block in blocks.by_ref() {
             let mut at = [0usize; WALKS];
             for _ in 0..self.depth {
                 for (tree, at) in block.chunks_exact(internal).zip(&mut at) {
-                    *at = step(tree, *at, x, out);
+                    *at = 2 * *at + 1 + step(&tree[*at]);
                 }
             }
         }
         for tree in blocks.remainder().chunks_exact(internal) {
             let mut at = 0;
             for _ in 0..self.depth {
-                at = step(tree, at, x, out);
+                at = 2 * at + 1 + step(&tree[at]);
             }
         }
-        self.roots
     }
 
     /// The internal nodes of tree `t`.
@@ -130,18 +142,8 @@ impl DenseForest {
     }
 }
 
-/// Trees walked side by side by [`DenseForest::path_contributions`].
+/// Trees walked side by side by [`DenseForest::walk`].
 const WALKS: usize = 8;
-
-/// One step down `tree` from node `at`, adding the split's change in value to its
-/// feature; returns the child.
-#[inline(always)]
-fn step(tree: &[DenseNode], at: usize, x: &[f64], out: &mut [f64]) -> usize {
-    let node = &tree[at];
-    let right = goes_right(node, x);
-    out[node.feature as usize] += node.delta[right];
-    2 * at + 1 + right
-}
 
 /// Padding goes left with no change in value; feature 0 always exists.
 const PADDING: DenseNode = DenseNode {
@@ -153,8 +155,8 @@ const PADDING: DenseNode = DenseNode {
 /// `x <= threshold` goes left, as in [`FlatTree`] (so NaN goes right there and here).
 #[inline]
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // the negation is the point: NaN goes right
-fn goes_right(node: &DenseNode, x: &[f64]) -> usize {
-    usize::from(!(x[node.feature as usize] <= node.threshold))
+fn goes_right(node: &DenseNode, value: f64) -> usize {
+    usize::from(!(value <= node.threshold))
 }
 
 /// Depth of the subtree at `at`, `None` past [`MAX_DENSE_DEPTH`] or on a bad index.
