@@ -7,6 +7,7 @@
 //! output never looks finished; `-` reads standard input / writes standard output, so the
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
+use crate::data::trim;
 use crate::features::Value;
 use crate::score::{Answer, Detail, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -378,14 +379,21 @@ fn read_row<'a>(
             record.len()
         ));
     }
+    // One UTF-8 check for the whole row; fields are then cut from it (a field cut
+    // through a character, or a row that fails, is checked field by field for the
+    // message).
+    let text = std::str::from_utf8(record.as_slice()).ok();
     let cell = |i: usize| {
-        std::str::from_utf8(&record[i]).map_err(|_| {
-            format!(
-                "column {} (`{}`): value is not valid UTF-8",
-                i + 1,
-                layout.header[i]
-            )
-        })
+        let field = record.range(i).and_then(|r| text?.get(r));
+        field
+            .map_or_else(|| std::str::from_utf8(&record[i]), Ok)
+            .map_err(|_| {
+                format!(
+                    "column {} (`{}`): value is not valid UTF-8",
+                    i + 1,
+                    layout.header[i]
+                )
+            })
     };
     values.clear();
     for at in &layout.inputs {
@@ -395,7 +403,7 @@ fn read_row<'a>(
         });
     }
     match layout.id {
-        Some(i) if !crate::data::is_missing(cell(i)?) => Ok(Cow::Borrowed(cell(i)?.trim())),
+        Some(i) if !crate::data::is_missing(cell(i)?) => Ok(Cow::Borrowed(trim(cell(i)?))),
         Some(i) => Err(format!("column {}: the id is missing", i + 1)),
         None => Ok(Cow::Owned(row.number.to_string())),
     }

@@ -320,7 +320,7 @@ fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, Enc
         (Value::Number(x), false) => Value::Text(Cow::Owned(format_number(x))),
         (Value::Text(t), true) => {
             // Numbers first: they are most cells, and a number is never a missing token.
-            let cell = t.trim();
+            let cell = crate::data::trim(&t);
             match cell.parse::<f64>() {
                 Ok(x) if x.is_finite() => Value::Number(x),
                 _ if is_missing_trimmed(cell) => Value::Missing,
@@ -333,7 +333,7 @@ fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, Enc
             }
         }
         (Value::Text(t), false) => {
-            let cell = t.trim();
+            let cell = crate::data::trim(&t);
             if is_missing_trimmed(cell) {
                 Value::Missing
             } else if cell.len() == t.len() {

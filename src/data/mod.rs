@@ -45,7 +45,16 @@ pub fn find_column(
 
 /// Is this cell a missing value? Blanks, whitespace and the usual spellings of "no value".
 pub fn is_missing(cell: &str) -> bool {
-    is_missing_trimmed(cell.trim())
+    is_missing_trimmed(trim(cell))
+}
+
+/// `cell.trim()`, with the usual case (nothing to trim) seen from the first and last
+/// bytes: scoring trims every cell, and the general trim decodes characters at both ends.
+pub fn trim(cell: &str) -> &str {
+    match (cell.as_bytes().first(), cell.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => cell,
+        _ => cell.trim(),
+    }
 }
 
 /// [`is_missing`] for a cell already trimmed.
@@ -65,6 +74,24 @@ pub fn parse_number(cell: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_matches_the_standard_trim() {
+        for cell in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "a b",
+            "\u{a0}x\u{a0}",
+            "é",
+            " é",
+            "x\t",
+            "\u{2003}",
+        ] {
+            assert_eq!(trim(cell), cell.trim(), "{cell:?}");
+        }
+    }
 
     #[test]
     fn blanks_and_tokens_are_missing() {

@@ -20,6 +20,8 @@ struct DenseNode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenseForest {
     depth: usize,
+    /// One more than the largest feature index split on: rows must be at least this wide.
+    width: usize,
     nodes: Vec<DenseNode>,
     /// Value of each tree's leaf in complete-tree order (`2^depth` per tree).
     leaves: Vec<f64>,
@@ -38,8 +40,16 @@ impl DenseForest {
             .into_iter()
             .max()?;
         let internal = (1usize << depth) - 1;
+        let width = trees
+            .iter()
+            .flat_map(|t| &t.nodes)
+            .filter(|n| !n.is_leaf())
+            .map(|n| n.feature as usize + 1)
+            .max()
+            .unwrap_or(0);
         let mut forest = DenseForest {
             depth,
+            width,
             nodes: Vec::with_capacity(trees.len() * internal),
             leaves: Vec::with_capacity(trees.len() << depth),
             roots: trees.iter().map(|t| t.nodes[0].value).sum(),
@@ -100,8 +110,15 @@ impl DenseForest {
     /// Path attribution: each split's change in value added to its feature in `out`;
     /// returns the sum of the root values, so `bias + sum(out) == predict(x)`.
     pub fn path_contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        let width = x.len().min(out.len());
+        assert!(
+            self.width <= width,
+            "a tree splits on a feature the row lacks"
+        );
+        let (x, out) = (&x[..width], &mut out[..width]);
         self.walk(|node| {
-            let feature = node.feature as usize;
+            // Never clamped (checked above); it spares a bounds check on both slices.
+            let feature = (node.feature as usize).min(width - 1);
             let right = goes_right(node, x[feature]);
             out[feature] += node.delta[right];
             right
@@ -118,16 +135,18 @@ impl DenseForest {
             return;
         }
         let internal = (1 << self.depth) - 1;
-        let mut blocks = self.nodes.chunks_exact(WALKS * internal);
-        for block in blocks.by_ref() {
+        let trees = self.nodes.len() / internal;
+        let walked_together = trees - trees % WALKS;
+        for first in (0..walked_together).step_by(WALKS) {
+            let block = &self.nodes[first * internal..(first + WALKS) * internal];
             let mut at = [0usize; WALKS];
             for _ in 0..self.depth {
-                for (tree, at) in block.chunks_exact(internal).zip(&mut at) {
-                    *at = 2 * *at + 1 + step(&tree[*at]);
+                for (k, at) in at.iter_mut().enumerate() {
+                    *at = 2 * *at + 1 + step(&block[k * internal + *at]);
                 }
             }
         }
-        for tree in blocks.remainder().chunks_exact(internal) {
+        for tree in self.nodes[walked_together * internal..].chunks_exact(internal) {
             let mut at = 0;
             for _ in 0..self.depth {
                 at = 2 * at + 1 + step(&tree[at]);

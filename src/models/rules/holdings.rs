@@ -86,7 +86,7 @@ impl HeldLookup {
             Value::Missing => None,
             Value::Number(x) => column.yes.filter(|_| *x == 1.0),
             Value::Text(t) => {
-                let t = t.trim();
+                let t = crate::data::trim(t);
                 if is_yes(t) {
                     column.yes
                 } else if is_no(t) || crate::data::is_missing(t) {
