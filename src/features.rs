@@ -221,6 +221,16 @@ impl FeatureEncoder {
         self.features.len()
     }
 
+    /// The categories training saw in a column (kept and rare ones); none for others.
+    pub fn categories(&self, name: &str) -> Vec<&str> {
+        match self.input_index(name).map(|i| &self.inputs[i].encoding) {
+            Some(Encoding::OneHot { categories, other }) => {
+                categories.iter().chain(other).map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     pub fn input_index(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|i| i.name == name)
     }

@@ -9,27 +9,34 @@ const EXACT: f64 = 9e15;
 
 /// `x` with exactly `decimals` digits after the point: `0.7474`, `1241.48`.
 pub fn push_fixed(out: &mut String, x: f64, decimals: u32) {
-    let scale = 10u64.pow(decimals);
-    let scaled = (x * scale as f64).round();
-    if !scaled.is_finite() || scaled.abs() >= EXACT {
+    let scaled = (x * 10f64.powi(decimals as i32)).round();
+    if decimals > MAX_DECIMALS || !scaled.is_finite() || scaled.abs() >= EXACT {
         let _ = write!(out, "{x:.*}", decimals as usize);
         return;
     }
     let n = scaled as i64;
-    if n < 0 {
-        out.push('-');
-    }
-    let n = n.unsigned_abs();
-    push_integer(out, n / scale);
-    if decimals > 0 {
-        out.push('.');
-        let fraction = n % scale;
-        for place in (0..decimals).rev() {
-            let digit = (fraction / 10u64.pow(place)) % 10;
-            out.push(char::from(b'0' + digit as u8));
+    // Digits right to left into a buffer, the point after `decimals` of them.
+    let (mut buffer, mut at) = ([0u8; 40], 40);
+    let (mut rest, mut written) = (n.unsigned_abs(), 0);
+    while written <= decimals || rest > 0 {
+        if written == decimals && decimals > 0 {
+            at -= 1;
+            buffer[at] = b'.';
         }
+        at -= 1;
+        buffer[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        written += 1;
     }
+    if n < 0 {
+        at -= 1;
+        buffer[at] = b'-';
+    }
+    out.push_str(std::str::from_utf8(&buffer[at..]).unwrap_or_default());
 }
+
+/// Most decimals written by integer arithmetic.
+const MAX_DECIMALS: u32 = 15;
 
 /// `x` as a short readable number: two decimals below 100, none from 100 up, trailing
 /// zeros dropped (`5`, `70.35`, `1397`, never `-0`).
@@ -46,18 +53,18 @@ pub fn push_short(out: &mut String, x: f64) {
     }
 }
 
+/// A whole number, appended.
 pub fn push_integer(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+    let (mut buffer, mut at) = ([0u8; 20], 20);
     loop {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
+        buffer[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    out.push_str(std::str::from_utf8(&buffer[at..]).unwrap_or_default());
 }
 
 /// [`push_fixed`] into a new string.
@@ -95,6 +102,10 @@ mod tests {
         // Halves round away from zero (the usual formatting rounds 0.5 to even, "0").
         assert_eq!((fixed(0.5, 0), fixed(-2.5, 0)), ("1".into(), "-3".into()));
         assert_eq!(fixed(f64::INFINITY, 2), "inf");
+        let mut whole = String::new();
+        push_integer(&mut whole, u64::MAX);
+        push_integer(&mut whole, 0);
+        assert_eq!(whole, format!("{}0", u64::MAX));
         assert_eq!(fixed(1e300, 2), format!("{:.2}", 1e300));
     }
 

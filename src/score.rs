@@ -92,6 +92,9 @@ pub struct Scorer {
     holdings_inputs: Vec<Option<usize>>,
     held_items: HeldLookup,
     value_inputs: ValueInputs,
+    /// Segment names and the version as CSV fields, quoted once here.
+    segment_names_csv: Vec<String>,
+    version_csv: String,
     /// Ranked offers by set of held products. Customers share few distinct product sets
     /// (telco: at most 2^10), so most lookups skip the rule scan; bounded for catalogues
     /// where sets rarely repeat.
@@ -148,17 +151,28 @@ impl Scorer {
         let held_items = bundle
             .rules
             .as_ref()
-            .map_or_else(HeldLookup::default, HeldLookup::new);
+            .map_or_else(HeldLookup::default, |rules| {
+                HeldLookup::new(rules, |column| encoder.categories(column))
+            });
         let value_inputs = bundle
             .retention
             .as_ref()
             .map_or_else(ValueInputs::default, |r| r.value_inputs(encoder));
+        let segment_names_csv = bundle
+            .segments
+            .profiles
+            .iter()
+            .map(|p| CsvRow::quoted(&p.name))
+            .collect();
+        let version_csv = CsvRow::quoted(&bundle.manifest.version);
         Scorer {
             bundle,
             value_input,
             holdings_inputs,
             held_items,
             value_inputs,
+            segment_names_csv,
+            version_csv,
             offers_seen: RwLock::new(HashMap::new()),
         }
     }
@@ -274,15 +288,17 @@ impl Scorer {
         let mut row = CsvRow::new(out);
         let risk = scored.risk.as_ref();
         row.field(id);
-        row.built(field, |f| numfmt::push_integer(f, scored.segment as u64));
-        row.field(scored.segment_name);
+        // Numbers and the bundle's own names never need quoting (names are checked once,
+        // when the Scorer is made).
+        row.number(field, |f| numfmt::push_integer(f, scored.segment as u64));
+        row.plain(&self.segment_names_csv[scored.segment]);
         row.field(scored.tier);
-        row.built(field, |f| {
+        row.number(field, |f| {
             if let Some(r) = risk {
                 numfmt::push_fixed(f, r.probability, 4);
             }
         });
-        row.field(risk.map_or("", |r| r.band));
+        row.plain(risk.map_or("", |r| r.band));
         row.built(field, |f| {
             for (i, reason) in risk.iter().flat_map(|r| r.reasons.iter()).enumerate() {
                 if i > 0 {
@@ -291,12 +307,12 @@ impl Scorer {
                 push_reason(f, &self.bundle.encoder, reason, scored.values.get(reason.0));
             }
         });
-        row.built(field, |f| {
+        row.number(field, |f| {
             if let Some(clv) = risk.and_then(|r| r.clv) {
                 numfmt::push_fixed(f, clv, 2);
             }
         });
-        row.field(risk.and_then(|r| r.quadrant).unwrap_or(""));
+        row.plain(risk.and_then(|r| r.quadrant).unwrap_or(""));
         row.built(field, |f| {
             let items = self.bundle.rules.as_ref().map_or(&[][..], |m| &m.items[..]);
             for (i, offer) in scored.offers.iter().enumerate() {
@@ -306,7 +322,7 @@ impl Scorer {
                 f.push_str(items.get(offer.item as usize).map_or("", String::as_str));
             }
         });
-        row.field(self.version());
+        row.plain(&self.version_csv);
         row.built(field, |f| f.push_str(&scored.warnings.join("; ")));
         row.end();
     }
@@ -322,6 +338,22 @@ struct CsvRow<'o> {
 impl<'o> CsvRow<'o> {
     fn new(out: &'o mut Vec<u8>) -> Self {
         CsvRow { out, first: true }
+    }
+
+    /// A field known to need no quoting (a number, a fixed word, a pre-quoted name).
+    fn plain(&mut self, text: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(text.as_bytes());
+    }
+
+    /// A number written into `buffer` (cleared first) by `build`.
+    fn number(&mut self, buffer: &mut String, build: impl FnOnce(&mut String)) {
+        buffer.clear();
+        build(buffer);
+        self.plain(buffer);
     }
 
     fn field(&mut self, text: &str) {
@@ -351,6 +383,13 @@ impl<'o> CsvRow<'o> {
         buffer.clear();
         build(buffer);
         self.field(buffer);
+    }
+
+    /// `text` as one CSV field, quoted if it must be.
+    fn quoted(text: &str) -> String {
+        let mut out = Vec::new();
+        CsvRow::new(&mut out).field(text);
+        String::from_utf8(out).unwrap_or_default()
     }
 
     fn end(self) {

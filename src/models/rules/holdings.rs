@@ -55,25 +55,39 @@ pub struct HeldLookup {
 struct HeldColumn {
     yes: Option<u32>,
     by_value: Vec<(String, u32)>,
+    /// Answers worked out in advance for the spellings training saw in this column.
+    known: Vec<(String, Option<u32>)>,
 }
 
 impl HeldLookup {
-    /// One entry per column of `model.holdings`, in that order.
-    pub fn new(model: &CrossSellModel) -> Self {
+    /// One entry per column of `model.holdings`, in that order; `seen` gives the cell
+    /// values training saw in a column, answered in advance.
+    pub fn new<'a, S>(model: &CrossSellModel, seen: impl Fn(&str) -> S) -> Self
+    where
+        S: IntoIterator<Item = &'a str>,
+    {
         let columns = model
             .holdings
             .iter()
-            .map(|column| HeldColumn {
-                yes: model.item_id(column),
-                by_value: model
-                    .items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(id, item)| {
-                        let value = item.strip_prefix(column.as_str())?.strip_prefix('=')?;
-                        Some((value.to_string(), id as u32))
-                    })
-                    .collect(),
+            .map(|column| {
+                let mut held = HeldColumn {
+                    yes: model.item_id(column),
+                    by_value: model
+                        .items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(id, item)| {
+                            let value = item.strip_prefix(column.as_str())?.strip_prefix('=')?;
+                            Some((value.to_string(), id as u32))
+                        })
+                        .collect(),
+                    known: Vec::new(),
+                };
+                held.known = seen(column)
+                    .into_iter()
+                    .map(|v| (v.to_string(), held.work_out(&Value::Text(Cow::Borrowed(v)))))
+                    .collect();
+                held
             })
             .collect();
         HeldLookup { columns }
@@ -82,18 +96,29 @@ impl HeldLookup {
     /// The model's item held according to holdings column `column` (by position).
     pub fn item(&self, column: usize, value: &Value) -> Option<u32> {
         let column = self.columns.get(column)?;
+        if let Value::Text(t) = value {
+            if let Some((_, known)) = column.known.iter().find(|(k, _)| k == t) {
+                return *known;
+            }
+        }
+        column.work_out(value)
+    }
+}
+
+impl HeldColumn {
+    /// [`product_held`] and the item's id, without naming the item.
+    fn work_out(&self, value: &Value) -> Option<u32> {
         match value {
             Value::Missing => None,
-            Value::Number(x) => column.yes.filter(|_| *x == 1.0),
+            Value::Number(x) => self.yes.filter(|_| *x == 1.0),
             Value::Text(t) => {
                 let t = crate::data::trim(t);
                 if is_yes(t) {
-                    column.yes
+                    self.yes
                 } else if is_no(t) || crate::data::is_missing(t) {
                     None
                 } else {
-                    column
-                        .by_value
+                    self.by_value
                         .iter()
                         .find(|(v, _)| v == t)
                         .map(|(_, id)| *id)
@@ -176,7 +201,7 @@ mod tests {
             ..Default::default()
         };
         let model = CrossSellModel::fit(&baskets, &params, holdings.clone());
-        let lookup = HeldLookup::new(&model);
+        let lookup = HeldLookup::new(&model, |_| ["Yes", "DSL", "No", "NA", "Fiber optic"]);
         let cells = [
             text("Yes"),
             text(" DSL "),
