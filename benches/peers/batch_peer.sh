@@ -26,10 +26,10 @@ for n in "${SIZES[@]}"; do
     /usr/bin/time -v -o "$OUT/time_ours_$n.txt" target/release/custscore score --models "$MODELS" \
         --input "$data" --output "$OUT/scored_ours_$n.csv" --rejects "$OUT/rejects_ours_$n.csv" 2> "$OUT/summary_ours_$n.txt"
     wall=$(awk '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$OUT/time_ours_$n.txt")
-    secs=$(grep -o '[0-9.]*s, [0-9]* rows/s' "$OUT/summary_ours_$n.txt" | cut -d s -f 1)
-    printf "%-10s %-16s %12.0f %10.2f %10s %14s\n" "$n" custscore "$(awk -v a="$n" -v b="$secs" "BEGIN { print a / b }")" "$secs" "$(rss_mb "$OUT/time_ours_$n.txt")" "$wall"
+    rate=$(grep -o '[0-9]* rows/s' "$OUT/summary_ours_$n.txt" | cut -d ' ' -f 1)
+    printf "%-10s %-16s %12.0f %10.3f %10s %14s\n" "$n" custscore "$rate" "$(awk -v a="$n" -v b="$rate" "BEGIN { print a / b }")" "$(rss_mb "$OUT/time_ours_$n.txt")" "$wall"
     /usr/bin/time -v -o "$OUT/time_peer_$n.txt" "$VENV/bin/python" "$PEERS/batch_peer.py" \
         training-data/telco_churn.csv "$data" "$OUT/scored_peer_$n.csv" > "$OUT/peer_$n.txt"
     read -r rows psecs < "$OUT/peer_$n.txt"
-    printf "%-10s %-16s %12.0f %10.2f %10s   (scoring only; peak includes fitting)\n" "$n" pandas+sklearn "$(awk -v a="$rows" -v b="$psecs" "BEGIN { print a / b }")" "$psecs" "$(rss_mb "$OUT/time_peer_$n.txt")"
+    printf "%-10s %-16s %12.0f %10.3f %10s   (scoring only; peak includes fitting)\n" "$n" pandas+sklearn "$(awk -v a="$rows" -v b="$psecs" "BEGIN { print a / b }")" "$psecs" "$(rss_mb "$OUT/time_peer_$n.txt")"
 done
