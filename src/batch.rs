@@ -9,7 +9,7 @@
 
 use crate::data::trim;
 use crate::features::Value;
-use crate::score::{Answer, Detail, Scored, Scorer, Scratch};
+use crate::score::{Answer, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -329,8 +329,7 @@ fn score_part(scorer: &Scorer, layout: &Layout, rows: &[Row], format: Format, pa
             })
         }
         Format::Jsonl => for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
-            let _ =
-                serde_json::to_writer(&mut part.bytes, &scorer.answer(id, scored, Detail::Full));
+            let _ = serde_json::to_writer(&mut part.bytes, &scorer.answer(id, scored));
             part.bytes.push(b'\n');
         }),
     };

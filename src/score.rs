@@ -77,14 +77,6 @@ impl ScoreError {
     }
 }
 
-/// How much of the answer to build. The CSV output lists offered items only, so a batch
-/// run writing CSV skips the texts of the rules behind each offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    Full,
-    ItemsOnly,
-}
-
 pub struct Scorer {
     bundle: Bundle,
     value_input: Option<usize>,
@@ -197,22 +189,12 @@ impl Scorer {
     /// Score one customer; `raw` holds one value per input column, in input order
     /// (`Value::Missing` for absent ones).
     pub fn score(&self, id: Cow<str>, raw: Vec<Value>) -> Result<Answer, ScoreError> {
-        self.score_with(id, raw, Detail::Full)
-    }
-
-    /// Score one customer with the given level of detail.
-    pub fn score_with(
-        &self,
-        id: Cow<str>,
-        raw: Vec<Value>,
-        detail: Detail,
-    ) -> Result<Answer, ScoreError> {
         let mut scratch = Scratch {
             values: raw,
             ..Scratch::default()
         };
         let scored = self.score_into(&mut scratch)?;
-        Ok(self.answer(id, &scored, detail))
+        Ok(self.answer(id, &scored))
     }
 
     /// Score the customer whose values are in `scratch.values` (parsed in place).
@@ -258,9 +240,8 @@ impl Scorer {
         })
     }
 
-    /// The owned answer, with texts for reasons and (at `Detail::Full`) the rules behind
-    /// each offer.
-    pub fn answer(&self, id: Cow<str>, scored: &Scored, detail: Detail) -> Answer {
+    /// The owned answer, with texts for the reasons and for the rules behind each offer.
+    pub fn answer(&self, id: Cow<str>, scored: &Scored) -> Answer {
         let encoder = &self.bundle.encoder;
         Answer {
             id: id.into_owned(),
@@ -270,7 +251,7 @@ impl Scorer {
                 tier: scored.tier.to_string(),
                 quadrant: scored.risk.and_then(|r| r.quadrant).map(String::from),
             },
-            cross_sell: self.offer_texts(&scored.offers, detail),
+            cross_sell: self.offer_texts(&scored.offers),
             retention: scored.risk.map(|r| Retention {
                 probability: r.probability,
                 band: r.band.to_string(),
@@ -414,8 +395,8 @@ impl Scorer {
         self.ranked_offers(model, held)
     }
 
-    /// Offers as items with the rules behind them in words (or only the items).
-    fn offer_texts(&self, offers: &[ItemOffer], detail: Detail) -> Vec<Offer> {
+    /// Offers as items with the rules behind them in words.
+    fn offer_texts(&self, offers: &[ItemOffer]) -> Vec<Offer> {
         let Some(model) = &self.bundle.rules else {
             return Vec::new();
         };
@@ -424,13 +405,12 @@ impl Scorer {
             .map(|offer| Offer {
                 item: model.items[offer.item as usize].clone(),
                 score: offer.score,
-                because: match (detail, offer.because.is_empty()) {
-                    (Detail::ItemsOnly, _) => Vec::new(),
-                    (Detail::Full, true) => vec![format!(
+                because: match offer.because.is_empty() {
+                    true => vec![format!(
                         "popular: held by {:.0}% of customers (no rule fired)",
                         100.0 * model.popularity(offer.item)
                     )],
-                    (Detail::Full, false) => offer
+                    false => offer
                         .because
                         .iter()
                         .map(|&r| model.rule_text(r).to_string())
@@ -457,7 +437,7 @@ impl Scorer {
 }
 
 impl Answer {
-    /// Columns of a scored CSV row, in order (see `csv_fields`).
+    /// Columns of a scored CSV row, in order (see `Scorer::write_csv`).
     pub fn csv_header() -> &'static [&'static str] {
         &[
             "id",
