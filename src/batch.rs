@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -25,6 +25,9 @@ const CHUNK_ROWS: usize = 4096;
 /// Chunks (and output batches) that exist at once: one being read or written, one being
 /// scored, one waiting.
 const IN_FLIGHT: usize = 3;
+
+/// Output buffer size: scored parts (some 30 KB) are larger and bypass it.
+const OUTPUT_BUFFER: usize = 16 * 1024;
 
 /// A channel pre-filled with `IN_FLIGHT` empty buffers, for handing them back.
 fn pool<T: Default>() -> (mpsc::SyncSender<T>, mpsc::Receiver<T>) {
@@ -199,7 +202,8 @@ pub fn score_stream(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 20, source));
+        .buffer_capacity(1 << 20) // the reader's own buffer: no second copy of the input
+        .from_reader(source);
     let header = read_header(&mut reader, &in_name)?;
     let layout = Layout::new(scorer, header, &in_name)?;
     let mut writer = Writer::create(output, rejects)?;
@@ -592,7 +596,9 @@ impl Output {
         };
         Ok(Output {
             target: target.clone(),
-            writer: BufWriter::with_capacity(1 << 20, sink),
+            // Smaller than a scored part, so parts go straight to the file; the buffer
+            // only gathers the header and rejects.
+            writer: BufWriter::with_capacity(OUTPUT_BUFFER, sink),
             temp,
         })
     }
