@@ -4,8 +4,9 @@
 # noise to 100k and 1M rows, in one run. Both are timed in-process from reading the
 # input to writing the output (custscore's summary line; the peer's own timer); our
 # whole-process wall time (start-up and bundle loading included) is shown beside it.
-# Peak RSS from /usr/bin/time. The peer writes fewer columns than we do: no reasons,
-# segment names, CLV, quadrant or model version.
+# Peak RSS from /usr/bin/time. Each tool runs RUNS times (default 3), the two alternating;
+# the median is shown. The peer writes fewer columns than we do: no reasons, segment
+# names, CLV, quadrant or model version.
 # usage: benches/peers/batch_peer.sh [ROWS...]   (default: 100000 1000000)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -19,17 +20,32 @@ rm -rf "$MODELS"
 target/release/custscore train --models "$MODELS" >/dev/null 2>&1
 
 rss_mb() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
-printf "%-10s %-16s %12s %10s %10s %14s\n" rows tool "rows/s" seconds "peak MB" "process wall s"
+wall_s() { awk '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$1"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+
+# Each tool runs RUNS times per size (this machine is shared and noisy); the table shows
+# the median rows/s, the largest peak RSS, and every run's rows/s.
+RUNS=${RUNS:-3}
+printf "%-9s %-15s %10s %9s %8s %8s  %s\n" rows tool "rows/s" seconds "peak MB" ratio "runs (rows/s)"
 for n in "${SIZES[@]}"; do
     data="$OUT/customers_$n.csv"
     [ -f "$data" ] || "$VENV/bin/python" "$PEERS/make_customers.py" training-data/telco_churn.csv "$n" "$data"
-    /usr/bin/time -v -o "$OUT/time_ours_$n.txt" target/release/custscore score --models "$MODELS" \
-        --input "$data" --output "$OUT/scored_ours_$n.csv" --rejects "$OUT/rejects_ours_$n.csv" 2> "$OUT/summary_ours_$n.txt"
-    wall=$(awk '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$OUT/time_ours_$n.txt")
-    rate=$(grep -o '[0-9]* rows/s' "$OUT/summary_ours_$n.txt" | cut -d ' ' -f 1)
-    printf "%-10s %-16s %12.0f %10.3f %10s %14s\n" "$n" custscore "$rate" "$(awk -v a="$n" -v b="$rate" "BEGIN { print a / b }")" "$(rss_mb "$OUT/time_ours_$n.txt")" "$wall"
-    /usr/bin/time -v -o "$OUT/time_peer_$n.txt" "$VENV/bin/python" "$PEERS/batch_peer.py" \
-        training-data/telco_churn.csv "$data" "$OUT/scored_peer_$n.csv" > "$OUT/peer_$n.txt"
-    read -r rows psecs < "$OUT/peer_$n.txt"
-    printf "%-10s %-16s %12.0f %10.3f %10s   (scoring only; peak includes fitting)\n" "$n" pandas+sklearn "$(awk -v a="$rows" -v b="$psecs" "BEGIN { print a / b }")" "$psecs" "$(rss_mb "$OUT/time_peer_$n.txt")"
+    ours=() peer=() ours_mb=0 peer_mb=0 walls=()
+    for run in $(seq "$RUNS"); do
+        /usr/bin/time -v -o "$OUT/time_ours_$n.txt" target/release/custscore score --models "$MODELS" \
+            --input "$data" --output "$OUT/scored_ours_$n.csv" --rejects "$OUT/rejects_ours_$n.csv" 2> "$OUT/summary_ours_$n.txt"
+        ours+=("$(grep -o '[0-9]* rows/s' "$OUT/summary_ours_$n.txt" | cut -d ' ' -f 1)")
+        walls+=("$(wall_s "$OUT/time_ours_$n.txt")")
+        ours_mb=$(( $(rss_mb "$OUT/time_ours_$n.txt") > ours_mb ? $(rss_mb "$OUT/time_ours_$n.txt") : ours_mb ))
+        /usr/bin/time -v -o "$OUT/time_peer_$n.txt" "$VENV/bin/python" "$PEERS/batch_peer.py" \
+            training-data/telco_churn.csv "$data" "$OUT/scored_peer_$n.csv" > "$OUT/peer_$n.txt"
+        read -r rows psecs < "$OUT/peer_$n.txt"
+        peer+=("$(awk -v a="$rows" -v b="$psecs" 'BEGIN { printf "%.0f", a / b }')")
+        peer_mb=$(( $(rss_mb "$OUT/time_peer_$n.txt") > peer_mb ? $(rss_mb "$OUT/time_peer_$n.txt") : peer_mb ))
+    done
+    o=$(printf "%s\n" "${ours[@]}" | median)
+    p=$(printf "%s\n" "${peer[@]}" | median)
+    printf "%-9s %-15s %10.0f %9.3f %8s %8s  %s (process wall s: %s)\n" "$n" custscore "$o" "$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')" "$ours_mb" "$(ratio "$o" "$p")x" "${ours[*]}" "${walls[*]}"
+    printf "%-9s %-15s %10.0f %9.3f %8s %8s  %s (scoring only; peak includes fitting)\n" "$n" pandas+sklearn "$p" "$(awk -v a="$n" -v b="$p" 'BEGIN { print a / b }')" "$peer_mb" "" "${peer[*]}"
 done
