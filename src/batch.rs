@@ -22,6 +22,9 @@ use std::time::Instant;
 
 const CHUNK_ROWS: usize = 4096;
 
+/// Rows in the first chunk; each next one doubles up to `CHUNK_ROWS`.
+const FIRST_CHUNK_ROWS: usize = 256;
+
 /// Chunks (and output batches) that exist at once: one being read or written, one being
 /// scored, one waiting.
 const IN_FLIGHT: usize = 3;
@@ -284,12 +287,14 @@ fn read_chunks<R: Read>(
     recycled: mpsc::Receiver<Chunk>,
 ) {
     let mut number = 0;
+    // Small chunks first, so scoring starts while the reader is still warming up.
+    let mut rows = FIRST_CHUNK_ROWS;
     loop {
         let Ok(mut chunk) = recycled.recv() else {
             return;
         };
         chunk.len = 0;
-        while chunk.len < CHUNK_ROWS {
+        while chunk.len < rows {
             if chunk.rows.len() == chunk.len {
                 chunk.rows.push(Row::default());
             }
@@ -314,6 +319,7 @@ fn read_chunks<R: Read>(
             chunk.len += 1;
         }
         chunk.bytes_read = reader.position().byte();
+        rows = (rows * 2).min(CHUNK_ROWS);
         if chunk.len == 0 || chunks.send(Ok(chunk)).is_err() {
             return;
         }
