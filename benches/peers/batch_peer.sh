@@ -5,8 +5,9 @@
 # input to writing the output (custscore's summary line; the peer's own timer); our
 # whole-process wall time (start-up and bundle loading included) is shown beside it.
 # Peak RSS from /usr/bin/time. Each tool runs RUNS times (default 3), the two alternating;
-# the median is shown. The peer writes fewer columns than we do: no reasons, segment
-# names, CLV, quadrant or model version.
+# the median is shown. The peer computes reasons as we do (the retention answer's third
+# part) and is also run without them; it writes no segment names, CLV, quadrant or model
+# version. Peer peak RSS includes fitting.
 # usage: benches/peers/batch_peer.sh [ROWS...]   (default: 100000 1000000)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -27,11 +28,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 # Each tool runs RUNS times per size (this machine is shared and noisy); the table shows
 # the median rows/s, the largest peak RSS, and every run's rows/s.
 RUNS=${RUNS:-3}
-printf "%-9s %-15s %10s %9s %8s %8s  %s\n" rows tool "rows/s" seconds "peak MB" ratio "runs (rows/s)"
+printf "%-9s %-22s %10s %9s %8s %8s  %s\n" rows tool "rows/s" seconds "peak MB" "ours is" "runs (rows/s)"
 for n in "${SIZES[@]}"; do
     data="$OUT/customers_$n.csv"
     [ -f "$data" ] || "$VENV/bin/python" "$PEERS/make_customers.py" training-data/telco_churn.csv "$n" "$data"
-    ours=() peer=() ours_mb=0 peer_mb=0 walls=()
+    ours=() peer=() bare=() ours_mb=0 peer_mb=0 walls=()
     for run in $(seq "$RUNS"); do
         # Every run writes into an empty place: replacing last run's file would add the
         # freeing of its pages (some 30 ms per 27 MB here) to whichever tool wrote it.
@@ -41,14 +42,21 @@ for n in "${SIZES[@]}"; do
         ours+=("$(grep -o '[0-9]* rows/s' "$OUT/summary_ours_$n.txt" | cut -d ' ' -f 1)")
         walls+=("$(wall_s "$OUT/time_ours_$n.txt")")
         ours_mb=$(( $(rss_mb "$OUT/time_ours_$n.txt") > ours_mb ? $(rss_mb "$OUT/time_ours_$n.txt") : ours_mb ))
-        /usr/bin/time -v -o "$OUT/time_peer_$n.txt" "$VENV/bin/python" "$PEERS/batch_peer.py" \
-            training-data/telco_churn.csv "$data" "$OUT/scored_peer_$n.csv" > "$OUT/peer_$n.txt"
-        read -r rows psecs < "$OUT/peer_$n.txt"
-        peer+=("$(awk -v a="$rows" -v b="$psecs" 'BEGIN { printf "%.0f", a / b }')")
-        peer_mb=$(( $(rss_mb "$OUT/time_peer_$n.txt") > peer_mb ? $(rss_mb "$OUT/time_peer_$n.txt") : peer_mb ))
+        for variant in reasons bare; do
+            rm -f "$OUT/scored_peer_$n.csv"
+            flag=(); [ "$variant" = bare ] && flag=(--no-reasons)
+            /usr/bin/time -v -o "$OUT/time_peer_$n.txt" "$VENV/bin/python" "$PEERS/batch_peer.py" \
+                training-data/telco_churn.csv "$data" "$OUT/scored_peer_$n.csv" "${flag[@]}" > "$OUT/peer_$n.txt"
+            read -r rows psecs < "$OUT/peer_$n.txt"
+            rate=$(awk -v a="$rows" -v b="$psecs" 'BEGIN { printf "%.0f", a / b }')
+            if [ "$variant" = reasons ]; then peer+=("$rate"); else bare+=("$rate"); fi
+            peer_mb=$(( $(rss_mb "$OUT/time_peer_$n.txt") > peer_mb ? $(rss_mb "$OUT/time_peer_$n.txt") : peer_mb ))
+        done
     done
     o=$(printf "%s\n" "${ours[@]}" | median)
     p=$(printf "%s\n" "${peer[@]}" | median)
-    printf "%-9s %-15s %10.0f %9.3f %8s %8s  %s (process wall s: %s)\n" "$n" custscore "$o" "$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')" "$ours_mb" "$(ratio "$o" "$p")x" "${ours[*]}" "${walls[*]}"
-    printf "%-9s %-15s %10.0f %9.3f %8s %8s  %s (scoring only; peak includes fitting)\n" "$n" pandas+sklearn "$p" "$(awk -v a="$n" -v b="$p" 'BEGIN { print a / b }')" "$peer_mb" "" "${peer[*]}"
+    b=$(printf "%s\n" "${bare[@]}" | median)
+    printf "%-9s %-22s %10.0f %9.3f %8s %8s  %s (process wall s: %s)\n" "$n" custscore "$o" "$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')" "$ours_mb" "" "${ours[*]}" "${walls[*]}"
+    printf "%-9s %-22s %10.0f %9.3f %8s %8s  %s\n" "$n" "pandas+sklearn" "$p" "$(awk -v a="$n" -v b="$p" 'BEGIN { print a / b }')" "$peer_mb" "$(ratio "$o" "$p")x" "${peer[*]}"
+    printf "%-9s %-22s %10.0f %9.3f %8s %8s  %s\n" "$n" "  same, without reasons" "$b" "$(awk -v a="$n" -v b="$b" 'BEGIN { print a / b }')" "" "$(ratio "$o" "$b")x" "${bare[*]}"
 done
