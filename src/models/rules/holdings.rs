@@ -26,21 +26,37 @@ fn is_no(text: &str) -> bool {
             .is_some_and(|start| start.eq_ignore_ascii_case("no "))
 }
 
-/// The product a holdings cell says the customer holds, if any.
-pub fn product_held<'a>(column: &'a str, value: &Value) -> Option<Cow<'a, str>> {
+/// What a holdings cell says is held.
+enum Held<'v> {
+    /// The column's own product (a yes).
+    Column,
+    /// The product `column=value` (any other text).
+    Value(&'v str),
+}
+
+/// Read one holdings cell; `None` when it holds nothing.
+fn read_cell<'v>(value: &'v Value) -> Option<Held<'v>> {
     match value {
         Value::Missing => None,
-        Value::Number(x) => (*x == 1.0).then_some(Cow::Borrowed(column)),
+        Value::Number(x) => (*x == 1.0).then_some(Held::Column),
         Value::Text(t) => {
-            let t = t.trim();
+            let t = crate::data::trim(t);
             if is_yes(t) {
-                Some(Cow::Borrowed(column))
+                Some(Held::Column)
             } else if is_no(t) || crate::data::is_missing(t) {
                 None
             } else {
-                Some(Cow::Owned(format!("{column}={t}")))
+                Some(Held::Value(t))
             }
         }
+    }
+}
+
+/// The product a holdings cell says the customer holds, if any.
+pub fn product_held<'a>(column: &'a str, value: &Value) -> Option<Cow<'a, str>> {
+    match read_cell(value)? {
+        Held::Column => Some(Cow::Borrowed(column)),
+        Held::Value(t) => Some(Cow::Owned(format!("{column}={t}"))),
     }
 }
 
@@ -108,22 +124,13 @@ impl HeldLookup {
 impl HeldColumn {
     /// [`product_held`] and the item's id, without naming the item.
     fn work_out(&self, value: &Value) -> Option<u32> {
-        match value {
-            Value::Missing => None,
-            Value::Number(x) => self.yes.filter(|_| *x == 1.0),
-            Value::Text(t) => {
-                let t = crate::data::trim(t);
-                if is_yes(t) {
-                    self.yes
-                } else if is_no(t) || crate::data::is_missing(t) {
-                    None
-                } else {
-                    self.by_value
-                        .iter()
-                        .find(|(v, _)| v == t)
-                        .map(|(_, id)| *id)
-                }
-            }
+        match read_cell(value)? {
+            Held::Column => self.yes,
+            Held::Value(t) => self
+                .by_value
+                .iter()
+                .find(|(v, _)| v == t)
+                .map(|(_, id)| *id),
         }
     }
 }
