@@ -39,10 +39,6 @@ impl TopReasons {
         self.items[..self.len].iter().copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -294,16 +294,6 @@ pub struct RetentionModel {
     pub reasons: ReasonMethod,
 }
 
-/// The retention answer for one customer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Risk {
-    pub probability: f64,
-    pub band: &'static str,
-    pub reasons: Vec<String>,
-    pub clv: Option<f64>,
-    pub quadrant: Option<&'static str>,
-}
-
 impl RetentionModel {
     pub fn probability(&self, features: &[f64]) -> f64 {
         self.calibrator
@@ -315,25 +305,6 @@ impl RetentionModel {
             p if p >= self.bands[1] => "high",
             p if p >= self.bands[0] => "medium",
             _ => "low",
-        }
-    }
-
-    /// Probability, band, reasons, CLV and quadrant of one parsed, encoded customer.
-    pub fn assess(&self, encoder: &FeatureEncoder, values: &[Value], features: &[f64]) -> Risk {
-        let inputs = self.value_inputs(encoder);
-        let score = self.score(
-            encoder,
-            &inputs,
-            values,
-            features,
-            &mut ReasonScratch::default(),
-        );
-        Risk {
-            probability: score.probability,
-            band: score.band,
-            reasons: explain::reason_texts(encoder, values, &score.reasons),
-            clv: score.clv,
-            quadrant: score.quadrant,
         }
     }
 
@@ -350,7 +321,8 @@ impl RetentionModel {
         ValueInputs { margin, current }
     }
 
-    /// [`assess`](Self::assess) without text, with buffers reused across customers.
+    /// Probability, band, reasons (as input columns; see [`explain::reason_texts`]), CLV
+    /// and quadrant of one parsed, encoded customer, with buffers reused across customers.
     pub fn score(
         &self,
         encoder: &FeatureEncoder,
@@ -763,8 +735,16 @@ mod tests {
         let values = encoder.parse(raw).unwrap();
         let (mut features, mut warnings) = (Vec::new(), Vec::new());
         encoder.encode(&values, &mut features, &mut warnings);
-        let risk = model.assess(&encoder, &values, &features);
+        let inputs = model.value_inputs(&encoder);
+        let risk = model.score(
+            &encoder,
+            &inputs,
+            &values,
+            &features,
+            &mut ReasonScratch::default(),
+        );
         assert!((risk.probability - model.probability(&features)).abs() < 1e-12);
+        let reasons = explain::reason_texts(&encoder, &values, &risk.reasons);
 
         // Per input: weight × (value − mean), summed over a one-hot block; with the bias
         // they give back the model's log-odds exactly.
@@ -776,17 +756,9 @@ mod tests {
         for (f, part) in encoder.features.iter().zip(&parts) {
             per_input[f.input] += part;
         }
-        assert!(
-            risk.reasons[0].starts_with("calls = 9 (+"),
-            "{:?}",
-            risk.reasons
-        );
-        assert!(
-            risk.reasons[1].starts_with("plan = monthly (+"),
-            "{:?}",
-            risk.reasons
-        );
-        for (reason, input) in risk.reasons.iter().zip([0, 2]) {
+        assert!(reasons[0].starts_with("calls = 9 (+"), "{:?}", reasons);
+        assert!(reasons[1].starts_with("plan = monthly (+"), "{:?}", reasons);
+        for (reason, input) in reasons.iter().zip([0, 2]) {
             assert!(
                 reason.ends_with(&format!("({:+.2})", per_input[input])),
                 "{reason}"
