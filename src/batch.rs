@@ -418,13 +418,6 @@ fn read_row<'a>(
     }
 }
 
-/// One CSV line from fields.
-fn csv_line<'a>(fields: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(fields);
-    w.into_inner().unwrap_or_default()
-}
-
 /// The file-path form used by the CLI tests and library callers.
 pub fn score_file(
     scorer: &Scorer,
@@ -535,7 +528,8 @@ impl Writer {
     }
 
     fn write_header(&mut self) -> Result<(), BatchError> {
-        let header = csv_line(Answer::csv_header().iter().copied());
+        let mut header = Vec::new();
+        Answer::write_csv_header(&mut header);
         self.out.write_all(&header)
     }
 

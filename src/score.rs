@@ -454,6 +454,15 @@ impl Answer {
             "warnings",
         ]
     }
+
+    /// Append the header line of a scored CSV file, written as its rows are.
+    pub fn write_csv_header(out: &mut Vec<u8>) {
+        let mut row = CsvRow::new(out);
+        for column in Self::csv_header() {
+            row.field(column);
+        }
+        row.end();
+    }
 }
 
 #[cfg(test)]
