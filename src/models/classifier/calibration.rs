@@ -51,26 +51,33 @@ fn interpolate(x: &[f64], y: &[f64], p: f64) -> f64 {
     let (Some(&first), Some(&last)) = (x.first(), x.last()) else {
         return p.clamp(0.0, 1.0);
     };
-    if p <= first {
+    // NaN lands on the lowest step rather than indexing before the first point.
+    if p.is_nan() || p <= first {
         return y[0];
     }
     if p >= last {
         return y[y.len() - 1];
     }
-    let i = x.partition_point(|&v| v <= p); // x[i-1] <= p < x[i]
+    let i = x.partition_point(|&v| v <= p).clamp(1, x.len() - 1); // x[i-1] <= p < x[i]
     let t = (p - x[i - 1]) / (x[i] - x[i - 1]);
     y[i - 1] + t * (y[i] - y[i - 1])
 }
 
-/// Pool adjacent violators over the rows sorted by raw score; each block becomes one
-/// point at its mean raw score and churn rate.
+/// Pool adjacent violators over the distinct raw scores in increasing order. Rows with
+/// the same raw score are one point first (their churn rate), as scikit-learn's
+/// IsotonicRegression does, so the curve never depends on the order of tied rows.
 fn fit_isotonic(y: &[bool], p: &[f64]) -> Calibrator {
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
     // (sum of raw scores, sum of outcomes, rows)
     let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
-    for &i in &order {
-        blocks.push((p[i], f64::from(u8::from(y[i])), 1.0));
+    let mut at = 0;
+    while at < order.len() {
+        let score = p[order[at]];
+        let tied = order[at..].partition_point(|&i| p[i].total_cmp(&score).is_eq());
+        let churned = order[at..at + tied].iter().filter(|&&i| y[i]).count();
+        blocks.push((score * tied as f64, churned as f64, tied as f64));
+        at += tied;
         while blocks.len() > 1 {
             let (b, a) = (blocks[blocks.len() - 1], blocks[blocks.len() - 2]);
             if a.1 / a.2 < b.1 / b.2 {
@@ -160,7 +167,48 @@ mod tests {
         assert!((a - 1.0).abs() < 0.05 && b.abs() < 0.05, "{a} {b}");
     }
 
+    #[test]
+    fn tied_scores_are_one_point_whatever_their_order() {
+        // Four rows share the raw score 0.5, two of them churned: one point at rate 0.5.
+        let p = [0.2, 0.5, 0.5, 0.5, 0.5, 0.8];
+        let a = fit_isotonic(&[false, true, true, false, false, true], &p);
+        let b = fit_isotonic(&[false, false, false, true, true, true], &p);
+        assert_eq!(a, b);
+        let Calibrator::Isotonic { x, y } = a else {
+            unreachable!()
+        };
+        assert_eq!(x, vec![0.2, 0.5, 0.8]);
+        assert_eq!(y, vec![0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn a_nan_score_is_the_lowest_step_not_a_panic() {
+        let c = fit_isotonic(&[false, true, false, true], &[0.1, 0.2, 0.3, 0.4]);
+        assert_eq!(c.apply(f64::NAN), c.apply(0.0));
+    }
+
     proptest! {
+        #[test]
+        fn permuting_rows_never_changes_the_isotonic_curve(
+            rows in prop::collection::vec((0u8..6, any::<bool>()), 2..120),
+            seed in any::<u64>(),
+        ) {
+            // Few distinct scores, so most rows are tied with others.
+            let (p, y): (Vec<f64>, Vec<bool>) =
+                rows.iter().map(|&(s, y)| (f64::from(s) / 5.0, y)).unzip();
+            let mut order: Vec<usize> = (0..p.len()).collect();
+            let mut state = seed | 1;
+            for i in (1..order.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                order.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let p2: Vec<f64> = order.iter().map(|&i| p[i]).collect();
+            let y2: Vec<bool> = order.iter().map(|&i| y[i]).collect();
+            prop_assert_eq!(fit_isotonic(&y, &p), fit_isotonic(&y2, &p2));
+        }
+
         #[test]
         fn calibrated_probabilities_are_monotone_and_bounded(
             rows in prop::collection::vec((0.0f64..1.0, any::<bool>()), 2..200),
