@@ -223,8 +223,8 @@ fn describe_path(path: &[Step], encoder: &FeatureEncoder) -> Vec<String> {
         match (&feature.category, &encoder.inputs[feature.input].encoding) {
             (Some(category), _) if step.left => b.not_in.push(category.clone()),
             (Some(category), _) => b.equals = Some(category.clone()),
-            (None, Encoding::Numeric { mean, std, .. }) => {
-                let raw = step.threshold * std + mean;
+            (None, encoding @ Encoding::Numeric { .. }) => {
+                let raw = encoding.unstandardize(step.threshold);
                 if step.left {
                     b.upper = Some(b.upper.map_or(raw, |u| u.min(raw)));
                 } else {
@@ -322,5 +322,48 @@ mod tests {
         let covered: usize = tree.rules.iter().map(|r| r.customers).sum();
         assert_eq!(covered, 400);
         assert_eq!(tree.rules[0].churn_rate, 1.0, "{text}");
+    }
+
+    #[test]
+    fn thresholds_on_log_scaled_columns_read_in_raw_units() {
+        // Spend is skewed (a few huge accounts), so the encoder models it as ln(1 + x);
+        // customers spending under 30 churn.
+        let n = 500;
+        let spend: Vec<Option<f64>> = (0..n)
+            .map(|i| {
+                Some(if i % 50 < 45 {
+                    (i % 45) as f64 * 2.0
+                } else {
+                    1e5 + i as f64
+                })
+            })
+            .collect();
+        let y: Vec<bool> = spend.iter().map(|s| s.unwrap() < 30.0).collect();
+        let table = Table {
+            source: "t".into(),
+            sha256: String::new(),
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            lines: (0..n as u64).collect(),
+            columns: vec![Column {
+                name: "spend".into(),
+                data: ColumnData::Numeric(spend),
+            }],
+            quality: DataQuality::default(),
+        };
+        let encoder = FeatureEncoder::fit(&table, &[], &EncoderParams::default());
+        assert!(matches!(
+            encoder.inputs[0].encoding,
+            crate::features::Encoding::Numeric { log: true, .. }
+        ));
+        let x = crate::train::to_matrix(&encoder.encode_table(&table), encoder.n_features());
+        let text = ReadableTree::fit(x.view(), &y, &encoder, 1, 10).to_text();
+        let cut: f64 = text
+            .split("spend < ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no `spend <` rule in {text}"));
+        // The split lies between 28 and 30 in raw units (not in log-standardised ones).
+        assert!((28.0..30.0).contains(&cut), "{text}");
     }
 }
