@@ -24,7 +24,7 @@ pub enum ConfigError {
     BadLabel(String),
     #[error("transactions: {0} is required with --transactions")]
     MissingTransactionColumn(&'static str),
-    #[error("--churn-after-days must be positive (got {0})")]
+    #[error("--churn-after-days must be between 1 and {MAX_CHURN_WINDOW_DAYS} (got {0})")]
     BadChurnWindow(i64),
     #[error("no customer file: pass --customers FILE, --transactions FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
     NoCustomers,
@@ -101,7 +101,7 @@ impl TransactionsConfig {
                 "--amount-col (or --price-col)",
             ));
         }
-        if self.churn_after_days <= 0 {
+        if !(1..=MAX_CHURN_WINDOW_DAYS).contains(&self.churn_after_days) {
             return Err(ConfigError::BadChurnWindow(self.churn_after_days));
         }
         Ok(crate::data::transactions::TransactionSpec {
@@ -117,6 +117,10 @@ impl TransactionsConfig {
         })
     }
 }
+
+/// A century: longer churn windows are typing mistakes, and dates stay far from
+/// the calendar's limits.
+pub const MAX_CHURN_WINDOW_DAYS: i64 = 36_525;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -7,10 +7,15 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn train_retail(models: &std::path::Path) -> std::process::Output {
-    run(&[
+    train_retail_with(models, &[])
+}
+
+fn train_retail_with(models: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let log = fixture("retail_sample.csv");
+    let mut args = vec![
         "train",
         "--transactions",
-        fixture("retail_sample.csv").to_str().unwrap(),
+        log.to_str().unwrap(),
         "--customer-col",
         "CustomerID",
         "--order-col",
@@ -25,13 +30,47 @@ fn train_retail(models: &std::path::Path) -> std::process::Output {
         "Quantity",
         "--exclude-items",
         "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
-        "--churn-after-days",
-        "90",
         "--segments",
         "3",
         "--models",
         models.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn a_cutoff_leaving_no_room_for_the_churn_window_is_refused_with_the_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    // The log ends on 2011-12-09: a cut-off a month before it would label everyone churned.
+    let out = train_retail_with(&models, &["--cutoff", "2011-11-09"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    for needle in [
+        "2011-11-09",
+        "90-day churn window",
+        "2011-12-09",
+        "on or before 2011-09-10",
+    ] {
+        assert!(message.contains(needle), "{needle:?} missing: {message}");
+    }
+    assert!(!models.join("CURRENT").exists());
+    // The latest cut-off it names is accepted.
+    let out = train_retail_with(&models, &["--cutoff", "2011-09-10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn huge_churn_windows_are_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    for days in ["9223372036854775807", "100000000", "-5"] {
+        let flag = format!("--churn-after-days={days}");
+        let out = train_retail_with(&models, &[&flag]);
+        assert_eq!(out.status.code(), Some(2), "{days}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--churn-after-days must be between 1 and 36525"));
+    }
 }
 
 #[test]

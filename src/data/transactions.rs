@@ -135,6 +135,14 @@ pub enum TransactionError {
     BadCutoff(String),
     #[error("{}: no customer has purchases before the cut-off {cutoff}", path.display())]
     NothingBeforeCutoff { path: PathBuf, cutoff: String },
+    #[error("{}: --cutoff {cutoff} leaves less than the {days}-day churn window before the log ends ({last}): every customer would look churned; use a cut-off on or before {latest}", path.display())]
+    CutoffTooLate {
+        path: PathBuf,
+        cutoff: String,
+        days: i64,
+        last: String,
+        latest: String,
+    },
 }
 
 /// Parse the date/time formats order logs use (ISO dates and times, compact YYYYMMDD).
@@ -320,7 +328,41 @@ impl LogColumns {
 /// fully observed.
 pub fn default_cutoff(events: &[Event], churn_after_days: i64) -> NaiveDateTime {
     let last = events.iter().map(|e| e.time).max().unwrap_or_default();
-    last - Duration::days(churn_after_days)
+    shift_days(last, -churn_after_days)
+}
+
+/// A cut-off the user chose must leave the whole churn window inside the log; a later
+/// one labels everyone whose next purchase falls after the log's end as churned.
+pub fn check_cutoff(
+    path: &Path,
+    events: &[Event],
+    cutoff: NaiveDateTime,
+    churn_after_days: i64,
+) -> Result<(), TransactionError> {
+    let latest = default_cutoff(events, churn_after_days);
+    if cutoff <= latest {
+        return Ok(());
+    }
+    let last = events.iter().map(|e| e.time).max().unwrap_or_default();
+    Err(TransactionError::CutoffTooLate {
+        path: path.to_path_buf(),
+        cutoff: show_time(cutoff),
+        days: churn_after_days,
+        last: show_time(last),
+        latest: show_time(latest),
+    })
+}
+
+/// `t` moved by whole days, held at the calendar's ends instead of overflowing.
+pub fn shift_days(t: NaiveDateTime, days: i64) -> NaiveDateTime {
+    let limit = if days < 0 {
+        NaiveDateTime::MIN
+    } else {
+        NaiveDateTime::MAX
+    };
+    Duration::try_days(days)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(limit)
 }
 
 pub fn parse_cutoff(text: &str) -> Result<NaiveDateTime, TransactionError> {
@@ -364,7 +406,7 @@ pub fn customer_table(
     label: bool,
 ) -> (Table, usize) {
     let mut totals: BTreeMap<&str, Totals> = BTreeMap::new();
-    let window_end = cutoff + Duration::days(spec.churn_after_days);
+    let window_end = shift_days(cutoff, spec.churn_after_days);
     let mut active_after: HashSet<&str> = HashSet::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for e in events {
