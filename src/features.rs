@@ -47,6 +47,10 @@ pub enum Encoding {
         /// log keeps a few big customers from owning the distance and the coefficients.
         #[serde(default)]
         log: bool,
+        /// The training range; values outside it are scored at its edge (no model learned
+        /// anything beyond it), and values far outside are named in warnings.
+        #[serde(default)]
+        range: Option<[f64; 2]>,
     },
     /// One feature per kept category, plus one for rare categories seen in training
     /// (`other`). A missing value or a value never seen in training sets none of them;
@@ -69,15 +73,53 @@ pub struct InputColumn {
 const LOG_SKEW: f64 = 2.0;
 
 impl Encoding {
-    /// Raw value → model feature (numeric encodings; others pass through).
+    /// Raw value → model feature (numeric encodings; others pass through). A value outside
+    /// the training range counts as the range's edge, so every feature stays finite.
     pub fn standardize(&self, x: f64) -> f64 {
         match self {
-            Encoding::Numeric { mean, std, log, .. } => {
+            Encoding::Numeric {
+                mean,
+                std,
+                log,
+                range,
+                ..
+            } => {
+                let x = match range {
+                    Some([low, high]) => x.clamp(*low, *high),
+                    None => x,
+                };
                 let x = if *log { x.max(0.0).ln_1p() } else { x };
                 (x - mean) / std
             }
             _ => x,
         }
+    }
+
+    /// A raw number fit for value arithmetic (CLV, tiers, quadrants): a value far outside
+    /// the training range, already named in the warnings, counts as the range's nearest
+    /// edge, so `1e308` cannot overflow a lifetime value to infinity.
+    pub fn value_for_arithmetic(&self, x: f64) -> f64 {
+        match self {
+            Encoding::Numeric {
+                range: Some([low, high]),
+                ..
+            } if self.is_far_outside(x) => x.clamp(*low, *high),
+            _ => x,
+        }
+    }
+
+    /// Is `x` far outside what training saw: below zero where training never was, or
+    /// further beyond the range than the range is wide?
+    pub fn is_far_outside(&self, x: f64) -> bool {
+        let Encoding::Numeric {
+            range: Some([low, high]),
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let width = high - low;
+        (x < 0.0 && *low >= 0.0) || x < low - width || x > high + width
     }
 
     /// Model feature → raw value: the inverse of `standardize`, for readable thresholds.
@@ -152,6 +194,19 @@ impl FeatureEncoder {
     /// Fit on every column of the table; `ignore` names columns kept out of the models
     /// (with the reason shown to the user).
     pub fn fit(table: &Table, ignore: &[(String, String)], params: &EncoderParams) -> Self {
+        let all: Vec<usize> = (0..table.rows()).collect();
+        Self::fit_rows(table, &all, ignore, params)
+    }
+
+    /// [`fit`](Self::fit) on some rows of the table only: cross-validation fits one
+    /// encoder per fold on that fold's training rows, so no held-out row shapes its
+    /// medians, scales or category groups.
+    pub fn fit_rows(
+        table: &Table,
+        rows: &[usize],
+        ignore: &[(String, String)],
+        params: &EncoderParams,
+    ) -> Self {
         let inputs = table
             .columns
             .iter()
@@ -162,8 +217,14 @@ impl FeatureEncoder {
                         numeric: matches!(data, ColumnData::Numeric(_)),
                         reason: reason.clone(),
                     },
-                    (None, ColumnData::Numeric(values)) => fit_numeric(values),
-                    (None, ColumnData::Categorical(values)) => fit_one_hot(values, params),
+                    (None, ColumnData::Numeric(values)) => {
+                        fit_numeric(&rows.iter().map(|&r| values[r]).collect::<Vec<_>>())
+                    }
+                    (None, ColumnData::Categorical(values)) => {
+                        let picked: Vec<Option<String>> =
+                            rows.iter().map(|&r| values[r].clone()).collect();
+                        fit_one_hot(&picked, params)
+                    }
                 };
                 InputColumn {
                     name: column.name.clone(),
@@ -261,6 +322,9 @@ impl FeatureEncoder {
             match &input.encoding {
                 Encoding::Numeric { median, .. } => {
                     let x = value.as_number().unwrap_or(*median);
+                    if input.encoding.is_far_outside(x) {
+                        warnings.push(far_outside_warning(input, x));
+                    }
                     out[at] = input.encoding.standardize(x);
                 }
                 Encoding::OneHot { other, .. } => {
@@ -286,14 +350,20 @@ impl FeatureEncoder {
     /// The training table as a row-major feature matrix, through the same `encode` that
     /// scoring uses.
     pub fn encode_table(&self, table: &Table) -> Vec<Vec<f64>> {
+        let all: Vec<usize> = (0..table.rows()).collect();
+        self.encode_rows(table, &all)
+    }
+
+    /// Some rows of the table as a row-major feature matrix, in the order given.
+    pub fn encode_rows(&self, table: &Table, wanted: &[usize]) -> Vec<Vec<f64>> {
         let columns: Vec<_> = self
             .inputs
             .iter()
             .map(|input| table.column(&input.name))
             .collect();
-        let mut rows = Vec::with_capacity(table.rows());
+        let mut rows = Vec::with_capacity(wanted.len());
         let mut warnings = Vec::new();
-        for row in 0..table.rows() {
+        for &row in wanted {
             let values = row_values(&columns, row);
             let mut features = Vec::new();
             self.encode(&values, &mut features, &mut warnings);
@@ -355,6 +425,30 @@ fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, Enc
     })
 }
 
+fn far_outside_warning(input: &InputColumn, x: f64) -> String {
+    let range = match input.encoding {
+        Encoding::Numeric {
+            range: Some([low, high]),
+            ..
+        } => format!("{}..{}", readable(low), readable(high)),
+        _ => String::new(),
+    };
+    format!(
+        "field `{}`: {} is far outside the training range {range}; scored as the nearest value in that range",
+        input.name,
+        readable(x)
+    )
+}
+
+/// Short for everyday numbers, scientific for huge ones (not 309 digits of 1e308).
+fn readable(x: f64) -> String {
+    if x.abs() >= 1e9 {
+        format!("{x:e}")
+    } else {
+        crate::numfmt::short(x)
+    }
+}
+
 /// Numbers arriving for a text column (JSON `1` for a `"1"` category) read as CSV would.
 fn format_number(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -408,6 +502,12 @@ fn fit_numeric(values: &[Option<f64>]) -> Encoding {
     let n = scaled.len() as f64;
     let mean = scaled.iter().sum::<f64>() / n;
     let var = scaled.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    if !var.is_finite() {
+        return Encoding::Ignored {
+            numeric: true,
+            reason: "values too large to standardise".into(),
+        };
+    }
     let std = if var > 0.0 { var.sqrt() } else { 1.0 };
     let binary = present.iter().all(|&x| x == 0.0 || x == 1.0);
     Encoding::Numeric {
@@ -416,6 +516,7 @@ fn fit_numeric(values: &[Option<f64>]) -> Encoding {
         std,
         binary,
         log,
+        range: Some([present[0], present[present.len() - 1]]),
     }
 }
 
@@ -555,5 +656,88 @@ mod tests {
             .unwrap()
             .restore();
         assert_eq!(back.encode_table(&table()), enc.encode_table(&table()));
+    }
+
+    fn encode_one(enc: &FeatureEncoder, raw: Vec<Value>) -> (Vec<f64>, Vec<String>) {
+        let values = enc.parse(raw).unwrap();
+        let (mut out, mut warnings) = (Vec::new(), Vec::new());
+        enc.encode(&values, &mut out, &mut warnings);
+        (out, warnings)
+    }
+
+    #[test]
+    fn numbers_outside_the_training_range_score_at_its_edge() {
+        let mut t = table();
+        t.columns.push(Column {
+            name: "senior".into(),
+            data: ColumnData::Numeric(vec![Some(0.0), Some(1.0), Some(0.0), Some(0.0)]),
+        });
+        let enc = FeatureEncoder::fit(&t, &[], &EncoderParams::default());
+        let text = || Value::Text("a".into());
+        let (edge, warnings) =
+            encode_one(&enc, vec![Value::Number(5.0), text(), Value::Number(1.0)]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // A finite 1e308 in a 0/1 column once standardised to infinity.
+        for huge in [1e308, -1e308, f64::MAX] {
+            let (out, warnings) =
+                encode_one(&enc, vec![Value::Number(huge), text(), Value::Number(huge)]);
+            assert!(out.iter().all(|x| x.is_finite()), "{out:?}");
+            assert_eq!(warnings.len(), 2, "{warnings:?}");
+            assert!(warnings[0].contains("`tenure`") && warnings[0].contains("e308"));
+        }
+        let (out, _) = encode_one(
+            &enc,
+            vec![Value::Number(1e308), text(), Value::Number(1e308)],
+        );
+        assert_eq!(out, edge);
+        // Negative tenure where training never had one is named, however small.
+        let (_, warnings) = encode_one(&enc, vec![Value::Number(-1.0), text(), Value::Missing]);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`tenure`: -1 is far outside the training range 1..5"));
+        // Just past the edge: scored at the edge, nothing to warn about.
+        let (out, warnings) = encode_one(&enc, vec![Value::Number(6.0), text(), Value::Missing]);
+        assert!(warnings.is_empty());
+        assert_eq!(out[0], edge[0]);
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused_by_name() {
+        let enc = FeatureEncoder::fit(&table(), &[], &EncoderParams::default());
+        for cell in ["inf", "-inf", "NaN1", "1e999"] {
+            let err = enc
+                .parse(vec![Value::Text(cell.into()), Value::Missing])
+                .unwrap_err();
+            assert!(err.to_string().starts_with("field `tenure`"), "{err}");
+        }
+        assert!(enc
+            .parse(vec![Value::Number(f64::INFINITY), Value::Missing])
+            .is_err());
+    }
+
+    #[test]
+    fn a_column_too_large_to_standardise_is_left_out() {
+        let values = vec![Some(1e308), Some(-1e308), Some(1.0)];
+        assert!(matches!(fit_numeric(&values), Encoding::Ignored { .. }));
+    }
+
+    #[test]
+    fn bundles_without_a_range_still_score() {
+        let mut enc = fit_numeric(&[Some(1.0), Some(2.0), Some(3.0)]);
+        if let Encoding::Numeric { range, .. } = &mut enc {
+            *range = None;
+        }
+        assert_eq!(enc.standardize(2.0), 0.0);
+        assert!(!enc.is_far_outside(1e6));
+    }
+
+    #[test]
+    fn an_encoder_fitted_on_some_rows_sees_only_them() {
+        let t = table();
+        let enc = FeatureEncoder::fit_rows(&t, &[0, 1], &[], &EncoderParams::default());
+        let Encoding::Numeric { median, range, .. } = enc.inputs[0].encoding else {
+            panic!("numeric")
+        };
+        assert_eq!((median, range), (2.0, Some([1.0, 3.0])));
+        assert_eq!(enc.encode_rows(&t, &[3, 0]).len(), 2);
     }
 }

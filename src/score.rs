@@ -221,7 +221,11 @@ impl Scorer {
         encoder.encode(values, features, warnings);
         let segment = self.bundle.segments.assign(features);
         let tier = match (&self.bundle.pyramid, self.value_input) {
-            (Some(pyramid), Some(at)) => pyramid.tier_of(values[at].as_number()),
+            (Some(pyramid), Some(at)) => pyramid.tier_of(
+                values[at]
+                    .as_number()
+                    .map(|x| encoder.inputs[at].encoding.value_for_arithmetic(x)),
+            ),
             _ => crate::models::segment::UNRANKED,
         };
         let risk = self

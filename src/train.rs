@@ -142,6 +142,9 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
             Some(fit_retention(
                 &RetentionInputs {
                     x: &matrix,
+                    table: &table,
+                    ignore: &ignore,
+                    encoder_params: &config.features,
                     churned,
                     ids: &table.ids,
                     encoder: &encoder,
@@ -280,7 +283,11 @@ fn table_from_log(
     progress.step(&format!("reading transactions {}", path.display()));
     let (events, mut quality, sha256) = transactions::read_log(path, &spec)?;
     let cutoff = match &config.transactions.cutoff {
-        Some(text) => transactions::parse_cutoff(text)?,
+        Some(text) => {
+            let cutoff = transactions::parse_cutoff(text)?;
+            transactions::check_cutoff(path, &events, cutoff, spec.churn_after_days)?;
+            cutoff
+        }
         None => transactions::default_cutoff(&events, spec.churn_after_days),
     };
     progress.step("aggregating customers (features before the cut-off, label after)");

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use custscore::models::classifier::cv::{auc, stratified_folds};
+use custscore::models::classifier::cv::{auc, ece, reliability, stratified_folds};
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 use std::path::Path;
@@ -122,9 +122,8 @@ fn telco_bundle_holds_candidates_calibration_tree_and_value() {
     assert!(with_reasons > 6500, "{with_reasons}");
 }
 
-#[test]
-fn held_out_auc_of_scored_file_matches_cross_validated_auc() {
-    let dir = tempfile::tempdir().unwrap();
+/// Telco split 80/20 by stratified fold: (training file, held-out file, held-out labels).
+fn telco_split(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<bool>) {
     let telco = repo().join("training-data/telco_churn.csv");
     let mut reader = csv::Reader::from_path(&telco).unwrap();
     let header = reader.headers().unwrap().clone();
@@ -132,7 +131,7 @@ fn held_out_auc_of_scored_file_matches_cross_validated_auc() {
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let y: Vec<bool> = records.iter().map(|r| &r[churn_at] == "Yes").collect();
     let folds = stratified_folds(&y, 5, 2026);
-    let (train_path, test_path) = (dir.path().join("train.csv"), dir.path().join("test.csv"));
+    let (train_path, test_path) = (dir.join("train.csv"), dir.join("test.csv"));
     let mut train_csv = csv::Writer::from_path(&train_path).unwrap();
     let mut test_csv = csv::Writer::from_path(&test_path).unwrap();
     train_csv.write_record(&header).unwrap();
@@ -145,10 +144,21 @@ fn held_out_auc_of_scored_file_matches_cross_validated_auc() {
         };
         writer.write_record(record).unwrap();
     }
-    drop((train_csv, test_csv));
+    let y_test = (0..y.len())
+        .filter(|&i| folds[i] == 0)
+        .map(|i| y[i])
+        .collect();
+    (train_path, test_path, y_test)
+}
 
+/// Train on 80% of telco (with `extra` flags), score the other 20%: the held-out AUC must
+/// match the cross-validated one and the calibrated probabilities must mean what they
+/// say on customers no model or calibrator saw. Returns (CV AUC, held-out AUC, held-out ECE).
+fn held_out_check(extra: &[&str]) -> (f64, f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (train_path, test_path, y_test) = telco_split(dir.path());
     let models = dir.path().join("models");
-    let out = train(&train_path, "churn=Yes", &models, &[]);
+    let out = train(&train_path, "churn=Yes", &models, extra);
     assert!(out.status.success(), "{}", stderr(&out));
     let cv_auc = chosen_auc(&manifest(&models)["metrics"]["retention"]);
 
@@ -156,16 +166,44 @@ fn held_out_auc_of_scored_file_matches_cross_validated_auc() {
     let rows = score_file(&models, &test_path, &output);
     let p_at = column(&output, "churn_probability");
     let p: Vec<f64> = rows.iter().map(|r| r[p_at].parse().unwrap()).collect();
-    let y_test: Vec<bool> = (0..y.len())
-        .filter(|&i| folds[i] == 0)
-        .map(|i| y[i])
-        .collect();
     assert_eq!(p.len(), y_test.len());
     let held_out = auc(&y_test, &p);
+    let held_out_ece = ece(&reliability(&y_test, &p));
+    let (mean_p, rate) = (
+        p.iter().sum::<f64>() / p.len() as f64,
+        y_test.iter().filter(|&&c| c).count() as f64 / y_test.len() as f64,
+    );
+    eprintln!(
+        "{extra:?}: CV AUC {cv_auc:.4}, held-out AUC {held_out:.4}, held-out ECE {held_out_ece:.4}, \
+         mean probability {mean_p:.4} vs churn rate {rate:.4}"
+    );
     assert!(
-        (held_out - cv_auc).abs() < 0.01,
+        (held_out - cv_auc).abs() < 0.015,
         "held-out AUC {held_out:.4} vs CV AUC {cv_auc:.4}"
     );
+    assert!(held_out_ece < 0.05, "held-out ECE {held_out_ece:.4}");
+    assert!((mean_p - rate).abs() < 0.03, "{mean_p:.4} vs {rate:.4}");
+    (cv_auc, held_out, held_out_ece)
+}
+
+/// Train with only `candidate` competing, then check it on the held-out 20%.
+fn held_out_check_of(candidate: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!("[retention]\ncandidates = [\"{candidate}\"]\n");
+    let config = write(dir.path(), "retention.toml", toml.as_bytes());
+    held_out_check(&["--config", config.to_str().unwrap()]);
+}
+
+#[test]
+fn a_logistic_model_is_calibrated_on_held_out_customers() {
+    held_out_check_of("logistic");
+}
+
+#[test]
+fn a_gbm_is_calibrated_as_shipped_on_held_out_customers() {
+    // Early stopping picks the shipped GBM's rounds; its calibrator must be fitted on
+    // predictions of models with those very rounds.
+    held_out_check_of("gbm");
 }
 
 /// Churn from a known logistic model: usage and plan matter, age a little, region and

@@ -22,7 +22,8 @@ pub struct GbmParams {
     /// L2 penalty on leaf values.
     pub lambda: f64,
     pub max_rounds: usize,
-    /// Stop when validation log loss has not improved for this many rounds.
+    /// Stop when validation log loss has not improved for this many rounds; 0 fits
+    /// exactly `max_rounds` rounds on every row.
     pub early_stopping_rounds: usize,
     /// Share of the training rows held out to choose the number of rounds.
     pub validation_share: f64,
@@ -409,14 +410,20 @@ fn predict_binned(tree: &FlatTree, data: &Binned, row: usize) -> f64 {
 /// inner split, then boost that many rounds (scaled up for the extra rows) on all rows.
 pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) -> GbmModel {
     let data = Binned::new(x, params.max_bins.clamp(2, 256));
-    let k = (1.0 / params.validation_share.clamp(0.05, 0.5)).round() as usize;
-    let folds = stratified_folds(y, k, seed);
-    let (valid, fit): (Vec<u32>, Vec<u32>) =
-        (0..y.len() as u32).partition(|&r| folds[r as usize] == 0);
+    let all: Vec<u32> = (0..y.len() as u32).collect();
     let base_of = |rows: &[u32]| {
         let rate = rows.iter().filter(|&&r| y[r as usize]).count() as f64 / rows.len() as f64;
         super::calibration::logit(rate)
     };
+    if params.early_stopping_rounds == 0 {
+        let base = base_of(&all);
+        let (trees, _) = boost(&data, y, &all, &[], base, params, params.max_rounds.max(1));
+        return GbmModel::new(base, trees);
+    }
+    let k = (1.0 / params.validation_share.clamp(0.05, 0.5)).round() as usize;
+    let folds = stratified_folds(y, k, seed);
+    let (valid, fit): (Vec<u32>, Vec<u32>) =
+        (0..y.len() as u32).partition(|&r| folds[r as usize] == 0);
     let (_, best) = boost(
         &data,
         y,
@@ -426,7 +433,6 @@ pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) ->
         params,
         params.max_rounds,
     );
-    let all: Vec<u32> = (0..y.len() as u32).collect();
     let rounds = (best as f64 * all.len() as f64 / fit.len().max(1) as f64).ceil() as usize;
     let base = base_of(&all);
     let (trees, _) = boost(&data, y, &all, &[], base, params, rounds);

@@ -12,7 +12,8 @@ pub mod gbm;
 pub mod logistic;
 pub mod tree_shap;
 
-use crate::features::{FeatureEncoder, Value};
+use crate::data::Table;
+use crate::features::{EncoderParams, FeatureEncoder, Value};
 use crate::models::tree::{fit_counted_tree, ReadableTree};
 use crate::models::value::{ClvSettings, ValueModel};
 use calibration::{sigmoid, CalibrationMethod, Calibrator};
@@ -148,6 +149,14 @@ impl Default for RetentionParams {
 }
 
 impl RetentionParams {
+    /// The same settings with the GBM fitted for exactly `rounds` rounds, no early stopping.
+    pub fn with_fixed_gbm_rounds(&self, rounds: usize) -> RetentionParams {
+        let mut fixed = self.clone();
+        fixed.gbm.max_rounds = rounds;
+        fixed.gbm.early_stopping_rounds = 0;
+        fixed
+    }
+
     pub fn check(&self) -> Result<&Self, RetentionError> {
         if self.folds < 2 {
             return Err(RetentionError::TooFewFolds(self.folds));
@@ -339,7 +348,11 @@ impl RetentionModel {
             .contributions(features, contributions, self.reasons)
             + contributions.iter().sum::<f64>();
         let probability = self.calibrator.apply(sigmoid(raw));
-        let number = |at: Option<usize>| at.and_then(|i| values.get(i)).and_then(Value::as_number);
+        let number = |at: Option<usize>| {
+            let i = at?;
+            let x = values.get(i)?.as_number()?;
+            Some(encoder.inputs.get(i)?.encoding.value_for_arithmetic(x))
+        };
         let (clv, quadrant) = match &self.value {
             Some(v) => {
                 let margin = number(inputs.margin);
@@ -389,7 +402,13 @@ pub struct RiskScore {
 
 /// What training hands the retention fit.
 pub struct RetentionInputs<'a> {
+    /// Every row through the bundle's encoder (fitted on all rows): the final model's input.
     pub x: &'a Array2<f64>,
+    /// The raw table and how its encoder was fitted, so that each cross-validation fold
+    /// fits its own encoder on its training rows alone.
+    pub table: &'a Table,
+    pub ignore: &'a [(String, String)],
+    pub encoder_params: &'a EncoderParams,
     /// Outcome per row; `None` = unlabeled (scored for CLV, not fitted on).
     pub churned: &'a [Option<bool>],
     pub ids: &'a [String],
@@ -428,11 +447,18 @@ pub fn fit_retention(
         }
         None => cv::stratified_folds(&y, params.folds, params.seed),
     };
+    let fold_features = FoldFeatures {
+        table: inputs.table,
+        ignore: inputs.ignore,
+        params: inputs.encoder_params,
+        rows: &labeled,
+    };
     // A candidate that cannot be fitted on this table is reported and left out; the
     // others still compete.
     let (mut results, mut skipped, mut first_error) = (Vec::new(), Vec::new(), None);
-    for &kind in &params.candidates {
-        match cross_validate(kind, x.view(), &y, &folds, params) {
+    let outcomes = cross_validate(&params.candidates, &fold_features, &y, &folds, params);
+    for (&kind, outcome) in params.candidates.iter().zip(outcomes) {
+        match outcome {
             Ok((metrics, oof)) => results.push((kind, metrics, oof)),
             Err(e) => {
                 skipped.push(format!("{}: {e}", kind.name()));
@@ -446,12 +472,23 @@ pub fn fit_retention(
     };
     let kind = *kind;
 
-    let calibrated = cross_fitted_calibration(params.calibration, &y, oof, &folds, params.folds);
+    let model = ChurnModel::fit(kind, x.view(), &y, params)?;
+    // The calibrator must learn from predictions of the model as shipped: a GBM that
+    // early stopping gave R rounds is cross-validated again with exactly R rounds.
+    let shipped_oof = match &model {
+        ChurnModel::Gbm(gbm) => {
+            let fixed = params.with_fixed_gbm_rounds(gbm.trees().len());
+            let mut again = cross_validate(&[kind], &fold_features, &y, &folds, &fixed);
+            again.pop().unwrap_or(Err(RetentionError::NoCandidates))?.1
+        }
+        _ => oof.clone(),
+    };
+    let calibrated =
+        cross_fitted_calibration(params.calibration, &y, &shipped_oof, &folds, params.folds);
     let reliability = cv::reliability(&y, &calibrated);
     let ece = cv::ece(&reliability);
-    let ece_uncalibrated = cv::ece(&cv::reliability(&y, oof));
-    let calibrator = Calibrator::fit(params.calibration, &y, oof);
-    let model = ChurnModel::fit(kind, x.view(), &y, params)?;
+    let ece_uncalibrated = cv::ece(&cv::reliability(&y, &shipped_oof));
+    let calibrator = Calibrator::fit(params.calibration, &y, &shipped_oof);
     let tree = ReadableTree::fit(
         x.view(),
         &y,
@@ -503,43 +540,101 @@ fn check_classes(y: &[bool], folds: usize) -> Result<(), RetentionError> {
     Ok(())
 }
 
-/// Fit `kind` on all folds but one, predict the held-out one; returns the metrics and
-/// the out-of-fold probabilities.
+/// The labeled rows' features for one cross-validation fold, through an encoder fitted
+/// on that fold's training rows only: the held-out rows shape no median, scale or
+/// category group, so the fold's AUC is an honest out-of-sample figure.
+pub struct FoldFeatures<'a> {
+    pub table: &'a Table,
+    pub ignore: &'a [(String, String)],
+    pub params: &'a EncoderParams,
+    /// Table row of each labeled customer (the rows `y` and `folds` describe).
+    pub rows: &'a [usize],
+}
+
+impl FoldFeatures<'_> {
+    /// Training and held-out matrices for positions `train` and `test` of the labeled rows.
+    pub fn matrices(&self, train: &[usize], test: &[usize]) -> (Array2<f64>, Array2<f64>) {
+        let table_rows = |at: &[usize]| at.iter().map(|&i| self.rows[i]).collect::<Vec<_>>();
+        let (train, test) = (table_rows(train), table_rows(test));
+        let encoder = FeatureEncoder::fit_rows(self.table, &train, self.ignore, self.params);
+        let matrix = |rows: &[usize]| {
+            crate::train::to_matrix(&encoder.encode_rows(self.table, rows), encoder.n_features())
+        };
+        (matrix(&train), matrix(&test))
+    }
+}
+
+/// Fit each of `kinds` on all folds but one, predict the held-out one; per kind, the
+/// metrics and the out-of-fold probabilities (or why it could not be fitted). Each fold's
+/// features are built once and shared by every kind.
 pub fn cross_validate(
-    kind: CandidateKind,
-    x: ArrayView2<f64>,
+    kinds: &[CandidateKind],
+    features: &FoldFeatures,
     y: &[bool],
     folds: &[usize],
     params: &RetentionParams,
-) -> Result<(CandidateMetrics, Vec<f64>), RetentionError> {
-    let mut oof = vec![0.0; y.len()];
-    let (mut aucs, mut seconds) = (Vec::new(), 0.0);
+) -> Vec<Result<(CandidateMetrics, Vec<f64>), RetentionError>> {
+    let mut runs: Vec<Result<FoldRun, RetentionError>> =
+        kinds.iter().map(|_| Ok(FoldRun::new(y.len()))).collect();
     for k in 0..params.folds {
         let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| folds[i] == k);
-        let x_train = x.select(Axis(0), &train);
+        let (x_train, x_test) = features.matrices(&train, &test);
         let y_train: Vec<bool> = train.iter().map(|&i| y[i]).collect();
-        let started = Instant::now();
-        let model = ChurnModel::fit(kind, x_train.view(), &y_train, params)?;
-        seconds += started.elapsed().as_secs_f64();
-        let p = model.predict_rows(x.select(Axis(0), &test).view());
         let y_test: Vec<bool> = test.iter().map(|&i| y[i]).collect();
-        aucs.push(cv::auc(&y_test, &p));
-        for (&i, p) in test.iter().zip(p) {
-            oof[i] = p;
+        for (&kind, run) in kinds.iter().zip(&mut runs) {
+            let Ok(state) = run else { continue };
+            let started = Instant::now();
+            match ChurnModel::fit(kind, x_train.view(), &y_train, params) {
+                Ok(model) => {
+                    state.seconds += started.elapsed().as_secs_f64();
+                    let p = model.predict_rows(x_test.view());
+                    state.aucs.push(cv::auc(&y_test, &p));
+                    for (&i, p) in test.iter().zip(p) {
+                        state.oof[i] = p;
+                    }
+                }
+                Err(e) => *run = Err(e),
+            }
         }
     }
-    let metrics = CandidateMetrics {
-        model: kind.name().to_string(),
-        auc: crate::models::stats::mean(&aucs),
-        auc_std: crate::models::stats::std_dev(&aucs),
-        log_loss: cv::log_loss(y, &oof),
-        brier: cv::brier(y, &oof),
-        top_decile_lift: cv::top_decile_lift(y, &oof),
-        fit_seconds: seconds / params.folds as f64,
-        roc: cv::roc_curve(y, &oof, 60),
-        gains: cv::cumulative_gains(y, &oof),
-    };
-    Ok((metrics, oof))
+    kinds
+        .iter()
+        .zip(runs)
+        .map(|(kind, run)| run.map(|run| run.finish(*kind, y, params.folds)))
+        .collect()
+}
+
+/// One candidate's cross-validation so far.
+struct FoldRun {
+    oof: Vec<f64>,
+    aucs: Vec<f64>,
+    seconds: f64,
+}
+
+impl FoldRun {
+    fn new(rows: usize) -> Self {
+        FoldRun {
+            oof: vec![0.0; rows],
+            aucs: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
+    fn finish(self, kind: CandidateKind, y: &[bool], folds: usize) -> (CandidateMetrics, Vec<f64>) {
+        let oof = self.oof;
+        let metrics = CandidateMetrics {
+            model: kind.name().to_string(),
+            auc: crate::models::stats::mean(&self.aucs),
+            auc_std: crate::models::stats::std_dev(&self.aucs),
+            log_loss: cv::log_loss(y, &oof),
+            brier: cv::brier(y, &oof),
+            top_decile_lift: cv::top_decile_lift(y, &oof),
+            fit_seconds: self.seconds / folds as f64,
+            roc: cv::roc_curve(y, &oof, 60),
+            gains: cv::cumulative_gains(y, &oof),
+        };
+        (metrics, oof)
+    }
 }
 
 /// Calibrated out-of-fold probabilities: each fold's calibrator is fitted on the other
@@ -713,6 +808,9 @@ mod tests {
         };
         let inputs = RetentionInputs {
             x: &x,
+            table: &table,
+            ignore: &[],
+            encoder_params: &EncoderParams::default(),
             churned: &churned,
             ids: &table.ids,
             encoder: &encoder,
