@@ -118,7 +118,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
         (
             "/v1/score",
             vec![("content-type", "application/json")],
-            "{\"tenure\": \"inf\"}".into(),
+            "{\"customer_id\": \"c1\", \"tenure\": \"inf\"}".into(),
             400,
             "invalid_field",
             Some("tenure"),
@@ -126,7 +126,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
         (
             "/v1/score",
             vec![("content-type", "application/json")],
-            "{\"tenure\": \"ten\"}".into(),
+            "{\"customer_id\": \"c1\", \"tenure\": \"ten\"}".into(),
             400,
             "invalid_field",
             Some("tenure"),
@@ -154,6 +154,22 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
             400,
             "invalid_json",
             None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": 3}".into(),
+            400,
+            "invalid_field",
+            Some("customer_id"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"customer_id\": \" NA \", \"tenure\": 3}".into(),
+            400,
+            "invalid_field",
+            Some("customer_id"),
         ),
         (
             "/v1/score",
@@ -232,7 +248,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
     let r = post_json(
         a,
         "/v1/score",
-        r#"{"tenure": 3, "shoe_size": 44, "contract": null, "payment_method": "Bitcoin"}"#,
+        r#"{"customer_id": 7, "tenure": 3, "shoe_size": 44, "contract": null, "payment_method": "Bitcoin"}"#,
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let warnings = r.json()["warnings"].to_string();
@@ -244,7 +260,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
     let r = post_json(
         a,
         "/v1/score/batch",
-        r#"[{"tenure": 1}, {"tenure": "x"}, 7]"#,
+        r#"[{"customer_id": "a", "tenure": 1}, {"customer_id": "b", "tenure": "x"}, 7]"#,
     )
     .json();
     assert_eq!(
@@ -253,6 +269,10 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
     );
     assert_eq!(r["results"][1]["error"]["field"], "[1].tenure");
     assert_eq!(r["results"][2]["error"]["field"], "[2]");
+    // A record without an id is refused in a batch too, as a batch file rejects the row.
+    let r = post_json(a, "/v1/score/batch", r#"[{"tenure": 1}]"#).json();
+    assert_eq!(r["failed"].as_u64(), Some(1), "{r}");
+    assert_eq!(r["results"][0]["error"]["field"], "[0].customer_id");
     // The server is still healthy after all of that.
     assert_eq!(post_json(a, "/v1/score", CUSTOMER).status, 200);
 }

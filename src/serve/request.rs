@@ -3,11 +3,13 @@
 //! - a number or a string per field (a string holding a number is fine for numeric columns);
 //! - `null`, an absent field, `""`, `"NA"`, `"NaN"`, `"null"` → missing (imputed);
 //! - anything else (objects, arrays, booleans, text in a numeric column, `"inf"`) → 400 naming
-//!   the field.
+//!   the field;
+//! - the id field (when the bundle has one) must be a non-missing string or number: a
+//!   record without an id is refused (400 naming the field), as batch rejects such a row.
 
 use super::error::{ApiError, Code};
 use crate::features::Value;
-use crate::score::Scorer;
+use crate::score::{ScoreError, Scorer};
 use serde_json::Value as Json;
 use std::borrow::Cow;
 
@@ -52,19 +54,44 @@ pub fn record_from_json<'a>(
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let id = scorer
-        .bundle()
-        .manifest
-        .schema
-        .id
-        .as_deref()
-        .and_then(|id| fields.get(id))
-        .map_or(Cow::Borrowed(""), |v| match v {
-            Json::String(s) => Cow::Borrowed(s.as_str()),
-            Json::Null => Cow::Borrowed(""),
-            other => Cow::Owned(other.to_string()),
-        });
+    let id = record_id(scorer, fields, path)?;
     Ok((id, values))
+}
+
+/// The record's id by the Scorer's one rule; a string or a number is accepted as an id.
+fn record_id<'a>(
+    scorer: &Scorer,
+    fields: &'a serde_json::Map<String, Json>,
+    path: &str,
+) -> Result<Cow<'a, str>, ApiError> {
+    let Some(column) = scorer.id_column() else {
+        return Ok(Cow::Borrowed(""));
+    };
+    let raw = match fields.get(column) {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(Cow::Borrowed(s.as_str())),
+        Some(Json::Number(n)) => Some(Cow::Owned(n.to_string())),
+        Some(other) => {
+            return Err(ApiError::field(
+                Code::InvalidField,
+                format!("{path}{column}"),
+                format!(
+                    "expected the id as a string or a number, got {}",
+                    kind(other)
+                ),
+            ))
+        }
+    };
+    let missing = |e: ScoreError| {
+        ApiError::field(Code::InvalidField, format!("{path}{column}"), e.to_string())
+    };
+    match raw {
+        Some(Cow::Borrowed(s)) => scorer.record_id(Some(s)).map(Cow::Borrowed),
+        other => scorer
+            .record_id(other.as_deref())
+            .map(|id| Cow::Owned(id.to_string())),
+    }
+    .map_err(missing)
 }
 
 fn kind(value: &Json) -> &'static str {
