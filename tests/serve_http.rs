@@ -52,7 +52,9 @@ fn every_endpoint_answers() {
     let r = get(a, "/v1/segments").json();
     assert_eq!(r["segments"].as_array().unwrap().len(), 3);
     assert_eq!(r["pyramid"]["tiers"][0]["name"], "platinum");
-    assert_eq!(get(a, "/healthz").status, 200);
+    let health = get(a, "/healthz");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["model_version"], answer["model_version"]);
     assert_eq!(
         get(a, "/readyz").json()["model_version"],
         answer["model_version"]

@@ -210,13 +210,13 @@ pub struct Health {
     pub model_version: Option<String>,
 }
 
-/// Liveness: the process answers.
+/// Liveness: the process answers, with the version of the bundle it serves.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
 #[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
-        model_version: None,
+        model_version: Some(state.scorer().version().to_string()),
     })
 }
 
