@@ -346,11 +346,40 @@ fn without_keys_the_server_refuses_a_public_address() {
 }
 
 #[test]
+fn without_an_admin_token_the_reload_route_is_closed_even_without_api_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&trained(dir.path()), &[]);
+    let r = request(server.addr, "POST", "/v1/admin/reload", &[], None);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["error"], "admin_forbidden");
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/admin/reload",
+        &[("authorization", "Bearer anything")],
+        None,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Scoring is still open on a loopback server without keys.
+    assert_eq!(post_json(server.addr, "/v1/score", CUSTOMER).status, 200);
+}
+
+#[test]
 fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let models = trained(dir.path());
-    let server = start(&models, &[]);
+    let admin = write(dir.path(), "admin.txt", b"admin-secret\n");
+    let server = start(&models, &["--admin-token-file", admin.to_str().unwrap()]);
     let a = server.addr;
+    let reload = || {
+        request(
+            a,
+            "POST",
+            "/v1/admin/reload",
+            &[("authorization", "Bearer admin-secret")],
+            None,
+        )
+    };
     let first = get(a, "/v1/models").json()["version"]
         .as_str()
         .unwrap()
@@ -358,7 +387,7 @@ fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() 
 
     // A new good bundle becomes CURRENT; reload picks it up.
     train_small(&models);
-    let r = request(a, "POST", "/v1/admin/reload", &[], None).json();
+    let r = reload().json();
     assert_eq!(r["previous"], first.as_str());
     let second = r["version"].as_str().unwrap().to_string();
     assert_ne!(second, first);
@@ -374,7 +403,7 @@ fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() 
     let at = bytes.iter().position(|&b| b == b'0').unwrap();
     bytes[at] = b'1';
     std::fs::write(&segments, bytes).unwrap();
-    let r = request(a, "POST", "/v1/admin/reload", &[], None);
+    let r = reload();
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.json()["detail"].as_str().unwrap().contains("sha256"));
     assert_eq!(
@@ -406,10 +435,7 @@ fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() 
     for i in 0..10 {
         let version = if i % 2 == 0 { &second } else { &first };
         std::fs::write(models.join("CURRENT"), format!("{version}\n")).unwrap();
-        assert_eq!(
-            request(a, "POST", "/v1/admin/reload", &[], None).status,
-            200
-        );
+        assert_eq!(reload().status, 200);
         std::thread::sleep(Duration::from_millis(30));
     }
     stop.store(true, Ordering::Relaxed);

@@ -192,8 +192,9 @@ impl FromRequest for Authorized {
     }
 }
 
-/// A request carrying the admin token. Without a configured token, admin routes are open
-/// only when the server runs without API keys (loopback-only).
+/// A request carrying the admin token. Without a configured token the admin routes are
+/// closed, even on a loopback server without API keys: any local process could otherwise
+/// swap the bundle. SIGHUP still reloads.
 pub struct Admin;
 
 impl FromRequest for Admin {
@@ -203,20 +204,22 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).and_then(|state| {
             let creds = &state.credentials;
-            match (&creds.admin_token, bearer(req)) {
-                (Some(_), Some(given)) if creds.is_admin_token(given) => Ok(Admin),
-                (Some(_), None) => Err(ApiError::new(
-                    Code::MissingApiKey,
-                    "send the admin token as `Authorization: Bearer <token>`",
-                )),
-                (Some(_), Some(_)) => Err(ApiError::new(
+            if !creds.has_admin_token() {
+                return Err(ApiError::new(
+                    Code::AdminForbidden,
+                    "admin routes are disabled: no admin token is configured \
+                     (--admin-token-file); SIGHUP reloads the bundle",
+                ));
+            }
+            match bearer(req) {
+                Some(given) if creds.is_admin_token(given) => Ok(Admin),
+                Some(_) => Err(ApiError::new(
                     Code::AdminForbidden,
                     "this route needs the admin token",
                 )),
-                (None, _) if creds.api_keys.is_empty() => Ok(Admin),
-                (None, _) => Err(ApiError::new(
-                    Code::AdminForbidden,
-                    "admin routes are disabled: no admin token is configured",
+                None => Err(ApiError::new(
+                    Code::MissingApiKey,
+                    "send the admin token as `Authorization: Bearer <token>`",
                 )),
             }
         }))
