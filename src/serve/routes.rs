@@ -2,6 +2,7 @@
 //! comes from `Scorer::score`, exactly as batch scoring does.
 
 use super::error::{ApiError, Code};
+use super::metrics::Metrics;
 use super::request::record_from_json;
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
@@ -10,6 +11,8 @@ use crate::score::{Answer, ScoreError, Scorer};
 use actix_web::{get, post, web, HttpResponse};
 use serde::Serialize;
 use serde_json::Value as Json;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use utoipa::ToSchema;
 
 /// A customer: the training columns as fields (numbers or strings); unknown fields are
@@ -29,9 +32,47 @@ fn score_error(error: ScoreError, path: &str) -> ApiError {
     }
 }
 
-fn score_value(scorer: &Scorer, body: &Json, path: &str) -> Result<Answer, ApiError> {
-    let (id, values) = record_from_json(scorer, body, path)?;
-    scorer.score(id, values).map_err(|e| score_error(e, path))
+/// Score one JSON record. A panic in the scorer is a bug; it fails this record alone with a
+/// 500 instead of unwinding through the worker and dropping the connection.
+fn score_value(
+    counters: &Metrics,
+    scorer: &Scorer,
+    body: &Json,
+    path: &str,
+) -> Result<Answer, ApiError> {
+    isolated(counters, || {
+        let (id, values) = record_from_json(scorer, body, path)?;
+        scorer.score(id, values).map_err(|e| score_error(e, path))
+    })
+}
+
+/// Run `work`, turning a panic into an internal error with its message, counted in
+/// `custscore_scoring_panics_total`. The Scorer is immutable apart from its offer cache,
+/// whose lock tolerates poisoning, so it is safe to keep serving after an unwind.
+fn isolated<T>(
+    counters: &Metrics,
+    work: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(result) => result,
+        Err(payload) => {
+            counters.scoring_panics.inc();
+            let why = panic_message(payload.as_ref());
+            tracing::error!(panic = %why, "scoring panicked");
+            Err(ApiError::new(
+                Code::Internal,
+                format!("scoring failed on an internal error ({why}); this record was not scored"),
+            ))
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
 }
 
 /// Score one customer.
@@ -45,7 +86,7 @@ pub async fn score_one(
     state: web::Data<AppState>,
     body: web::Json<Json>,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = score_value(&state.scorer(), &body, "")?;
+    let answer = score_value(&state.metrics, &state.scorer(), &body, "")?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -95,12 +136,12 @@ pub async fn score_batch(
     let results: Vec<BatchItem> = items
         .iter()
         .enumerate()
-        .map(
-            |(index, item)| match score_value(&scorer, item, &format!("[{index}].")) {
+        .map(|(index, item)| {
+            match score_value(&state.metrics, &scorer, item, &format!("[{index}].")) {
                 Ok(answer) => BatchItem::Scored(answer),
                 Err(error) => BatchItem::Failed { index, error },
-            },
-        )
+            }
+        })
         .collect();
     let failed = results
         .iter()
@@ -349,4 +390,34 @@ pub async fn rules(
         item: query.get("item").cloned(),
         rules,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::StatusCode;
+
+    #[test]
+    fn a_panic_while_scoring_becomes_a_counted_500_with_its_message() {
+        let counters = Metrics::new().unwrap();
+        let failed: Result<(), ApiError> =
+            isolated(&counters, || panic!("index 9 out of range in a model"));
+        let error = failed.unwrap_err();
+        assert_eq!(error.error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            error.detail.contains("index 9 out of range in a model"),
+            "{error}"
+        );
+        let owned: Result<(), ApiError> = isolated(&counters, || panic!("{} panics", 2));
+        assert!(owned.unwrap_err().detail.contains("2 panics"));
+        assert_eq!(counters.scoring_panics.get(), 2);
+        assert!(
+            counters
+                .render()
+                .contains("custscore_scoring_panics_total 2"),
+            "{}",
+            counters.render()
+        );
+        assert_eq!(isolated(&counters, || Ok::<_, ApiError>(7)).unwrap(), 7);
+    }
 }
