@@ -124,14 +124,9 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let json = web::JsonConfig::default()
-        .limit(state.limits.max_body_bytes)
-        .content_type_required(true)
-        .error_handler(|err, _| error::json_error(err).into());
     let observed = state.clone();
     App::new()
         .app_data(state)
-        .app_data(json)
         .wrap_fn(move |req, srv| {
             use actix_web::dev::Service;
             let started = Instant::now();
