@@ -516,3 +516,215 @@ fn first_start_without_a_bundle_trains_the_default_one() {
         .iter()
         .all(|o| !o["because"].as_array().unwrap().is_empty()));
 }
+
+/// xorshift64*: seeded and dependency-free, so a failing fuzz run replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A field value (raw JSON text, possibly not JSON at all) that a client could send.
+fn odd_value(rng: &mut Rng) -> Vec<u8> {
+    const PLAIN: &[&str] = &[
+        r#""NaN""#,
+        r#""nan""#,
+        r#""inf""#,
+        r#""-inf""#,
+        r#""Infinity""#,
+        r#""1e999""#,
+        "1e308",
+        "-1e308",
+        "1e-320",
+        "-0",
+        "0",
+        "18446744073709551616",
+        "1e999",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "true",
+        "null",
+        "[]",
+        "{}",
+        r#"{"a": [1, {"b": null}]}"#,
+        r#""""#,
+        r#"" ""#,
+        r#""NA""#,
+        r#""\u0000""#,
+        r#""\ud800""#,
+        r#""é😀""#,
+        "[1, 2",
+        r#""tenure", "tenure": 5"#,
+        r#"1, "customer_id": {"x": 1}"#,
+        "01",
+        "+1",
+        ".5",
+    ];
+    match rng.below(20) {
+        0 => format!("\"{}\"", "x".repeat(1_000_000)).into_bytes(),
+        1 => {
+            let depth = 10_000;
+            let open = if rng.below(2) == 0 { "[" } else { "{\"a\":" };
+            let close = if open == "[" { "]" } else { "}" };
+            format!("{}1{}", open.repeat(depth), close.repeat(depth)).into_bytes()
+        }
+        2 => b"\"\xff\xfe bad utf-8 \xc3\"".to_vec(),
+        3 => b"\xff\xfe".to_vec(),
+        4 => format!("\"{}\"", "é".repeat(rng.below(5000))).into_bytes(),
+        _ => rng.pick(PLAIN).as_bytes().to_vec(),
+    }
+}
+
+/// One customer record, valid or mutated: fields replaced, dropped or doubled.
+fn fuzzed_record(rng: &mut Rng, base: &serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
+    let keys: Vec<&String> = base.keys().collect();
+    let mut out = b"{".to_vec();
+    let mut first = true;
+    let mutations = rng.below(4);
+    let targets: Vec<usize> = (0..mutations).map(|_| rng.below(keys.len())).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let hit = targets.contains(&i);
+        if hit && rng.below(4) == 0 {
+            continue; // dropped field (the id among them)
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(format!("{:?}:", key.as_str()).as_bytes());
+        if hit {
+            out.extend(odd_value(rng));
+        } else {
+            out.extend(base[key.as_str()].to_string().into_bytes());
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+fn fuzzed_body(
+    rng: &mut Rng,
+    batch: bool,
+    base: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<u8> {
+    let mut body = if batch {
+        let n = match rng.below(20) {
+            0 => 0,
+            1 => 300 + rng.below(700), // above 16 KiB: scored on the blocking pool
+            _ => 1 + rng.below(5),
+        };
+        let mut body = b"[".to_vec();
+        for i in 0..n {
+            if i > 0 {
+                body.push(b',');
+            }
+            match rng.below(30) {
+                0 => body.extend(odd_value(rng)),
+                _ => body.extend(fuzzed_record(rng, base)),
+            }
+        }
+        body.push(b']');
+        body
+    } else {
+        match rng.below(30) {
+            0 => odd_value(rng),
+            _ => fuzzed_record(rng, base),
+        }
+    };
+    match rng.below(20) {
+        0 => body.truncate(rng.below(body.len() + 1)),
+        1 => body.clear(),
+        2 if !body.is_empty() => {
+            let at = rng.below(body.len());
+            body[at] = (rng.next() & 0xff) as u8;
+        }
+        _ => {}
+    }
+    body
+}
+
+#[test]
+fn fuzzed_requests_never_get_a_5xx_or_a_dropped_connection() {
+    const REQUESTS: usize = 5_000;
+    const CONTENT_TYPES: &[Option<&str>] = &[
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("application/json; charset=utf-8"),
+        Some("application/problem+json"),
+        Some("application/json; charset"),
+        Some("json"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&trained(dir.path()), &[]);
+    let a = server.addr;
+    let base = serde_json::from_str::<serde_json::Value>(CUSTOMER).unwrap();
+    let base = base.as_object().unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // (endpoint, status class) → count; class "dropped" when no complete response came back.
+    let mut counts = std::collections::BTreeMap::<(&str, String), usize>::new();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    for i in 0..REQUESTS {
+        let batch = rng.below(2) == 0;
+        let path = if batch {
+            "/v1/score/batch"
+        } else {
+            "/v1/score"
+        };
+        let body = fuzzed_body(&mut rng, batch, base);
+        let content_type = match rng.below(10) {
+            0 => *rng.pick(CONTENT_TYPES),
+            _ => Some("application/json"),
+        };
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|t| ("content-type", t))
+            .into_iter()
+            .collect();
+        let class = match common::http::try_request(a, "POST", path, &headers, Some(&body)) {
+            Ok((status, _)) => format!("{}xx", status / 100),
+            Err(e) => {
+                failures.push(format!("#{i} {path} dropped: {e}"));
+                "dropped".to_string()
+            }
+        };
+        if class == "5xx" {
+            failures.push(format!(
+                "#{i} {path} 5xx: {:.200}",
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        *counts.entry((path, class)).or_default() += 1;
+    }
+    println!("fuzz: {REQUESTS} requests in {:.1?}", started.elapsed());
+    for ((path, class), n) in &counts {
+        println!("fuzz: {path:<16} {class:<8} {n}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The server still scores, and no scoring panic was hidden behind a 4xx.
+    assert_eq!(post_json(a, "/v1/score", CUSTOMER).status, 200);
+    let metrics = get(a, "/metrics").body;
+    assert!(
+        metrics.contains("custscore_scoring_panics_total 0"),
+        "{metrics}"
+    );
+}
