@@ -7,7 +7,6 @@
 //! output never looks finished; `-` reads standard input / writes standard output, so the
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
-use crate::data::trim;
 use crate::features::Value;
 use crate::score::{Answer, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -139,7 +138,16 @@ impl Layout {
             }
             inputs.push(at);
         }
-        let id = bundle.manifest.schema.id.as_deref().and_then(position);
+        let id = match scorer.id_column() {
+            Some(name) => Some(position(name).ok_or_else(|| BatchError::Header {
+                path: path.to_path_buf(),
+                message: format!(
+                    "no id column `{name}`, which the model names customers by; columns are: {}",
+                    header.join(", ")
+                ),
+            })?),
+            None => None,
+        };
         Ok(Layout { inputs, id, header })
     }
 }
@@ -357,7 +365,7 @@ fn for_each_scored<'a>(
     let mut scratch = Scratch::default();
     let mut scored = 0;
     for row in rows {
-        let result = read_row(layout, row, &mut scratch.values).and_then(|id| {
+        let result = read_row(scorer, layout, row, &mut scratch.values).and_then(|id| {
             let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
             write(id, &answer);
             Ok(())
@@ -373,6 +381,7 @@ fn for_each_scored<'a>(
 /// Put one row's values (one per scorer input, in order) into `values`; returns the
 /// customer id, or why the row cannot be scored.
 fn read_row<'a>(
+    scorer: &Scorer,
     layout: &Layout,
     row: &'a Row,
     values: &mut Vec<Value<'a>>,
@@ -412,8 +421,10 @@ fn read_row<'a>(
         });
     }
     match layout.id {
-        Some(i) if !crate::data::is_missing(cell(i)?) => Ok(Cow::Borrowed(trim(cell(i)?))),
-        Some(i) => Err(format!("column {}: the id is missing", i + 1)),
+        Some(i) => scorer
+            .record_id(Some(cell(i)?))
+            .map(Cow::Borrowed)
+            .map_err(|e| format!("column {}: {e}", i + 1)),
         None => Ok(Cow::Owned(row.number.to_string())),
     }
 }

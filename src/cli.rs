@@ -173,7 +173,8 @@ pub struct ServeArgs {
     /// File with one API key per line; clients send `Authorization: Bearer <key>`.
     #[arg(long, env = "CUSTSCORE_API_KEYS_FILE")]
     pub api_keys_file: Option<PathBuf>,
-    /// File holding the token for admin routes (POST /v1/admin/reload).
+    /// File holding the token for admin routes (POST /v1/admin/reload). Without it the
+    /// admin routes answer 403; SIGHUP still reloads the bundle.
     #[arg(long, env = "CUSTSCORE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
     /// Largest request body accepted, in bytes.

@@ -65,6 +65,8 @@ pub enum ScoreError {
     Field(#[from] EncodeError),
     #[error("expected {expected} values, got {got}")]
     Arity { expected: usize, got: usize },
+    #[error("the customer id `{field}` is missing")]
+    MissingId { field: String },
 }
 
 impl ScoreError {
@@ -72,6 +74,7 @@ impl ScoreError {
     pub fn field(&self) -> Option<&str> {
         match self {
             ScoreError::Field(EncodeError::NotANumber { column, .. }) => Some(column),
+            ScoreError::MissingId { field } => Some(field),
             ScoreError::Arity { .. } => None,
         }
     }
@@ -180,6 +183,26 @@ impl Scorer {
     /// Input column names, in the order `score` expects their values.
     pub fn input_names(&self) -> impl Iterator<Item = &str> {
         self.bundle.encoder.inputs.iter().map(|i| i.name.as_str())
+    }
+
+    /// The column naming each customer, when the bundle was trained with one.
+    pub fn id_column(&self) -> Option<&str> {
+        self.bundle.manifest.schema.id.as_deref()
+    }
+
+    /// The one rule for a record's id, for the API and batch alike: when the bundle has an
+    /// id column, an absent or missing-token id is refused rather than scored as "".
+    /// `raw` is the record's id value (None when absent); returns it trimmed.
+    pub fn record_id<'a>(&self, raw: Option<&'a str>) -> Result<&'a str, ScoreError> {
+        let Some(column) = self.id_column() else {
+            return Ok(raw.map_or("", crate::data::trim));
+        };
+        match raw.map(crate::data::trim) {
+            Some(id) if !crate::data::is_missing_trimmed(id) => Ok(id),
+            _ => Err(ScoreError::MissingId {
+                field: column.to_string(),
+            }),
+        }
     }
 
     pub fn n_inputs(&self) -> usize {

@@ -257,3 +257,35 @@ fn corrupted_partial_and_foreign_bundles_are_refused() {
         &["no model bundle here"],
     );
 }
+
+#[test]
+fn a_file_without_the_id_column_is_refused_and_a_row_without_an_id_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let good = std::fs::read_to_string(fixture("telco_400.csv")).unwrap();
+    let lines: Vec<&str> = good.lines().take(3).collect();
+    // Without the id column, rows would be named by their line numbers: refused instead.
+    let no_id: String = lines
+        .iter()
+        .map(|l| format!("{}\n", l.split_once(',').unwrap().1))
+        .collect();
+    let input = write(dir.path(), "no_id.csv", no_id.as_bytes());
+    let (out, _, _) = score(&models, &input, dir.path());
+    assert_fails_with(&out, &["no_id.csv", "line 1", "`customer_id`"]);
+
+    let blank_id = format!(
+        "{}\n{}\n,{}\n",
+        lines[0],
+        lines[1],
+        lines[2].split_once(',').unwrap().1
+    );
+    let input = write(dir.path(), "blank_id.csv", blank_id.as_bytes());
+    let (out, scored, rejected) = score(&models, &input, dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((scored.len(), rejected.len()), (1, 1));
+    assert!(
+        rejected[0][1].contains("the customer id `customer_id` is missing"),
+        "{rejected:?}"
+    );
+}

@@ -4,7 +4,6 @@
 mod common;
 use common::http::{get, post_json, request, start};
 use common::*;
-use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -52,7 +51,9 @@ fn every_endpoint_answers() {
     let r = get(a, "/v1/segments").json();
     assert_eq!(r["segments"].as_array().unwrap().len(), 3);
     assert_eq!(r["pyramid"]["tiers"][0]["name"], "platinum");
-    assert_eq!(get(a, "/healthz").status, 200);
+    let health = get(a, "/healthz");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["model_version"], answer["model_version"]);
     assert_eq!(
         get(a, "/readyz").json()["model_version"],
         answer["model_version"]
@@ -70,14 +71,24 @@ fn every_endpoint_answers() {
         "{metrics}"
     );
 
-    let doc = get(a, "/openapi.json").json();
+    let text = get(a, "/openapi.json").body;
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(doc["paths"]["/v1/score"]["post"].is_object());
     let customer = &doc["components"]["schemas"]["CustomerRecord"]["properties"];
     assert_eq!(customer["tenure"]["type"], "number");
-    assert!(customer["contract"]["enum"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("Month-to-month")));
+    assert_eq!(customer["contract"]["type"], "string");
+    // The public document names columns and types, never the training categories.
+    assert!(
+        customer["contract"]["enum"].is_null(),
+        "{}",
+        customer["contract"]
+    );
+    for category in ["Two year", "Mailed check", "Fiber optic"] {
+        assert!(
+            !text.contains(category),
+            "{category} published in /openapi.json"
+        );
+    }
 }
 
 #[test]
@@ -118,7 +129,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
         (
             "/v1/score",
             vec![("content-type", "application/json")],
-            "{\"tenure\": \"inf\"}".into(),
+            "{\"customer_id\": \"c1\", \"tenure\": \"inf\"}".into(),
             400,
             "invalid_field",
             Some("tenure"),
@@ -126,7 +137,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
         (
             "/v1/score",
             vec![("content-type", "application/json")],
-            "{\"tenure\": \"ten\"}".into(),
+            "{\"customer_id\": \"c1\", \"tenure\": \"ten\"}".into(),
             400,
             "invalid_field",
             Some("tenure"),
@@ -154,6 +165,22 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
             400,
             "invalid_json",
             None,
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"tenure\": 3}".into(),
+            400,
+            "invalid_field",
+            Some("customer_id"),
+        ),
+        (
+            "/v1/score",
+            vec![("content-type", "application/json")],
+            "{\"customer_id\": \" NA \", \"tenure\": 3}".into(),
+            400,
+            "invalid_field",
+            Some("customer_id"),
         ),
         (
             "/v1/score",
@@ -232,7 +259,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
     let r = post_json(
         a,
         "/v1/score",
-        r#"{"tenure": 3, "shoe_size": 44, "contract": null, "payment_method": "Bitcoin"}"#,
+        r#"{"customer_id": 7, "tenure": 3, "shoe_size": 44, "contract": null, "payment_method": "Bitcoin"}"#,
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let warnings = r.json()["warnings"].to_string();
@@ -244,7 +271,7 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
     let r = post_json(
         a,
         "/v1/score/batch",
-        r#"[{"tenure": 1}, {"tenure": "x"}, 7]"#,
+        r#"[{"customer_id": "a", "tenure": 1}, {"customer_id": "b", "tenure": "x"}, 7]"#,
     )
     .json();
     assert_eq!(
@@ -253,6 +280,10 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
     );
     assert_eq!(r["results"][1]["error"]["field"], "[1].tenure");
     assert_eq!(r["results"][2]["error"]["field"], "[2]");
+    // A record without an id is refused in a batch too, as a batch file rejects the row.
+    let r = post_json(a, "/v1/score/batch", r#"[{"tenure": 1}]"#).json();
+    assert_eq!(r["failed"].as_u64(), Some(1), "{r}");
+    assert_eq!(r["results"][0]["error"]["field"], "[0].customer_id");
     // The server is still healthy after all of that.
     assert_eq!(post_json(a, "/v1/score", CUSTOMER).status, 200);
 }
@@ -324,11 +355,40 @@ fn without_keys_the_server_refuses_a_public_address() {
 }
 
 #[test]
+fn without_an_admin_token_the_reload_route_is_closed_even_without_api_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&trained(dir.path()), &[]);
+    let r = request(server.addr, "POST", "/v1/admin/reload", &[], None);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["error"], "admin_forbidden");
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/admin/reload",
+        &[("authorization", "Bearer anything")],
+        None,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Scoring is still open on a loopback server without keys.
+    assert_eq!(post_json(server.addr, "/v1/score", CUSTOMER).status, 200);
+}
+
+#[test]
 fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let models = trained(dir.path());
-    let server = start(&models, &[]);
+    let admin = write(dir.path(), "admin.txt", b"admin-secret\n");
+    let server = start(&models, &["--admin-token-file", admin.to_str().unwrap()]);
     let a = server.addr;
+    let reload = || {
+        request(
+            a,
+            "POST",
+            "/v1/admin/reload",
+            &[("authorization", "Bearer admin-secret")],
+            None,
+        )
+    };
     let first = get(a, "/v1/models").json()["version"]
         .as_str()
         .unwrap()
@@ -336,7 +396,7 @@ fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() 
 
     // A new good bundle becomes CURRENT; reload picks it up.
     train_small(&models);
-    let r = request(a, "POST", "/v1/admin/reload", &[], None).json();
+    let r = reload().json();
     assert_eq!(r["previous"], first.as_str());
     let second = r["version"].as_str().unwrap().to_string();
     assert_ne!(second, first);
@@ -352,7 +412,7 @@ fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() 
     let at = bytes.iter().position(|&b| b == b'0').unwrap();
     bytes[at] = b'1';
     std::fs::write(&segments, bytes).unwrap();
-    let r = request(a, "POST", "/v1/admin/reload", &[], None);
+    let r = reload();
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.json()["detail"].as_str().unwrap().contains("sha256"));
     assert_eq!(
@@ -384,10 +444,7 @@ fn reload_swaps_good_bundles_refuses_bad_ones_and_loses_no_request_under_load() 
     for i in 0..10 {
         let version = if i % 2 == 0 { &second } else { &first };
         std::fs::write(models.join("CURRENT"), format!("{version}\n")).unwrap();
-        assert_eq!(
-            request(a, "POST", "/v1/admin/reload", &[], None).status,
-            200
-        );
+        assert_eq!(reload().status, 200);
         std::thread::sleep(Duration::from_millis(30));
     }
     stop.store(true, Ordering::Relaxed);
@@ -458,4 +515,216 @@ fn first_start_without_a_bundle_trains_the_default_one() {
     assert!(offers
         .iter()
         .all(|o| !o["because"].as_array().unwrap().is_empty()));
+}
+
+/// xorshift64*: seeded and dependency-free, so a failing fuzz run replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A field value (raw JSON text, possibly not JSON at all) that a client could send.
+fn odd_value(rng: &mut Rng) -> Vec<u8> {
+    const PLAIN: &[&str] = &[
+        r#""NaN""#,
+        r#""nan""#,
+        r#""inf""#,
+        r#""-inf""#,
+        r#""Infinity""#,
+        r#""1e999""#,
+        "1e308",
+        "-1e308",
+        "1e-320",
+        "-0",
+        "0",
+        "18446744073709551616",
+        "1e999",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "true",
+        "null",
+        "[]",
+        "{}",
+        r#"{"a": [1, {"b": null}]}"#,
+        r#""""#,
+        r#"" ""#,
+        r#""NA""#,
+        r#""\u0000""#,
+        r#""\ud800""#,
+        r#""é😀""#,
+        "[1, 2",
+        r#""tenure", "tenure": 5"#,
+        r#"1, "customer_id": {"x": 1}"#,
+        "01",
+        "+1",
+        ".5",
+    ];
+    match rng.below(20) {
+        0 => format!("\"{}\"", "x".repeat(1_000_000)).into_bytes(),
+        1 => {
+            let depth = 10_000;
+            let open = if rng.below(2) == 0 { "[" } else { "{\"a\":" };
+            let close = if open == "[" { "]" } else { "}" };
+            format!("{}1{}", open.repeat(depth), close.repeat(depth)).into_bytes()
+        }
+        2 => b"\"\xff\xfe bad utf-8 \xc3\"".to_vec(),
+        3 => b"\xff\xfe".to_vec(),
+        4 => format!("\"{}\"", "é".repeat(rng.below(5000))).into_bytes(),
+        _ => rng.pick(PLAIN).as_bytes().to_vec(),
+    }
+}
+
+/// One customer record, valid or mutated: fields replaced, dropped or doubled.
+fn fuzzed_record(rng: &mut Rng, base: &serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
+    let keys: Vec<&String> = base.keys().collect();
+    let mut out = b"{".to_vec();
+    let mut first = true;
+    let mutations = rng.below(4);
+    let targets: Vec<usize> = (0..mutations).map(|_| rng.below(keys.len())).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let hit = targets.contains(&i);
+        if hit && rng.below(4) == 0 {
+            continue; // dropped field (the id among them)
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(format!("{:?}:", key.as_str()).as_bytes());
+        if hit {
+            out.extend(odd_value(rng));
+        } else {
+            out.extend(base[key.as_str()].to_string().into_bytes());
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+fn fuzzed_body(
+    rng: &mut Rng,
+    batch: bool,
+    base: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<u8> {
+    let mut body = if batch {
+        let n = match rng.below(20) {
+            0 => 0,
+            1 => 300 + rng.below(700), // above 16 KiB: scored on the blocking pool
+            _ => 1 + rng.below(5),
+        };
+        let mut body = b"[".to_vec();
+        for i in 0..n {
+            if i > 0 {
+                body.push(b',');
+            }
+            match rng.below(30) {
+                0 => body.extend(odd_value(rng)),
+                _ => body.extend(fuzzed_record(rng, base)),
+            }
+        }
+        body.push(b']');
+        body
+    } else {
+        match rng.below(30) {
+            0 => odd_value(rng),
+            _ => fuzzed_record(rng, base),
+        }
+    };
+    match rng.below(20) {
+        0 => body.truncate(rng.below(body.len() + 1)),
+        1 => body.clear(),
+        2 if !body.is_empty() => {
+            let at = rng.below(body.len());
+            body[at] = (rng.next() & 0xff) as u8;
+        }
+        _ => {}
+    }
+    body
+}
+
+#[test]
+fn fuzzed_requests_never_get_a_5xx_or_a_dropped_connection() {
+    const REQUESTS: usize = 5_000;
+    const CONTENT_TYPES: &[Option<&str>] = &[
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("application/json; charset=utf-8"),
+        Some("application/problem+json"),
+        Some("application/json; charset"),
+        Some("json"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&trained(dir.path()), &[]);
+    let a = server.addr;
+    let base = serde_json::from_str::<serde_json::Value>(CUSTOMER).unwrap();
+    let base = base.as_object().unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // (endpoint, status class) → count; class "dropped" when no complete response came back.
+    let mut counts = std::collections::BTreeMap::<(&str, String), usize>::new();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    for i in 0..REQUESTS {
+        let batch = rng.below(2) == 0;
+        let path = if batch {
+            "/v1/score/batch"
+        } else {
+            "/v1/score"
+        };
+        let body = fuzzed_body(&mut rng, batch, base);
+        let content_type = match rng.below(10) {
+            0 => *rng.pick(CONTENT_TYPES),
+            _ => Some("application/json"),
+        };
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|t| ("content-type", t))
+            .into_iter()
+            .collect();
+        let class = match common::http::try_request(a, "POST", path, &headers, Some(&body)) {
+            Ok((status, _)) => format!("{}xx", status / 100),
+            Err(e) => {
+                failures.push(format!("#{i} {path} dropped: {e}"));
+                "dropped".to_string()
+            }
+        };
+        if class == "5xx" {
+            failures.push(format!(
+                "#{i} {path} 5xx: {:.200}",
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        *counts.entry((path, class)).or_default() += 1;
+    }
+    println!("fuzz: {REQUESTS} requests in {:.1?}", started.elapsed());
+    for ((path, class), n) in &counts {
+        println!("fuzz: {path:<16} {class:<8} {n}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The server still scores, and no scoring panic was hidden behind a 4xx.
+    assert_eq!(post_json(a, "/v1/score", CUSTOMER).status, 200);
+    let metrics = get(a, "/metrics").body;
+    assert!(
+        metrics.contains("custscore_scoring_panics_total 0"),
+        "{metrics}"
+    );
 }

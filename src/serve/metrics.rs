@@ -1,8 +1,10 @@
 //! Prometheus metrics: requests and latency by route pattern (never the raw path, which
-//! may hold customer data) and status, the model version being served, and reloads.
+//! may hold customer data) and status, the model version being served, reloads, and
+//! scoring panics.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -11,6 +13,8 @@ pub struct Metrics {
     pub latency: HistogramVec,
     pub model: IntGaugeVec,
     pub reloads: IntCounterVec,
+    /// Records whose scoring panicked (a bug): each one was answered with a 500.
+    pub scoring_panics: IntCounter,
 }
 
 impl Metrics {
@@ -38,16 +42,22 @@ impl Metrics {
             Opts::new("model_reloads_total", "Bundle reloads by outcome"),
             &["outcome"],
         )?;
+        let scoring_panics = IntCounter::new(
+            "scoring_panics_total",
+            "Records whose scoring panicked and were answered with an internal error",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(model.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(scoring_panics.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             model,
             reloads,
+            scoring_panics,
         })
     }
 

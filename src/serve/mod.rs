@@ -109,10 +109,7 @@ pub fn credentials(options: &ServeOptions) -> Result<Credentials, ServeError> {
     if api_keys.is_empty() && !options.addr.ip().is_loopback() {
         return Err(ServeError::OpenWithoutKeys(options.addr));
     }
-    Ok(Credentials {
-        api_keys,
-        admin_token,
-    })
+    Ok(Credentials::new(&api_keys, admin_token.as_deref()))
 }
 
 /// The application: routes, limits, JSON errors, metrics and request logging.
@@ -127,14 +124,9 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let json = web::JsonConfig::default()
-        .limit(state.limits.max_body_bytes)
-        .content_type_required(true)
-        .error_handler(|err, _| error::json_error(err).into());
     let observed = state.clone();
     App::new()
         .app_data(state)
-        .app_data(json)
         .wrap_fn(move |req, srv| {
             use actix_web::dev::Service;
             let started = Instant::now();
@@ -222,10 +214,14 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         credentials.clone(),
         options.limits.clone(),
     )?);
-    let auth = match (credentials.api_keys.len(), &credentials.admin_token) {
-        (0, _) => "no API keys: listening on loopback only, admin routes open".to_string(),
-        (n, Some(_)) => format!("{n} API key(s), admin token set"),
-        (n, None) => format!("{n} API key(s), admin routes disabled (no admin token)"),
+    let auth = match (credentials.api_key_count(), credentials.has_admin_token()) {
+        (0, true) => "no API keys: listening on loopback only, admin token set".to_string(),
+        (0, false) => {
+            "no API keys: listening on loopback only, admin routes disabled (no admin token)"
+                .to_string()
+        }
+        (n, true) => format!("{n} API key(s), admin token set"),
+        (n, false) => format!("{n} API key(s), admin routes disabled (no admin token)"),
     };
     tracing::info!(addr = %options.addr, version = %version, auth = %auth, "custscore serving");
     eprintln!(

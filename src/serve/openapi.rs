@@ -1,6 +1,7 @@
 //! The OpenAPI document, generated from the handler and response types (utoipa). The
 //! customer record's fields are filled in from the bundle being served, so clients see
-//! the real column names, types and category values.
+//! the real column names and types. Category values are left out: the document is public,
+//! and the values seen in training are the bundle's business, not the caller's.
 
 use super::error::ApiError;
 use super::routes;
@@ -75,8 +76,12 @@ fn customer_schema(scorer: &Scorer) -> Schema {
 fn field_schema(column: &SchemaColumn) -> ObjectBuilder {
     match column.kind {
         ColumnKind::Numeric => ObjectBuilder::new().schema_type(Type::Number),
-        ColumnKind::Categorical => ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(column.categories.clone()),
+        ColumnKind::Categorical => {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "a category; one never seen in training is scored as unknown",
+                ))
+        }
     }
 }

@@ -3,13 +3,58 @@
 //! - a number or a string per field (a string holding a number is fine for numeric columns);
 //! - `null`, an absent field, `""`, `"NA"`, `"NaN"`, `"null"` → missing (imputed);
 //! - anything else (objects, arrays, booleans, text in a numeric column, `"inf"`) → 400 naming
-//!   the field.
+//!   the field;
+//! - the id field (when the bundle has one) must be a non-missing string or number: a
+//!   record without an id is refused (400 naming the field), as batch rejects such a row.
 
-use super::error::{ApiError, Code};
+use super::error::{json_error, ApiError, Code};
 use crate::features::Value;
-use crate::score::Scorer;
+use crate::score::{ScoreError, Scorer};
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::web::{Bytes, Payload};
+use actix_web::{mime, HttpMessage, HttpRequest};
 use serde_json::Value as Json;
 use std::borrow::Cow;
+
+/// The body of a JSON request, read but not parsed, checked as actix's `JsonConfig` checks
+/// it (a JSON content type, at most `limit` bytes), with the same error answers. Parsing
+/// is left to the caller so that big bodies can be parsed off the async worker.
+pub async fn json_body(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let is_json = matches!(req.mime_type(), Ok(Some(m))
+        if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    if !is_json {
+        return Err(json_error(JsonPayloadError::ContentType));
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(length) = declared.filter(|&n| n > limit) {
+        return Err(json_error(JsonPayloadError::OverflowKnownLength {
+            length,
+            limit,
+        }));
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(ApiError::new(
+            Code::InvalidJson,
+            format!("could not read the body: {e}"),
+        )),
+        Err(_) => Err(json_error(JsonPayloadError::Overflow { limit })),
+    }
+}
+
+/// Parse a body read by [`json_body`]; bad JSON is a 400 as with actix's extractor.
+pub fn parse_json(body: &[u8]) -> Result<Json, ApiError> {
+    serde_json::from_slice(body).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+}
 
 /// Turn one JSON object into (id, values in the scorer's input order).
 /// `path` prefixes field names in errors (`items[2].`) for batch requests.
@@ -52,19 +97,44 @@ pub fn record_from_json<'a>(
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let id = scorer
-        .bundle()
-        .manifest
-        .schema
-        .id
-        .as_deref()
-        .and_then(|id| fields.get(id))
-        .map_or(Cow::Borrowed(""), |v| match v {
-            Json::String(s) => Cow::Borrowed(s.as_str()),
-            Json::Null => Cow::Borrowed(""),
-            other => Cow::Owned(other.to_string()),
-        });
+    let id = record_id(scorer, fields, path)?;
     Ok((id, values))
+}
+
+/// The record's id by the Scorer's one rule; a string or a number is accepted as an id.
+fn record_id<'a>(
+    scorer: &Scorer,
+    fields: &'a serde_json::Map<String, Json>,
+    path: &str,
+) -> Result<Cow<'a, str>, ApiError> {
+    let Some(column) = scorer.id_column() else {
+        return Ok(Cow::Borrowed(""));
+    };
+    let raw = match fields.get(column) {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(Cow::Borrowed(s.as_str())),
+        Some(Json::Number(n)) => Some(Cow::Owned(n.to_string())),
+        Some(other) => {
+            return Err(ApiError::field(
+                Code::InvalidField,
+                format!("{path}{column}"),
+                format!(
+                    "expected the id as a string or a number, got {}",
+                    kind(other)
+                ),
+            ))
+        }
+    };
+    let missing = |e: ScoreError| {
+        ApiError::field(Code::InvalidField, format!("{path}{column}"), e.to_string())
+    };
+    match raw {
+        Some(Cow::Borrowed(s)) => scorer.record_id(Some(s)).map(Cow::Borrowed),
+        other => scorer
+            .record_id(other.as_deref())
+            .map(|id| Cow::Owned(id.to_string())),
+    }
+    .map_err(missing)
 }
 
 fn kind(value: &Json) -> &'static str {

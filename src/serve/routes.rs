@@ -2,14 +2,18 @@
 //! comes from `Scorer::score`, exactly as batch scoring does.
 
 use super::error::{ApiError, Code};
-use super::request::record_from_json;
+use super::metrics::Metrics;
+use super::request::{json_body, parse_json, record_from_json};
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::models::segment::{SegmentProfile, ValuePyramid};
 use crate::score::{Answer, ScoreError, Scorer};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::http::header::ContentType;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value as Json;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use utoipa::ToSchema;
 
 /// A customer: the training columns as fields (numbers or strings); unknown fields are
@@ -29,9 +33,47 @@ fn score_error(error: ScoreError, path: &str) -> ApiError {
     }
 }
 
-fn score_value(scorer: &Scorer, body: &Json, path: &str) -> Result<Answer, ApiError> {
-    let (id, values) = record_from_json(scorer, body, path)?;
-    scorer.score(id, values).map_err(|e| score_error(e, path))
+/// Score one JSON record. A panic in the scorer is a bug; it fails this record alone with a
+/// 500 instead of unwinding through the worker and dropping the connection.
+fn score_value(
+    counters: &Metrics,
+    scorer: &Scorer,
+    body: &Json,
+    path: &str,
+) -> Result<Answer, ApiError> {
+    isolated(counters, || {
+        let (id, values) = record_from_json(scorer, body, path)?;
+        scorer.score(id, values).map_err(|e| score_error(e, path))
+    })
+}
+
+/// Run `work`, turning a panic into an internal error with its message, counted in
+/// `custscore_scoring_panics_total`. The Scorer is immutable apart from its offer cache,
+/// whose lock tolerates poisoning, so it is safe to keep serving after an unwind.
+fn isolated<T>(
+    counters: &Metrics,
+    work: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(result) => result,
+        Err(payload) => {
+            counters.scoring_panics.inc();
+            let why = panic_message(payload.as_ref());
+            tracing::error!(panic = %why, "scoring panicked");
+            Err(ApiError::new(
+                Code::Internal,
+                format!("scoring failed on an internal error ({why}); this record was not scored"),
+            ))
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
 }
 
 /// Score one customer.
@@ -43,10 +85,47 @@ fn score_value(scorer: &Scorer, body: &Json, path: &str) -> Result<Answer, ApiEr
 pub async fn score_one(
     _: Authorized,
     state: web::Data<AppState>,
-    body: web::Json<Json>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = score_value(&state.scorer(), &body, "")?;
-    Ok(HttpResponse::Ok().json(answer))
+    let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
+    let answer = off_worker_if_big(body.len(), move || {
+        let json = parse_json(&body)?;
+        let answer = score_value(&state.metrics, &state.scorer(), &json, "")?;
+        to_json(&answer)
+    })
+    .await?;
+    Ok(json_response(answer))
+}
+
+/// Bodies above this size are parsed, scored and written on actix's blocking pool: a
+/// 1,000-record batch is milliseconds of CPU that would stall every other connection of
+/// the worker. Smaller bodies stay inline, where the thread hop would cost more than the work.
+const INLINE_BODY_BYTES: usize = 16 * 1024;
+
+async fn off_worker_if_big<T: Send + 'static>(
+    body_bytes: usize,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if body_bytes <= INLINE_BODY_BYTES {
+        return work();
+    }
+    web::block(work).await.map_err(blocking_error)?
+}
+
+fn blocking_error(e: actix_web::error::BlockingError) -> ApiError {
+    ApiError::new(Code::Internal, format!("the blocking pool failed: {e}"))
+}
+
+fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value)
+        .map_err(|e| ApiError::new(Code::Internal, format!("cannot write the answer: {e}")))
+}
+
+fn json_response(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body)
 }
 
 /// One item of a batch answer: the answer, or the error for that item alone.
@@ -74,9 +153,17 @@ pub struct BatchAnswer {
 pub async fn score_batch(
     _: Authorized,
     state: web::Data<AppState>,
-    body: web::Json<Json>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let Json::Array(items) = body.into_inner() else {
+    let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
+    let answer =
+        off_worker_if_big(body.len(), move || to_json(&batch_answer(&state, &body)?)).await?;
+    Ok(json_response(answer))
+}
+
+fn batch_answer(state: &AppState, body: &[u8]) -> Result<BatchAnswer, ApiError> {
+    let Json::Array(items) = parse_json(body)? else {
         return Err(ApiError::field(
             Code::InvalidJson,
             "body",
@@ -95,23 +182,24 @@ pub async fn score_batch(
     let results: Vec<BatchItem> = items
         .iter()
         .enumerate()
-        .map(
-            |(index, item)| match score_value(&scorer, item, &format!("[{index}].")) {
+        .map(|(index, item)| {
+            let path = format!("[{index}].");
+            match score_value(&state.metrics, &scorer, item, &path) {
                 Ok(answer) => BatchItem::Scored(answer),
                 Err(error) => BatchItem::Failed { index, error },
-            },
-        )
+            }
+        })
         .collect();
     let failed = results
         .iter()
         .filter(|r| matches!(r, BatchItem::Failed { .. }))
         .count();
-    Ok(HttpResponse::Ok().json(BatchAnswer {
+    Ok(BatchAnswer {
         model_version: scorer.version().to_string(),
         scored: results.len() - failed,
         failed,
         results,
-    }))
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -132,10 +220,28 @@ pub struct ModelInfo {
 /// The bundle being served, and the others on disk.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = ModelInfo)))]
 #[get("/v1/models")]
-pub async fn models(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let scorer = state.scorer();
     let m = &scorer.bundle().manifest;
-    let mut available: Vec<String> = std::fs::read_dir(&state.models)
+    // Listing a folder can block on a slow or network disk: never on an async worker.
+    let folder = state.models.clone();
+    let available = web::block(move || bundle_versions(&folder))
+        .await
+        .map_err(blocking_error)?;
+    Ok(HttpResponse::Ok().json(ModelInfo {
+        version: m.version.clone(),
+        created: m.created.clone(),
+        custscore_version: m.custscore_version.clone(),
+        training: m.training.clone(),
+        schema: m.schema.clone(),
+        metrics: m.metrics.clone(),
+        available,
+    }))
+}
+
+/// The bundle versions in the models folder (folders holding a manifest), sorted.
+fn bundle_versions(folder: &std::path::Path) -> Vec<String> {
+    let mut versions: Vec<String> = std::fs::read_dir(folder)
         .map(|entries| {
             entries
                 .flatten()
@@ -144,16 +250,8 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
                 .collect()
         })
         .unwrap_or_default();
-    available.sort();
-    HttpResponse::Ok().json(ModelInfo {
-        version: m.version.clone(),
-        created: m.created.clone(),
-        custscore_version: m.custscore_version.clone(),
-        training: m.training.clone(),
-        schema: m.schema.clone(),
-        metrics: m.metrics.clone(),
-        available,
-    })
+    versions.sort();
+    versions
 }
 
 #[derive(Serialize, ToSchema)]
@@ -210,13 +308,13 @@ pub struct Health {
     pub model_version: Option<String>,
 }
 
-/// Liveness: the process answers.
+/// Liveness: the process answers, with the version of the bundle it serves.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
 #[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
-        model_version: None,
+        model_version: Some(state.scorer().version().to_string()),
     })
 }
 
@@ -349,4 +447,34 @@ pub async fn rules(
         item: query.get("item").cloned(),
         rules,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::StatusCode;
+
+    #[test]
+    fn a_panic_while_scoring_becomes_a_counted_500_with_its_message() {
+        let counters = Metrics::new().unwrap();
+        let failed: Result<(), ApiError> =
+            isolated(&counters, || panic!("index 9 out of range in a model"));
+        let error = failed.unwrap_err();
+        assert_eq!(error.error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            error.detail.contains("index 9 out of range in a model"),
+            "{error}"
+        );
+        let owned: Result<(), ApiError> = isolated(&counters, || panic!("{} panics", 2));
+        assert!(owned.unwrap_err().detail.contains("2 panics"));
+        assert_eq!(counters.scoring_panics.get(), 2);
+        assert!(
+            counters
+                .render()
+                .contains("custscore_scoring_panics_total 2"),
+            "{}",
+            counters.render()
+        );
+        assert_eq!(isolated(&counters, || Ok::<_, ApiError>(7)).unwrap(), 7);
+    }
 }

@@ -8,9 +8,12 @@ use crate::score::Scorer;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use arc_swap::ArcSwap;
+use sha2::{Digest as _, Sha256};
+use std::fmt;
 use std::future::{ready, Ready};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use subtle::{Choice, ConstantTimeEq};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -18,11 +21,75 @@ pub struct Limits {
     pub max_batch_items: usize,
 }
 
-/// Bearer credentials. No API keys configured means the server only listens on loopback.
-#[derive(Debug, Clone, Default)]
+/// A secret kept only as its sha256: comparing digests of equal length in constant time
+/// says nothing about a guess's length or where it first differs, and a memory dump or a
+/// log line never shows the secret itself.
+#[derive(Clone, PartialEq, Eq)]
+struct Digest([u8; 32]);
+
+impl Digest {
+    fn of(secret: &str) -> Self {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&Sha256::digest(secret.as_bytes()));
+        Digest(out)
+    }
+
+    fn matches(&self, other: &Digest) -> Choice {
+        self.0[..].ct_eq(&other.0[..])
+    }
+}
+
+/// Bearer credentials. No API keys configured means the server only listens on loopback;
+/// no admin token means the admin routes answer 403 (SIGHUP still reloads).
+#[derive(Clone, Default)]
 pub struct Credentials {
-    pub api_keys: Vec<String>,
-    pub admin_token: Option<String>,
+    api_keys: Vec<Digest>,
+    admin_token: Option<Digest>,
+}
+
+impl Credentials {
+    pub fn new<S: AsRef<str>>(api_keys: &[S], admin_token: Option<&str>) -> Self {
+        Credentials {
+            api_keys: api_keys.iter().map(|k| Digest::of(k.as_ref())).collect(),
+            admin_token: admin_token.map(Digest::of),
+        }
+    }
+
+    pub fn api_key_count(&self) -> usize {
+        self.api_keys.len()
+    }
+
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
+    /// Whether `given` is one of the API keys. Every key is compared, so the time taken
+    /// does not tell which key matched, or whether one did.
+    pub fn is_api_key(&self, given: &str) -> bool {
+        let given = Digest::of(given);
+        let any = self
+            .api_keys
+            .iter()
+            .fold(Choice::from(0), |found, key| found | key.matches(&given));
+        any.into()
+    }
+
+    pub fn is_admin_token(&self, given: &str) -> bool {
+        let given = Digest::of(given);
+        self.admin_token
+            .as_ref()
+            .is_some_and(|token| token.matches(&given).into())
+    }
+}
+
+/// Counts only: credentials reach logs through `Debug` of the options and state.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_keys", &self.api_keys.len())
+            .field("admin_token", &self.has_admin_token())
+            .finish()
+    }
 }
 
 pub struct AppState {
@@ -91,15 +158,6 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Compare secrets in time independent of where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .map(|d| d.get_ref())
@@ -115,8 +173,8 @@ impl FromRequest for Authorized {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).and_then(|state| {
-            let keys = &state.credentials.api_keys;
-            if keys.is_empty() {
+            let creds = &state.credentials;
+            if creds.api_key_count() == 0 {
                 return Ok(Authorized);
             }
             match bearer(req) {
@@ -124,7 +182,7 @@ impl FromRequest for Authorized {
                     Code::MissingApiKey,
                     "send an API key as `Authorization: Bearer <key>`",
                 )),
-                Some(key) if keys.iter().any(|k| same_secret(k, key)) => Ok(Authorized),
+                Some(key) if creds.is_api_key(key) => Ok(Authorized),
                 Some(_) => Err(ApiError::new(
                     Code::InvalidApiKey,
                     "the API key is not valid",
@@ -134,8 +192,9 @@ impl FromRequest for Authorized {
     }
 }
 
-/// A request carrying the admin token. Without a configured token, admin routes are open
-/// only when the server runs without API keys (loopback-only).
+/// A request carrying the admin token. Without a configured token the admin routes are
+/// closed, even on a loopback server without API keys: any local process could otherwise
+/// swap the bundle. SIGHUP still reloads.
 pub struct Admin;
 
 impl FromRequest for Admin {
@@ -145,20 +204,22 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).and_then(|state| {
             let creds = &state.credentials;
-            match (&creds.admin_token, bearer(req)) {
-                (Some(token), Some(given)) if same_secret(token, given) => Ok(Admin),
-                (Some(_), None) => Err(ApiError::new(
-                    Code::MissingApiKey,
-                    "send the admin token as `Authorization: Bearer <token>`",
-                )),
-                (Some(_), Some(_)) => Err(ApiError::new(
+            if !creds.has_admin_token() {
+                return Err(ApiError::new(
+                    Code::AdminForbidden,
+                    "admin routes are disabled: no admin token is configured \
+                     (--admin-token-file); SIGHUP reloads the bundle",
+                ));
+            }
+            match bearer(req) {
+                Some(given) if creds.is_admin_token(given) => Ok(Admin),
+                Some(_) => Err(ApiError::new(
                     Code::AdminForbidden,
                     "this route needs the admin token",
                 )),
-                (None, _) if creds.api_keys.is_empty() => Ok(Admin),
-                (None, _) => Err(ApiError::new(
-                    Code::AdminForbidden,
-                    "admin routes are disabled: no admin token is configured",
+                None => Err(ApiError::new(
+                    Code::MissingApiKey,
+                    "send the admin token as `Authorization: Bearer <token>`",
                 )),
             }
         }))
@@ -170,9 +231,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_compare_exactly() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "abcd"));
+    fn keys_compare_exactly() {
+        let creds = Credentials::new(&["key-one", "key-two"], Some("admin"));
+        assert!(creds.is_api_key("key-one"));
+        assert!(creds.is_api_key("key-two"));
+        assert!(!creds.is_api_key("key-on"));
+        assert!(!creds.is_api_key("key-one "));
+        assert!(!creds.is_api_key(""));
+        assert!(
+            !creds.is_api_key("admin"),
+            "the admin token is not an API key"
+        );
+        assert!(creds.is_admin_token("admin"));
+        assert!(!creds.is_admin_token("key-one"));
+        assert!(!Credentials::default().is_admin_token(""));
+    }
+
+    #[test]
+    fn keys_are_kept_as_digests_and_never_printed() {
+        let creds = Credentials::new(&["sk-live-123"], Some("admin-secret"));
+        let shown = format!("{creds:?} {creds:#?}");
+        assert!(
+            !shown.contains("sk-live-123") && !shown.contains("admin-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("api_keys: 1"), "{shown}");
+        assert!(creds.api_keys[0] == Digest::of("sk-live-123"));
     }
 }

@@ -94,6 +94,10 @@ pub fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, &[], None)
 }
 
+/// Send one request on a fresh connection and read one complete response. A response cut
+/// short (fewer body bytes than its `content-length`, an unfinished chunked body, or a
+/// reset before the end) is an error, so callers can tell a dropped connection from an
+/// answer.
 pub fn try_request(
     addr: SocketAddr,
     method: &str,
@@ -103,6 +107,10 @@ pub fn try_request(
 ) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    // Head and body go in two writes: without this, Nagle waits for the delayed ACK of
+    // the head (40 ms per request).
+    stream.set_nodelay(true)?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -116,17 +124,86 @@ pub fn try_request(
         // A server may answer (413) and close before reading a large body.
         let _ = stream.write_all(b);
     }
+    // Read until the response is complete, not until the server closes: a server that
+    // answers before reading the whole body may linger before closing. Bytes read before
+    // an error are kept, so a reset after a complete response still counts as an answer.
     let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
+    let mut buffer = [0u8; 16 * 1024];
+    let ended = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                raw.extend_from_slice(&buffer[..n]);
+                if let Ok(done) = parse_response(&raw, false) {
+                    return Ok(done);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    parse_response(&raw, true).map_err(|why| {
+        std::io::Error::other(format!(
+            "{why} (read ended with {ended:?}) in {:?}",
+            String::from_utf8_lossy(&raw[..raw.len().min(300)])
+        ))
+    })
+}
+
+/// Status and body of one complete HTTP/1.1 response; a body without a length or chunked
+/// encoding is complete only when the connection has ended (`at_eof`).
+fn parse_response(raw: &[u8], at_eof: bool) -> Result<(u16, String), String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no complete response head")?;
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    Ok((status, body))
+        .ok_or("no status line")?;
+    let header = |name: &str| {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let rest = &raw[end + 4..];
+    let body = if let Some(length) = header("content-length") {
+        let length: usize = length.parse().map_err(|_| "bad content-length")?;
+        if rest.len() < length {
+            return Err(format!("body cut at {} of {length} bytes", rest.len()));
+        }
+        &rest[..length]
+    } else if header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        return dechunk(rest).map(|b| (status, b));
+    } else if at_eof {
+        rest
+    } else {
+        return Err("body without a length: read to the end".into());
+    };
+    Ok((status, String::from_utf8_lossy(body).into_owned()))
+}
+
+fn dechunk(mut rest: &[u8]) -> Result<String, String> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("chunked body cut in a chunk size")?;
+        let size_text = String::from_utf8_lossy(&rest[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Ok(String::from_utf8_lossy(&body).into_owned());
+        }
+        if rest.len() < size + 2 {
+            return Err("chunked body cut in a chunk".into());
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
 }
