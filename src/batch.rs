@@ -357,17 +357,77 @@ fn for_each_scored<'a>(
     let mut scratch = Scratch::default();
     let mut scored = 0;
     for row in rows {
-        let result = read_row(layout, row, &mut scratch.values).and_then(|id| {
-            let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
-            write(id, &answer);
-            Ok(())
+        let mut panicked = false;
+        let result = guarded(&mut panicked, || {
+            read_row(layout, row, &mut scratch.values).and_then(|id| {
+                let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
+                write(id, &answer);
+                Ok(())
+            })
         });
+        if panicked {
+            // The scratch may be half-updated: start the next row from a fresh one.
+            scratch = Scratch::default();
+        }
         match result {
             Ok(()) => scored += 1,
             Err(reason) => rejects.push((row.line, reason, describe(row))),
         }
     }
     scored
+}
+
+thread_local! {
+    /// Set while a row is scored under [`guarded`]: its panic is reported in the
+    /// rejects file, so the panic hook stays quiet instead of printing once per row.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last guarded panic happened, for the reject reason.
+    static PANIC_AT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Install (once) a panic hook that records the location of panics under [`guarded`]
+/// and passes every other panic to the previous hook.
+fn quiet_guarded_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(|g| g.get()) {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Run one row's work so that a panic (a bug, never bad input) rejects that row with
+/// "internal error while scoring: ..." instead of ending the run; `panicked` tells the
+/// caller to drop state the work may have left half-updated.
+fn guarded<T>(panicked: &mut bool, work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    quiet_guarded_panics();
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|payload| {
+        *panicked = true;
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic without a message".into());
+        let at = PANIC_AT.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        let at = if at.is_empty() {
+            at
+        } else {
+            format!(" (at {at})")
+        };
+        Err(format!("internal error while scoring: {message}{at}"))
+    })
 }
 
 /// Put one row's values (one per scorer input, in order) into `values`; returns the
@@ -634,5 +694,35 @@ impl Write for Output {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.writer.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_scoring_becomes_an_error_for_that_row() {
+        let mut panicked = false;
+        let result: Result<(), String> = guarded(&mut panicked, || panic!("index out of bounds"));
+        let reason = result.unwrap_err();
+        assert!(panicked);
+        assert!(
+            reason
+                .starts_with("internal error while scoring: index out of bounds (at src/batch.rs:"),
+            "{reason}"
+        );
+        let mut panicked = false;
+        let n = 7;
+        let result: Result<(), String> = guarded(&mut panicked, || panic!("row {n}"));
+        assert!(result.unwrap_err().contains("row 7"));
+        // Work that does not panic passes its result through.
+        let mut panicked = false;
+        assert_eq!(guarded(&mut panicked, || Ok(3)), Ok(3));
+        assert_eq!(
+            guarded::<()>(&mut panicked, || Err("bad".into())),
+            Err("bad".into())
+        );
+        assert!(!panicked);
     }
 }
