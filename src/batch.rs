@@ -7,6 +7,7 @@
 //! output never looks finished; `-` reads standard input / writes standard output, so the
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
+use crate::data::csv_input::{self, Next, Record, RecordReader};
 use crate::data::trim;
 use crate::features::Value;
 use crate::score::{Answer, Scored, Scorer, Scratch};
@@ -15,12 +16,16 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
 const CHUNK_ROWS: usize = 4096;
+
+/// A chunk ends early once its rows hold this much input, so a file of long rows keeps
+/// memory as flat as one of short rows.
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// Rows in the first chunk; each next one doubles up to `CHUNK_ROWS`.
 const FIRST_CHUNK_ROWS: usize = 256;
@@ -55,6 +60,11 @@ pub enum BatchError {
     },
     #[error("{}: line 1: {message}", path.display())]
     Header { path: PathBuf, message: String },
+    #[error("{}: line 1, {source}", path.display())]
+    HeaderRow {
+        path: PathBuf,
+        source: csv_input::HeaderError,
+    },
 }
 
 /// How scored rows are written.
@@ -150,7 +160,7 @@ struct Row {
     /// 1 for the first row after the header.
     number: usize,
     line: u64,
-    record: csv::ByteRecord,
+    record: Record,
     error: Option<String>,
 }
 
@@ -202,12 +212,14 @@ pub fn score_stream(
             (Box::new(file), size)
         }
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20) // the reader's own buffer: no second copy of the input
-        .from_reader(source);
-    let header = read_header(&mut reader, &in_name)?;
+    let source = csv_input::decompressed(source).map_err(read_error)?;
+    let mut reader = RecordReader::new(source);
+    let header = csv_input::read_header(&mut reader)
+        .map_err(read_error)?
+        .map_err(|source| BatchError::HeaderRow {
+            path: in_name.clone(),
+            source,
+        })?;
     let layout = Layout::new(scorer, header, &in_name)?;
     let mut writer = Writer::create(output, rejects)?;
     if format == Format::Csv {
@@ -281,8 +293,8 @@ fn score_chunk(
 
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
 /// or reading fails.
-fn read_chunks<R: Read>(
-    mut reader: csv::Reader<R>,
+fn read_chunks<R: BufRead>(
+    mut reader: RecordReader<R>,
     chunks: mpsc::SyncSender<std::io::Result<Chunk>>,
     recycled: mpsc::Receiver<Chunk>,
 ) {
@@ -294,31 +306,30 @@ fn read_chunks<R: Read>(
             return;
         };
         chunk.len = 0;
-        while chunk.len < rows {
+        let mut bytes = 0;
+        while chunk.len < rows && bytes < CHUNK_BYTES {
             if chunk.rows.len() == chunk.len {
                 chunk.rows.push(Row::default());
             }
             let row = &mut chunk.rows[chunk.len];
-            match reader.read_byte_record(&mut row.record) {
-                Ok(false) => break,
-                Ok(true) => {
-                    row.line = row.record.position().map_or(0, |p| p.line());
-                    row.error = None;
-                }
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                    let _ = chunks.send(Err(std::io::Error::other(e.to_string())));
-                    return;
+            match reader.read(&mut row.record) {
+                Ok(Next::End) => break,
+                Ok(Next::Record) => row.error = None,
+                Ok(Next::TooLong) => {
+                    row.error = Some(csv_input::too_long_reason());
                 }
                 Err(e) => {
-                    row.line = e.position().map_or(0, |p| p.line());
-                    row.error = Some(format!("unreadable row: {e}"));
+                    let _ = chunks.send(Err(e));
+                    return;
                 }
             }
+            row.line = row.record.line();
+            bytes += row.record.as_slice().len();
             number += 1;
             row.number = number;
             chunk.len += 1;
         }
-        chunk.bytes_read = reader.position().byte();
+        chunk.bytes_read = reader.bytes_read();
         rows = (rows * 2).min(CHUNK_ROWS);
         if chunk.len == 0 || chunks.send(Ok(chunk)).is_err() {
             return;
@@ -515,40 +526,6 @@ fn write_error(path: &Path, e: csv::Error) -> BatchError {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     }
-}
-
-fn read_header<R: Read>(
-    reader: &mut csv::Reader<R>,
-    path: &Path,
-) -> Result<Vec<String>, BatchError> {
-    let header_error = |message: String| BatchError::Header {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut record = csv::ByteRecord::new();
-    match reader.read_byte_record(&mut record) {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(header_error(
-                "the file is empty (a header row is required)".into(),
-            ))
-        }
-        Err(e) => return Err(header_error(e.to_string())),
-    }
-    record
-        .iter()
-        .enumerate()
-        .map(|(i, field)| {
-            let field = if i == 0 {
-                field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
-            } else {
-                field
-            };
-            std::str::from_utf8(field)
-                .map(|s| s.trim().to_string())
-                .map_err(|_| header_error(format!("column {}: header is not valid UTF-8", i + 1)))
-        })
-        .collect()
 }
 
 /// Line number and the row as text, for the rejects file.
