@@ -60,10 +60,10 @@ pub enum BatchError {
     },
     #[error("{}: line 1: {message}", path.display())]
     Header { path: PathBuf, message: String },
-    #[error("{}: line 1, {source}", path.display())]
+    #[error("{}: line 1, {problem}", path.display())]
     HeaderRow {
         path: PathBuf,
-        source: csv_input::HeaderError,
+        problem: csv_input::HeaderError,
     },
 }
 
@@ -218,7 +218,7 @@ pub fn score_stream(
         .map_err(read_error)?
         .map_err(|source| BatchError::HeaderRow {
             path: in_name.clone(),
-            source,
+            problem: source,
         })?;
     let layout = Layout::new(scorer, header, &in_name)?;
     let mut writer = Writer::create(output, rejects)?;

@@ -149,6 +149,8 @@ fn blank_and_duplicate_header_names_are_refused_with_their_column() {
         );
         let out = (kind.run)(&blank, dir.path());
         assert_fails_with(&out, &["blank.csv", "line 1, column 3", "blank"]);
+        let err = stderr(&out);
+        assert_eq!(err.matches("name is blank").count(), 1, "said once: {err}");
 
         let first = kind.good.split([',', '\n']).next().unwrap().to_string();
         let duplicate = file(

@@ -102,7 +102,7 @@ pub(crate) fn file_header<R: BufRead>(
         }),
         Ok(Err(source)) => Err(DataError::Header {
             path: path.to_path_buf(),
-            source,
+            problem: source,
         }),
         Ok(Ok(names)) => Ok(names),
     }

@@ -17,10 +17,10 @@ pub enum DataError {
         line: u64,
         message: String,
     },
-    #[error("{}: line 1, {source}", path.display())]
+    #[error("{}: line 1, {problem}", path.display())]
     Header {
         path: PathBuf,
-        source: super::csv_input::HeaderError,
+        problem: super::csv_input::HeaderError,
     },
     #[error("{}: line 1: no column named `{name}` ({role}); columns are: {available}", path.display())]
     NoSuchColumn {
