@@ -7,6 +7,7 @@
 //! output never looks finished; `-` reads standard input / writes standard output, so the
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
+use crate::data::csv_input::{self, Next, Record, RecordReader};
 use crate::features::Value;
 use crate::score::{Answer, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,12 +15,16 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
 const CHUNK_ROWS: usize = 4096;
+
+/// A chunk ends early once its rows hold this much input, so a file of long rows keeps
+/// memory as flat as one of short rows.
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// Rows in the first chunk; each next one doubles up to `CHUNK_ROWS`.
 const FIRST_CHUNK_ROWS: usize = 256;
@@ -54,6 +59,11 @@ pub enum BatchError {
     },
     #[error("{}: line 1: {message}", path.display())]
     Header { path: PathBuf, message: String },
+    #[error("{}: line 1, {problem}", path.display())]
+    HeaderRow {
+        path: PathBuf,
+        problem: csv_input::HeaderError,
+    },
 }
 
 /// How scored rows are written.
@@ -158,7 +168,7 @@ struct Row {
     /// 1 for the first row after the header.
     number: usize,
     line: u64,
-    record: csv::ByteRecord,
+    record: Record,
     error: Option<String>,
 }
 
@@ -210,12 +220,14 @@ pub fn score_stream(
             (Box::new(file), size)
         }
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20) // the reader's own buffer: no second copy of the input
-        .from_reader(source);
-    let header = read_header(&mut reader, &in_name)?;
+    let source = csv_input::decompressed(source).map_err(read_error)?;
+    let mut reader = RecordReader::new(source);
+    let header = csv_input::read_header(&mut reader)
+        .map_err(read_error)?
+        .map_err(|source| BatchError::HeaderRow {
+            path: in_name.clone(),
+            problem: source,
+        })?;
     let layout = Layout::new(scorer, header, &in_name)?;
     let mut writer = Writer::create(output, rejects)?;
     if format == Format::Csv {
@@ -289,8 +301,8 @@ fn score_chunk(
 
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
 /// or reading fails.
-fn read_chunks<R: Read>(
-    mut reader: csv::Reader<R>,
+fn read_chunks<R: BufRead>(
+    mut reader: RecordReader<R>,
     chunks: mpsc::SyncSender<std::io::Result<Chunk>>,
     recycled: mpsc::Receiver<Chunk>,
 ) {
@@ -302,31 +314,30 @@ fn read_chunks<R: Read>(
             return;
         };
         chunk.len = 0;
-        while chunk.len < rows {
+        let mut bytes = 0;
+        while chunk.len < rows && bytes < CHUNK_BYTES {
             if chunk.rows.len() == chunk.len {
                 chunk.rows.push(Row::default());
             }
             let row = &mut chunk.rows[chunk.len];
-            match reader.read_byte_record(&mut row.record) {
-                Ok(false) => break,
-                Ok(true) => {
-                    row.line = row.record.position().map_or(0, |p| p.line());
-                    row.error = None;
-                }
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                    let _ = chunks.send(Err(std::io::Error::other(e.to_string())));
-                    return;
+            match reader.read(&mut row.record) {
+                Ok(Next::End) => break,
+                Ok(Next::Record) => row.error = None,
+                Ok(Next::TooLong) => {
+                    row.error = Some(csv_input::too_long_reason());
                 }
                 Err(e) => {
-                    row.line = e.position().map_or(0, |p| p.line());
-                    row.error = Some(format!("unreadable row: {e}"));
+                    let _ = chunks.send(Err(e));
+                    return;
                 }
             }
+            row.line = row.record.line();
+            bytes += row.record.as_slice().len();
             number += 1;
             row.number = number;
             chunk.len += 1;
         }
-        chunk.bytes_read = reader.position().byte();
+        chunk.bytes_read = reader.bytes_read();
         rows = (rows * 2).min(CHUNK_ROWS);
         if chunk.len == 0 || chunks.send(Ok(chunk)).is_err() {
             return;
@@ -365,17 +376,77 @@ fn for_each_scored<'a>(
     let mut scratch = Scratch::default();
     let mut scored = 0;
     for row in rows {
-        let result = read_row(scorer, layout, row, &mut scratch.values).and_then(|id| {
-            let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
-            write(id, &answer);
-            Ok(())
+        let mut panicked = false;
+        let result = guarded(&mut panicked, || {
+            read_row(scorer, layout, row, &mut scratch.values).and_then(|id| {
+                let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
+                write(id, &answer);
+                Ok(())
+            })
         });
+        if panicked {
+            // The scratch may be half-updated: start the next row from a fresh one.
+            scratch = Scratch::default();
+        }
         match result {
             Ok(()) => scored += 1,
             Err(reason) => rejects.push((row.line, reason, describe(row))),
         }
     }
     scored
+}
+
+thread_local! {
+    /// Set while a row is scored under [`guarded`]: its panic is reported in the
+    /// rejects file, so the panic hook stays quiet instead of printing once per row.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last guarded panic happened, for the reject reason.
+    static PANIC_AT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Install (once) a panic hook that records the location of panics under [`guarded`]
+/// and passes every other panic to the previous hook.
+fn quiet_guarded_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(|g| g.get()) {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Run one row's work so that a panic (a bug, never bad input) rejects that row with
+/// "internal error while scoring: ..." instead of ending the run; `panicked` tells the
+/// caller to drop state the work may have left half-updated.
+fn guarded<T>(panicked: &mut bool, work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    quiet_guarded_panics();
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|payload| {
+        *panicked = true;
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic without a message".into());
+        let at = PANIC_AT.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        let at = if at.is_empty() {
+            at
+        } else {
+            format!(" (at {at})")
+        };
+        Err(format!("internal error while scoring: {message}{at}"))
+    })
 }
 
 /// Put one row's values (one per scorer input, in order) into `values`; returns the
@@ -466,40 +537,6 @@ fn write_error(path: &Path, e: csv::Error) -> BatchError {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     }
-}
-
-fn read_header<R: Read>(
-    reader: &mut csv::Reader<R>,
-    path: &Path,
-) -> Result<Vec<String>, BatchError> {
-    let header_error = |message: String| BatchError::Header {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut record = csv::ByteRecord::new();
-    match reader.read_byte_record(&mut record) {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(header_error(
-                "the file is empty (a header row is required)".into(),
-            ))
-        }
-        Err(e) => return Err(header_error(e.to_string())),
-    }
-    record
-        .iter()
-        .enumerate()
-        .map(|(i, field)| {
-            let field = if i == 0 {
-                field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
-            } else {
-                field
-            };
-            std::str::from_utf8(field)
-                .map(|s| s.trim().to_string())
-                .map_err(|_| header_error(format!("column {}: header is not valid UTF-8", i + 1)))
-        })
-        .collect()
 }
 
 /// Line number and the row as text, for the rejects file.
@@ -645,5 +682,35 @@ impl Write for Output {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.writer.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_scoring_becomes_an_error_for_that_row() {
+        let mut panicked = false;
+        let result: Result<(), String> = guarded(&mut panicked, || panic!("index out of bounds"));
+        let reason = result.unwrap_err();
+        assert!(panicked);
+        assert!(
+            reason
+                .starts_with("internal error while scoring: index out of bounds (at src/batch.rs:"),
+            "{reason}"
+        );
+        let mut panicked = false;
+        let n = 7;
+        let result: Result<(), String> = guarded(&mut panicked, || panic!("row {n}"));
+        assert!(result.unwrap_err().contains("row 7"));
+        // Work that does not panic passes its result through.
+        let mut panicked = false;
+        assert_eq!(guarded(&mut panicked, || Ok(3)), Ok(3));
+        assert_eq!(
+            guarded::<()>(&mut panicked, || Err("bad".into())),
+            Err("bad".into())
+        );
+        assert!(!panicked);
     }
 }

@@ -158,15 +158,14 @@ fn aggregate_log(
             manifest.version
         );
     };
-    let (events, mut quality, _) = transactions::read_log(log, &info.spec)?;
-    let cutoff = match cutoff {
-        Some(text) => transactions::parse_cutoff(text)?,
-        None => {
-            events.iter().map(|e| e.time).max().unwrap_or_default() + chrono::Duration::seconds(1)
-        }
-    };
-    quality.note_span(&events, cutoff);
-    let (table, _) = transactions::customer_table(&events, &info.spec, cutoff, false);
+    let cutoff = cutoff.map(transactions::parse_cutoff).transpose()?;
+    // Totals per customer as the log streams past: memory follows customers, not lines.
+    let mut totals = transactions::CustomerTotals::new(cutoff, info.spec.churn_after_days);
+    let scan = transactions::for_each_event(log, &info.spec, |event| totals.add(&event))?;
+    let cutoff = cutoff.unwrap_or(scan.last + chrono::Duration::seconds(1));
+    let mut quality = scan.quality;
+    quality.note_scan_span(scan.first, scan.last, cutoff);
+    let (table, _) = totals.table(&info.spec, cutoff, false);
     for line in quality.findings() {
         eprintln!("{line}");
     }

@@ -127,6 +127,13 @@ fn broken_input_files_lose_no_row() {
     let mut not_utf8 = format!("{header}\n{}\n", row(1)).into_bytes();
     not_utf8.extend_from_slice(&row(2).replacen("DSL", "D\u{0}SL", 1).into_bytes());
     not_utf8.extend_from_slice(b"\n\xff\xfe,No\n");
+    // A row that is right in every way but one byte: it fails for that byte alone.
+    let third = row(3);
+    let dsl = third.find("DSL").unwrap() + 1;
+    not_utf8.extend_from_slice(&third.as_bytes()[..dsl]);
+    not_utf8.push(0xff);
+    not_utf8.extend_from_slice(&third.as_bytes()[dsl..]);
+    not_utf8.push(b'\n');
     // (file, rows in, rows rejected, a reason that must appear)
     let corpus: Vec<(&str, Vec<u8>, usize, usize, &str)> = vec![
         (
@@ -156,8 +163,8 @@ fn broken_input_files_lose_no_row() {
         (
             "not_utf8.csv",
             not_utf8,
-            3,
-            1,
+            4,
+            2,
             "expected 21 fields, found 2",
         ),
     ];
@@ -171,6 +178,14 @@ fn broken_input_files_lose_no_row() {
             assert!(
                 rejected.iter().any(|r| r[1].contains(reason)),
                 "{name}: {rejected:?}"
+            );
+        }
+        if name == "not_utf8.csv" {
+            let bytes_only: Vec<_> = rejected.iter().filter(|r| &r[0] == "5").collect();
+            assert_eq!(bytes_only.len(), 1, "{rejected:?}");
+            assert_eq!(
+                &bytes_only[0][1],
+                "column 10 (`internet_service`): value is not valid UTF-8"
             );
         }
         let summary = stderr(&out);

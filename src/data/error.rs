@@ -17,13 +17,10 @@ pub enum DataError {
         line: u64,
         message: String,
     },
-    #[error("{}: line 1, column {index}: header is not valid UTF-8", path.display())]
-    HeaderEncoding { path: PathBuf, index: usize },
-    #[error("{}: line 1, column {index}: header `{name}` appears more than once", path.display())]
-    DuplicateHeader {
+    #[error("{}: line 1, {problem}", path.display())]
+    Header {
         path: PathBuf,
-        index: usize,
-        name: String,
+        problem: super::csv_input::HeaderError,
     },
     #[error("{}: line 1: no column named `{name}` ({role}); columns are: {available}", path.display())]
     NoSuchColumn {

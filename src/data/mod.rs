@@ -3,6 +3,7 @@
 //! number; file problems become a [`DataError`] naming the file, line and column.
 
 mod baskets;
+pub mod csv_input;
 mod error;
 mod quality;
 mod reader;

@@ -1,3 +1,4 @@
+use super::csv_input::{self, Next, Record, RecordReader};
 use super::{
     is_missing, parse_number, CellIssue, Column, ColumnData, DataError, DataQuality, DuplicateId,
     Table,
@@ -29,8 +30,11 @@ pub fn read_customers(path: &Path, options: &ReadOptions) -> Result<Table, DataE
         source,
     })?;
     let sha256 = super::sha256_hex(&bytes);
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let raw = RawRows::parse(path, body, options)?;
+    let body = csv_input::gunzipped(bytes).map_err(|source| DataError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let raw = RawRows::parse(path, &body, options)?;
     let mut table = raw.into_table(options);
     table.source = path.display().to_string();
     table.sha256 = sha256;
@@ -63,19 +67,8 @@ struct RawRows {
 
 impl RawRows {
     fn parse(path: &Path, body: &[u8], options: &ReadOptions) -> Result<Self, DataError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body);
-        let mut records = reader.byte_records();
-        let header = match records.next() {
-            None => {
-                return Err(DataError::Empty {
-                    path: path.to_path_buf(),
-                })
-            }
-            Some(record) => parse_header(path, &record.map_err(|e| malformed(path, &e))?)?,
-        };
+        let mut reader = RecordReader::new(body);
+        let header = csv_input::file_header(path, &mut reader)?;
         let find = |name: &str, role: &'static str| super::find_column(path, &header, name, role);
         let id_index = options.id.as_deref().map(|id| find(id, "id")).transpose()?;
         for (name, role) in &options.required {
@@ -89,15 +82,23 @@ impl RawRows {
             lines: Vec::new(),
             quality: DataQuality::default(),
         };
-        for record in records {
-            let record = record.map_err(|e| malformed(path, &e))?;
-            raw.push(&record);
+        let mut record = Record::default();
+        loop {
+            // Reading a byte slice cannot fail.
+            match reader.read(&mut record).unwrap_or(Next::End) {
+                Next::End => return Ok(raw),
+                Next::Record => raw.push(&record),
+                Next::TooLong => {
+                    raw.quality.rows_read += 1;
+                    raw.quality
+                        .reject(record.line(), csv_input::too_long_reason());
+                }
+            }
         }
-        Ok(raw)
     }
 
-    fn push(&mut self, record: &csv::ByteRecord) {
-        let line = record.position().map_or(0, |p| p.line());
+    fn push(&mut self, record: &Record) {
+        let line = record.line();
         self.quality.rows_read += 1;
         let row_number = self.quality.rows_read;
         if record.len() != self.header.len() {
@@ -173,41 +174,6 @@ impl RawRows {
             columns,
             quality,
         }
-    }
-}
-
-fn parse_header(path: &Path, record: &csv::ByteRecord) -> Result<Vec<String>, DataError> {
-    let mut header: Vec<String> = Vec::with_capacity(record.len());
-    for (i, field) in record.iter().enumerate() {
-        let name = std::str::from_utf8(field)
-            .map_err(|_| DataError::HeaderEncoding {
-                path: path.to_path_buf(),
-                index: i + 1,
-            })?
-            .trim();
-        let name = if name.is_empty() {
-            format!("column_{}", i + 1)
-        } else {
-            name.to_string()
-        };
-        if header.contains(&name) {
-            return Err(DataError::DuplicateHeader {
-                path: path.to_path_buf(),
-                index: i + 1,
-                name,
-            });
-        }
-        header.push(name);
-    }
-    Ok(header)
-}
-
-fn malformed(path: &Path, error: &csv::Error) -> DataError {
-    let line = error.position().map_or(0, |p| p.line());
-    DataError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        message: error.to_string(),
     }
 }
 

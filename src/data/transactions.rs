@@ -3,13 +3,13 @@
 //! bridge"). Every quirk of real logs (returns, blank customers, zero prices, bad dates,
 //! excluded codes) is counted in the quality report with what was done about it.
 
-use super::{
-    is_missing, parse_number, sha256_hex, Column, ColumnData, DataError, DataQuality, Table,
-};
+use super::csv_input::{self, Next, Record, RecordReader};
+use super::{is_missing, parse_number, Column, ColumnData, DataError, DataQuality, Table};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Name of the label column the customer table gets (values "Yes" / "No").
@@ -81,6 +81,18 @@ impl LogQuality {
     pub fn note_span(&mut self, events: &[Event], cutoff: NaiveDateTime) {
         self.first_event = events.iter().map(|e| e.time).min().map(show_time);
         self.last_event = events.iter().map(|e| e.time).max().map(show_time);
+        self.cutoff = Some(show_time(cutoff));
+    }
+
+    /// [`LogQuality::note_span`] from a streamed log's first and last event.
+    pub fn note_scan_span(
+        &mut self,
+        first: NaiveDateTime,
+        last: NaiveDateTime,
+        cutoff: NaiveDateTime,
+    ) {
+        self.first_event = Some(show_time(first));
+        self.last_event = Some(show_time(last));
         self.cutoff = Some(show_time(cutoff));
     }
 
@@ -166,76 +178,145 @@ pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
     None
 }
 
-/// Read the whole file, gunzipping `.gz`.
-fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
+/// A reader that hashes what is taken from it, so a log is hashed as it streams past.
+struct Hashed<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: BufRead> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Hashed<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // The bytes being consumed are still at the front of the buffer.
+        if let Ok(buffer) = self.inner.fill_buf() {
+            self.hasher.update(&buffer[..n.min(buffer.len())]);
+        }
+        self.inner.consume(n);
+    }
+}
+
+/// What streaming a log found: the quality report, the sha256 of its (decompressed)
+/// bytes and the time of its first and last usable event.
+pub struct LogScan {
+    pub quality: LogQuality,
+    pub sha256: String,
+    pub first: NaiveDateTime,
+    pub last: NaiveDateTime,
+}
+
+/// Stream the log's usable events to `each`, one at a time (memory does not grow with
+/// the log); unusable lines are counted and sampled in the quality report with their line.
+pub fn for_each_event(
+    path: &Path,
+    spec: &TransactionSpec,
+    mut each: impl FnMut(Event),
+) -> Result<LogScan, TransactionError> {
     let open_error = |source| DataError::Open {
         path: path.to_path_buf(),
         source,
     };
-    let raw = std::fs::read(path).map_err(open_error)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(open_error)?;
-        return Ok(out);
-    }
-    Ok(raw)
-}
-
-/// The log's events and what was found reading it; plus the file's sha256.
-pub fn read_log(
-    path: &Path,
-    spec: &TransactionSpec,
-) -> Result<(Vec<Event>, LogQuality, String), TransactionError> {
-    let bytes = read_bytes(path)?;
-    let sha256 = sha256_hex(&bytes);
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| DataError::Malformed {
-            path: path.to_path_buf(),
-            line: 1,
-            message: e.to_string(),
-        })?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let source = Hashed {
+        inner: csv_input::open(path).map_err(open_error)?,
+        hasher: Sha256::new(),
+    };
+    let mut reader = RecordReader::new(source);
+    let header = csv_input::file_header(path, &mut reader)?;
     let columns = LogColumns::find(path, &header, spec)?;
     let excluded: HashSet<&str> = spec.exclude_items.iter().map(String::as_str).collect();
     let mut quality = LogQuality::default();
-    let mut events = Vec::new();
-    for record in reader.records() {
-        quality.lines += 1;
-        let (line, parsed) = match record {
-            Ok(r) => (
-                r.position().map_or(0, |p| p.line()),
-                columns.event(&r, header.len(), &excluded, &mut quality),
-            ),
-            Err(e) => (
-                e.position().map_or(0, |p| p.line()),
-                Err(format!("unreadable line: {e}")),
-            ),
+    let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
+    let mut record = Record::default();
+    loop {
+        let mut fields = Vec::new();
+        let parsed = match reader.read(&mut record).map_err(open_error)? {
+            Next::End => break,
+            Next::TooLong => Err(csv_input::too_long_reason()),
+            Next::Record => text_fields(&record, &header, &mut fields)
+                .and_then(|f| columns.event(f, header.len(), &excluded, &mut quality)),
         };
+        quality.lines += 1;
         match parsed {
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                quality.used += 1;
+                span = Some(span.map_or((event.time, event.time), |(first, last)| {
+                    (first.min(event.time), last.max(event.time))
+                }));
+                each(event);
+            }
             Err(reason) => {
                 quality.rejected_total += 1;
                 if quality.rejected.len() < super::quality::MAX_EXAMPLES {
-                    quality.rejected.push((line, reason));
+                    quality.rejected.push((record.line(), reason));
                 }
             }
         }
     }
-    quality.used = events.len();
-    if events.is_empty() {
+    let Some((first, last)) = span else {
         return Err(TransactionError::NoEvents {
             path: path.to_path_buf(),
             rejected: quality.rejected_total,
         });
+    };
+    let sha256 = reader_digest(reader);
+    Ok(LogScan {
+        quality,
+        sha256,
+        first,
+        last,
+    })
+}
+
+fn reader_digest<R: BufRead>(reader: RecordReader<Hashed<R>>) -> String {
+    let hashed = reader.into_inner();
+    hashed
+        .hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A record's fields as text, or which column is not UTF-8.
+fn text_fields<'r, 'f>(
+    record: &'r Record,
+    header: &[String],
+    fields: &'f mut Vec<&'r str>,
+) -> Result<&'f [&'r str], String> {
+    fields.clear();
+    for (i, field) in record.iter().enumerate() {
+        let text = std::str::from_utf8(field).map_err(|_| {
+            let name = header.get(i).map_or("", String::as_str);
+            format!("column {} (`{name}`): value is not valid UTF-8", i + 1)
+        })?;
+        fields.push(text);
     }
-    Ok((events, quality, sha256))
+    Ok(fields)
+}
+
+/// The log's events and what was found reading it; plus the sha256 of its bytes.
+pub fn read_log(
+    path: &Path,
+    spec: &TransactionSpec,
+) -> Result<(Vec<Event>, LogQuality, String), TransactionError> {
+    let mut events = Vec::new();
+    let scan = for_each_event(path, spec, |e| events.push(e))?;
+    Ok((events, scan.quality, scan.sha256))
 }
 
 /// Positions of the spec's columns in the header.
@@ -267,7 +348,7 @@ impl LogColumns {
 
     fn event(
         &self,
-        r: &csv::StringRecord,
+        r: &[&str],
         width: usize,
         excluded: &HashSet<&str>,
         quality: &mut LogQuality,
@@ -278,12 +359,12 @@ impl LogColumns {
         let number = |at: Option<usize>, default: f64| -> Result<f64, String> {
             match at {
                 None => Ok(default),
-                Some(i) if is_missing(&r[i]) => Ok(default),
-                Some(i) => parse_number(&r[i])
+                Some(i) if is_missing(r[i]) => Ok(default),
+                Some(i) => parse_number(r[i])
                     .ok_or_else(|| format!("column {}: {:?} is not a number", i + 1, &r[i])),
             }
         };
-        let time = parse_time(&r[self.time]).ok_or_else(|| {
+        let time = parse_time(r[self.time]).ok_or_else(|| {
             format!(
                 "column {}: {:?} is not a date",
                 self.time + 1,
@@ -295,8 +376,7 @@ impl LogColumns {
             Some(_) => quantity * number(self.price, 0.0)?,
             None => number(self.amount, 0.0)?,
         };
-        let customer =
-            (!is_missing(&r[self.customer])).then(|| r[self.customer].trim().to_string());
+        let customer = (!is_missing(r[self.customer])).then(|| r[self.customer].trim().to_string());
         let order = match self.order {
             Some(i) => r[i].trim().to_string(),
             None => format!("{}@{}", r[self.customer].trim(), time),
@@ -405,106 +485,161 @@ pub fn customer_table(
     cutoff: NaiveDateTime,
     label: bool,
 ) -> (Table, usize) {
-    let mut totals: BTreeMap<&str, Totals> = BTreeMap::new();
-    let window_end = shift_days(cutoff, spec.churn_after_days);
-    let mut active_after: HashSet<&str> = HashSet::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut totals = CustomerTotals::new(Some(cutoff), spec.churn_after_days);
     for e in events {
-        let Some(customer) = e.customer.as_deref() else {
-            continue;
-        };
-        seen.insert(customer);
-        if e.time >= cutoff {
-            if e.time < window_end && !e.is_return() {
-                active_after.insert(customer);
-            }
-            continue;
+        totals.add(e);
+    }
+    totals.table(spec, cutoff, label)
+}
+
+/// Running totals per customer, fed one event at a time: memory grows with customers (and
+/// their distinct orders and items), not with the log. Training and `score
+/// --transactions` both build their customer table through it.
+pub struct CustomerTotals {
+    /// Events at or after it only count for the label; `None`: every event counts.
+    cutoff: Option<NaiveDateTime>,
+    window_end: Option<NaiveDateTime>,
+    totals: BTreeMap<String, Totals>,
+    active_after: HashSet<String>,
+    seen: HashSet<String>,
+}
+
+impl CustomerTotals {
+    pub fn new(cutoff: Option<NaiveDateTime>, churn_after_days: i64) -> Self {
+        CustomerTotals {
+            cutoff,
+            window_end: cutoff.map(|c| shift_days(c, churn_after_days)),
+            totals: BTreeMap::new(),
+            active_after: HashSet::new(),
+            seen: HashSet::new(),
         }
-        let t = totals.entry(customer).or_default();
+    }
+
+    pub fn add(&mut self, e: &Event) {
+        let Some(customer) = e.customer.as_deref() else {
+            return;
+        };
+        if !self.seen.contains(customer) {
+            self.seen.insert(customer.to_string());
+        }
+        if let (Some(cutoff), Some(window_end)) = (self.cutoff, self.window_end) {
+            if e.time >= cutoff {
+                if e.time < window_end && !e.is_return() && !self.active_after.contains(customer) {
+                    self.active_after.insert(customer.to_string());
+                }
+                return;
+            }
+        }
+        let t = match self.totals.get_mut(customer) {
+            Some(t) => t,
+            None => self.totals.entry(customer.to_string()).or_default(),
+        };
         if e.is_return() {
             t.returned += e.value.abs();
-            continue;
+            return;
         }
         t.first = Some(t.first.map_or(e.time, |f| f.min(e.time)));
         t.last = Some(t.last.map_or(e.time, |l| l.max(e.time)));
-        t.orders.insert(e.order.clone());
+        if !t.orders.contains(&e.order) {
+            t.orders.insert(e.order.clone());
+        }
         t.spend += e.value;
         t.units += e.quantity;
         if let Some(item) = &e.item {
-            t.items.insert(item.clone());
-        }
-    }
-    // Customers with only returns before the cut-off have no purchase: not customers yet.
-    totals.retain(|_, t| t.first.is_some());
-    let after_cutoff = seen.len() - totals.len();
-    let days = |d: Duration| d.num_seconds() as f64 / 86_400.0;
-    let mut columns: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(totals.len()); FEATURES.len()];
-    let mut ids = Vec::with_capacity(totals.len());
-    let mut churned = Vec::with_capacity(totals.len());
-    for (customer, t) in &totals {
-        let (first, last) = (t.first.unwrap_or(cutoff), t.last.unwrap_or(cutoff));
-        let frequency = t.orders.len() as f64;
-        let since_first = days(cutoff - first);
-        let row = [
-            Some(days(cutoff - last)),
-            Some(frequency),
-            Some(t.spend),
-            Some(t.spend - t.returned),
-            Some(t.spend / frequency),
-            Some(days(last - first)),
-            Some(since_first),
-            (frequency > 1.0).then(|| days(last - first) / (frequency - 1.0)),
-            spec.item_col.as_ref().map(|_| t.items.len() as f64),
-            Some(t.units),
-            Some(if t.spend > 0.0 {
-                t.returned / (t.spend + t.returned)
-            } else {
-                0.0
-            }),
-            Some(t.spend / since_first.max(30.0) * 365.0),
-        ];
-        for (column, value) in columns.iter_mut().zip(row) {
-            column.push(value);
-        }
-        ids.push(customer.to_string());
-        churned.push(Some(
-            if active_after.contains(customer) {
-                "No"
-            } else {
-                "Yes"
+            if !t.items.contains(item) {
+                t.items.insert(item.clone());
             }
-            .to_string(),
-        ));
+        }
     }
-    let mut table_columns: Vec<Column> = FEATURES
-        .iter()
-        .zip(columns)
-        .filter(|(name, _)| **name != "distinct_items" || spec.item_col.is_some())
-        .map(|(name, values)| Column {
-            name: name.to_string(),
-            data: ColumnData::Numeric(values),
-        })
-        .collect();
-    if label {
-        table_columns.push(Column {
-            name: CHURNED.to_string(),
-            data: ColumnData::Categorical(churned),
-        });
+
+    /// The customer table as of `cutoff` (which must not be before the one given to
+    /// [`CustomerTotals::new`]), and how many customers were left out for having no
+    /// purchase before it.
+    pub fn table(
+        self,
+        spec: &TransactionSpec,
+        cutoff: NaiveDateTime,
+        label: bool,
+    ) -> (Table, usize) {
+        let CustomerTotals {
+            mut totals,
+            active_after,
+            seen,
+            ..
+        } = self;
+        // Customers with only returns before the cut-off have no purchase: not customers yet.
+        totals.retain(|_, t| t.first.is_some());
+        let after_cutoff = seen.len() - totals.len();
+        let days = |d: Duration| d.num_seconds() as f64 / 86_400.0;
+        let mut columns: Vec<Vec<Option<f64>>> =
+            vec![Vec::with_capacity(totals.len()); FEATURES.len()];
+        let mut ids = Vec::with_capacity(totals.len());
+        let mut churned = Vec::with_capacity(totals.len());
+        for (customer, t) in &totals {
+            let (first, last) = (t.first.unwrap_or(cutoff), t.last.unwrap_or(cutoff));
+            let frequency = t.orders.len() as f64;
+            let since_first = days(cutoff - first);
+            let row = [
+                Some(days(cutoff - last)),
+                Some(frequency),
+                Some(t.spend),
+                Some(t.spend - t.returned),
+                Some(t.spend / frequency),
+                Some(days(last - first)),
+                Some(since_first),
+                (frequency > 1.0).then(|| days(last - first) / (frequency - 1.0)),
+                spec.item_col.as_ref().map(|_| t.items.len() as f64),
+                Some(t.units),
+                Some(if t.spend > 0.0 {
+                    t.returned / (t.spend + t.returned)
+                } else {
+                    0.0
+                }),
+                Some(t.spend / since_first.max(30.0) * 365.0),
+            ];
+            for (column, value) in columns.iter_mut().zip(row) {
+                column.push(value);
+            }
+            ids.push(customer.to_string());
+            churned.push(Some(
+                if active_after.contains(customer) {
+                    "No"
+                } else {
+                    "Yes"
+                }
+                .to_string(),
+            ));
+        }
+        let mut table_columns: Vec<Column> = FEATURES
+            .iter()
+            .zip(columns)
+            .filter(|(name, _)| **name != "distinct_items" || spec.item_col.is_some())
+            .map(|(name, values)| Column {
+                name: name.to_string(),
+                data: ColumnData::Numeric(values),
+            })
+            .collect();
+        if label {
+            table_columns.push(Column {
+                name: CHURNED.to_string(),
+                data: ColumnData::Categorical(churned),
+            });
+        }
+        let rows = ids.len();
+        let table = Table {
+            source: String::new(),
+            sha256: String::new(),
+            lines: (1..=rows as u64).collect(),
+            ids,
+            columns: table_columns,
+            quality: DataQuality {
+                rows_read: rows,
+                rows_accepted: rows,
+                ..Default::default()
+            },
+        };
+        (table, after_cutoff)
     }
-    let rows = ids.len();
-    let table = Table {
-        source: String::new(),
-        sha256: String::new(),
-        lines: (1..=rows as u64).collect(),
-        ids,
-        columns: table_columns,
-        quality: DataQuality {
-            rows_read: rows,
-            rows_accepted: rows,
-            ..Default::default()
-        },
-    };
-    (table, after_cutoff)
 }
 
 /// Orders as baskets of distinct product items (returns and excluded codes left out).
@@ -650,6 +785,43 @@ mod tests {
             .unwrap()
             .to_vec();
         assert_eq!(churned, [Some("Yes".to_string()), Some("No".to_string())]);
+    }
+
+    #[test]
+    fn streamed_totals_give_the_table_of_the_collected_events() {
+        let dir = tempfile::tempdir().unwrap();
+        // Gzip found by its bytes, whatever the name says.
+        let path = dir.path().join("log.csv");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        std::io::Write::write_all(
+            &mut gz,
+            b"order,item,qty,time,price,customer\n\
+              1,A,2,2011-01-01 10:00:00,1.5,c1\n\
+              2,B,1,2011-01-05,4,c2\n\
+              C3,A,-1,2011-01-06,1.5,c1\n\
+              4,B,3,2011-01-09,2,c1\n\
+              5,A,1,2011-01-10,\xff,c2\n",
+        )
+        .unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let (events, quality, sha256) = read_log(&path, &spec()).unwrap();
+        assert_eq!((quality.lines, quality.used), (5, 4));
+        assert_eq!(
+            quality.rejected,
+            [(
+                6,
+                "column 5 (`price`): value is not valid UTF-8".to_string()
+            )]
+        );
+        let mut totals = CustomerTotals::new(None, 30);
+        let scan = for_each_event(&path, &spec(), |e| totals.add(&e)).unwrap();
+        assert_eq!(scan.sha256, sha256);
+        let cutoff = scan.last + Duration::seconds(1);
+        let (streamed, _) = totals.table(&spec(), cutoff, false);
+        let (collected, _) = customer_table(&events, &spec(), cutoff, false);
+        assert_eq!(streamed.ids, ["c1", "c2"]);
+        assert_eq!(streamed.ids, collected.ids);
+        assert_eq!(streamed.columns, collected.columns);
     }
 
     proptest! {
