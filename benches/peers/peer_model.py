@@ -2,10 +2,11 @@
 the choices the bundle records, answering what custscore answers per customer.
 
 Read from the bundle (models/CURRENT → models/<version>/*.json), never hard-coded:
-- k of the segments (segments.json: one centroid per segment); k-means++ with the
-  bundle's restart count when the manifest has it (else 10);
+- k of the segments (segments.json: one centroid per segment); k-means++ with 10 restarts
+  (the bundle does not record its restart count; 10 is custscore's default);
 - the churn model kind the bundle chose (retention.json model.kind: logistic, decision_tree
-  or gbm, with the bundle's tree depth / rounds / learning rate / leaf size), calibrated
+  or gbm, with the depth and number of rounds of the bundle's trees; the bundle does not
+  record the learning rate or leaf size, so custscore's defaults stand in), calibrated
   the same way (isotonic or Platt on 5-fold out-of-fold predictions), the risk bands;
 - reasons: logistic = weight × deviation from the training mean; trees = each split's
   change in value credited to its feature (path attribution, custscore's default); summed
