@@ -1,15 +1,30 @@
 //! Our half of `benches/peers/kmeans_peer.sh`: encode a customer table with the fitted
-//! feature encoder, write the standardized matrix for the peer to read, and time k-means
-//! on exactly that matrix.
+//! feature encoder, write the standardized matrix for scikit-learn to read, and time
+//! k-means on exactly that matrix twice: custscore's own (`fit_kmeans`) and linfa's
+//! (`linfa-clustering`, a dev-dependency used only here), with the same k, the same number
+//! of k-means++ restarts, the same iteration cap and tolerance. Each prints the best inertia
+//! it reached, so the two can be seen to do the same work.
 //!
 //! usage: kmeans_peer CUSTOMERS.csv ID_COLUMN LABEL_COLUMN FEATURES_OUT.csv K RESTARTS REPEATS
+//! Threads: custscore runs its restarts on the rayon pool (RAYON_NUM_THREADS); linfa runs
+//! its restarts one after another. The rayon pool size is printed.
 
 use custscore::data::{read_customers, ReadOptions};
 use custscore::features::{EncoderParams, FeatureEncoder};
 use custscore::models::segment::{fit_kmeans, SegmentParams};
 use custscore::train::to_matrix;
+use linfa::prelude::*;
+use linfa::DatasetBase;
+use linfa_clustering::{KMeans, KMeansInit};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
 use std::io::Write;
 use std::time::Instant;
+
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,20 +50,38 @@ fn main() -> anyhow::Result<()> {
     let (k, restarts, repeats): (usize, usize, usize) =
         (args[4].parse()?, args[5].parse()?, args[6].parse()?);
     let params = SegmentParams::default();
-    let mut best = f64::INFINITY;
-    let mut times = Vec::new();
-    for _ in 0..repeats {
+
+    let (mut ours_best, mut ours_times) = (f64::INFINITY, Vec::new());
+    let (mut linfa_best, mut linfa_times) = (f64::INFINITY, Vec::new());
+    let dataset = DatasetBase::from(matrix.clone());
+    for repeat in 0..repeats {
         let started = Instant::now();
         let clustering = fit_kmeans(&matrix, k, restarts, &params)?;
-        times.push(started.elapsed().as_secs_f64());
-        best = best.min(clustering.inertia);
+        ours_times.push(started.elapsed().as_secs_f64());
+        ours_best = ours_best.min(clustering.inertia);
+
+        let rng = Xoshiro256Plus::seed_from_u64(params.seed + repeat as u64);
+        let started = Instant::now();
+        let model = KMeans::params_with_rng(k, rng)
+            .n_runs(restarts)
+            .init_method(KMeansInit::KMeansPlusPlus)
+            .max_n_iterations(params.max_iterations)
+            .tolerance(params.tolerance)
+            .fit(&dataset)?;
+        linfa_times.push(started.elapsed().as_secs_f64());
+        linfa_best = linfa_best.min(model.inertia());
     }
-    times.sort_by(f64::total_cmp);
+    // linfa's inertia() is the mean squared distance per row; ours and scikit-learn's are
+    // the sum. Both are printed as sums.
+    let linfa_sum = linfa_best * matrix.nrows() as f64;
     println!(
-        "{{\"rows\": {}, \"features\": {}, \"inertia\": {best}, \"median_seconds\": {}}}",
+        "{{\"rows\": {}, \"features\": {}, \"rayon_threads\": {}, \"inertia\": {ours_best}, \
+         \"median_seconds\": {}, \"linfa_inertia\": {linfa_sum}, \"linfa_median_seconds\": {}}}",
         rows.len(),
         encoder.n_features(),
-        times[times.len() / 2]
+        rayon::current_num_threads(),
+        median(ours_times),
+        median(linfa_times)
     );
     Ok(())
 }

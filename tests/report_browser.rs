@@ -1,10 +1,17 @@
 //! The HTML report opened in a real headless Chromium: every section and chart present,
-//! no console errors, and a screenshot saved for a person to look at.
+//! no console errors, nothing fetched from the network, and a screenshot saved for a
+//! person to look at.
+//!
+//! A missing browser fails the test. Set `CUSTSCORE_SKIP_BROWSER=1` to skip it on
+//! purpose (it then says so on stderr).
 
 mod common;
 use common::*;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -13,14 +20,95 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Run headless Chromium on a file; returns (DOM after scripts ran, console lines).
+/// The browser to test with; `None` only when the user asked to skip.
+fn browser_or_skip() -> Option<PathBuf> {
+    if std::env::var("CUSTSCORE_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED on request (CUSTSCORE_SKIP_BROWSER=1)");
+        return None;
+    }
+    match chromium() {
+        Some(browser) => Some(browser),
+        None => panic!(
+            "no chromium at /usr/bin: install Debian's chromium (.ci/run does), \
+             or set CUSTSCORE_SKIP_BROWSER=1 to skip this test"
+        ),
+    }
+}
+
+/// A stand-in HTTP proxy on loopback that records the first line of every request the
+/// browser sends through it (`GET http://host/path HTTP/1.1`, `CONNECT host:443 …`) and
+/// answers nothing. Chromium sends every http, https and ws request to it, so an
+/// empty list means the page fetched nothing.
+struct RecordingProxy {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingProxy {
+    fn start() -> RecordingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut line);
+                seen.lock().unwrap().push(line.trim_end().to_string());
+            }
+        });
+        RecordingProxy { port, requests }
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+
+    /// The requests of one page, less those the browser makes by itself: headless Chromium
+    /// still contacts a few of its vendor's hosts at start-up whatever the page (seen:
+    /// accounts.google.com, www.google.com), so the hosts it contacts for an empty page
+    /// are learned first and left out.
+    fn page_requests(&self, browser: &Path, dir: &Path) -> impl Fn(Vec<String>) -> Vec<String> {
+        let empty = write(dir, "empty.html", b"<html><body></body></html>");
+        self.take();
+        open_in_browser(browser, &empty, &dir.join("p-empty"), self, None);
+        let own: Vec<String> = self.take().iter().filter_map(|l| host(l)).collect();
+        move |requests| {
+            requests
+                .into_iter()
+                .filter(|line| host(line).is_none_or(|h| !own.contains(&h)))
+                .collect()
+        }
+    }
+}
+
+/// The host a proxy request line names: `GET http://host/path …` or `CONNECT host:443 …`.
+fn host(line: &str) -> Option<String> {
+    let target = line.split_whitespace().nth(1)?;
+    let rest = target.split_once("://").map_or(target, |(_, r)| r);
+    let authority = rest.split('/').next()?;
+    Some(
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_string(),
+    )
+}
+
+/// Run headless Chromium on a file with all traffic sent to `proxy`; returns (DOM after
+/// scripts ran, console lines).
 fn open_in_browser(
     browser: &Path,
     page: &Path,
     profile: &Path,
+    proxy: &RecordingProxy,
     screenshot: Option<&Path>,
 ) -> (String, Vec<String>) {
     let mut cmd = Command::new(browser);
+    cmd.arg(format!("--proxy-server=http://127.0.0.1:{}", proxy.port));
+    // Loopback and local names go through the proxy too (Chromium bypasses them by default).
+    cmd.arg("--proxy-bypass-list=<-loopback>");
     cmd.args([
         "--headless",
         "--no-sandbox",
@@ -28,6 +116,13 @@ fn open_in_browser(
         "--disable-quic",
         "--no-first-run",
         "--disable-background-networking",
+        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater",
+        "--disable-client-side-phishing-detection",
+        "--disable-domain-reliability",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--disable-field-trial-config",
+        "--no-pings",
         "--disable-component-update",
         "--disable-sync",
         "--hide-scrollbars",
@@ -54,11 +149,12 @@ fn open_in_browser(
 
 #[test]
 fn report_renders_in_a_real_browser_without_console_errors() {
-    let Some(browser) = chromium() else {
-        eprintln!("SKIPPED: no chromium at /usr/bin (install Debian's chromium; .ci/run does)");
+    let Some(browser) = browser_or_skip() else {
         return;
     };
+    let proxy = RecordingProxy::start();
     let dir = tempfile::tempdir().unwrap();
+    let of_page = proxy.page_requests(&browser, dir.path());
     let models = dir.path().join("models");
     let out = run(&[
         "train", "--customers", fixture("telco_400.csv").to_str().unwrap(), "--id", "customer_id",
@@ -83,14 +179,17 @@ fn report_renders_in_a_real_browser_without_console_errors() {
         "bad.html",
         b"<html><body><script>missingFunction();</script></body></html>",
     );
-    let (_, console) = open_in_browser(&browser, &bad, &dir.path().join("p0"), None);
+    let (_, console) = open_in_browser(&browser, &bad, &dir.path().join("p0"), &proxy, None);
+    proxy.take();
     assert!(
         console.iter().any(|l| l.contains("missingFunction")),
         "{console:?}"
     );
 
-    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p1"), None);
+    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p1"), &proxy, None);
     assert!(console.is_empty(), "console messages: {console:?}");
+    let fetched = of_page(proxy.take());
+    assert!(fetched.is_empty(), "the report fetched: {fetched:?}");
     for id in ["overview", "segments", "pyramid", "retention"] {
         assert!(
             dom.contains(&format!("<section id=\"{id}\"")),
@@ -121,20 +220,98 @@ fn report_renders_in_a_real_browser_without_console_errors() {
         );
     }
     assert!(dom.contains("IF "), "the tree's if-then rules are shown");
-    assert!(
-        !dom.contains("http://") || !dom.contains("src=\"http"),
-        "nothing fetched"
-    );
+    let external = external_references(&dom);
+    assert!(external.is_empty(), "external references: {external:?}");
 
     let shots = repo().join("target/report-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let png = shots.join("report.png");
     let _ = std::fs::remove_file(&png);
-    open_in_browser(&browser, &page, &dir.path().join("p2"), Some(&png));
+    open_in_browser(&browser, &page, &dir.path().join("p2"), &proxy, Some(&png));
     assert!(
         std::fs::metadata(&png)
             .map(|m| m.len() > 10_000)
             .unwrap_or(false),
         "screenshot saved"
     );
+}
+
+/// Attribute values and CSS that would make a browser fetch something from elsewhere:
+/// `src`, `href`, `action`, `poster`, `srcset`, `data`, `url(…)` and `@import` naming an
+/// http(s) or protocol-relative (`//host`) address. Namespace declarations (`xmlns`)
+/// name a URL without fetching it and are not counted.
+fn external_references(html: &str) -> Vec<String> {
+    // Lower case, and no white space, so `SRC = "HTTP…"` reads as `src="http…"`.
+    let lower: String = html
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut found = Vec::new();
+    let openers = [
+        "src=", "href=", "action=", "poster=", "srcset=", "data=", "url(", "@import",
+    ];
+    for opener in openers {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(opener) {
+            let start = from + at + opener.len();
+            let value = lower[start..].trim_start_matches([' ', '"', '\'']);
+            if value.starts_with("http:") || value.starts_with("https:") || value.starts_with("//")
+            {
+                let end = value
+                    .find(['"', '\'', ')', ' ', '>'])
+                    .unwrap_or(value.len());
+                found.push(format!("{opener}{}", &value[..end]));
+            }
+            from = start;
+        }
+    }
+    found
+}
+
+#[test]
+fn the_nothing_fetched_checks_catch_a_page_that_loads_from_elsewhere() {
+    // The static check, on every way a page commonly names another server.
+    for page in [
+        r#"<img src="https://cdn.example.com/a.png">"#,
+        r#"<script src='http://example.com/x.js'></script>"#,
+        r#"<link rel="stylesheet" href="//fonts.example.com/f.css">"#,
+        r#"<div style="background: url(https://example.com/bg.png)"></div>"#,
+        r#"<style>@import "https://example.com/s.css";</style>"#,
+        r#"<IMG SRC = "HTTPS://EXAMPLE.COM/A.PNG">"#,
+    ] {
+        assert!(!external_references(page).is_empty(), "missed: {page}");
+    }
+    for page in [
+        r#"<svg xmlns="http://www.w3.org/2000/svg"><circle r="1"/></svg>"#,
+        r##"<a href="#segments">segments</a><img src="data:image/png;base64,AA==">"##,
+    ] {
+        assert!(external_references(page).is_empty(), "false alarm: {page}");
+    }
+
+    // The browser check: a page that loads an image and a script from another server is
+    // seen asking for both.
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let proxy = RecordingProxy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let of_page = proxy.page_requests(&browser, dir.path());
+    let page = write(
+        dir.path(),
+        "external.html",
+        b"<html><body><img src=\"http://example.com/pixel.png\">\
+          <script src=\"http://cdn.example.com/lib.js\"></script></body></html>",
+    );
+    open_in_browser(&browser, &page, &dir.path().join("p"), &proxy, None);
+    let fetched = of_page(proxy.take());
+    for url in [
+        "http://example.com/pixel.png",
+        "http://cdn.example.com/lib.js",
+    ] {
+        assert!(
+            fetched.iter().any(|line| line.contains(url)),
+            "{url} not seen in {fetched:?}"
+        );
+    }
 }

@@ -1,11 +1,22 @@
-"""Frequent itemsets on Online Retail: pyfim (Borgelt's C FP-growth) and mlxtend side by
-side with `custscore rules`, in one run. Checks that every itemset and count agree with
-pyfim's at each support, and prints the timings.
+"""Association rules on Online Retail: `custscore rules` vs pyfim (Borgelt's C FP-growth),
+whole work against whole work, at several supports, in one run.
+
+Headline, per support (median of RUNS runs, default 3, the two alternating):
+- custscore: the wall time of the whole command `custscore rules --transactions CSV
+  --min-support S --min-confidence C --rules OUT` (process start, reading the CSV, mining,
+  rule generation with six measures, writing the rules CSV);
+- pyfim: reading the same CSV in Python (pandas, the same basket definition), then
+  fim.fpgrowth(target="r", mode="o") (mining + rule generation with support, confidence,
+  lift; mode "o" = a rule's support is that of antecedent and consequent together, as
+  custscore and mlxtend define it), then writing the rules CSV. Python start-up and `import fim` are not counted.
+Checks, untimed: every itemset and count identical to pyfim's (target "s"); the number of
+rules with a single-item consequent identical to pyfim's (pyfim's rules always have one
+item after the arrow; custscore also writes the longer consequents, so its timed run does
+more work than pyfim's). At MLXTEND_SUPPORTS (default 0.01) every rule and all six
+measures are compared with mlxtend's association_rules, in a child process killed after
+MLXTEND_TIMEOUT seconds (default 300).
 
 Usage: rules_peer.py ONLINE_RETAIL_CSV CUSTSCORE_BINARY OUT_DIR
-mlxtend runs only at 0.01 and 0.005, each in a child process killed after MLXTEND_TIMEOUT
-seconds (default 300): at 0.002 it needs over 8 minutes and ~24 GB, more than this
-machine has.
 """
 import csv
 import multiprocessing as mp
@@ -15,10 +26,13 @@ import subprocess
 import sys
 import time
 
-SUPPORTS = [0.01, 0.005, 0.002]
-MLXTEND_SUPPORTS = {0.01, 0.005}
+# At 0.002 custscore's rules file (every consequent length) holds 177.7 million rules,
+# 29.5 GB: the headline stops at 0.005.
+SUPPORTS = [float(s) for s in os.environ.get("SUPPORTS", "0.02 0.01 0.005").split()]
+MLXTEND_SUPPORTS = {float(s) for s in os.environ.get("MLXTEND_SUPPORTS", "0.01").split()}
+RUNS = int(os.environ.get("RUNS", "3"))
 MLXTEND_TIMEOUT = float(os.environ.get("MLXTEND_TIMEOUT", "300"))
-# Rules are compared with mlxtend's association_rules at this minimum confidence.
+# Both sides generate rules at this minimum confidence.
 RULE_CONFIDENCE = 0.5
 
 
@@ -99,17 +113,6 @@ def run_custscore(binary, data, support, out_dir, itemsets=None):
     return mined_ms, wall, rss_kb
 
 
-def custscore_rules(binary, data, support, out_dir):
-    path = os.path.join(out_dir, f"custscore_rules_{support}.csv")
-    subprocess.run(
-        [binary, "rules", "--transactions", data, "--order-col", "InvoiceNo",
-         "--item-col", "StockCode", "--min-support", str(support), "--cancelled-prefix", "C",
-         "--min-confidence", str(RULE_CONFIDENCE), "--rules", path],
-        capture_output=True, text=True, check=True,
-    )
-    return path
-
-
 def compare_rules(measures, rules_csv):
     """Rules missing on either side or with a measure off by more than 1e-9 (relative)."""
     theirs = dict(measures)
@@ -144,52 +147,116 @@ def compare(found, itemsets_csv):
     return ours, total_theirs, differ + len(theirs)
 
 
+def read_baskets_pandas(path):
+    """The same baskets as read_baskets (non-cancelled invoices, item = StockCode, blanks
+    skipped, each item once per basket), read the fast way a pandas user would."""
+    import pandas as pd
+
+    lines = pd.read_csv(path, usecols=["InvoiceNo", "StockCode"], dtype=str,
+                        keep_default_na=False)
+    invoice = lines["InvoiceNo"].str.strip()
+    item = lines["StockCode"].str.strip()
+    keep = (invoice != "") & (item != "") & ~invoice.str.startswith("C")
+    pairs = pd.DataFrame({"i": invoice[keep], "s": item[keep]}).drop_duplicates()
+    return [sorted(g) for g in pairs.groupby("i", sort=False)["s"].agg(list)]
+
+
+def pyfim_whole(path, support, out_csv):
+    """Read + mine + generate rules + write them: seconds, rules."""
+    import fim
+
+    start = time.perf_counter()
+    baskets = read_baskets_pandas(path)
+    rules = fim.fpgrowth(baskets, target="r", supp=support * 100, conf=RULE_CONFIDENCE * 100,
+                         zmin=2, report="scl", mode="o")
+    with open(out_csv, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["antecedent", "consequent", "support", "confidence", "lift"])
+        for head, body, s, c, l in rules:
+            w.writerow([";".join(sorted(body)), head, s, c, l])
+    return time.perf_counter() - start, len(rules)
+
+
+def custscore_whole(binary, data, support, out_csv):
+    """The whole `custscore rules ... --rules OUT` command: wall seconds, peak RSS KB."""
+    command = [
+        "/usr/bin/time", "-v", binary, "rules", "--transactions", data,
+        "--order-col", "InvoiceNo", "--item-col", "StockCode",
+        "--min-support", str(support), "--cancelled-prefix", "C",
+        "--min-confidence", str(RULE_CONFIDENCE), "--rules", out_csv,
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return wall, rss_kb
+
+
+def rule_counts(rules_csv):
+    """(all rules, rules with a single-item consequent) in a custscore rules file."""
+    total = single = 0
+    with open(rules_csv, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            total += 1
+            single += ";" not in row["consequent"]
+    return total, single
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def main():
     data, binary, out_dir = sys.argv[1:4]
     os.makedirs(out_dir, exist_ok=True)
     baskets = read_baskets(data)
+    assert sorted(map(tuple, baskets)) == sorted(map(tuple, read_baskets_pandas(data))), \
+        "the two basket readers disagree"
     items = len({i for b in baskets for i in b})
     print(f"{data}: {len(baskets)} baskets, {items} items (non-cancelled invoices, item = StockCode)")
-    header = (
-        f"{'support':>8} {'itemsets':>10} {'custscore ms':>13} {'wall s, peak MB':>16} "
-        f"{'+ CSV out: wall s, peak MB':>27} {'pyfim ms':>9} {'mlxtend ms':>11} {'differ':>7}"
-    )
-    print(header)
+    print(f"rules at confidence >= {RULE_CONFIDENCE}; median of {RUNS} runs, the two alternating; "
+          f"{os.cpu_count()} cores; both sides use one thread (custscore's rules command "
+          f"reads, mines and writes on one thread; pyfim is single-threaded C)")
+    print(f"{'support':>8} {'itemsets':>9} {'rules':>8} {'1-item cons.':>13} "
+          f"{'custscore s':>12} {'pyfim s':>8} {'ratio':>6} {'peak MB':>8}  runs custscore | pyfim")
     for support in SUPPORTS:
-        mined_ms, wall, rss_kb = run_custscore(binary, data, support, out_dir)
+        ours_rules = os.path.join(out_dir, f"custscore_rules_{support}.csv")
+        peer_rules = os.path.join(out_dir, f"pyfim_rules_{support}.csv")
+        ours_s, peer_s, rss = [], [], 0
+        for _ in range(RUNS):
+            wall, rss_kb = custscore_whole(binary, data, support, ours_rules)
+            ours_s.append(wall)
+            rss = max(rss, rss_kb)
+            seconds, n_pyfim_rules = pyfim_whole(data, support, peer_rules)
+            peer_s.append(seconds)
+        # Checks (untimed): itemsets and counts, and rule counts.
         itemsets_csv = os.path.join(out_dir, f"custscore_itemsets_{support}.csv")
-        _, wall_csv, rss_csv_kb = run_custscore(binary, data, support, out_dir, itemsets_csv)
-        found, pyfim_s = run_pyfim(baskets, support)
+        run_custscore(binary, data, support, out_dir, itemsets_csv)
+        found, _ = run_pyfim(baskets, support)
         ours, theirs, diff = compare(found, itemsets_csv)
         del found
-        mlx = "not run"
-        rules_note = None
-        if support in MLXTEND_SUPPORTS:
-            n, seconds, measures = run_mlxtend(baskets, support)
-            mlx = f"{seconds * 1000:.0f}" if seconds is not None else f">{MLXTEND_TIMEOUT:.0f}s"
-            if n is not None and n != ours:
-                print(f"  mlxtend found {n} itemsets, custscore {ours}")
-            if measures is not None:
-                rules_csv = custscore_rules(binary, data, support, out_dir)
-                n_rules, rules_differ = compare_rules(measures, rules_csv)
-                rules_note = (f"  rules at confidence >= {RULE_CONFIDENCE}: custscore {n_rules}, "
-                              f"mlxtend {len(measures)}, {rules_differ} missing or with a "
-                              f"different measure")
-        print(
-            f"{support:>8} {ours:>10} {mined_ms:>13} {f'{wall:.2f} s, {rss_kb / 1024:.0f} MB':>16} "
-            f"{f'{wall_csv:.2f} s, {rss_csv_kb / 1024:.0f} MB':>27} "
-            f"{pyfim_s * 1000:>9.0f} {mlx:>11} {diff:>7}"
-        )
-        if rules_note:
-            print(rules_note)
+        n_rules, n_single = rule_counts(ours_rules)
+        o, p = median(ours_s), median(peer_s)
+        print(f"{support:>8} {ours:>9} {n_rules:>8} {n_single:>13} {o:>12.3f} {p:>8.3f} "
+              f"{p / o:>5.1f}x {rss / 1024:>8.0f}  "
+              f"{' '.join(f'{s:.3f}' for s in ours_s)} | {' '.join(f'{s:.3f}' for s in peer_s)}")
         if ours != theirs or diff:
             print(f"  MISMATCH: custscore {ours} itemsets, pyfim {theirs}, {diff} differ")
-    print("custscore ms = item recoding + mining + counting every itemset (the `mined in` line of")
-    print("`custscore rules` without --itemsets); wall s = the whole command (CSV read included);")
-    print("+ CSV out = the same with --itemsets (every itemset written, then diffed with pyfim).")
-    print("pyfim ms = fim.fpgrowth on baskets already in Python lists (its result list included);")
-    print("mlxtend ms = mlxtend fpgrowth on a one-hot DataFrame already built; differ = itemsets")
-    print("missing on either side or with a different count.")
+        if n_single != n_pyfim_rules:
+            print(f"  MISMATCH: custscore {n_single} single-consequent rules, pyfim {n_pyfim_rules}")
+        if support in MLXTEND_SUPPORTS:
+            n, seconds, measures = run_mlxtend(baskets, support)
+            if measures is None:
+                print(f"  mlxtend: no answer within {MLXTEND_TIMEOUT:.0f} s")
+            else:
+                n_rules, rules_differ = compare_rules(measures, ours_rules)
+                print(f"  mlxtend: {n} itemsets; rules custscore {n_rules}, mlxtend {len(measures)}, "
+                      f"{rules_differ} missing or with a different measure")
+    print("ratio = pyfim s / custscore s (how many times longer pyfim's whole work takes).")
+    print("itemsets = custscore's itemsets, checked identical (items and counts) with pyfim's;")
+    print("rules = all custscore rules; 1-item cons. = those with one consequent item, checked")
+    print("equal in number to pyfim's rules. peak MB = custscore's peak RSS.")
 
 
 if __name__ == "__main__":

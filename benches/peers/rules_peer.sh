@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
-# Frequent itemsets on Online Retail: custscore vs pyfim (Borgelt's C FP-growth) vs mlxtend,
-# in one run, with an exact diff of every itemset and count against pyfim.
-# Creates its own venv in benches/peers/.venv (gitignored); data from ../shared.
+# Association rules on Online Retail: the whole `custscore rules` command vs pyfim's whole
+# work (reading the CSV, mining, rule generation, writing the rules), at several supports,
+# with itemsets, counts and rule counts checked identical (see rules_peer.py).
+# usage: benches/peers/rules_peer.sh    (env: RUNS=3, SUPPORTS="0.02 0.01 0.005",
+#        MLXTEND_SUPPORTS="0.01", ONLINE_RETAIL_GZ=training-data/online_retail.csv.gz)
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-data_gz="${ONLINE_RETAIL_GZ:-$root/../shared/data/online_retail/online_retail.csv.gz}"
-out="$here/out"
-venv="$here/.venv"
-
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet pyfim==6.28 mlxtend==0.25.0 pandas
+source "$(dirname "$0")/common.sh"
+data_gz="${ONLINE_RETAIL_GZ:-$REPO/training-data/online_retail.csv.gz}"
+peer_venv pyfim==6.28 mlxtend==0.25.0 pandas
+if [ ! -s "$OUT/online_retail.csv" ]; then
+    gunzip -c "$data_gz" > "$OUT/online_retail.csv"
 fi
-mkdir -p "$out"
-if [ ! -s "$out/online_retail.csv" ]; then
-    gunzip -c "$data_gz" > "$out/online_retail.csv"
-fi
-(cd "$root" && cargo build --release --quiet)
-"$venv/bin/python" "$here/rules_peer.py" "$out/online_retail.csv" "$root/target/release/custscore" "$out"
+(cd "$REPO" && cargo build --release --quiet)
+"$VENV/bin/python" "$PEERS/rules_peer.py" "$OUT/online_retail.csv" "$REPO/target/release/custscore" "$OUT"

@@ -1,9 +1,30 @@
--- wrk script: POST one telco customer as JSON.
+-- wrk script: POST a different customer per request, cycling through every JSON body in
+-- the file named by $BODIES (one JSON object per line; make_bodies.py writes all 7,043
+-- telco customers). Each wrk thread starts at its own place in the file, so concurrent
+-- connections do not send the same record together, and no record repeats until every
+-- other one has been sent.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0, "partner": 1,
- "dependents": 0, "tenure": 1, "phone_service": 0, "multiple_lines": "No phone service",
- "internet_service": "DSL", "online_security": "No", "online_backup": "Yes",
- "device_protection": "No", "tech_support": "No", "streaming_tv": "No",
- "streaming_movies": "No", "contract": "Month-to-month", "paperless_billing": 1,
- "payment_method": "Electronic check", "monthly_charges": 29.85, "total_charges": 29.85}]]
+
+local threads = 0
+function setup(thread)
+    thread:set("id", threads)
+    threads = threads + 1
+end
+
+local bodies = {}
+local at = 0
+function init(args)
+    local path = os.getenv("BODIES")
+    assert(path, "set BODIES to a file of JSON bodies, one per line")
+    for line in io.lines(path) do
+        if #line > 0 then bodies[#bodies + 1] = line end
+    end
+    assert(#bodies > 0, "no bodies in " .. path)
+    at = (id or 0) * 997 % #bodies
+end
+
+function request()
+    at = at % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[at])
+end
