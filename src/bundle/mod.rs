@@ -4,6 +4,8 @@
 //! and only then published by replacing `models/CURRENT` atomically. Loading verifies
 //! the format version, every checksum and the schema, and refuses anything else.
 
+mod finite;
+
 use crate::config::Label;
 use crate::data::{ColumnKind, DataQuality};
 use crate::features::{Encoding, FeatureEncoder};
@@ -45,6 +47,12 @@ pub enum BundleError {
     Incompatible { path: PathBuf, found: u32 },
     #[error("{}: could not write the bundle: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
+    #[error("{file}: refusing to save field `{field}` = {value}: JSON has no such number (it would be read back as null); this is a bug in training, please report it")]
+    NonFinite {
+        file: String,
+        field: String,
+        value: f64,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -220,6 +228,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn to_json<T: Serialize>(value: &T, name: &str) -> Result<Vec<u8>, BundleError> {
+    finite::check(value).map_err(|e| match e {
+        finite::Unwritable::NonFinite { field, value } => BundleError::NonFinite {
+            file: name.to_string(),
+            field,
+            value,
+        },
+        finite::Unwritable::Other(reason) => BundleError::Write {
+            path: PathBuf::from(name),
+            reason,
+        },
+    })?;
     serde_json::to_vec_pretty(value).map_err(|e| BundleError::Write {
         path: PathBuf::from(name),
         reason: e.to_string(),
@@ -523,6 +542,41 @@ mod tests {
         ));
         fs::write(dir.path().join(CURRENT), "20261123-1200-ab12\n").unwrap();
         assert_eq!(current_version(dir.path()).unwrap(), "20261123-1200-ab12");
+    }
+
+    /// A small bundle (no label, fixed k) trained in-process from the telco fixture.
+    fn small_bundle() -> Bundle {
+        let mut config = crate::config::TrainConfig::default();
+        config.data.customers =
+            Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv"));
+        config.data.id = Some("customer_id".into());
+        config.data.value = Some("total_charges".into());
+        config.segments.k = Some(3);
+        crate::train::train(&config, &crate::progress::Progress::silent()).unwrap()
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_nan_is_refused_at_save_with_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundle = small_bundle();
+        bundle.segments.profiles[1].share = f64::NAN;
+        let err = bundle.save(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::NonFinite { file, field, .. }
+                if file == SEGMENTS && field == "profiles[1].share"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("segments.json"), "{err}");
+        assert!(entries(dir.path()).iter().all(|e| e != CURRENT));
     }
 
     #[test]
