@@ -4,6 +4,7 @@
 //! and only then published by replacing `models/CURRENT` atomically. Loading verifies
 //! the format version, every checksum and the schema, and refuses anything else.
 
+mod check;
 mod finite;
 
 use crate::config::Label;
@@ -360,76 +361,8 @@ impl Bundle {
             },
             manifest,
         };
-        bundle.check_consistency(&dir)?;
+        check::check(&bundle, &dir)?;
         Ok(bundle)
-    }
-
-    /// The parts must agree with each other and with the manifest's schema.
-    fn check_consistency(&self, dir: &Path) -> Result<(), BundleError> {
-        let expected = Schema::from_encoder(
-            &self.encoder,
-            self.manifest.schema.id.clone(),
-            self.manifest.schema.label.clone(),
-            self.manifest.schema.value.clone(),
-            self.manifest.schema.dropped.clone(),
-        );
-        if expected.columns != self.manifest.schema.columns {
-            return Err(corrupt(
-                &dir.join(ENCODER),
-                "encoder columns do not match the manifest schema".into(),
-            ));
-        }
-        let width = self.encoder.n_features();
-        if self.segments.centroids.is_empty()
-            || self.segments.centroids.iter().any(|c| c.len() != width)
-            || self.segments.profiles.len() != self.segments.centroids.len()
-        {
-            return Err(corrupt(
-                &dir.join(SEGMENTS),
-                format!("segment centroids do not have the encoder's {width} features"),
-            ));
-        }
-        if let Some(rules) = &self.rules {
-            let known = |c: &String| self.encoder.input_index(c).is_some();
-            if !rules.is_consistent() || !rules.holdings.iter().all(known) {
-                return Err(corrupt(
-                    &dir.join(RULES),
-                    "rules name products or holdings columns the bundle does not have".into(),
-                ));
-            }
-        }
-        if let Some(retention) = &self.retention {
-            if !retention.model.fits_width(width) {
-                return Err(corrupt(
-                    &dir.join(RETENTION),
-                    format!("churn model does not fit the encoder's {width} features"),
-                ));
-            }
-            let margin = retention.value.as_ref().map(|v| &v.settings.margin);
-            if let Some(m) = margin.filter(|m| self.encoder.input_index(m).is_none()) {
-                return Err(corrupt(
-                    &dir.join(RETENTION),
-                    format!("margin column `{m}` is not an input column"),
-                ));
-            }
-        }
-        if let Some(tree) = &self.tree {
-            if !tree.tree.is_well_formed(width) {
-                return Err(corrupt(
-                    &dir.join(TREE),
-                    format!("tree does not fit the encoder's {width} features"),
-                ));
-            }
-        }
-        if let (Some(value), Some(pyramid)) = (&self.manifest.schema.value, &self.pyramid) {
-            if &pyramid.column != value || self.encoder.input_index(value).is_none() {
-                return Err(corrupt(
-                    &dir.join(PYRAMID),
-                    format!("value column `{value}` is not an input column"),
-                ));
-            }
-        }
-        Ok(())
     }
 }
 
