@@ -301,6 +301,9 @@ impl Bundle {
             write_synced(&staging.path().join(name), bytes)?;
         }
         sync_dir(staging.path())?;
+        // Read back exactly what was written, with every check a reader makes: a bundle
+        // that would not load is never published (the staging folder is removed on error).
+        Bundle::load_dir(staging.path(), &version)?;
         let final_dir = models_dir.join(&version);
         let staged = staging.keep();
         fs::rename(&staged, &final_dir).map_err(io_error(&final_dir))?;
@@ -315,7 +318,11 @@ impl Bundle {
             Some(v) => v.to_string(),
             None => current_version(models_dir)?,
         };
-        let dir = models_dir.join(&version);
+        Bundle::load_dir(&models_dir.join(&version), &version)
+    }
+
+    /// Load and verify the bundle in `dir`, whose manifest must name `version`.
+    fn load_dir(dir: &Path, version: &str) -> Result<Bundle, BundleError> {
         let manifest_path = dir.join(MANIFEST);
         let manifest_bytes = fs::read(&manifest_path).map_err(io_error(&manifest_path))?;
         let format: FormatProbe = parse_json(&manifest_path, &manifest_bytes)?;
@@ -335,7 +342,7 @@ impl Bundle {
                 ),
             ));
         }
-        let read = |name: &str| read_verified(&dir, name, &manifest);
+        let read = |name: &str| read_verified(dir, name, &manifest);
         let encoder: FeatureEncoder = parse_json(&dir.join(ENCODER), &read(ENCODER)?)?;
         let bundle = Bundle {
             encoder: encoder.restore(),
@@ -361,7 +368,7 @@ impl Bundle {
             },
             manifest,
         };
-        check::check(&bundle, &dir)?;
+        check::check(&bundle, dir)?;
         Ok(bundle)
     }
 }
@@ -510,6 +517,27 @@ mod tests {
         );
         assert!(err.to_string().contains("segments.json"), "{err}");
         assert!(entries(dir.path()).iter().all(|e| e != CURRENT));
+    }
+
+    #[test]
+    fn a_bundle_that_would_not_load_never_becomes_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundle = small_bundle();
+        let first = bundle.save(dir.path()).unwrap();
+        let first_version = current_version(dir.path()).unwrap();
+        let before = entries(dir.path());
+        // Finite and well-typed, but a tier list that cannot place anyone.
+        bundle.pyramid.as_mut().unwrap().tiers.clear();
+        let err = bundle.save(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("pyramid.json") && message.contains("tiers"),
+            "{message}"
+        );
+        assert_eq!(current_version(dir.path()).unwrap(), first_version);
+        assert_eq!(entries(dir.path()), before, "nothing left behind");
+        assert!(Bundle::load(dir.path(), None).is_ok());
+        assert!(first.ends_with(&first_version));
     }
 
     #[test]
