@@ -259,3 +259,13 @@ fn a_churn_window_beyond_the_limit_is_refused() {
         &["manifest.json", "transactions.spec.churn_after_days"],
     );
 }
+
+#[test]
+fn a_version_that_is_a_path_is_refused() {
+    let (_dir, models, _) = copy();
+    let m = models.to_str().unwrap();
+    for bad in ["../models", "..", "", "a/b"] {
+        let out = run(&["inspect", "--models", m, "--version", bad]);
+        assert_fails_with(&out, &["is not a bundle version name"]);
+    }
+}

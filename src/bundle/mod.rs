@@ -46,6 +46,8 @@ pub enum BundleError {
     Corrupt { path: PathBuf, reason: String },
     #[error("{}: bundle format {found} is not supported (this custscore reads format {FORMAT_VERSION}); retrain with this version", path.display())]
     Incompatible { path: PathBuf, found: u32 },
+    #[error("{version:?} is not a bundle version name: use letters, digits, '-', '_' and '.', not starting with '.'")]
+    InvalidVersion { version: String },
     #[error("{}: could not write the bundle: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
     #[error("{file}: refusing to save field `{field}` = {value}: JSON has no such number (it would be read back as null); this is a bug in training, please report it")]
@@ -272,8 +274,9 @@ impl Bundle {
     /// Write the bundle under `models_dir/<version>/` and make it CURRENT. The version in
     /// the manifest is made unique within the folder; the final one is returned.
     pub fn save(&mut self, models_dir: &Path) -> Result<PathBuf, BundleError> {
-        fs::create_dir_all(models_dir).map_err(io_error(models_dir))?;
         let base = self.manifest.version.clone();
+        check_version_name(&base)?;
+        fs::create_dir_all(models_dir).map_err(io_error(models_dir))?;
         let mut version = base.clone();
         for n in 2.. {
             if !models_dir.join(&version).exists() {
@@ -315,7 +318,10 @@ impl Bundle {
     /// Load the version named, or the one `CURRENT` points to, and verify it.
     pub fn load(models_dir: &Path, version: Option<&str>) -> Result<Bundle, BundleError> {
         let version = match version {
-            Some(v) => v.to_string(),
+            Some(v) => {
+                check_version_name(v)?;
+                v.to_string()
+            }
             None => current_version(models_dir)?,
         };
         Bundle::load_dir(&models_dir.join(&version), &version)
@@ -425,18 +431,33 @@ pub fn current_version(models_dir: &Path) -> Result<String, BundleError> {
         Err(e) => return Err(io_error(&path)(e)),
     };
     let version = text.trim();
-    let valid = !version.is_empty()
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !version.starts_with('.');
-    if !valid {
+    if !is_version_name(version) {
         return Err(corrupt(
             &path,
             format!("{version:?} is not a bundle version"),
         ));
     }
     Ok(version.to_string())
+}
+
+/// A bundle version is one plain folder name: letters, digits, `-`, `_` and `.`, not
+/// empty and not starting with `.` (so never `..`, a path, or a hidden staging folder).
+pub fn is_version_name(version: &str) -> bool {
+    !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !version.starts_with('.')
+}
+
+/// [`is_version_name`] as an error naming the version.
+pub fn check_version_name(version: &str) -> Result<(), BundleError> {
+    match is_version_name(version) {
+        true => Ok(()),
+        false => Err(BundleError::InvalidVersion {
+            version: version.to_string(),
+        }),
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
@@ -538,6 +559,30 @@ mod tests {
         assert_eq!(entries(dir.path()), before, "nothing left behind");
         assert!(Bundle::load(dir.path(), None).is_ok());
         assert!(first.ends_with(&first_version));
+    }
+
+    #[test]
+    fn version_names_are_plain_folder_names() {
+        for bad in ["", "..", "../x", "a/b", "a\\b", ".staging", "/abs", "v 1"] {
+            assert!(!is_version_name(bad), "{bad:?}");
+            let dir = tempfile::tempdir().unwrap();
+            assert!(
+                matches!(
+                    Bundle::load(dir.path(), Some(bad)),
+                    Err(BundleError::InvalidVersion { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(is_version_name("20261123-1200-ab12"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundle = small_bundle();
+        bundle.manifest.version = "../outside".into();
+        assert!(matches!(
+            bundle.save(&dir.path().join("models")),
+            Err(BundleError::InvalidVersion { .. })
+        ));
+        assert!(!dir.path().join("outside").exists());
     }
 
     #[test]
