@@ -3,7 +3,7 @@
 
 use custscore::bundle::Bundle;
 use custscore::config::TrainConfig;
-use custscore::features::Value as FeatureValue;
+use custscore::features::{Encoding, Value as FeatureValue};
 use custscore::progress::Progress;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -84,45 +84,66 @@ fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
-/// One edit of `node`, chosen by `kind`.
+/// One edit of `node`, chosen by `kind`. Most edits keep the JSON type (so the file still
+/// parses and the meaning checks are what stands between it and the scorer); one in
+/// sixteen changes the type.
 fn mutate(node: &mut Value, kind: usize) {
-    let replacements = [
-        json!(1e308),
-        json!(-1e308),
-        json!(-1),
-        json!(0),
-        json!(0.5),
-        json!(u64::MAX),
-        json!(4294967296u64),
+    let other_types = [
         json!("NaN"),
         json!(null),
         json!(true),
         json!([]),
         json!({}),
-        json!("x"),
+        json!(-1),
     ];
+    if kind % 16 == 15 {
+        *node = other_types[kind / 16 % other_types.len()].clone();
+        return;
+    }
     match node {
-        Value::Array(items) if kind % 4 == 0 => items.clear(),
-        Value::Array(items) if kind % 4 == 1 => {
-            items.pop();
-        }
-        Value::Array(items) if kind % 4 == 2 => {
-            if let Some(last) = items.last().cloned() {
-                items.push(last);
-                items.push(json!(0));
+        Value::Number(n) => {
+            *node = match (n.as_u64(), n.as_f64().unwrap_or(0.0)) {
+                (Some(i), _) => {
+                    let choices = [
+                        0,
+                        1,
+                        i + 1,
+                        i.saturating_sub(1),
+                        i * 1000 + 7,
+                        u64::from(u32::MAX),
+                        1 << 32,
+                    ];
+                    json!(choices[kind % choices.len()])
+                }
+                (None, x) => {
+                    let choices = [-x, x * 1e300, 0.0, -1.0, 1e308, x + 0.5, -1e308];
+                    json!(choices[kind % choices.len()])
+                }
             }
         }
-        Value::Object(fields) if kind % 3 == 0 => {
-            let key = fields.keys().nth(kind / 3 % fields.len().max(1)).cloned();
+        Value::Array(items) => match kind % 5 {
+            0 => items.clear(),
+            1 => {
+                items.pop();
+            }
+            2 => items.reverse(),
+            3 => items.truncate(1),
+            _ => {
+                if let Some(last) = items.last().cloned() {
+                    items.push(last.clone());
+                    items.insert(0, last);
+                }
+            }
+        },
+        Value::Object(fields) => {
+            let key = fields.keys().nth(kind % fields.len().max(1)).cloned();
             if let Some(key) = key {
                 fields.remove(&key);
             }
         }
-        Value::Number(n) if kind % 2 == 0 => {
-            let x = n.as_f64().unwrap_or(0.0);
-            *node = json!([-x, x * 1e300, x + 1.0, x - 1.0][kind / 2 % 4]);
-        }
-        _ => *node = replacements[kind % replacements.len()].clone(),
+        Value::String(text) => *text = ["", "x", "../x", "(other)"][kind % 4].to_string(),
+        Value::Bool(b) => *b = !*b,
+        Value::Null => *node = json!(kind),
     }
 }
 
@@ -161,6 +182,7 @@ proptest! {
     fn mutated_bundles_never_panic_the_loader(
         file in any::<Index>(),
         node in any::<Index>(),
+        depth_choice in any::<Index>(),
         kind in 0usize..64,
         edits in 1usize..3,
     ) {
@@ -171,7 +193,13 @@ proptest! {
             let value = &mut files[chosen].1;
             let mut all = Vec::new();
             pointers(value, String::new(), &mut all);
-            let at = &all[(node.index(all.len()) + edit * 7) % all.len()];
+            // Pick a depth first, then a node at that depth: big arrays (trees, map
+            // points) would otherwise leave the small structural fields almost untouched.
+            let depth = |p: &String| p.matches('/').count();
+            let deepest = all.iter().map(depth).max().unwrap_or(0);
+            let level = (depth_choice.index(deepest + 1) + edit) % (deepest + 1);
+            let at_level: Vec<&String> = all.iter().filter(|p| depth(p) == level).collect();
+            let at = at_level[node.index(at_level.len())];
             if let Some(target) = value.pointer_mut(at) {
                 mutate(target, kind + edit);
             }
@@ -184,11 +212,17 @@ proptest! {
             let scorer = custscore::score::Scorer::new(bundle);
             let missing = vec![FeatureValue::Missing; scorer.n_inputs()];
             let _ = scorer.score("a".into(), missing);
-            let typical = (0..scorer.n_inputs())
-                .map(|i| match i % 3 {
-                    0 => FeatureValue::Number(1e9),
-                    1 => FeatureValue::Text("Yes".into()),
-                    _ => FeatureValue::Number(-3.0),
+            let typical = scorer
+                .bundle()
+                .encoder
+                .inputs
+                .iter()
+                .map(|input| match &input.encoding {
+                    Encoding::OneHot { categories, .. } => match categories.first() {
+                        Some(c) => FeatureValue::Text(c.clone().into()),
+                        None => FeatureValue::Text("Yes".into()),
+                    },
+                    _ => FeatureValue::Number(1e9),
                 })
                 .collect();
             let _ = scorer.score("b".into(), typical);
