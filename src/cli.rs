@@ -71,6 +71,10 @@ pub struct TrainArgs {
     /// Margin per period column for customer lifetime value (e.g. monthly_charges).
     #[arg(long, env = "CUSTSCORE_MARGIN")]
     pub margin: Option<String>,
+    /// Keep examples of customer values (duplicate ids, unreadable cells) in the bundle's
+    /// data quality findings, report and `inspect` (default: counts and line numbers only).
+    #[arg(long, env = "CUSTSCORE_QUALITY_SAMPLES")]
+    pub quality_samples: bool,
     /// Benchmarks: a CSV of `id,fold` fixing the cross-validation folds.
     #[arg(long, env = "CUSTSCORE_FOLDS", hide = true)]
     pub folds: Option<PathBuf>,

@@ -49,6 +49,9 @@ pub struct DataConfig {
     pub value: Option<String>,
     /// Product-holding columns for cross-sell (a product is held when Yes / 1 / true).
     pub holdings: Vec<String>,
+    /// Keep examples of customer values (duplicate ids, unreadable cells) in the bundle's
+    /// data quality findings. Off by default: only counts and line numbers are kept.
+    pub quality_samples: bool,
 }
 
 /// The `[transactions]` table: an order log to build the customer table from.

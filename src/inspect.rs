@@ -142,8 +142,11 @@ fn profile_detail(p: &SegmentProfile) -> String {
     for n in &p.numeric {
         let _ = writeln!(
             out,
-            "  {:<24} mean {:>10.2}  median {:>10.2}  (all customers: mean {:.2})",
-            n.column, n.mean, n.median, n.overall_mean
+            "  {:<24} mean {:>10}  median {:>10}  (all customers: mean {:.2})",
+            n.column,
+            n.mean.map_or("-".into(), |m| format!("{m:.2}")),
+            n.median.map_or("-".into(), |m| format!("{m:.2}")),
+            n.overall_mean
         );
     }
     for c in &p.categorical {

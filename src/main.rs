@@ -80,6 +80,9 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if let Some(margin) = &args.margin {
         config.retention.margin = Some(margin.clone());
     }
+    if args.quality_samples {
+        config.data.quality_samples = true;
+    }
     if let Some(folds) = &args.folds {
         config.retention.folds_file = Some(folds.clone());
     }

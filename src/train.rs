@@ -206,7 +206,10 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         encoder,
         segments,
         pyramid,
-        quality: table.quality.clone(),
+        quality: match config.data.quality_samples {
+            true => table.quality.clone(),
+            false => table.quality.clone().without_values(),
+        },
         rules: cross_sell.map(|(model, _)| model),
         retention,
         tree,

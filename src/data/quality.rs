@@ -39,7 +39,9 @@ pub struct RejectedRow {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DuplicateId {
-    pub id: String,
+    /// The id itself, kept only when the user asked for samples (`--quality-samples`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub lines: Vec<u64>,
 }
 
@@ -47,7 +49,9 @@ pub struct DuplicateId {
 pub struct CellIssue {
     pub line: u64,
     pub column: String,
-    pub value: String,
+    /// The cell's content, kept only when the user asked for samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
     pub reason: String,
 }
 
@@ -69,6 +73,18 @@ impl DataQuality {
         }
     }
 
+    /// Forget every customer value (ids, cell contents), keeping counts and line numbers:
+    /// what a bundle, its report and `inspect` show unless samples were asked for.
+    pub fn without_values(mut self) -> Self {
+        for d in &mut self.duplicate_ids {
+            d.id = None;
+        }
+        for issue in &mut self.out_of_domain {
+            issue.value = None;
+        }
+        self
+    }
+
     /// Every finding as one line each, for the terminal.
     pub fn findings(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -86,7 +102,10 @@ impl DataQuality {
                 .duplicate_ids
                 .iter()
                 .take(5)
-                .map(|d| format!("{} (lines {:?})", d.id, d.lines))
+                .map(|d| match &d.id {
+                    Some(id) => format!("{id} (lines {:?})", d.lines),
+                    None => format!("lines {:?}", d.lines),
+                })
                 .collect();
             out.push(format!(
                 "{} duplicate ids, kept and reported: {}",
@@ -106,9 +125,13 @@ impl DataQuality {
             ));
         }
         for issue in &self.out_of_domain {
+            let value = issue
+                .value
+                .as_ref()
+                .map_or(String::from("value"), |v| format!("{v:?}"));
             out.push(format!(
-                "line {}, column {}: {:?} {}; read as missing",
-                issue.line, issue.column, issue.value, issue.reason
+                "line {}, column {}: {value} {}; read as missing",
+                issue.line, issue.column, issue.reason
             ));
         }
         if self.out_of_domain_total > self.out_of_domain.len() {

@@ -206,7 +206,7 @@ fn type_column(
                     quality.out_of_domain(CellIssue {
                         line,
                         column: name.to_string(),
-                        value: cell.clone(),
+                        value: Some(cell.clone()),
                         reason: "is not a number in a numeric column".into(),
                     });
                 }
@@ -259,7 +259,7 @@ fn record_duplicates(ids: &[String], lines: &[u64], quality: &mut DataQuality) {
         .into_iter()
         .filter(|(_, l)| l.len() > 1)
         .map(|(id, lines)| DuplicateId {
-            id: id.to_string(),
+            id: Some(id.to_string()),
             lines,
         })
         .collect();

@@ -360,17 +360,14 @@ impl LogColumns {
             match at {
                 None => Ok(default),
                 Some(i) if is_missing(r[i]) => Ok(default),
-                Some(i) => parse_number(r[i])
-                    .ok_or_else(|| format!("column {}: {:?} is not a number", i + 1, &r[i])),
+                Some(i) => {
+                    parse_number(r[i]).ok_or_else(|| format!("column {}: not a number", i + 1))
+                }
             }
         };
-        let time = parse_time(r[self.time]).ok_or_else(|| {
-            format!(
-                "column {}: {:?} is not a date",
-                self.time + 1,
-                &r[self.time]
-            )
-        })?;
+        // Reasons name the column, never the cell: they end up in the bundle's manifest.
+        let time = parse_time(r[self.time])
+            .ok_or_else(|| format!("column {}: not a date", self.time + 1))?;
         let quantity = number(self.quantity, 1.0)?;
         let value = match self.price {
             Some(_) => quantity * number(self.price, 0.0)?,
@@ -742,10 +739,7 @@ mod tests {
             (q.blank_customer, q.returns, q.zero_value, q.excluded_items),
             (1, 1, 1, 1)
         );
-        assert_eq!(
-            q.rejected[0],
-            (6, "column 3: \"x\" is not a number".to_string())
-        );
+        assert_eq!(q.rejected[0], (6, "column 3: not a number".to_string()));
         assert!(q.rejected[1].1.contains("not a date"));
         assert_eq!(events[0].value, 3.0);
         assert_eq!(

@@ -96,8 +96,14 @@ impl ValueModel {
             .iter()
             .filter_map(|&(current, clv)| current.map(|c| (c, clv)))
             .collect();
-        let current_threshold = crate::models::stats::median(rows.iter().map(|r| r.0));
-        let clv_threshold = crate::models::stats::median(rows.iter().map(|r| r.1));
+        // Without a single current value there is nothing to split: thresholds of 0 keep
+        // the model finite (a NaN median would be written as null and not load).
+        let median_or_zero = |values: Vec<f64>| match values.is_empty() {
+            true => 0.0,
+            false => crate::models::stats::median(values),
+        };
+        let current_threshold = median_or_zero(rows.iter().map(|r| r.0).collect());
+        let clv_threshold = median_or_zero(rows.iter().map(|r| r.1).collect());
         let mut quadrants: Vec<QuadrantShare> = QUADRANTS
             .iter()
             .map(|q| QuadrantShare {
@@ -152,6 +158,14 @@ mod tests {
         assert!((s.clv(100.0, 0.5) - expected).abs() < 1e-9);
         assert_eq!(s.expected_years(0.0), 10.0);
         assert!(s.clv(100.0, 0.9) < s.clv(100.0, 0.1));
+    }
+
+    #[test]
+    fn no_current_values_still_give_finite_thresholds() {
+        let model = ValueModel::fit(settings(), None, &[(None, 2.0), (None, 3.0)]);
+        assert!(model.current_threshold.is_finite() && model.clv_threshold.is_finite());
+        let model = ValueModel::fit(settings(), None, &[]);
+        assert!(model.current_threshold.is_finite() && model.clv_threshold.is_finite());
     }
 
     #[test]

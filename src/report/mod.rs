@@ -211,9 +211,9 @@ fn segments(bundle: &Bundle) -> String {
         for n in p.numeric.iter().take(6) {
             let _ = write!(
                 out,
-                "<li>{}: mean {:.2} <span class=\"muted\">(all {:.2})</span></li>",
+                "<li>{}: mean {} <span class=\"muted\">(all {:.2})</span></li>",
                 esc(&n.column),
-                n.mean,
+                n.mean.map_or("-".into(), |m| format!("{m:.2}")),
                 n.overall_mean
             );
         }

@@ -92,17 +92,4 @@ impl FlatTree {
             at = next;
         }
     }
-
-    /// Every node index is in range and children come after their parent (no cycles).
-    pub fn is_well_formed(&self, n_features: usize) -> bool {
-        !self.nodes.is_empty()
-            && self.nodes.iter().enumerate().all(|(i, n)| {
-                n.is_leaf()
-                    || ((n.feature as usize) < n_features
-                        && (n.left as usize) > i
-                        && (n.right as usize) > i
-                        && (n.left as usize) < self.nodes.len()
-                        && (n.right as usize) < self.nodes.len())
-            })
-    }
 }

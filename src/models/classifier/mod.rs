@@ -231,15 +231,6 @@ impl ChurnModel {
         }
     }
 
-    /// Does the model fit an encoder with this many features?
-    pub fn fits_width(&self, width: usize) -> bool {
-        match self {
-            ChurnModel::Logistic(m) => m.weights.len() == width && m.means.len() == width,
-            ChurnModel::DecisionTree { tree } => tree.is_well_formed(width),
-            ChurnModel::Gbm(m) => m.trees().iter().all(|t| t.is_well_formed(width)),
-        }
-    }
-
     fn predict_rows(&self, x: ArrayView2<f64>) -> Vec<f64> {
         x.axis_iter(Axis(0))
             .map(|row| match row.as_slice() {

@@ -10,8 +10,10 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NumericSummary {
     pub column: String,
-    pub mean: f64,
-    pub median: f64,
+    /// Mean and median of the segment's values; `None` when none of its customers has one
+    /// (JSON cannot hold the NaN an empty mean would be).
+    pub mean: Option<f64>,
+    pub median: Option<f64>,
     pub overall_mean: f64,
 }
 
@@ -135,7 +137,7 @@ fn profile_one(
         value_share: inputs
             .value
             .zip(total_value)
-            .map(|(values, total)| rows.iter().filter_map(|&i| values[i]).sum::<f64>() / total),
+            .map(|(values, total)| share_of(rows.iter().filter_map(|&i| values[i]).sum(), total)),
         churn_rate: inputs.churned.map(|churned| {
             let labelled: Vec<bool> = rows.iter().filter_map(|&i| churned[i]).collect();
             labelled.iter().filter(|&&c| c).count() as f64 / labelled.len().max(1) as f64
@@ -154,17 +156,18 @@ fn describe_numeric(
 ) -> (NumericSummary, Option<Distinction>) {
     let all: Vec<f64> = values.iter().flatten().copied().collect();
     let mine: Vec<f64> = rows.iter().filter_map(|&i| values[i]).collect();
+    let overall_mean = if all.is_empty() { 0.0 } else { mean(&all) };
     let summary = NumericSummary {
         column: column.to_string(),
-        mean: mean(&mine),
-        median: median(mine.iter().copied()),
-        overall_mean: mean(&all),
+        mean: (!mine.is_empty()).then(|| mean(&mine)),
+        median: (!mine.is_empty()).then(|| median(mine.iter().copied())),
+        overall_mean,
     };
     let spread = std_dev(&all);
-    if mine.is_empty() || spread == 0.0 {
+    let Some(segment_mean) = summary.mean.filter(|_| spread > 0.0 && spread.is_finite()) else {
         return (summary, None);
-    }
-    let score = (summary.mean - summary.overall_mean) / spread;
+    };
+    let score = (segment_mean - summary.overall_mean) / spread;
     let description = match (binary, score > 0.0) {
         (true, true) => format!("{column}: yes"),
         (true, false) => format!("{column}: no"),
@@ -233,6 +236,15 @@ fn describe_categorical(
     (summary, distinction)
 }
 
+/// `part / total`, or 0 when the total is zero (no value to share).
+pub(crate) fn share_of(part: f64, total: f64) -> f64 {
+    if total == 0.0 {
+        0.0
+    } else {
+        part / total
+    }
+}
+
 fn make_names_unique(profiles: &mut [SegmentProfile]) {
     for i in 1..profiles.len() {
         if profiles[..i].iter().any(|p| p.name == profiles[i].name) {
@@ -290,4 +302,47 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
         return 0.0;
     }
     cov / (va * vb).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{read_customers, ReadOptions};
+    use crate::features::EncoderParams;
+    use std::io::Write;
+
+    #[test]
+    fn an_empty_segment_has_no_mean_and_zero_value_gives_zero_share() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"id,tenure,value\na,1,0\nb,2,0\nc,,0\nd,4,0\n")
+            .unwrap();
+        let options = ReadOptions {
+            id: Some("id".into()),
+            ..Default::default()
+        };
+        let table = read_customers(file.path(), &options).unwrap();
+        let encoder = FeatureEncoder::fit(&table, &[], &EncoderParams::default());
+        let value: Vec<Option<f64>> = vec![Some(0.0); 4];
+        // Segment 1 holds only the customer without a tenure; segment 2 holds nobody.
+        let profiles = profile_segments(&ProfileInputs {
+            table: &table,
+            encoder: &encoder,
+            labels: &[0, 0, 1, 0],
+            k: 3,
+            churned: None,
+            value: Some(&value),
+        });
+        let tenure = |p: &SegmentProfile| {
+            p.numeric
+                .iter()
+                .find(|n| n.column == "tenure")
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(tenure(&profiles[1]).mean, None);
+        assert_eq!(tenure(&profiles[2]).median, None);
+        assert_eq!(tenure(&profiles[0]).median, Some(2.0));
+        assert!(profiles.iter().all(|p| p.value_share == Some(0.0)));
+        assert!(serde_json::to_string(&profiles).is_ok());
+    }
 }

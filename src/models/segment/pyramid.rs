@@ -129,7 +129,7 @@ impl PyramidParams {
         }
         for tier in &mut pyramid.tiers {
             tier.customer_share = tier.customers as f64 / n as f64;
-            tier.value_share = tier.value_total / pyramid.total_value;
+            tier.value_share = super::profile::share_of(tier.value_total, pyramid.total_value);
         }
         Ok(pyramid)
     }
@@ -187,6 +187,14 @@ mod tests {
         assert_eq!(p.tier_of(Some(5000.0)), "platinum");
         assert_eq!(p.tier_of(Some(-20.0)), "lead");
         assert_eq!(p.tier_of(None), UNRANKED);
+    }
+
+    #[test]
+    fn zero_total_value_gives_zero_shares_not_nan() {
+        let values = vec![Some(5.0), Some(-5.0), Some(0.0)];
+        let p = PyramidParams::default().fit("value", &values).unwrap();
+        assert_eq!(p.total_value, 0.0);
+        assert!(p.tiers.iter().all(|t| t.value_share == 0.0), "{p:?}");
     }
 
     #[test]

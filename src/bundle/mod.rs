@@ -4,6 +4,9 @@
 //! and only then published by replacing `models/CURRENT` atomically. Loading verifies
 //! the format version, every checksum and the schema, and refuses anything else.
 
+mod check;
+mod finite;
+
 use crate::config::Label;
 use crate::data::{ColumnKind, DataQuality};
 use crate::features::{Encoding, FeatureEncoder};
@@ -43,8 +46,16 @@ pub enum BundleError {
     Corrupt { path: PathBuf, reason: String },
     #[error("{}: bundle format {found} is not supported (this custscore reads format {FORMAT_VERSION}); retrain with this version", path.display())]
     Incompatible { path: PathBuf, found: u32 },
+    #[error("{version:?} is not a bundle version name: use letters, digits, '-', '_' and '.', not starting with '.'")]
+    InvalidVersion { version: String },
     #[error("{}: could not write the bundle: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
+    #[error("{file}: refusing to save field `{field}` = {value}: JSON has no such number (it would be read back as null); this is a bug in training, please report it")]
+    NonFinite {
+        file: String,
+        field: String,
+        value: f64,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -220,6 +231,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn to_json<T: Serialize>(value: &T, name: &str) -> Result<Vec<u8>, BundleError> {
+    finite::check(value).map_err(|e| match e {
+        finite::Unwritable::NonFinite { field, value } => BundleError::NonFinite {
+            file: name.to_string(),
+            field,
+            value,
+        },
+        finite::Unwritable::Other(reason) => BundleError::Write {
+            path: PathBuf::from(name),
+            reason,
+        },
+    })?;
     serde_json::to_vec_pretty(value).map_err(|e| BundleError::Write {
         path: PathBuf::from(name),
         reason: e.to_string(),
@@ -252,8 +274,9 @@ impl Bundle {
     /// Write the bundle under `models_dir/<version>/` and make it CURRENT. The version in
     /// the manifest is made unique within the folder; the final one is returned.
     pub fn save(&mut self, models_dir: &Path) -> Result<PathBuf, BundleError> {
-        fs::create_dir_all(models_dir).map_err(io_error(models_dir))?;
         let base = self.manifest.version.clone();
+        check_version_name(&base)?;
+        fs::create_dir_all(models_dir).map_err(io_error(models_dir))?;
         let mut version = base.clone();
         for n in 2.. {
             if !models_dir.join(&version).exists() {
@@ -281,6 +304,9 @@ impl Bundle {
             write_synced(&staging.path().join(name), bytes)?;
         }
         sync_dir(staging.path())?;
+        // Read back exactly what was written, with every check a reader makes: a bundle
+        // that would not load is never published (the staging folder is removed on error).
+        Bundle::load_dir(staging.path(), &version)?;
         let final_dir = models_dir.join(&version);
         let staged = staging.keep();
         fs::rename(&staged, &final_dir).map_err(io_error(&final_dir))?;
@@ -292,10 +318,17 @@ impl Bundle {
     /// Load the version named, or the one `CURRENT` points to, and verify it.
     pub fn load(models_dir: &Path, version: Option<&str>) -> Result<Bundle, BundleError> {
         let version = match version {
-            Some(v) => v.to_string(),
+            Some(v) => {
+                check_version_name(v)?;
+                v.to_string()
+            }
             None => current_version(models_dir)?,
         };
-        let dir = models_dir.join(&version);
+        Bundle::load_dir(&models_dir.join(&version), &version)
+    }
+
+    /// Load and verify the bundle in `dir`, whose manifest must name `version`.
+    fn load_dir(dir: &Path, version: &str) -> Result<Bundle, BundleError> {
         let manifest_path = dir.join(MANIFEST);
         let manifest_bytes = fs::read(&manifest_path).map_err(io_error(&manifest_path))?;
         let format: FormatProbe = parse_json(&manifest_path, &manifest_bytes)?;
@@ -315,7 +348,7 @@ impl Bundle {
                 ),
             ));
         }
-        let read = |name: &str| read_verified(&dir, name, &manifest);
+        let read = |name: &str| read_verified(dir, name, &manifest);
         let encoder: FeatureEncoder = parse_json(&dir.join(ENCODER), &read(ENCODER)?)?;
         let bundle = Bundle {
             encoder: encoder.restore(),
@@ -341,76 +374,8 @@ impl Bundle {
             },
             manifest,
         };
-        bundle.check_consistency(&dir)?;
+        check::check(&bundle, dir)?;
         Ok(bundle)
-    }
-
-    /// The parts must agree with each other and with the manifest's schema.
-    fn check_consistency(&self, dir: &Path) -> Result<(), BundleError> {
-        let expected = Schema::from_encoder(
-            &self.encoder,
-            self.manifest.schema.id.clone(),
-            self.manifest.schema.label.clone(),
-            self.manifest.schema.value.clone(),
-            self.manifest.schema.dropped.clone(),
-        );
-        if expected.columns != self.manifest.schema.columns {
-            return Err(corrupt(
-                &dir.join(ENCODER),
-                "encoder columns do not match the manifest schema".into(),
-            ));
-        }
-        let width = self.encoder.n_features();
-        if self.segments.centroids.is_empty()
-            || self.segments.centroids.iter().any(|c| c.len() != width)
-            || self.segments.profiles.len() != self.segments.centroids.len()
-        {
-            return Err(corrupt(
-                &dir.join(SEGMENTS),
-                format!("segment centroids do not have the encoder's {width} features"),
-            ));
-        }
-        if let Some(rules) = &self.rules {
-            let known = |c: &String| self.encoder.input_index(c).is_some();
-            if !rules.is_consistent() || !rules.holdings.iter().all(known) {
-                return Err(corrupt(
-                    &dir.join(RULES),
-                    "rules name products or holdings columns the bundle does not have".into(),
-                ));
-            }
-        }
-        if let Some(retention) = &self.retention {
-            if !retention.model.fits_width(width) {
-                return Err(corrupt(
-                    &dir.join(RETENTION),
-                    format!("churn model does not fit the encoder's {width} features"),
-                ));
-            }
-            let margin = retention.value.as_ref().map(|v| &v.settings.margin);
-            if let Some(m) = margin.filter(|m| self.encoder.input_index(m).is_none()) {
-                return Err(corrupt(
-                    &dir.join(RETENTION),
-                    format!("margin column `{m}` is not an input column"),
-                ));
-            }
-        }
-        if let Some(tree) = &self.tree {
-            if !tree.tree.is_well_formed(width) {
-                return Err(corrupt(
-                    &dir.join(TREE),
-                    format!("tree does not fit the encoder's {width} features"),
-                ));
-            }
-        }
-        if let (Some(value), Some(pyramid)) = (&self.manifest.schema.value, &self.pyramid) {
-            if &pyramid.column != value || self.encoder.input_index(value).is_none() {
-                return Err(corrupt(
-                    &dir.join(PYRAMID),
-                    format!("value column `{value}` is not an input column"),
-                ));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -466,18 +431,33 @@ pub fn current_version(models_dir: &Path) -> Result<String, BundleError> {
         Err(e) => return Err(io_error(&path)(e)),
     };
     let version = text.trim();
-    let valid = !version.is_empty()
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !version.starts_with('.');
-    if !valid {
+    if !is_version_name(version) {
         return Err(corrupt(
             &path,
             format!("{version:?} is not a bundle version"),
         ));
     }
     Ok(version.to_string())
+}
+
+/// A bundle version is one plain folder name: letters, digits, `-`, `_` and `.`, not
+/// empty and not starting with `.` (so never `..`, a path, or a hidden staging folder).
+pub fn is_version_name(version: &str) -> bool {
+    !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !version.starts_with('.')
+}
+
+/// [`is_version_name`] as an error naming the version.
+pub fn check_version_name(version: &str) -> Result<(), BundleError> {
+    match is_version_name(version) {
+        true => Ok(()),
+        false => Err(BundleError::InvalidVersion {
+            version: version.to_string(),
+        }),
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
@@ -525,9 +505,92 @@ mod tests {
         assert_eq!(current_version(dir.path()).unwrap(), "20261123-1200-ab12");
     }
 
+    /// A small bundle (no label, fixed k) trained in-process from the telco fixture.
+    fn small_bundle() -> Bundle {
+        let mut config = crate::config::TrainConfig::default();
+        config.data.customers =
+            Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv"));
+        config.data.id = Some("customer_id".into());
+        config.data.value = Some("total_charges".into());
+        config.segments.k = Some(3);
+        crate::train::train(&config, &crate::progress::Progress::silent()).unwrap()
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn library_versions_are_recorded() {
+    fn a_nan_is_refused_at_save_with_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundle = small_bundle();
+        bundle.segments.profiles[1].share = f64::NAN;
+        let err = bundle.save(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::NonFinite { file, field, .. }
+                if file == SEGMENTS && field == "profiles[1].share"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("segments.json"), "{err}");
+        assert!(entries(dir.path()).iter().all(|e| e != CURRENT));
+    }
+
+    #[test]
+    fn a_bundle_that_would_not_load_never_becomes_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundle = small_bundle();
+        let first = bundle.save(dir.path()).unwrap();
+        let first_version = current_version(dir.path()).unwrap();
+        let before = entries(dir.path());
+        // Finite and well-typed, but a tier list that cannot place anyone.
+        bundle.pyramid.as_mut().unwrap().tiers.clear();
+        let err = bundle.save(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("pyramid.json") && message.contains("tiers"),
+            "{message}"
+        );
+        assert_eq!(current_version(dir.path()).unwrap(), first_version);
+        assert_eq!(entries(dir.path()), before, "nothing left behind");
+        assert!(Bundle::load(dir.path(), None).is_ok());
+        assert!(first.ends_with(&first_version));
+    }
+
+    #[test]
+    fn version_names_are_plain_folder_names() {
+        for bad in ["", "..", "../x", "a/b", "a\\b", ".staging", "/abs", "v 1"] {
+            assert!(!is_version_name(bad), "{bad:?}");
+            let dir = tempfile::tempdir().unwrap();
+            assert!(
+                matches!(
+                    Bundle::load(dir.path(), Some(bad)),
+                    Err(BundleError::InvalidVersion { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(is_version_name("20261123-1200-ab12"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundle = small_bundle();
+        bundle.manifest.version = "../outside".into();
+        assert!(matches!(
+            bundle.save(&dir.path().join("models")),
+            Err(BundleError::InvalidVersion { .. })
+        ));
+        assert!(!dir.path().join("outside").exists());
+    }
+
+    #[test]
+    fn only_libraries_that_fit_a_model_are_recorded() {
         let libs = library_versions();
-        assert!(libs.contains_key("linfa"), "{libs:?}");
+        let names: Vec<&str> = libs.keys().map(String::as_str).collect();
+        // linfa-logistic fits the logistic candidate (models/classifier/logistic.rs);
+        // everything else is fitted by custscore's own code.
+        assert_eq!(names, ["linfa", "linfa-logistic"], "{libs:?}");
     }
 }

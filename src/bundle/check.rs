@@ -1,0 +1,466 @@
+//! What a loaded bundle must mean, beyond matching its checksums: a hand-edited file
+//! whose sha256 was updated, or a bug in training, must be refused here with the file
+//! and the field named, never discovered by a panic or an endless loop while scoring.
+
+use super::{corrupt, Bundle, BundleError, Schema, MANIFEST};
+use super::{ENCODER, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
+use crate::config::MAX_CHURN_WINDOW_DAYS;
+use crate::features::Encoding;
+use crate::models::classifier::calibration::Calibrator;
+use crate::models::classifier::flat_tree::FlatTree;
+use crate::models::classifier::ChurnModel;
+use crate::models::rules::CrossSellModel;
+use crate::models::segment::ValuePyramid;
+use crate::models::tree::ReadableTree;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A problem in one file: the field path and what is wrong with it. (Numbers parsed from
+/// JSON are never NaN, so plain comparisons are enough.)
+type Problem = (&'static str, String);
+
+fn problem(
+    file: &'static str,
+    field: impl std::fmt::Display,
+    what: impl std::fmt::Display,
+) -> Problem {
+    (file, format!("field `{field}`: {what}"))
+}
+
+/// Check every part of `bundle` (loaded from `dir`); the first problem found is the error.
+pub(super) fn check(bundle: &Bundle, dir: &Path) -> Result<(), BundleError> {
+    problems(bundle).map_err(|(file, reason)| corrupt(&dir.join(file), reason))
+}
+
+fn problems(b: &Bundle) -> Result<(), Problem> {
+    manifest(b)?;
+    encoder(b)?;
+    let width = b.encoder.n_features();
+    segments(b, width)?;
+    if let Some(pyramid) = &b.pyramid {
+        self::pyramid(b, pyramid)?;
+    }
+    if let Some(rules) = &b.rules {
+        self::rules(b, rules)?;
+    }
+    if let Some(retention) = &b.retention {
+        self::retention(b, retention, width)?;
+    }
+    if let Some(tree) = &b.tree {
+        self::tree(tree, width, b.segments.k())?;
+    }
+    Ok(())
+}
+
+fn manifest(b: &Bundle) -> Result<(), Problem> {
+    if let Some(log) = &b.manifest.transactions {
+        let days = log.spec.churn_after_days;
+        if !(1..=MAX_CHURN_WINDOW_DAYS).contains(&days) {
+            return Err(problem(
+                MANIFEST,
+                "transactions.spec.churn_after_days",
+                format!("{days} is outside 1..={MAX_CHURN_WINDOW_DAYS}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn encoder(b: &Bundle) -> Result<(), Problem> {
+    let mut names = HashSet::new();
+    for (i, input) in b.encoder.inputs.iter().enumerate() {
+        if !names.insert(input.name.as_str()) {
+            return Err(problem(
+                ENCODER,
+                format!("inputs[{i}].name"),
+                format!("column `{}` appears twice", input.name),
+            ));
+        }
+        if let Encoding::Numeric {
+            median,
+            mean,
+            std,
+            range,
+            ..
+        } = &input.encoding
+        {
+            let field = |f: &str| format!("inputs[{i}].encoding.{f}");
+            if !(std.is_finite() && *std > 0.0) {
+                return Err(problem(
+                    ENCODER,
+                    field("std"),
+                    format!("{std} is not a positive number"),
+                ));
+            }
+            for (name, v) in [("mean", mean), ("median", median)] {
+                if !v.is_finite() {
+                    return Err(problem(ENCODER, field(name), format!("{v} is not finite")));
+                }
+            }
+            if let Some([low, high]) = range {
+                if !(low.is_finite() && high.is_finite() && low <= high) {
+                    return Err(problem(
+                        ENCODER,
+                        field("range"),
+                        format!("[{low}, {high}] is not a range"),
+                    ));
+                }
+            }
+        }
+    }
+    let m = &b.manifest.schema;
+    let expected = Schema::from_encoder(
+        &b.encoder,
+        m.id.clone(),
+        m.label.clone(),
+        m.value.clone(),
+        m.dropped.clone(),
+    );
+    if expected.columns != m.columns {
+        return Err(problem(
+            ENCODER,
+            "inputs",
+            "encoder columns do not match the manifest's schema.columns",
+        ));
+    }
+    Ok(())
+}
+
+fn segments(b: &Bundle, width: usize) -> Result<(), Problem> {
+    let s = &b.segments;
+    if s.centroids.is_empty() {
+        return Err(problem(SEGMENTS, "centroids", "no segments"));
+    }
+    if let Some((i, c)) = s
+        .centroids
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.len() != width)
+    {
+        return Err(problem(
+            SEGMENTS,
+            format!("centroids[{i}]"),
+            format!(
+                "has {} numbers, the encoder makes {width} features",
+                c.len()
+            ),
+        ));
+    }
+    if s.profiles.len() != s.centroids.len() {
+        return Err(problem(
+            SEGMENTS,
+            "profiles",
+            format!(
+                "{} profiles for {} centroids",
+                s.profiles.len(),
+                s.centroids.len()
+            ),
+        ));
+    }
+    if let Some((i, p)) = s.profiles.iter().enumerate().find(|(i, p)| p.id != *i) {
+        return Err(problem(
+            SEGMENTS,
+            format!("profiles[{i}].id"),
+            format!("is {}, expected {i}", p.id),
+        ));
+    }
+    Ok(())
+}
+
+fn pyramid(b: &Bundle, p: &ValuePyramid) -> Result<(), Problem> {
+    let Some(last) = p.tiers.len().checked_sub(1) else {
+        return Err(problem(PYRAMID, "tiers", "no tiers"));
+    };
+    let mut previous = f64::INFINITY;
+    for (i, tier) in p.tiers.iter().enumerate() {
+        let field = format!("tiers[{i}].min_value");
+        match (tier.min_value, i == last) {
+            (None, true) => {}
+            (Some(_), true) => return Err(problem(PYRAMID, field, "the last tier must have none")),
+            (None, false) => {
+                return Err(problem(PYRAMID, field, "only the last tier may have none"))
+            }
+            (Some(v), false) if v > previous => {
+                return Err(problem(
+                    PYRAMID,
+                    field,
+                    format!("{v} is above the tier before it"),
+                ))
+            }
+            (Some(v), false) => previous = v,
+        }
+    }
+    match &b.manifest.schema.value {
+        Some(value) if &p.column == value && b.encoder.input_index(value).is_some() => Ok(()),
+        _ => Err(problem(
+            PYRAMID,
+            "column",
+            format!(
+                "value column `{}` is not the bundle's input value column",
+                p.column
+            ),
+        )),
+    }
+}
+
+fn rules(b: &Bundle, r: &CrossSellModel) -> Result<(), Problem> {
+    let n = r.items.len();
+    if r.item_counts.len() != n {
+        return Err(problem(
+            RULES,
+            "item_counts",
+            format!("{} counts for {n} items", r.item_counts.len()),
+        ));
+    }
+    let out_of_range = |id: u32| id as usize >= n;
+    if let Some((i, &id)) = r
+        .popular
+        .iter()
+        .enumerate()
+        .find(|(_, &id)| out_of_range(id))
+    {
+        return Err(problem(
+            RULES,
+            format!("popular[{i}]"),
+            format!("item {id} of {n}"),
+        ));
+    }
+    for (i, rule) in r.rules.iter().enumerate() {
+        if out_of_range(rule.consequent) {
+            return Err(problem(
+                RULES,
+                format!("rules[{i}].consequent"),
+                format!("item {} of {n}", rule.consequent),
+            ));
+        }
+        let field = format!("rules[{i}].antecedent");
+        if rule.antecedent.is_empty() {
+            return Err(problem(RULES, field, "is empty"));
+        }
+        if let Some(&id) = rule.antecedent.iter().find(|&&id| out_of_range(id)) {
+            return Err(problem(RULES, field, format!("item {id} of {n}")));
+        }
+        if !rule.antecedent.windows(2).all(|w| w[0] < w[1]) {
+            return Err(problem(
+                RULES,
+                field,
+                "item ids are not strictly increasing",
+            ));
+        }
+    }
+    if let Some((i, h)) = r
+        .holdings
+        .iter()
+        .enumerate()
+        .find(|(_, h)| b.encoder.input_index(h).is_none())
+    {
+        return Err(problem(
+            RULES,
+            format!("holdings[{i}]"),
+            format!("`{h}` is not an input column"),
+        ));
+    }
+    Ok(())
+}
+
+fn retention(
+    b: &Bundle,
+    r: &crate::models::classifier::RetentionModel,
+    width: usize,
+) -> Result<(), Problem> {
+    match &r.model {
+        ChurnModel::Logistic(m) => {
+            for (name, len) in [("weights", m.weights.len()), ("means", m.means.len())] {
+                if len != width {
+                    return Err(problem(
+                        RETENTION,
+                        format!("model.{name}"),
+                        format!("has {len} numbers, the encoder makes {width} features"),
+                    ));
+                }
+            }
+        }
+        ChurnModel::DecisionTree { tree } => flat_tree(tree, width)
+            .map_err(|(f, w)| problem(RETENTION, format!("model.tree.{f}"), w))?,
+        ChurnModel::Gbm(m) => {
+            for (t, tree) in m.trees().iter().enumerate() {
+                flat_tree(tree, width)
+                    .map_err(|(f, w)| problem(RETENTION, format!("model.trees[{t}].{f}"), w))?;
+            }
+        }
+    }
+    if let Calibrator::Isotonic { x, y } = &r.calibrator {
+        if x.len() != y.len() {
+            return Err(problem(
+                RETENTION,
+                "calibrator.y",
+                format!("has {} points, calibrator.x has {}", y.len(), x.len()),
+            ));
+        }
+        if let Some(i) = (1..x.len()).find(|&i| x[i - 1] > x[i]) {
+            return Err(problem(
+                RETENTION,
+                format!("calibrator.x[{i}]"),
+                "is below the point before it",
+            ));
+        }
+        if let Some(i) = y.iter().position(|p| !(0.0..=1.0).contains(p)) {
+            return Err(problem(
+                RETENTION,
+                format!("calibrator.y[{i}]"),
+                "is not a probability",
+            ));
+        }
+    }
+    let [medium, high] = r.bands;
+    if !(0.0 < medium && medium <= high && high < 1.0) {
+        return Err(problem(
+            RETENTION,
+            "bands",
+            format!("[{medium}, {high}] must satisfy 0 < medium ≤ high < 1"),
+        ));
+    }
+    if let Some(value) = &r.value {
+        let s = &value.settings;
+        let columns = [
+            ("value.settings.margin", Some(&s.margin)),
+            ("value.current_value", value.current_value.as_ref()),
+        ];
+        for (field, column) in columns {
+            if let Some(c) = column.filter(|c| b.encoder.input_index(c).is_none()) {
+                return Err(problem(
+                    RETENTION,
+                    field,
+                    format!("`{c}` is not an input column"),
+                ));
+            }
+        }
+        let positive = [
+            ("periods_per_year", s.periods_per_year),
+            ("horizon_years", s.horizon_years),
+            ("label_period_years", s.label_period_years),
+        ];
+        for (name, v) in positive {
+            if v <= 0.0 {
+                return Err(problem(
+                    RETENTION,
+                    format!("value.settings.{name}"),
+                    format!("{v} is not positive"),
+                ));
+            }
+        }
+        if s.discount_rate < 0.0 {
+            return Err(problem(
+                RETENTION,
+                "value.settings.discount_rate",
+                format!("{} is negative", s.discount_rate),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn tree(t: &ReadableTree, width: usize, k: usize) -> Result<(), Problem> {
+    flat_tree(&t.tree, width).map_err(|(f, w)| problem(TREE, format!("tree.{f}"), w))?;
+    let n = t.tree.nodes.len();
+    for (i, rule) in t.rules.iter().enumerate() {
+        if t.tree
+            .nodes
+            .get(rule.leaf as usize)
+            .is_none_or(|node| !node.is_leaf())
+        {
+            return Err(problem(
+                TREE,
+                format!("rules[{i}].leaf"),
+                format!("node {} of {n} is not a leaf", rule.leaf),
+            ));
+        }
+    }
+    for (i, link) in t.segments.iter().enumerate() {
+        if link.segment >= k {
+            return Err(problem(
+                TREE,
+                format!("segments[{i}].segment"),
+                format!("segment {} of {k}", link.segment),
+            ));
+        }
+        if link.rule >= t.rules.len() {
+            return Err(problem(
+                TREE,
+                format!("segments[{i}].rule"),
+                format!("rule {} of {}", link.rule, t.rules.len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Node indices in range, children after their parent (so no path loops), split features
+/// within the encoder's width. The error is (field path within the tree, what is wrong).
+fn flat_tree(tree: &FlatTree, width: usize) -> Result<(), (String, String)> {
+    let n = tree.nodes.len();
+    if n == 0 {
+        return Err(("nodes".into(), "the tree has no nodes".into()));
+    }
+    for (i, node) in tree
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| !node.is_leaf())
+    {
+        if node.feature as usize >= width {
+            return Err((
+                format!("nodes[{i}].feature"),
+                format!(
+                    "{} is not below the encoder's {width} features",
+                    node.feature
+                ),
+            ));
+        }
+        for (side, child) in [("left", node.left), ("right", node.right)] {
+            let child = child as usize;
+            if child <= i || child >= n {
+                return Err((
+                    format!("nodes[{i}].{side}"),
+                    format!("{child} must be a later node (after {i}, below {n}): a path could loop or leave the tree"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::classifier::flat_tree::Node;
+
+    fn split(feature: u32, left: u32, right: u32) -> Node {
+        Node {
+            feature,
+            threshold: 0.0,
+            left,
+            right,
+            value: 0.0,
+            cover: 0.0,
+        }
+    }
+
+    #[test]
+    fn trees_that_loop_or_leave_are_refused() {
+        let good = FlatTree {
+            nodes: vec![split(0, 1, 2), Node::leaf(1.0), Node::leaf(2.0)],
+        };
+        assert_eq!(flat_tree(&good, 1), Ok(()));
+        let looping = FlatTree {
+            nodes: vec![split(0, 1, 2), split(0, 0, 2), Node::leaf(2.0)],
+        };
+        assert_eq!(flat_tree(&looping, 1).unwrap_err().0, "nodes[1].left");
+        let outside = FlatTree {
+            nodes: vec![split(0, 1, 9), Node::leaf(1.0)],
+        };
+        assert_eq!(flat_tree(&outside, 1).unwrap_err().0, "nodes[0].right");
+        assert_eq!(flat_tree(&good, 0).unwrap_err().0, "nodes[0].feature");
+        assert_eq!(flat_tree(&FlatTree::default(), 1).unwrap_err().0, "nodes");
+    }
+}
