@@ -172,7 +172,7 @@ impl Default for EncoderParams {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncodeError {
-    #[error("field `{column}`: {value:?} is not a number")]
+    #[error("field `{column}`: {value} is not a number")]
     NotANumber { column: String, value: String },
 }
 
@@ -337,8 +337,9 @@ impl FeatureEncoder {
                         out[at + self.lookup[index].len()] = 1.0;
                     } else {
                         warnings.push(format!(
-                            "field `{}`: category {:?} was not seen in training; scored as unknown",
-                            input.name, text
+                            "field `{}`: category {} was not seen in training; scored as unknown",
+                            input.name,
+                            excerpt(text)
                         ));
                     }
                 }
@@ -394,7 +395,7 @@ fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, Enc
         (Value::Number(x), true) => {
             return Err(EncodeError::NotANumber {
                 column: input.name.clone(),
-                value: x.to_string(),
+                value: excerpt(&x.to_string()),
             })
         }
         (Value::Number(x), false) => Value::Text(Cow::Owned(format_number(x))),
@@ -407,7 +408,7 @@ fn normalise<'a>(value: Value<'a>, input: &InputColumn) -> Result<Value<'a>, Enc
                 _ => {
                     return Err(EncodeError::NotANumber {
                         column: input.name.clone(),
-                        value: t.to_string(),
+                        value: excerpt(&t),
                     })
                 }
             }
@@ -438,6 +439,16 @@ fn far_outside_warning(input: &InputColumn, x: f64) -> String {
         input.name,
         readable(x)
     )
+}
+
+/// A value quoted for a message: whole when short, else its first 64 characters and its
+/// length, so a megabyte sent by a client is not echoed back in every answer.
+fn excerpt(text: &str) -> String {
+    const KEEP: usize = 64;
+    match text.char_indices().nth(KEEP) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
+    }
 }
 
 /// Short for everyday numbers, scientific for huge ones (not 309 digits of 1e308).
@@ -612,6 +623,24 @@ mod tests {
             .parse(vec![Value::Text("ten".into()), Value::Missing])
             .unwrap_err();
         assert_eq!(err.to_string(), "field `tenure`: \"ten\" is not a number");
+    }
+
+    #[test]
+    fn a_huge_value_is_quoted_short_in_errors_and_warnings() {
+        let enc = FeatureEncoder::fit(&table(), &[], &EncoderParams::default());
+        let huge = "é".repeat(500_000);
+        let err = enc
+            .parse(vec![Value::Text(huge.as_str().into()), Value::Missing])
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 300, "{} bytes", err.len());
+        assert!(err.ends_with("… (1000000 bytes) is not a number"), "{err}");
+        let values = enc
+            .parse(vec![Value::Missing, Value::Text(huge.as_str().into())])
+            .unwrap();
+        let (mut out, mut warnings) = (Vec::new(), Vec::new());
+        enc.encode(&values, &mut out, &mut warnings);
+        assert!(warnings[0].len() < 300, "{}", warnings[0].len());
     }
 
     #[test]
