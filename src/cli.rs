@@ -30,6 +30,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mine frequent itemsets and association rules from a basket file.
     Rules(RulesArgs),
+    /// The model registry: list versions and history, promote, roll back, clean up.
+    Models(ModelsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +84,44 @@ pub struct TrainArgs {
     pub log: TransactionArgs,
     #[command(flatten)]
     pub models: ModelsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsCommand {
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Every version (metrics, gate result, which is CURRENT) and the history of CURRENT.
+    List {
+        /// Print JSON (the same as GET /v1/models returns under `registry`).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+    /// Verify a version fully, then make it CURRENT.
+    Promote {
+        /// The version (folder name) to make CURRENT.
+        version: String,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+    /// Make the previous champion CURRENT again (repeat to go further back).
+    Rollback {
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+    /// Remove version folders beyond the newest N (never CURRENT or the previous champion).
+    Gc {
+        /// How many of the newest versions to keep.
+        #[arg(long)]
+        keep: usize,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
 }
 
 /// An order log to build the customer table from (instead of --customers).

@@ -3,6 +3,7 @@ use custscore::cli::{
     Cli, Command, InspectArgs, ReportArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs,
 };
 use custscore::config::{TrainConfig, TransactionsConfig};
+use custscore::lifecycle::Action;
 use custscore::progress::Progress;
 use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve, train};
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => run_serve(args),
         Command::Report(args) => run_report(args),
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
+        Command::Models(args) => Ok(custscore::models_cli::run_models(args.action)?),
     }
 }
 
@@ -40,7 +42,10 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let progress = Progress::for_terminal();
     let mut bundle = train::train(&config, &progress)?;
     progress.step("writing the bundle");
-    let dir = bundle.save(&args.models.models)?;
+    let models = &args.models.models;
+    let dir = bundle.save_version(models)?;
+    let version = &bundle.manifest.version;
+    custscore::lifecycle::registry::promote(models, version, Action::Train, "train")?;
     progress.finish();
     print!("{}", inspect::training_summary(&bundle));
     println!("saved {} (now CURRENT)", dir.display());
