@@ -83,7 +83,32 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub log: TransactionArgs,
     #[command(flatten)]
+    pub gate: GateArgs,
+    #[command(flatten)]
     pub models: ModelsArg,
+}
+
+/// How `train` decides whether the new version becomes CURRENT.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// auto: promote only if the gate passes; always: promote after showing the figures;
+    /// never: only save the new version.
+    #[arg(long, env = "CUSTSCORE_PROMOTE", value_enum, default_value = "auto")]
+    pub promote: crate::lifecycle::PromoteMode,
+    /// Labelled customer table to compare challenger and champion on (default: a
+    /// stratified 20% of the training rows kept out of fitting, when there is a champion).
+    #[arg(long, env = "CUSTSCORE_HOLDOUT")]
+    pub holdout: Option<PathBuf>,
+    /// The challenger's holdout AUC may be this much below the champion's.
+    #[arg(long, env = "CUSTSCORE_GATE_AUC_TOLERANCE", default_value_t = 0.01)]
+    pub gate_auc_tolerance: f64,
+    /// Highest holdout expected calibration error the challenger may have.
+    #[arg(long, env = "CUSTSCORE_GATE_MAX_ECE", default_value_t = 0.05)]
+    pub gate_max_ece: f64,
+    /// The input columns changed on purpose: skip the check that the challenger can score
+    /// what the champion scored.
+    #[arg(long, env = "CUSTSCORE_SCHEMA_CHANGED")]
+    pub schema_changed: bool,
 }
 
 #[derive(Debug, Args)]

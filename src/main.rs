@@ -3,9 +3,8 @@ use custscore::cli::{
     Cli, Command, InspectArgs, ReportArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs,
 };
 use custscore::config::{TrainConfig, TransactionsConfig};
-use custscore::lifecycle::Action;
 use custscore::progress::Progress;
-use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve, train};
+use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve};
 use std::process::ExitCode;
 
 // Scoring allocates many small short-lived values per row and per request.
@@ -40,15 +39,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let config = train_config(&args)?;
     let progress = Progress::for_terminal();
-    let mut bundle = train::train(&config, &progress)?;
-    progress.step("writing the bundle");
-    let models = &args.models.models;
-    let dir = bundle.save_version(models)?;
-    let version = &bundle.manifest.version;
-    custscore::lifecycle::registry::promote(models, version, Action::Train, "train")?;
+    let params = custscore::lifecycle::GateParams {
+        mode: args.gate.promote,
+        auc_tolerance: args.gate.gate_auc_tolerance,
+        max_ece: args.gate.gate_max_ece,
+        schema_changed: args.gate.schema_changed,
+    };
+    let trained = custscore::lifecycle::train_gated(
+        &config,
+        &progress,
+        &args.models.models,
+        &params,
+        args.gate.holdout.as_deref(),
+    )?;
     progress.finish();
-    print!("{}", inspect::training_summary(&bundle));
-    println!("saved {} (now CURRENT)", dir.display());
+    print!("{}", inspect::training_summary(&trained.bundle));
+    print!("{}", custscore::lifecycle::gate::describe(&trained.gate));
+    let state = match trained.gate.promotes() {
+        true => "now CURRENT",
+        false => "not CURRENT",
+    };
+    println!("saved {} ({state})", trained.dir.display());
     Ok(())
 }
 

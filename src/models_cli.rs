@@ -1,6 +1,7 @@
 //! `custscore models list|promote|rollback|gc`: the registry on the command line.
 
 use crate::cli::ModelsAction;
+use crate::lifecycle::gate::{Decision, GateRecord};
 use crate::lifecycle::{registry, Action, LifecycleError, Registry, VersionInfo};
 use std::fmt::Write as _;
 
@@ -52,7 +53,7 @@ pub fn describe(registry: &Registry) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "  {:<28} {:<20} {:<12} {:>6} {:>7} {:>7}",
+        "  {:<28} {:<20} {:<12} {:>6} {:>7} {:>7}  gate",
         "version", "created", "data sha256", "rows", "CV AUC", "CV ECE"
     );
     for v in &registry.versions {
@@ -91,7 +92,7 @@ fn version_line(v: &VersionInfo) -> String {
     let number = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
     let text = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
     let mut line = format!(
-        "{} {:<28} {:<20} {:<12} {:>6} {:>7} {:>7}",
+        "{} {:<28} {:<20} {:<12} {:>6} {:>7} {:>7}  {}",
         if v.current { "*" } else { " " },
         v.version,
         text(&v.created),
@@ -99,9 +100,33 @@ fn version_line(v: &VersionInfo) -> String {
         v.training_rows.map_or("-".to_string(), |r| r.to_string()),
         number(v.cv_auc),
         number(v.cv_ece),
+        gate_summary(v.gate.as_ref()),
     );
     if let Some(problem) = &v.problem {
         let _ = write!(line, "  [{problem}]");
     }
     line
+}
+
+fn gate_summary(gate: Option<&GateRecord>) -> String {
+    let Some(g) = gate else {
+        return "-".into();
+    };
+    let decision = match g.decision {
+        Decision::Promoted => "promoted",
+        Decision::Refused => "refused",
+        Decision::Saved => "saved",
+    };
+    let figures = match (g.challenger_figures, g.champion_figures) {
+        (Some(new), Some(old)) => format!(
+            " (holdout AUC {:.4} vs {:.4}, ECE {:.4})",
+            new.auc, old.auc, new.ece
+        ),
+        (Some(new), None) => format!(" (holdout AUC {:.4}, ECE {:.4})", new.auc, new.ece),
+        _ => match g.champion {
+            None => " (no champion)".to_string(),
+            Some(_) => String::new(),
+        },
+    };
+    format!("{decision}{figures}")
 }

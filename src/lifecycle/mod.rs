@@ -10,9 +10,13 @@
 //! return to a bundle that was never served.
 
 mod error;
+pub mod gate;
 pub mod history;
 pub mod registry;
+pub mod retrain;
 
 pub use error::LifecycleError;
+pub use gate::{GateParams, GateRecord, PromoteMode};
 pub use history::{Action, HistoryEntry};
 pub use registry::{Registry, Switch, VersionInfo};
+pub use retrain::{train_gated, Trained};

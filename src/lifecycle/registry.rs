@@ -3,6 +3,7 @@
 //! order of a switch and why.
 
 use super::error::{io_error, LifecycleError};
+use super::gate::{self, GateRecord};
 use super::history::{self, Action, HistoryEntry};
 use crate::bundle::{self, Bundle, BundleError, Manifest};
 use serde::Serialize;
@@ -21,6 +22,7 @@ pub struct VersionInfo {
     pub cv_auc: Option<f64>,
     /// Expected calibration error of the calibrated out-of-fold probabilities.
     pub cv_ece: Option<f64>,
+    pub gate: Option<GateRecord>,
     pub current: bool,
     /// Why the manifest could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +103,7 @@ fn version_info(models: &Path, version: &str, current: Option<&str>) -> VersionI
         training_rows: None,
         cv_auc: None,
         cv_ece: None,
+        gate: gate::read_record(&dir),
         current: current == Some(version),
         problem: None,
     };
