@@ -2,6 +2,7 @@
 //! serves and that the tests start, so there is one configuration to get right.
 
 pub mod error;
+mod lifecycle;
 mod metrics;
 mod openapi;
 mod request;
@@ -149,6 +150,8 @@ pub fn app(
         .service(routes::segments)
         .service(routes::rules)
         .service(routes::reload)
+        .service(lifecycle::promote)
+        .service(lifecycle::rollback)
         .service(routes::healthz)
         .service(routes::readyz)
         .service(routes::metrics)
