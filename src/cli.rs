@@ -258,6 +258,10 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CUSTSCORE_LOG_JSON")]
     pub log_json: bool,
+    /// Poll models/CURRENT every SECS seconds and serve a new CURRENT once verified
+    /// (for replicas sharing one models folder). Fractions allowed, e.g. 0.5.
+    #[arg(long, env = "CUSTSCORE_WATCH_INTERVAL", value_name = "SECS")]
+    pub watch_interval: Option<f64>,
     #[command(flatten)]
     pub models: ModelsArg,
 }

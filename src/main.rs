@@ -218,8 +218,19 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             max_batch_items: args.max_batch_items,
         },
         workers,
+        watch_interval: watch_interval(args.watch_interval)?,
     })?;
     Ok(())
+}
+
+fn watch_interval(secs: Option<f64>) -> anyhow::Result<Option<std::time::Duration>> {
+    match secs {
+        None => Ok(None),
+        Some(s) if (0.05..=86_400.0).contains(&s) => {
+            Ok(Some(std::time::Duration::from_secs_f64(s)))
+        }
+        Some(s) => anyhow::bail!("--watch-interval {s}: give seconds from 0.05 to 86400"),
+    }
 }
 
 /// Logs go to stderr; RUST_LOG picks the level (default info).
