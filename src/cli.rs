@@ -30,6 +30,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mine frequent itemsets and association rules from a basket file.
     Rules(RulesArgs),
+    /// The model registry: list versions and history, promote, roll back, clean up.
+    Models(ModelsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +83,70 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub log: TransactionArgs,
     #[command(flatten)]
+    pub gate: GateArgs,
+    #[command(flatten)]
     pub models: ModelsArg,
+}
+
+/// How `train` decides whether the new version becomes CURRENT.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// auto: promote only if the gate passes; always: promote after showing the figures;
+    /// never: only save the new version.
+    #[arg(long, env = "CUSTSCORE_PROMOTE", value_enum, default_value = "auto")]
+    pub promote: crate::lifecycle::PromoteMode,
+    /// Labelled customer table to compare challenger and champion on (default: a
+    /// stratified 20% of the training rows kept out of fitting, when there is a champion).
+    #[arg(long, env = "CUSTSCORE_HOLDOUT")]
+    pub holdout: Option<PathBuf>,
+    /// The challenger's holdout AUC may be this much below the champion's.
+    #[arg(long, env = "CUSTSCORE_GATE_AUC_TOLERANCE", default_value_t = 0.01)]
+    pub gate_auc_tolerance: f64,
+    /// Highest holdout expected calibration error the challenger may have.
+    #[arg(long, env = "CUSTSCORE_GATE_MAX_ECE", default_value_t = 0.05)]
+    pub gate_max_ece: f64,
+    /// The input columns changed on purpose: skip the check that the challenger can score
+    /// what the champion scored.
+    #[arg(long, env = "CUSTSCORE_SCHEMA_CHANGED")]
+    pub schema_changed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsCommand {
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Every version (metrics, gate result, which is CURRENT) and the history of CURRENT.
+    List {
+        /// Print JSON (the same as GET /v1/models returns under `registry`).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+    /// Verify a version fully, then make it CURRENT.
+    Promote {
+        /// The version (folder name) to make CURRENT.
+        version: String,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+    /// Make the previous champion CURRENT again (repeat to go further back).
+    Rollback {
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+    /// Remove version folders beyond the newest N (never CURRENT or the previous champion).
+    Gc {
+        /// How many of the newest versions to keep.
+        #[arg(long)]
+        keep: usize,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
 }
 
 /// An order log to build the customer table from (instead of --customers).
@@ -193,6 +258,10 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CUSTSCORE_LOG_JSON")]
     pub log_json: bool,
+    /// Poll models/CURRENT every SECS seconds and serve a new CURRENT once verified
+    /// (for replicas sharing one models folder). Fractions allowed, e.g. 0.5.
+    #[arg(long, env = "CUSTSCORE_WATCH_INTERVAL", value_name = "SECS")]
+    pub watch_interval: Option<f64>,
     #[command(flatten)]
     pub models: ModelsArg,
 }

@@ -4,7 +4,7 @@ use custscore::cli::{
 };
 use custscore::config::{TrainConfig, TransactionsConfig};
 use custscore::progress::Progress;
-use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve, train};
+use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve};
 use std::process::ExitCode;
 
 // Scoring allocates many small short-lived values per row and per request.
@@ -32,18 +32,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => run_serve(args),
         Command::Report(args) => run_report(args),
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
+        Command::Models(args) => Ok(custscore::models_cli::run_models(args.action)?),
     }
 }
 
 fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let config = train_config(&args)?;
     let progress = Progress::for_terminal();
-    let mut bundle = train::train(&config, &progress)?;
-    progress.step("writing the bundle");
-    let dir = bundle.save(&args.models.models)?;
+    let params = custscore::lifecycle::GateParams {
+        mode: args.gate.promote,
+        auc_tolerance: args.gate.gate_auc_tolerance,
+        max_ece: args.gate.gate_max_ece,
+        schema_changed: args.gate.schema_changed,
+    };
+    let trained = custscore::lifecycle::train_gated(
+        &config,
+        &progress,
+        &args.models.models,
+        &params,
+        args.gate.holdout.as_deref(),
+    )?;
     progress.finish();
-    print!("{}", inspect::training_summary(&bundle));
-    println!("saved {} (now CURRENT)", dir.display());
+    print!("{}", inspect::training_summary(&trained.bundle));
+    print!("{}", custscore::lifecycle::gate::describe(&trained.gate));
+    let state = match trained.gate.promotes() {
+        true => "now CURRENT",
+        false => "not CURRENT",
+    };
+    println!("saved {} ({state})", trained.dir.display());
     Ok(())
 }
 
@@ -202,8 +218,19 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             max_batch_items: args.max_batch_items,
         },
         workers,
+        watch_interval: watch_interval(args.watch_interval)?,
     })?;
     Ok(())
+}
+
+fn watch_interval(secs: Option<f64>) -> anyhow::Result<Option<std::time::Duration>> {
+    match secs {
+        None => Ok(None),
+        Some(s) if (0.05..=86_400.0).contains(&s) => {
+            Ok(Some(std::time::Duration::from_secs_f64(s)))
+        }
+        Some(s) => anyhow::bail!("--watch-interval {s}: give seconds from 0.05 to 86400"),
+    }
 }
 
 /// Logs go to stderr; RUST_LOG picks the level (default info).

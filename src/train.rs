@@ -52,10 +52,36 @@ pub enum TrainError {
     Transactions(#[from] TransactionError),
     #[error("{file}: value column `{column}` must be numeric (it holds text)")]
     ValueNotNumeric { file: String, column: String },
+    #[error("--holdout needs a churn label (--label COL=VALUE) to compare bundles on")]
+    HoldoutNeedsLabel,
 }
+
+/// Labelled customers kept for comparing bundles: the table (label column removed) and
+/// each row's label (`None` = unknown).
+#[derive(Debug, Clone)]
+pub struct Holdout {
+    /// Where the rows came from, for messages and gate.json.
+    pub source: String,
+    pub table: Table,
+    pub churned: Vec<Option<bool>>,
+}
+
+/// One row in this many (stratified by the label) is kept out of fitting by
+/// [`train_with_holdout`]: 20%.
+pub const HOLDOUT_FOLDS: usize = 5;
 
 /// Fit every model the configuration asks for and return the (unsaved) bundle.
 pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainError> {
+    Ok(train_with_holdout(config, progress, false)?.0)
+}
+
+/// [`train`], optionally keeping a stratified 20% of the labelled customers out of
+/// fitting and returning them (only when the config has a label).
+pub fn train_with_holdout(
+    config: &TrainConfig,
+    progress: &Progress,
+    keep_holdout: bool,
+) -> Result<(Bundle, Option<Holdout>), TrainError> {
     config.check()?;
     // Baskets of the order log's invoices, when it names items: the cross-sell source.
     let mut invoices: Option<Baskets> = None;
@@ -80,6 +106,10 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
     };
     let config = &config;
     let label = config.label()?;
+    let holdout = match (&label, keep_holdout) {
+        (Some(label), true) => Some(take_holdout(&mut table, label, config.retention.seed)?),
+        _ => None,
+    };
     for column in &config.data.drop {
         table.remove_column(column);
     }
@@ -218,7 +248,54 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainE
         progress.step("scoring the training customers with the finished bundle");
         bundle.manifest.metrics.scored_training = Some(score_training(&bundle, &table));
     }
-    Ok(bundle)
+    Ok((bundle, holdout))
+}
+
+/// Move a stratified 1/[`HOLDOUT_FOLDS`] of the labelled rows out of `table` (all columns,
+/// as read) into a [`Holdout`]; unlabelled rows stay for fitting.
+fn take_holdout(table: &mut Table, label: &Label, seed: u64) -> Result<Holdout, TrainError> {
+    let churned = label_of(table, label)?;
+    let labelled: Vec<usize> = (0..table.rows())
+        .filter(|&i| churned[i].is_some())
+        .collect();
+    let y: Vec<bool> = labelled.iter().map(|&i| churned[i] == Some(true)).collect();
+    let folds = crate::models::classifier::cv::stratified_folds(&y, HOLDOUT_FOLDS, seed);
+    let held: Vec<usize> = (labelled.iter().zip(&folds))
+        .filter(|(_, &fold)| fold == 0)
+        .map(|(&row, _)| row)
+        .collect();
+    let fit: Vec<usize> = (0..table.rows())
+        .filter(|row| held.binary_search(row).is_err())
+        .collect();
+    let mut kept = table.select_rows(&held);
+    *table = table.select_rows(&fit);
+    let churned = split_label(&mut kept, label)?;
+    Ok(Holdout {
+        source: format!(
+            "{} (a stratified 1/{HOLDOUT_FOLDS} kept out of fitting)",
+            table.source
+        ),
+        table: kept,
+        churned,
+    })
+}
+
+/// Read a labelled customer table to compare bundles on (`train --holdout FILE`): the
+/// same id and label as training.
+pub fn read_holdout(path: &std::path::Path, config: &TrainConfig) -> Result<Holdout, TrainError> {
+    let label = config.label()?.ok_or(TrainError::HoldoutNeedsLabel)?;
+    let options = ReadOptions {
+        id: config.data.id.clone(),
+        required: vec![(label.column.clone(), "label")],
+        as_text: vec![label.column.clone()],
+    };
+    let mut table = read_customers(path, &options)?;
+    let churned = split_label(&mut table, &label)?;
+    Ok(Holdout {
+        source: path.display().to_string(),
+        table,
+        churned,
+    })
 }
 
 /// Score every training customer through the real Scorer and summarise the answers.
@@ -405,10 +482,17 @@ fn read_options(config: &TrainConfig, label: Option<&Label>) -> ReadOptions {
 
 /// Take the label out of the feature columns: `Some(true)` = churned, `None` = unknown.
 fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, TrainError> {
-    let column = table.remove_column(&label.column);
-    let values = match column.map(|c| c.data) {
+    let churned = label_of(table, label)?;
+    table.remove_column(&label.column);
+    table.quality.unlabeled_rows = churned.iter().filter(|c| c.is_none()).count();
+    Ok(churned)
+}
+
+/// Each row's label: `Some(true)` = churned, `None` = unknown.
+fn label_of(table: &Table, label: &Label) -> Result<Vec<Option<bool>>, TrainError> {
+    let values: &[Option<String>] = match table.column(&label.column).map(|c| &c.data) {
         Some(ColumnData::Categorical(v)) => v,
-        _ => Vec::new(),
+        _ => &[],
     };
     let exact = values.iter().flatten().any(|v| *v == label.positive);
     let matches = |v: &str| match exact {
@@ -435,7 +519,6 @@ fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, Tr
             positive: label.positive.clone(),
         });
     }
-    table.quality.unlabeled_rows = churned.iter().filter(|c| c.is_none()).count();
     Ok(churned)
 }
 

@@ -274,6 +274,14 @@ impl Bundle {
     /// Write the bundle under `models_dir/<version>/` and make it CURRENT. The version in
     /// the manifest is made unique within the folder; the final one is returned.
     pub fn save(&mut self, models_dir: &Path) -> Result<PathBuf, BundleError> {
+        let final_dir = self.save_version(models_dir)?;
+        publish_current(models_dir, &self.manifest.version)?;
+        Ok(final_dir)
+    }
+
+    /// Write the bundle under `models_dir/<version>/`, verified, without making it
+    /// CURRENT (the lifecycle gate decides that). Returns the bundle's folder.
+    pub fn save_version(&mut self, models_dir: &Path) -> Result<PathBuf, BundleError> {
         let base = self.manifest.version.clone();
         check_version_name(&base)?;
         fs::create_dir_all(models_dir).map_err(io_error(models_dir))?;
@@ -311,7 +319,6 @@ impl Bundle {
         let staged = staging.keep();
         fs::rename(&staged, &final_dir).map_err(io_error(&final_dir))?;
         sync_dir(models_dir)?;
-        publish_current(models_dir, &version)?;
         Ok(final_dir)
     }
 
@@ -473,7 +480,8 @@ fn sync_dir(dir: &Path) -> Result<(), BundleError> {
 }
 
 /// Replace `CURRENT` so readers see the old version or the new one, never half a file.
-fn publish_current(models_dir: &Path, version: &str) -> Result<(), BundleError> {
+/// Callers verify the version first (`Bundle::load`); this only moves the pointer.
+pub fn publish_current(models_dir: &Path, version: &str) -> Result<(), BundleError> {
     let target = models_dir.join(CURRENT);
     let mut tmp = tempfile::NamedTempFile::new_in(models_dir).map_err(io_error(models_dir))?;
     writeln!(tmp, "{version}").map_err(io_error(&target))?;

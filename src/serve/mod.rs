@@ -2,6 +2,7 @@
 //! serves and that the tests start, so there is one configuration to get right.
 
 pub mod error;
+mod lifecycle;
 mod metrics;
 mod openapi;
 mod request;
@@ -32,6 +33,9 @@ pub struct ServeOptions {
     pub admin_token_file: Option<PathBuf>,
     pub limits: Limits,
     pub workers: usize,
+    /// Poll CURRENT this often and reload when it names another version (replicas on
+    /// one shared models folder converge by themselves).
+    pub watch_interval: Option<std::time::Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +153,8 @@ pub fn app(
         .service(routes::segments)
         .service(routes::rules)
         .service(routes::reload)
+        .service(lifecycle::promote)
+        .service(lifecycle::rollback)
         .service(routes::healthz)
         .service(routes::readyz)
         .service(routes::metrics)
@@ -239,6 +245,9 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
                 source,
             })?
             .run();
+        if let Some(interval) = options.watch_interval {
+            actix_web::rt::spawn(watch_current(state.clone(), interval));
+        }
         actix_web::rt::spawn(reload_on_hangup(state));
         server.await.map_err(ServeError::Server)
     })
@@ -253,5 +262,28 @@ async fn reload_on_hangup(state: web::Data<AppState>) {
     while hangups.recv().await.is_some() {
         let state = state.clone();
         let _ = web::block(move || state.reload()).await;
+    }
+}
+
+/// Reload whenever CURRENT names a version other than the one served. The reload
+/// verifies the bundle before swapping; a refused version is logged once, not at every
+/// poll, and the served one stays.
+async fn watch_current(state: web::Data<AppState>, interval: std::time::Duration) {
+    let mut refused: Option<String> = None;
+    loop {
+        actix_web::rt::time::sleep(interval).await;
+        let folder = state.models.clone();
+        let Ok(Ok(current)) = web::block(move || crate::bundle::current_version(&folder)).await
+        else {
+            continue;
+        };
+        if current == state.scorer().version() || refused.as_ref() == Some(&current) {
+            continue;
+        }
+        let reloading = state.clone();
+        refused = match web::block(move || reloading.reload()).await {
+            Ok(Ok(_)) => None,
+            _ => Some(current),
+        };
     }
 }

@@ -25,6 +25,8 @@ use utoipa::OpenApi;
         routes::segments,
         routes::rules,
         routes::reload,
+        super::lifecycle::promote,
+        super::lifecycle::rollback,
         routes::healthz,
         routes::readyz,
         routes::metrics
@@ -43,7 +45,8 @@ use utoipa::OpenApi;
         routes::RulesInfo,
         routes::RuleInfo,
         routes::ReloadAnswer,
-        routes::Health
+        routes::Health,
+        super::lifecycle::PromoteRequest
     ))
 )]
 struct ApiDoc;

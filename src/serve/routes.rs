@@ -215,6 +215,10 @@ pub struct ModelInfo {
     pub metrics: ModelMetrics,
     /// Versions present in the models folder, oldest first.
     pub available: Vec<String>,
+    /// Every version, its gate result and the history of CURRENT (as
+    /// `custscore models list --json`).
+    #[schema(value_type = Object)]
+    pub registry: Option<crate::lifecycle::Registry>,
 }
 
 /// The bundle being served, and the others on disk.
@@ -225,9 +229,14 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpRes
     let m = &scorer.bundle().manifest;
     // Listing a folder can block on a slow or network disk: never on an async worker.
     let folder = state.models.clone();
-    let available = web::block(move || bundle_versions(&folder))
-        .await
-        .map_err(blocking_error)?;
+    let (available, registry) = web::block(move || {
+        let registry = crate::lifecycle::registry::list(&folder)
+            .map_err(|e| tracing::warn!(error = %e, "cannot list the registry"))
+            .ok();
+        (bundle_versions(&folder), registry)
+    })
+    .await
+    .map_err(blocking_error)?;
     Ok(HttpResponse::Ok().json(ModelInfo {
         version: m.version.clone(),
         created: m.created.clone(),
@@ -236,6 +245,7 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpRes
         schema: m.schema.clone(),
         metrics: m.metrics.clone(),
         available,
+        registry,
     }))
 }
 

@@ -4,6 +4,7 @@
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError};
+use crate::lifecycle::{LifecycleError, Switch};
 use crate::score::Scorer;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -129,6 +130,22 @@ impl AppState {
     /// is refused and the one being served stays.
     pub fn reload(&self) -> Result<(String, String), BundleError> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        self.reload_locked()
+    }
+
+    /// Move CURRENT with `change` (the registry's promote or rollback, which verify the
+    /// target first), then reload it; one at a time with reloads.
+    pub fn switch(
+        &self,
+        change: impl FnOnce(&std::path::Path) -> Result<Switch, LifecycleError>,
+    ) -> Result<Switch, LifecycleError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let switch = change(&self.models)?;
+        self.reload_locked()?;
+        Ok(switch)
+    }
+
+    fn reload_locked(&self) -> Result<(String, String), BundleError> {
         let previous = self.scorer().version().to_string();
         match Bundle::load(&self.models, None) {
             Ok(bundle) => {

@@ -46,10 +46,13 @@ pub fn assert_fails_with(o: &Output, needles: &[&str]) {
     }
 }
 
-/// Train a small bundle (fixed k, so it is quick) into `models`.
+/// Train a small bundle (fixed k, so it is quick) into `models` and make it CURRENT
+/// (`--promote always`: these tests are about the new bundle, not the gate).
 pub fn train_small(models: &Path) -> Output {
     let out = run(&[
         "train",
+        "--promote",
+        "always",
         "--customers",
         fixture("telco_400.csv").to_str().unwrap(),
         "--id",

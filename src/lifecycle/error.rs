@@ -1,0 +1,42 @@
+use crate::bundle::BundleError;
+use crate::train::TrainError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("version {version} cannot become CURRENT (CURRENT is unchanged): {source}")]
+    Refused {
+        version: String,
+        source: BundleError,
+    },
+    #[error("{}: no version {version:?} here", dir.display())]
+    NoSuchVersion { dir: PathBuf, version: String },
+    #[error("no previous champion to roll back to: the history of CURRENT ({current}) holds no earlier one")]
+    NoPrevious { current: String },
+    #[error("{}, line {line}: {reason}", path.display())]
+    History {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+pub(crate) fn io_error(
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> LifecycleError + '_ {
+    move |source| LifecycleError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

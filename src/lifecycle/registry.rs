@@ -1,0 +1,206 @@
+//! The versions in a models folder and the moves of `CURRENT` between them: list,
+//! promote, rollback and garbage collection. See the module docs of `lifecycle` for the
+//! order of a switch and why.
+
+use super::error::{io_error, LifecycleError};
+use super::gate::{self, GateRecord};
+use super::history::{self, Action, HistoryEntry};
+use crate::bundle::{self, Bundle, BundleError, Manifest};
+use serde::Serialize;
+use std::fs;
+use std::path::Path;
+
+/// One version folder as `models list` shows it (read from its manifest, not verified).
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionInfo {
+    pub version: String,
+    pub created: Option<String>,
+    /// First 12 hex digits of the training data's sha256.
+    pub training_sha256: Option<String>,
+    pub training_rows: Option<usize>,
+    /// Cross-validated AUC of the chosen churn model.
+    pub cv_auc: Option<f64>,
+    /// Expected calibration error of the calibrated out-of-fold probabilities.
+    pub cv_ece: Option<f64>,
+    pub gate: Option<GateRecord>,
+    pub current: bool,
+    /// Why the manifest could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Everything `models list` prints: versions oldest first, and the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    pub current: Option<String>,
+    pub previous_champion: Option<String>,
+    pub versions: Vec<VersionInfo>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// A change of `CURRENT`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Switch {
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// `CURRENT`, or `None` when there is no bundle yet.
+pub fn current(models: &Path) -> Result<Option<String>, LifecycleError> {
+    match bundle::current_version(models) {
+        Ok(v) => Ok(Some(v)),
+        Err(BundleError::NoBundle { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Version folders (holding a manifest), sorted by name (names start with their time).
+pub fn version_names(models: &Path) -> Result<Vec<String>, LifecycleError> {
+    let entries = match fs::read_dir(models) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(models)(e)),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join(bundle::MANIFEST).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| bundle::is_version_name(name))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The champion before CURRENT, by replaying the history as a stack.
+pub fn previous_champion(models: &Path) -> Result<Option<String>, LifecycleError> {
+    let current = current(models)?;
+    let stack = history::champions(&history::read(models)?, current.as_deref());
+    Ok(stack.len().checked_sub(2).map(|i| stack[i].clone()))
+}
+
+pub fn list(models: &Path) -> Result<Registry, LifecycleError> {
+    let current = current(models)?;
+    let history = history::read(models)?;
+    let stack = history::champions(&history, current.as_deref());
+    let versions = version_names(models)?
+        .into_iter()
+        .map(|v| version_info(models, &v, current.as_deref()))
+        .collect();
+    Ok(Registry {
+        previous_champion: stack.len().checked_sub(2).map(|i| stack[i].clone()),
+        current,
+        versions,
+        history,
+    })
+}
+
+fn version_info(models: &Path, version: &str, current: Option<&str>) -> VersionInfo {
+    let dir = models.join(version);
+    let mut info = VersionInfo {
+        version: version.to_string(),
+        created: None,
+        training_sha256: None,
+        training_rows: None,
+        cv_auc: None,
+        cv_ece: None,
+        gate: gate::read_record(&dir),
+        current: current == Some(version),
+        problem: None,
+    };
+    match read_manifest(&dir) {
+        Ok(m) => {
+            info.created = Some(m.created);
+            info.training_sha256 = Some(m.training.sha256.chars().take(12).collect());
+            info.training_rows = Some(m.training.rows);
+            if let Some(r) = &m.metrics.retention {
+                info.cv_auc = r
+                    .candidates
+                    .iter()
+                    .find(|c| c.model == r.chosen)
+                    .map(|c| c.auc);
+                info.cv_ece = Some(r.ece);
+            }
+        }
+        Err(reason) => info.problem = Some(reason),
+    }
+    info
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+    let bytes = fs::read(dir.join(bundle::MANIFEST)).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("unreadable manifest: {e}"))
+}
+
+/// Make `version` CURRENT after loading it with every check, then record the change.
+/// Promoting the version already CURRENT changes and records nothing.
+pub fn promote(
+    models: &Path,
+    version: &str,
+    action: Action,
+    reason: &str,
+) -> Result<Switch, LifecycleError> {
+    bundle::check_version_name(version)?;
+    if !models.join(version).is_dir() {
+        return Err(LifecycleError::NoSuchVersion {
+            dir: models.to_path_buf(),
+            version: version.to_string(),
+        });
+    }
+    let from = current(models)?;
+    if from.as_deref() == Some(version) {
+        return Ok(Switch {
+            from,
+            to: version.to_string(),
+        });
+    }
+    Bundle::load(models, Some(version)).map_err(|source| LifecycleError::Refused {
+        version: version.to_string(),
+        source,
+    })?;
+    bundle::publish_current(models, version)?;
+    history::append(
+        models,
+        &HistoryEntry::now(action, from.clone(), version, reason),
+    )?;
+    Ok(Switch {
+        from,
+        to: version.to_string(),
+    })
+}
+
+/// Go back to the champion before CURRENT (two rollbacks go back two champions).
+pub fn rollback(models: &Path, reason: &str) -> Result<Switch, LifecycleError> {
+    let current = current(models)?.ok_or_else(|| BundleError::NoBundle {
+        dir: models.to_path_buf(),
+    })?;
+    let Some(previous) = previous_champion(models)? else {
+        return Err(LifecycleError::NoPrevious { current });
+    };
+    promote(models, &previous, Action::Rollback, reason)
+}
+
+/// Remove version folders beyond the newest `keep`, never CURRENT or the previous
+/// champion; returns the versions removed. A folder is first renamed to a hidden name,
+/// so a crash never leaves half a bundle under a version name.
+pub fn gc(models: &Path, keep: usize) -> Result<Vec<String>, LifecycleError> {
+    let current = current(models)?;
+    let previous = previous_champion(models)?;
+    let names = version_names(models)?;
+    let older = names.len().saturating_sub(keep);
+    let mut removed = Vec::new();
+    for name in &names[..older] {
+        if Some(name) == current.as_ref() || Some(name) == previous.as_ref() {
+            continue;
+        }
+        remove_version(models, name)?;
+        removed.push(name.clone());
+    }
+    Ok(removed)
+}
+
+fn remove_version(models: &Path, version: &str) -> Result<(), LifecycleError> {
+    let dir = models.join(version);
+    let hidden = models.join(format!(".removing-{version}"));
+    fs::rename(&dir, &hidden).map_err(io_error(&dir))?;
+    fs::remove_dir_all(&hidden).map_err(io_error(&hidden))
+}
