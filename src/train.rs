@@ -64,6 +64,9 @@ pub struct Holdout {
     pub source: String,
     pub table: Table,
     pub churned: Vec<Option<bool>>,
+    /// Kept out of this training file (rather than read from `--holdout`): a champion
+    /// trained on the same file has seen these rows.
+    pub kept_out: bool,
 }
 
 /// One row in this many (stratified by the label) is kept out of fitting by
@@ -277,6 +280,7 @@ fn take_holdout(table: &mut Table, label: &Label, seed: u64) -> Result<Holdout, 
         ),
         table: kept,
         churned,
+        kept_out: true,
     })
 }
 
@@ -295,6 +299,7 @@ pub fn read_holdout(path: &std::path::Path, config: &TrainConfig) -> Result<Hold
         source: path.display().to_string(),
         table,
         churned,
+        kept_out: false,
     })
 }
 

@@ -120,7 +120,8 @@ pub fn evaluate(
         compare_on(holdout, challenger, champion, &mut record, &mut failures);
     }
     let passed = failures.is_empty();
-    record.reasons = failures;
+    // Failures first: they are what a refused user reads; notes from the comparison follow.
+    record.reasons.splice(0..0, failures);
     if passed {
         record.reasons.push("every check passed".into());
     }
@@ -135,6 +136,10 @@ fn decide(mode: PromoteMode, passed: bool) -> Decision {
         (PromoteMode::Auto, false) => Decision::Refused,
     }
 }
+
+/// Below this many scored holdout rows the ECE bound is not applied: ten bins of under
+/// fifty customers each carry a sampling error near the bound itself.
+pub const MIN_ROWS_FOR_ECE: usize = 500;
 
 /// Score the holdout with both bundles and check AUC and ECE.
 fn compare_on(
@@ -162,21 +167,47 @@ fn compare_on(
         return;
     };
     let params = &record.params;
-    if let Some(old) = record.champion_figures {
-        let floor = old.auc - params.auc_tolerance;
+    let baseline = match champion_saw_holdout(holdout, challenger, champion) {
+        Some(cv_auc) => {
+            record.reasons.push(format!(
+                "the champion was trained on this file, holdout rows included: its cross-validated AUC {cv_auc:.4} stands for it"
+            ));
+            Some(cv_auc)
+        }
+        None => record.champion_figures.map(|old| old.auc),
+    };
+    if let Some(old_auc) = baseline {
+        let floor = old_auc - params.auc_tolerance;
         if new.auc < floor {
             failures.push(format!(
-                "challenger AUC {:.4} is below champion AUC {:.4} minus tolerance {:.4} = {floor:.4}",
-                new.auc, old.auc, params.auc_tolerance
+                "challenger AUC {:.4} is below champion AUC {old_auc:.4} minus tolerance {:.4} = {floor:.4}",
+                new.auc, params.auc_tolerance
             ));
         }
     }
-    if new.ece > params.max_ece {
+    if y.len() < MIN_ROWS_FOR_ECE {
+        record.reasons.push(format!(
+            "{} holdout rows are too few to judge calibration (ECE of either side moves by several points from a handful of customers); ECE shown, not gated below {MIN_ROWS_FOR_ECE} rows",
+            y.len()
+        ));
+    } else if new.ece > params.max_ece {
         failures.push(format!(
             "challenger ECE {:.4} is above the bound {:.4}",
             new.ece, params.max_ece
         ));
     }
+}
+
+/// The champion's cross-validated AUC when the holdout was kept out of the very file it
+/// was trained on: scored on rows it learned from, its holdout AUC would be inflated and
+/// refuse a plain retrain of an equally good model.
+fn champion_saw_holdout(holdout: &Holdout, challenger: &Bundle, champion: &Bundle) -> Option<f64> {
+    if !holdout.kept_out || challenger.manifest.training.sha256 != champion.manifest.training.sha256
+    {
+        return None;
+    }
+    let metrics = champion.manifest.metrics.retention.as_ref()?;
+    metrics.chosen_candidate().map(|c| c.auc)
 }
 
 /// The labelled rows both bundles could score (the champion only counts when it has a

@@ -113,11 +113,7 @@ fn version_info(models: &Path, version: &str, current: Option<&str>) -> VersionI
             info.training_sha256 = Some(m.training.sha256.chars().take(12).collect());
             info.training_rows = Some(m.training.rows);
             if let Some(r) = &m.metrics.retention {
-                info.cv_auc = r
-                    .candidates
-                    .iter()
-                    .find(|c| c.model == r.chosen)
-                    .map(|c| c.auc);
+                info.cv_auc = r.chosen_candidate().map(|c| c.auc);
                 info.cv_ece = Some(r.ece);
             }
         }

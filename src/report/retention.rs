@@ -42,11 +42,7 @@ fn roc_and_gains(metrics: &crate::models::classifier::RetentionMetrics) -> Strin
         &gains,
         true,
     ));
-    if let Some(chosen) = metrics
-        .candidates
-        .iter()
-        .find(|c| c.model == metrics.chosen)
-    {
+    if let Some(chosen) = metrics.chosen_candidate() {
         let rows: Vec<Vec<String>> = chosen
             .gains
             .iter()

@@ -280,6 +280,13 @@ pub struct RetentionMetrics {
     pub customer_equity: Option<f64>,
 }
 
+impl RetentionMetrics {
+    /// The cross-validation figures of the candidate that was chosen.
+    pub fn chosen_candidate(&self) -> Option<&CandidateMetrics> {
+        self.candidates.iter().find(|c| c.model == self.chosen)
+    }
+}
+
 /// retention.json: everything scoring needs for the retention answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetentionModel {
