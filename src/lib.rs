@@ -10,6 +10,7 @@ pub mod config;
 pub mod data;
 pub mod features;
 pub mod models;
+pub mod monitoring;
 pub mod numfmt;
 pub mod progress;
 pub mod score;
