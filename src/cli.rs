@@ -30,6 +30,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mine frequent itemsets and association rules from a basket file.
     Rules(RulesArgs),
+    /// Compare a customer file with the bundle's training profile: PSI, missing, unseen
+    /// and out-of-range rates per input, and PSI of the churn probability and segments.
+    Drift(DriftArgs),
 }
 
 #[derive(Debug, Args)]
@@ -254,4 +257,26 @@ pub struct RulesArgs {
     /// Also report hit rate@3 of cross-sell offers vs popularity on held-out baskets.
     #[arg(long, env = "CUSTSCORE_EVALUATE")]
     pub evaluate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Customers to compare (CSV with the training columns, as `score` reads them); `-`
+    /// reads standard input.
+    #[arg(long, env = "CUSTSCORE_INPUT")]
+    pub input: PathBuf,
+    /// Also write the figures as JSON here.
+    #[arg(long, env = "CUSTSCORE_DRIFT_JSON")]
+    pub json: Option<PathBuf>,
+    /// PSI from which an input is flagged `warn`.
+    #[arg(long, env = "CUSTSCORE_PSI_WARN", default_value_t = 0.1)]
+    pub psi_warn: f64,
+    /// PSI from which an input is flagged `alert`.
+    #[arg(long, env = "CUSTSCORE_PSI_ALERT", default_value_t = 0.25)]
+    pub psi_alert: f64,
+    /// Bundle version to compare with (default: the one CURRENT points to).
+    #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
+    pub model_version: Option<String>,
+    #[command(flatten)]
+    pub models: ModelsArg,
 }

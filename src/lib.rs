@@ -20,6 +20,7 @@ pub mod train;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod batch;
 pub mod cli;
+pub mod drift_cli;
 pub mod inspect;
 pub mod inspect_retention;
 pub mod report;

@@ -32,6 +32,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => run_serve(args),
         Command::Report(args) => run_report(args),
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
+        Command::Drift(args) => run_drift(args),
     }
 }
 
@@ -172,6 +173,20 @@ fn aggregate_log(
     let file = tempfile::NamedTempFile::new()?;
     transactions::write_customer_csv(&table, &info.spec.customer_col, file.path())?;
     Ok(file)
+}
+
+fn run_drift(args: custscore::cli::DriftArgs) -> anyhow::Result<()> {
+    let run = custscore::drift_cli::run_drift(&args)?;
+    print!("{}", run.report.table());
+    let s = run.summary;
+    eprintln!(
+        "{}: rows in {}, compared {}, refused {} (rows `score` would reject)",
+        args.input.display(),
+        s.rows_in,
+        s.scored,
+        s.rejected
+    );
+    Ok(())
 }
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {

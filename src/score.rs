@@ -124,6 +124,13 @@ pub struct Scored<'s, 'a> {
     values: &'s [Value<'a>],
 }
 
+impl Scored<'_, '_> {
+    /// The record's parsed values, one per input in input order.
+    pub fn values(&self) -> &[Value<'_>] {
+        self.values
+    }
+}
+
 impl Scorer {
     pub fn new(bundle: Bundle) -> Self {
         let encoder = &bundle.encoder;
