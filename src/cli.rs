@@ -259,6 +259,33 @@ pub struct RulesArgs {
     pub evaluate: bool,
 }
 
+/// How `drift` bins values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftBins {
+    /// The bins stored in the bundle at training (deciles, categories plus unseen).
+    Reference,
+    /// Evidently's binning (needs --reference, the training file).
+    Evidently(crate::monitoring::evidently::Binning),
+}
+
+impl std::str::FromStr for DriftBins {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        use crate::monitoring::evidently::Binning;
+        let bad = || format!("{s:?}: expected `reference`, `evidently` or `evidently:N` (N ≥ 1)");
+        match s.split_once(':') {
+            None if s == "reference" => Ok(DriftBins::Reference),
+            None if s == "evidently" => Ok(DriftBins::Evidently(Binning::Sturges)),
+            Some(("evidently", n)) => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(DriftBins::Evidently(Binning::Equal(n))),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Customers to compare (CSV with the training columns, as `score` reads them); `-`
@@ -274,6 +301,14 @@ pub struct DriftArgs {
     /// PSI from which an input is flagged `alert`.
     #[arg(long, env = "CUSTSCORE_PSI_ALERT", default_value_t = 0.25)]
     pub psi_alert: f64,
+    /// `reference` (the bundle's bins), or `evidently[:N]`: Evidently's binning of the
+    /// reference and current files together (Sturges' rule as in Evidently 0.7, or N
+    /// equal-width bins as earlier releases), for comparison with Evidently.
+    #[arg(long, env = "CUSTSCORE_DRIFT_BINS", default_value = "reference")]
+    pub bins: DriftBins,
+    /// With --bins evidently: the training file (the bundle keeps only aggregates).
+    #[arg(long, env = "CUSTSCORE_DRIFT_REFERENCE")]
+    pub reference: Option<PathBuf>,
     /// Bundle version to compare with (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,

@@ -1,10 +1,12 @@
 //! Drift monitoring: how far the customers being scored have moved from the ones the
 //! bundle was trained on. `reference` is the training profile stored in the bundle,
-//! `counts` turns scored records into bin counts, and `drift` compares counts with the
-//! reference (PSI and rates per input).
+//! `counts` turns scored records into bin counts, `drift` compares counts with the
+//! reference (PSI and rates per input), and `evidently` reproduces Evidently's binning
+//! for side-by-side checks.
 
 pub mod counts;
 pub mod drift;
+pub mod evidently;
 pub mod psi;
 pub mod reference;
 
