@@ -192,6 +192,19 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CUSTSCORE_LOG_JSON")]
     pub log_json: bool,
+    /// Do not count scored records for drift (GET /v1/monitoring answers 404).
+    #[arg(long, env = "CUSTSCORE_NO_MONITORING")]
+    pub no_monitoring: bool,
+    /// Scored records in the drift monitoring window (the newest ones).
+    #[arg(long, env = "CUSTSCORE_MONITORING_WINDOW", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub monitoring_window: u64,
+    /// PSI from which an input is flagged `warn` in monitoring.
+    #[arg(long, env = "CUSTSCORE_PSI_WARN", default_value_t = 0.1)]
+    pub psi_warn: f64,
+    /// PSI from which an input is flagged `alert` in monitoring.
+    #[arg(long, env = "CUSTSCORE_PSI_ALERT", default_value_t = 0.25)]
+    pub psi_alert: f64,
     #[command(flatten)]
     pub models: ModelsArg,
 }

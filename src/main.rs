@@ -213,6 +213,11 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             max_body_bytes: args.max_body_bytes,
             max_batch_items: args.max_batch_items,
         },
+        monitoring: serve::Monitoring {
+            enabled: !args.no_monitoring,
+            window: args.monitoring_window,
+            thresholds: custscore::monitoring::Thresholds::new(args.psi_warn, args.psi_alert)?,
+        },
         workers,
     })?;
     Ok(())

@@ -25,6 +25,7 @@ use utoipa::OpenApi;
         routes::segments,
         routes::rules,
         routes::reload,
+        routes::monitoring,
         routes::healthz,
         routes::readyz,
         routes::metrics
@@ -43,6 +44,7 @@ use utoipa::OpenApi;
         routes::RulesInfo,
         routes::RuleInfo,
         routes::ReloadAnswer,
+        routes::MonitoringInfo,
         routes::Health
     ))
 )]
