@@ -212,23 +212,7 @@ pub fn score_stream(
         path: in_name.clone(),
         source,
     };
-    let (source, size): (Box<dyn Read + Send>, Option<u64>) = match input {
-        Stream::Std => (Box::new(std::io::stdin()), None),
-        Stream::File(p) => {
-            let file = File::open(p).map_err(read_error)?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
-        }
-    };
-    let source = csv_input::decompressed(source).map_err(read_error)?;
-    let mut reader = RecordReader::new(source);
-    let header = csv_input::read_header(&mut reader)
-        .map_err(read_error)?
-        .map_err(|source| BatchError::HeaderRow {
-            path: in_name.clone(),
-            problem: source,
-        })?;
-    let layout = Layout::new(scorer, header, &in_name)?;
+    let (reader, layout, size) = open_input(scorer, input)?;
     let mut writer = Writer::create(output, rejects)?;
     if format == Format::Csv {
         writer.write_header()?;
@@ -279,6 +263,82 @@ pub fn score_stream(
         seconds: started.elapsed().as_secs_f64(),
         rejects: rejects.to_path_buf(),
     })
+}
+
+type Input = RecordReader<Box<dyn BufRead + Send>>;
+
+/// Open the input, read its header and find the scorer's columns in it; also the file
+/// size when known, for the progress bar.
+fn open_input(scorer: &Scorer, input: &Stream) -> Result<(Input, Layout, Option<u64>), BatchError> {
+    let in_name = input.name();
+    let read_error = |source| BatchError::Read {
+        path: in_name.clone(),
+        source,
+    };
+    let (source, size): (Box<dyn Read + Send>, Option<u64>) = match input {
+        Stream::Std => (Box::new(std::io::stdin()), None),
+        Stream::File(p) => {
+            let file = File::open(p).map_err(read_error)?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), size)
+        }
+    };
+    let source = csv_input::decompressed(source).map_err(read_error)?;
+    let mut reader = RecordReader::new(source);
+    let header = csv_input::read_header(&mut reader)
+        .map_err(read_error)?
+        .map_err(|source| BatchError::HeaderRow {
+            path: in_name.clone(),
+            problem: source,
+        })?;
+    let layout = Layout::new(scorer, header, &in_name)?;
+    Ok((reader, layout, size))
+}
+
+/// Rows read, scored and refused by [`scan_stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanSummary {
+    pub rows_in: usize,
+    pub scored: usize,
+    pub rejected: usize,
+}
+
+/// Read and score `input` exactly as [`score_stream`] does, but write nothing: each
+/// scored record is shown to `visit` (on any thread, in no set order). Rows that cannot
+/// be scored are only counted.
+pub fn scan_stream(
+    scorer: &Scorer,
+    input: &Stream,
+    visit: &(dyn Fn(&Scored) + Sync),
+) -> Result<ScanSummary, BatchError> {
+    let (reader, layout, _) = open_input(scorer, input)?;
+    let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(IN_FLIGHT);
+    let (recycle_chunk, recycled_chunks) = pool::<Chunk>();
+    let mut summary = ScanSummary::default();
+    std::thread::scope(|scope| -> Result<(), BatchError> {
+        scope.spawn(move || read_chunks(reader, chunks, recycled_chunks));
+        for chunk in inbox {
+            let chunk = chunk.map_err(|source| BatchError::Read {
+                path: input.name(),
+                source,
+            })?;
+            let scored: usize = chunk
+                .rows()
+                .par_chunks(256)
+                .map(|rows| {
+                    let mut rejects = Vec::new();
+                    for_each_scored(scorer, &layout, rows, &mut rejects, |_, s| visit(s))
+                })
+                .sum();
+            summary.rows_in += chunk.len;
+            summary.scored += scored;
+            summary.rejected += chunk.len - scored;
+            let _ = recycle_chunk.send(chunk);
+        }
+        drop(recycle_chunk); // moved in: any return hangs up, so the reader ends
+        Ok(())
+    })?;
+    Ok(summary)
 }
 
 /// Score a chunk on all cores, a few parts per core, in input order.

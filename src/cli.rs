@@ -32,6 +32,9 @@ pub enum Command {
     Rules(RulesArgs),
     /// The model registry: list versions and history, promote, roll back, clean up.
     Models(ModelsCommand),
+    /// Compare a customer file with the bundle's training profile: PSI, missing, unseen
+    /// and out-of-range rates per input, and PSI of the churn probability and segments.
+    Drift(DriftArgs),
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +265,19 @@ pub struct ServeArgs {
     /// (for replicas sharing one models folder). Fractions allowed, e.g. 0.5.
     #[arg(long, env = "CUSTSCORE_WATCH_INTERVAL", value_name = "SECS")]
     pub watch_interval: Option<f64>,
+    /// Do not count scored records for drift (GET /v1/monitoring answers 404).
+    #[arg(long, env = "CUSTSCORE_NO_MONITORING")]
+    pub no_monitoring: bool,
+    /// Scored records in the drift monitoring window (the newest ones).
+    #[arg(long, env = "CUSTSCORE_MONITORING_WINDOW", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub monitoring_window: u64,
+    /// PSI from which an input is flagged `warn` in monitoring.
+    #[arg(long, env = "CUSTSCORE_PSI_WARN", default_value_t = 0.1)]
+    pub psi_warn: f64,
+    /// PSI from which an input is flagged `alert` in monitoring.
+    #[arg(long, env = "CUSTSCORE_PSI_ALERT", default_value_t = 0.25)]
+    pub psi_alert: f64,
     #[command(flatten)]
     pub models: ModelsArg,
 }
@@ -327,4 +343,61 @@ pub struct RulesArgs {
     /// Also report hit rate@3 of cross-sell offers vs popularity on held-out baskets.
     #[arg(long, env = "CUSTSCORE_EVALUATE")]
     pub evaluate: bool,
+}
+
+/// How `drift` bins values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftBins {
+    /// The bins stored in the bundle at training (deciles, categories plus unseen).
+    Reference,
+    /// Evidently's binning (needs --reference, the training file).
+    Evidently(crate::monitoring::evidently::Binning),
+}
+
+impl std::str::FromStr for DriftBins {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        use crate::monitoring::evidently::Binning;
+        let bad = || format!("{s:?}: expected `reference`, `evidently` or `evidently:N` (N ≥ 1)");
+        match s.split_once(':') {
+            None if s == "reference" => Ok(DriftBins::Reference),
+            None if s == "evidently" => Ok(DriftBins::Evidently(Binning::Sturges)),
+            Some(("evidently", n)) => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(DriftBins::Evidently(Binning::Equal(n))),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Customers to compare (CSV with the training columns, as `score` reads them); `-`
+    /// reads standard input.
+    #[arg(long, env = "CUSTSCORE_INPUT")]
+    pub input: PathBuf,
+    /// Also write the figures as JSON here.
+    #[arg(long, env = "CUSTSCORE_DRIFT_JSON")]
+    pub json: Option<PathBuf>,
+    /// PSI from which an input is flagged `warn`.
+    #[arg(long, env = "CUSTSCORE_PSI_WARN", default_value_t = 0.1)]
+    pub psi_warn: f64,
+    /// PSI from which an input is flagged `alert`.
+    #[arg(long, env = "CUSTSCORE_PSI_ALERT", default_value_t = 0.25)]
+    pub psi_alert: f64,
+    /// `reference` (the bundle's bins), or `evidently[:N]`: Evidently's binning of the
+    /// reference and current files together (Sturges' rule as in Evidently 0.7, or N
+    /// equal-width bins as earlier releases), for comparison with Evidently.
+    #[arg(long, env = "CUSTSCORE_DRIFT_BINS", default_value = "reference")]
+    pub bins: DriftBins,
+    /// With --bins evidently: the training file (the bundle keeps only aggregates).
+    #[arg(long, env = "CUSTSCORE_DRIFT_REFERENCE")]
+    pub reference: Option<PathBuf>,
+    /// Bundle version to compare with (default: the one CURRENT points to).
+    #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
+    pub model_version: Option<String>,
+    #[command(flatten)]
+    pub models: ModelsArg,
 }

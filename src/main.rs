@@ -33,6 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => run_report(args),
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
         Command::Models(args) => Ok(custscore::models_cli::run_models(args.action)?),
+        Command::Drift(args) => run_drift(args),
     }
 }
 
@@ -193,6 +194,20 @@ fn aggregate_log(
     Ok(file)
 }
 
+fn run_drift(args: custscore::cli::DriftArgs) -> anyhow::Result<()> {
+    let run = custscore::drift_cli::run_drift(&args)?;
+    print!("{}", run.report.table());
+    let s = run.summary;
+    eprintln!(
+        "{}: rows in {}, compared {}, refused {} (rows `score` would reject)",
+        args.input.display(),
+        s.rows_in,
+        s.scored,
+        s.rejected
+    );
+    Ok(())
+}
+
 fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     if args.tree {
@@ -216,6 +231,11 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: serve::Limits {
             max_body_bytes: args.max_body_bytes,
             max_batch_items: args.max_batch_items,
+        },
+        monitoring: serve::Monitoring {
+            enabled: !args.no_monitoring,
+            window: args.monitoring_window,
+            thresholds: custscore::monitoring::Thresholds::new(args.psi_warn, args.psi_alert)?,
         },
         workers,
         watch_interval: watch_interval(args.watch_interval)?,

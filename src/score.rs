@@ -124,6 +124,13 @@ pub struct Scored<'s, 'a> {
     values: &'s [Value<'a>],
 }
 
+impl Scored<'_, '_> {
+    /// The record's parsed values, one per input in input order.
+    pub fn values(&self) -> &[Value<'_>] {
+        self.values
+    }
+}
+
 impl Scorer {
     pub fn new(bundle: Bundle) -> Self {
         let encoder = &bundle.encoder;
@@ -212,11 +219,23 @@ impl Scorer {
     /// Score one customer; `raw` holds one value per input column, in input order
     /// (`Value::Missing` for absent ones).
     pub fn score(&self, id: Cow<str>, raw: Vec<Value>) -> Result<Answer, ScoreError> {
+        self.score_observed(id, raw, |_| ())
+    }
+
+    /// [`score`](Self::score), showing the scored record to `observe` first: the
+    /// service's drift window counts it there without keeping any value.
+    pub fn score_observed(
+        &self,
+        id: Cow<str>,
+        raw: Vec<Value>,
+        observe: impl FnOnce(&Scored),
+    ) -> Result<Answer, ScoreError> {
         let mut scratch = Scratch {
             values: raw,
             ..Scratch::default()
         };
         let scored = self.score_into(&mut scratch)?;
+        observe(&scored);
         Ok(self.answer(id, &scored))
     }
 

@@ -16,6 +16,7 @@ use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     cluster, profile_segments, project, ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
+use crate::monitoring::DriftReference;
 use crate::progress::Progress;
 use ndarray::Array2;
 
@@ -246,7 +247,10 @@ pub fn train_with_holdout(
         rules: cross_sell.map(|(model, _)| model),
         retention,
         tree,
+        drift: None,
     };
+    progress.step("profiling the training inputs for drift monitoring");
+    bundle.drift = Some(drift_reference(&bundle, &table));
     if bundle.retention.is_some() {
         progress.step("scoring the training customers with the finished bundle");
         bundle.manifest.metrics.scored_training = Some(score_training(&bundle, &table));
@@ -301,6 +305,27 @@ pub fn read_holdout(path: &std::path::Path, config: &TrainConfig) -> Result<Hold
         churned,
         kept_out: false,
     })
+}
+
+/// The inputs' training profile, with the churn probabilities and segments the finished
+/// bundle gives the training customers (through the real Scorer).
+fn drift_reference(bundle: &Bundle, table: &Table) -> DriftReference {
+    let scorer = crate::score::Scorer::new(bundle.clone());
+    let columns: Vec<_> = scorer.input_names().map(|n| table.column(n)).collect();
+    let mut scratch = crate::score::Scratch::default();
+    let (mut probabilities, mut segments) = (Vec::new(), Vec::new());
+    for row in 0..table.rows() {
+        scratch.values = crate::features::row_values(&columns, row);
+        if let Ok(scored) = scorer.score_into(&mut scratch) {
+            probabilities.push(scored.risk.map(|r| r.probability));
+            segments.push(scored.segment);
+        }
+    }
+    DriftReference::fit(table, &bundle.encoder).with_scores(
+        &probabilities,
+        &segments,
+        bundle.segments.k(),
+    )
 }
 
 /// Score every training customer through the real Scorer and summarise the answers.

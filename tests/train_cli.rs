@@ -183,3 +183,43 @@ fn help_is_available_for_every_subcommand() {
         assert!(stdout(&out).contains("CUSTSCORE_MODELS"), "{sub}");
     }
 }
+
+#[test]
+fn the_bundle_carries_a_drift_reference_of_aggregates_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
+    let bundle = models.join(version.trim());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["files"]["drift_reference.json"].is_string());
+    let text = std::fs::read_to_string(bundle.join("drift_reference.json")).unwrap();
+    // Aggregates only: no customer id from the training file appears.
+    assert!(
+        !text.contains("7590-VHVEG"),
+        "an id leaked into the profile"
+    );
+    let profile: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(profile["rows"], 400);
+    let inputs = profile["inputs"].as_array().unwrap();
+    assert!(inputs.iter().all(|i| i["name"] != "customer_id"));
+    let tenure = inputs.iter().find(|i| i["name"] == "tenure").unwrap();
+    assert_eq!(tenure["type"], "numeric");
+    assert!(tenure["edges"].as_array().unwrap().len() <= 9);
+    let sum = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_f64().unwrap())
+            .sum::<f64>()
+    };
+    assert!((sum(&tenure["shares"]) - 1.0).abs() < 1e-9);
+    let contract = inputs.iter().find(|i| i["name"] == "contract").unwrap();
+    assert_eq!(
+        contract["categories"],
+        serde_json::json!(["Month-to-month", "One year", "Two year"])
+    );
+    assert!((sum(&profile["churn_probability"]["shares"]) - 1.0).abs() < 1e-9);
+    assert!((sum(&profile["segments"]) - 1.0).abs() < 1e-9);
+}

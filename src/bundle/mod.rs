@@ -14,6 +14,7 @@ use crate::models::classifier::{RetentionMetrics, RetentionModel};
 use crate::models::rules::{CrossSellModel, HitRate};
 use crate::models::segment::{SegmentModel, ValuePyramid};
 use crate::models::tree::ReadableTree;
+use crate::monitoring::DriftReference;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -32,6 +33,7 @@ const QUALITY: &str = "data_quality.json";
 const RULES: &str = "rules.json";
 const RETENTION: &str = "retention.json";
 const TREE: &str = "tree.json";
+const DRIFT: &str = "drift_reference.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -215,6 +217,8 @@ pub struct Bundle {
     pub retention: Option<RetentionModel>,
     /// The readable decision tree and its if-then rules (when trained with a label).
     pub tree: Option<ReadableTree>,
+    /// The training profile drift is measured against (absent in older bundles).
+    pub drift: Option<DriftReference>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -267,6 +271,9 @@ impl Bundle {
         }
         if let Some(tree) = &self.tree {
             files.push((TREE, to_json(tree, TREE)?));
+        }
+        if let Some(drift) = &self.drift {
+            files.push((DRIFT, to_json(drift, DRIFT)?));
         }
         Ok(files)
     }
@@ -377,6 +384,10 @@ impl Bundle {
             },
             tree: match manifest.files.contains_key(TREE) {
                 true => Some(parse_json(&dir.join(TREE), &read(TREE)?)?),
+                false => None,
+            },
+            drift: match manifest.files.contains_key(DRIFT) {
+                true => Some(parse_json(&dir.join(DRIFT), &read(DRIFT)?)?),
                 false => None,
             },
             manifest,

@@ -2,9 +2,10 @@
 //! may hold customer data) and status, the model version being served, reloads, and
 //! scoring panics.
 
+use crate::monitoring::DriftReport;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -15,6 +16,107 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// Records whose scoring panicked (a bug): each one was answered with a 500.
     pub scoring_panics: IntCounter,
+    drift: DriftGauges,
+}
+
+/// Drift of the monitoring window, set from a fresh report at each scrape.
+struct DriftGauges {
+    records: IntGauge,
+    /// (psi, missing rate, unseen rate, out-of-range rate, status 0/1/2) by input.
+    input: [GaugeVec; 5],
+    /// PSI and status by score (`churn_probability`, `segment`).
+    score: [GaugeVec; 2],
+}
+
+impl DriftGauges {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let vec = |name: &str, help: &str, label: &str| -> Result<GaugeVec, prometheus::Error> {
+            let g = GaugeVec::new(Opts::new(name, help), &[label])?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let records = IntGauge::new(
+            "monitoring_window_records",
+            "Scored records in the drift monitoring window",
+        )?;
+        registry.register(Box::new(records.clone()))?;
+        Ok(DriftGauges {
+            records,
+            input: [
+                vec(
+                    "input_psi",
+                    "PSI of each input, window vs training",
+                    "input",
+                )?,
+                vec(
+                    "input_missing_rate",
+                    "Share of window records missing the input",
+                    "input",
+                )?,
+                vec(
+                    "input_unseen_rate",
+                    "Share of present values never seen in training",
+                    "input",
+                )?,
+                vec(
+                    "input_out_of_range_rate",
+                    "Share of present values outside the training range",
+                    "input",
+                )?,
+                vec(
+                    "input_drift_status",
+                    "0 ok, 1 warn, 2 alert (PSI thresholds)",
+                    "input",
+                )?,
+            ],
+            score: [
+                vec("score_psi", "PSI of a score, window vs training", "score")?,
+                vec(
+                    "score_drift_status",
+                    "0 ok, 1 warn, 2 alert (PSI thresholds)",
+                    "score",
+                )?,
+            ],
+        })
+    }
+
+    fn set(&self, report: Option<&DriftReport>) {
+        self.input
+            .iter()
+            .chain(&self.score)
+            .for_each(GaugeVec::reset);
+        let Some(report) = report else {
+            self.records.set(0);
+            return;
+        };
+        self.records.set(report.records as i64);
+        for d in &report.inputs {
+            let values = [
+                Some(d.psi),
+                Some(d.missing_rate),
+                d.unseen_rate,
+                d.out_of_range_rate,
+                Some(d.status as u8 as f64),
+            ];
+            for (gauge, value) in self.input.iter().zip(values) {
+                if let Some(v) = value {
+                    gauge.with_label_values(&[d.input.as_str()]).set(v);
+                }
+            }
+        }
+        let scores = [
+            ("churn_probability", &report.churn_probability),
+            ("segment", &report.segments),
+        ];
+        for (name, drift) in scores {
+            if let Some(d) = drift {
+                self.score[0].with_label_values(&[name]).set(d.psi);
+                self.score[1]
+                    .with_label_values(&[name])
+                    .set(d.status as u8 as f64);
+            }
+        }
+    }
 }
 
 impl Metrics {
@@ -51,7 +153,9 @@ impl Metrics {
         registry.register(Box::new(model.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(scoring_panics.clone()))?;
+        let drift = DriftGauges::new(&registry)?;
         Ok(Metrics {
+            drift,
             registry,
             requests,
             latency,
@@ -65,6 +169,11 @@ impl Metrics {
     pub fn serving(&self, version: &str) {
         self.model.reset();
         self.model.with_label_values(&[version]).set(1);
+    }
+
+    /// Set the drift gauges from the window's report (none: monitoring is off).
+    pub fn drift(&self, report: Option<&DriftReport>) {
+        self.drift.set(report);
     }
 
     pub fn render(&self) -> String {

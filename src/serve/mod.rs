@@ -9,7 +9,7 @@ mod request;
 mod routes;
 mod state;
 
-pub use state::{AppState, Credentials, Limits};
+pub use state::{AppState, Credentials, Limits, Monitoring};
 
 use crate::bundle::{Bundle, BundleError};
 use crate::config::{ConfigError, TrainConfig};
@@ -32,6 +32,7 @@ pub struct ServeOptions {
     pub api_keys_file: Option<PathBuf>,
     pub admin_token_file: Option<PathBuf>,
     pub limits: Limits,
+    pub monitoring: Monitoring,
     pub workers: usize,
     /// Poll CURRENT this often and reload when it names another version (replicas on
     /// one shared models folder converge by themselves).
@@ -155,6 +156,7 @@ pub fn app(
         .service(routes::reload)
         .service(lifecycle::promote)
         .service(lifecycle::rollback)
+        .service(routes::monitoring)
         .service(routes::healthz)
         .service(routes::readyz)
         .service(routes::metrics)
@@ -219,6 +221,7 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         options.models.clone(),
         credentials.clone(),
         options.limits.clone(),
+        options.monitoring,
     )?);
     let auth = match (credentials.api_key_count(), credentials.has_admin_token()) {
         (0, true) => "no API keys: listening on loopback only, admin token set".to_string(),

@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         routes::reload,
         super::lifecycle::promote,
         super::lifecycle::rollback,
+        routes::monitoring,
         routes::healthz,
         routes::readyz,
         routes::metrics
@@ -46,7 +47,8 @@ use utoipa::OpenApi;
         routes::RuleInfo,
         routes::ReloadAnswer,
         routes::Health,
-        super::lifecycle::PromoteRequest
+        super::lifecycle::PromoteRequest,
+        routes::MonitoringInfo
     ))
 )]
 struct ApiDoc;

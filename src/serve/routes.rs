@@ -7,6 +7,7 @@ use super::request::{json_body, parse_json, record_from_json};
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::models::segment::{SegmentProfile, ValuePyramid};
+use crate::monitoring::{DriftReport, Window};
 use crate::score::{Answer, ScoreError, Scorer};
 use actix_web::http::header::ContentType;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -38,12 +39,19 @@ fn score_error(error: ScoreError, path: &str) -> ApiError {
 fn score_value(
     counters: &Metrics,
     scorer: &Scorer,
+    window: Option<&Window>,
     body: &Json,
     path: &str,
 ) -> Result<Answer, ApiError> {
     isolated(counters, || {
         let (id, values) = record_from_json(scorer, body, path)?;
-        scorer.score(id, values).map_err(|e| score_error(e, path))
+        let answer = match window {
+            Some(window) => scorer.score_observed(id, values, |s| {
+                window.record(s.values(), s.segment, s.risk.map(|r| r.probability))
+            }),
+            None => scorer.score(id, values),
+        };
+        answer.map_err(|e| score_error(e, path))
     })
 }
 
@@ -91,7 +99,9 @@ pub async fn score_one(
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let answer = off_worker_if_big(body.len(), move || {
         let json = parse_json(&body)?;
-        let answer = score_value(&state.metrics, &state.scorer(), &json, "")?;
+        let scorer = state.scorer();
+        let window = state.window_for(&scorer);
+        let answer = score_value(&state.metrics, &scorer, window.as_deref(), &json, "")?;
         to_json(&answer)
     })
     .await?;
@@ -179,12 +189,13 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<BatchAnswer, ApiError> 
         ));
     }
     let scorer = state.scorer();
+    let window = state.window_for(&scorer);
     let results: Vec<BatchItem> = items
         .iter()
         .enumerate()
         .map(|(index, item)| {
             let path = format!("[{index}].");
-            match score_value(&state.metrics, &scorer, item, &path) {
+            match score_value(&state.metrics, &scorer, window.as_deref(), item, &path) {
                 Ok(answer) => BatchItem::Scored(answer),
                 Err(error) => BatchItem::Failed { index, error },
             }
@@ -338,10 +349,47 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct MonitoringInfo {
+    pub model_version: String,
+    /// Most records the window holds (the newest ones).
+    pub window_size: u64,
+    /// PSI per input and per score, rates, and ok / warn / alert.
+    #[schema(value_type = Object)]
+    pub drift: DriftReport,
+}
+
+/// Drift of the recently scored records from the bundle's training profile: PSI,
+/// missing, unseen and out-of-range rates per input, PSI of the churn probability and
+/// of the segment shares, each with ok / warn / alert.
+#[utoipa::path(get, path = "/v1/monitoring",
+    responses((status = 200, body = MonitoringInfo), (status = 404, body = ApiError)))]
+#[get("/v1/monitoring")]
+pub async fn monitoring(
+    _: Authorized,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let scorer = state.scorer();
+    let Some(drift) = state.drift() else {
+        let why = if state.monitoring.enabled {
+            "this bundle has no drift reference (trained by an older custscore); retrain it"
+        } else {
+            "monitoring is off (--no-monitoring)"
+        };
+        return Err(ApiError::new(Code::NotFound, why));
+    };
+    Ok(HttpResponse::Ok().json(MonitoringInfo {
+        model_version: scorer.version().to_string(),
+        window_size: state.monitoring.window,
+        drift,
+    }))
+}
+
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.drift(state.drift().as_ref());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -5,10 +5,11 @@ use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError};
 use crate::lifecycle::{LifecycleError, Switch};
+use crate::monitoring::{DriftReport, Thresholds, Window};
 use crate::score::Scorer;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::future::{ready, Ready};
@@ -20,6 +21,26 @@ use subtle::{Choice, ConstantTimeEq};
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_batch_items: usize,
+}
+
+/// Drift monitoring of what the service scores.
+#[derive(Debug, Clone, Copy)]
+pub struct Monitoring {
+    /// Off: nothing is counted and `/v1/monitoring` answers 404.
+    pub enabled: bool,
+    /// Records in the sliding window.
+    pub window: u64,
+    pub thresholds: Thresholds,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            enabled: true,
+            window: 10_000,
+            thresholds: Thresholds::default(),
+        }
+    }
 }
 
 /// A secret kept only as its sha256: comparing digests of equal length in constant time
@@ -95,6 +116,9 @@ impl fmt::Debug for Credentials {
 
 pub struct AppState {
     scorer: ArcSwap<Scorer>,
+    /// The drift window of the bundle being served (swapped with it on reload).
+    window: ArcSwapOption<Window>,
+    pub monitoring: Monitoring,
     pub models: PathBuf,
     pub metrics: Metrics,
     pub credentials: Credentials,
@@ -108,10 +132,13 @@ impl AppState {
         models: PathBuf,
         credentials: Credentials,
         limits: Limits,
+        monitoring: Monitoring,
     ) -> Result<Self, prometheus::Error> {
         let metrics = Metrics::new()?;
         metrics.serving(scorer.version());
         Ok(AppState {
+            window: ArcSwapOption::new(new_window(&scorer, &monitoring)),
+            monitoring,
             scorer: ArcSwap::from_pointee(scorer),
             models,
             metrics,
@@ -151,7 +178,9 @@ impl AppState {
             Ok(bundle) => {
                 let scorer = Scorer::new(bundle);
                 let version = scorer.version().to_string();
+                let window = new_window(&scorer, &self.monitoring);
                 self.scorer.store(Arc::new(scorer));
+                self.window.store(window);
                 self.metrics.serving(&version);
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(previous = %previous, version = %version, "bundle reloaded");
@@ -164,6 +193,32 @@ impl AppState {
             }
         }
     }
+
+    /// The drift window to count `scorer`'s records in: none when monitoring is off, the
+    /// bundle has no reference, or a reload is swapping scorer and window right now.
+    pub fn window_for(&self, scorer: &Scorer) -> Option<Arc<Window>> {
+        let window = self.window.load_full()?;
+        (window.version() == scorer.version()).then_some(window)
+    }
+
+    /// The drift of the records in the window against the served bundle's reference.
+    pub fn drift(&self) -> Option<DriftReport> {
+        let window = self.window.load();
+        window
+            .as_ref()
+            .map(|w| w.report(self.monitoring.thresholds))
+    }
+}
+
+fn new_window(scorer: &Scorer, monitoring: &Monitoring) -> Option<Arc<Window>> {
+    let bundle = scorer.bundle();
+    let reference = bundle.drift.clone().filter(|_| monitoring.enabled)?;
+    Some(Arc::new(Window::new(
+        reference,
+        &bundle.encoder,
+        monitoring.window,
+        scorer.version(),
+    )))
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {

@@ -97,4 +97,5 @@ pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     reader.records().map(|r| r.unwrap()).collect()
 }
 
+pub mod drift_data;
 pub mod http;
