@@ -38,7 +38,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let config = train_config(&args)?;
     let progress = Progress::for_terminal();
-    let mut bundle = train::train(&config, &progress)?;
+    // Segments that match the champion's keep its ids; no champion (or an unreadable one)
+    // just means fresh ids.
+    let champion = Bundle::load(&args.models.models, None).ok();
+    let mut bundle = train::train_against(&config, &progress, champion.as_ref())?;
+    drop(champion);
     progress.step("writing the bundle");
     let dir = bundle.save(&args.models.models)?;
     progress.finish();
@@ -72,6 +76,9 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     apply_log_flags(&args.log, &mut config.transactions);
     if let Some(k) = args.segments {
         config.segments.k = Some(k);
+    }
+    if !args.segment_on.is_empty() {
+        config.segments.on = args.segment_on.clone();
     }
     if let Some(seed) = args.seed {
         config.segments.seed = seed;
