@@ -5,6 +5,7 @@
 use super::{esc, pct};
 use crate::bundle::Bundle;
 use crate::models::segment::CubeCell;
+use crate::models::value::QUADRANTS;
 use std::fmt::Write;
 
 pub fn section(bundle: &Bundle) -> Option<String> {
@@ -12,8 +13,14 @@ pub fn section(bundle: &Bundle) -> Option<String> {
     if s.cube.is_empty() {
         return None;
     }
+    // Quadrants in their usual order (protect, invest, maintain, let go), then any other.
     let mut quadrants: Vec<&str> = s.cube.iter().map(|c| c.quadrant.as_str()).collect();
-    quadrants.sort_unstable();
+    quadrants.sort_by_key(|q| {
+        (
+            QUADRANTS.iter().position(|n| n == q).unwrap_or(usize::MAX),
+            *q,
+        )
+    });
     quadrants.dedup();
     let mut rows: Vec<(usize, &str)> = s
         .cube
@@ -32,7 +39,8 @@ pub fn section(bundle: &Bundle) -> Option<String> {
     });
     out.push_str(r#"<table id="cube-table"><thead><tr><th>segment</th><th>tier</th>"#);
     for q in &quadrants {
-        let _ = write!(out, "<th>{}</th>", esc(q));
+        let label = if *q == "-" { "no quadrant" } else { q };
+        let _ = write!(out, "<th>{}</th>", esc(label));
     }
     out.push_str("</tr></thead><tbody>");
     for (segment, tier) in rows {
