@@ -70,6 +70,10 @@ pub struct TrainArgs {
     /// Fixed number of segments (chosen by silhouette when absent).
     #[arg(long, env = "CUSTSCORE_SEGMENTS")]
     pub segments: Option<usize>,
+    /// Cluster on these input columns only (comma-separated); segments are still profiled
+    /// on every column.
+    #[arg(long, env = "CUSTSCORE_SEGMENT_ON", value_delimiter = ',')]
+    pub segment_on: Vec<String>,
     /// Random seed for every model.
     #[arg(long, env = "CUSTSCORE_SEED")]
     pub seed: Option<u64>,

@@ -1,7 +1,7 @@
 //! Plain-text views of a bundle for the terminal (`train` and `inspect`).
 
 use crate::bundle::Bundle;
-use crate::models::segment::{SegmentProfile, ValuePyramid};
+use crate::models::segment::{SegmentModel, SegmentProfile, ValuePyramid, UNSTABLE_ARI};
 use std::fmt::Write;
 
 /// What `train` prints when it finishes.
@@ -53,6 +53,7 @@ pub fn describe(bundle: &Bundle) -> String {
     if let Some(p) = &bundle.pyramid {
         out.push_str(&pyramid_section(p));
     }
+    out.push_str(&cube_section(&bundle.segments));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
     out.push_str(&crate::inspect_retention::value_section(bundle));
     if let Ok(rules) = tree_rules(bundle) {
@@ -95,10 +96,10 @@ fn segments_section(bundle: &Bundle) -> String {
     let mut out = String::new();
     let how = match s.k_scores.iter().find(|k| k.k == s.k()) {
         Some(k) => format!(
-            "chosen by silhouette {:.3} over k={}..{}",
-            k.silhouette,
+            "chosen over k={}..{}, silhouette {:.3}",
             s.k_scores.first().map_or(0, |k| k.k),
-            s.k_scores.last().map_or(0, |k| k.k)
+            s.k_scores.last().map_or(0, |k| k.k),
+            k.silhouette,
         ),
         None => "fixed by configuration".to_string(),
     };
@@ -108,15 +109,26 @@ fn segments_section(bundle: &Bundle) -> String {
         s.k(),
         s.inertia
     );
+    out.push_str(&k_table(s));
+    if !s.segment_on.is_empty() {
+        let _ = writeln!(out, "  clustered on: {}", s.segment_on.join(", "));
+    }
+    if let Some(version) = &s.ids_from {
+        let _ = writeln!(out, "  ids of matching segments kept from {version}");
+    }
+    out.push_str(&stability_lines(s));
     let _ = writeln!(
         out,
-        "  {:>3}  {:>6}  {:>6}  {:>7}  {:>6}  name",
-        "id", "size", "share", "value", "churn"
+        "  {:>3}  {:>6}  {:>6}  {:>7}  {:>6}  {:>8}  name",
+        "id", "size", "share", "value", "churn", "together"
     );
     for p in &s.profiles {
+        let together = (s.stability.as_ref())
+            .and_then(|st| st.together.get(p.id))
+            .map_or("-".into(), |t| format!("{:.0}%", 100.0 * t));
         let _ = writeln!(
             out,
-            "  {:>3}  {:>6}  {:>5.1}%  {:>7}  {:>6}  {}",
+            "  {:>3}  {:>6}  {:>5.1}%  {:>7}  {:>6}  {:>8}  {}",
             p.id,
             p.size,
             100.0 * p.share,
@@ -124,7 +136,83 @@ fn segments_section(bundle: &Bundle) -> String {
                 .map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
             p.churn_rate
                 .map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
+            together,
             p.name
+        );
+    }
+    out
+}
+
+/// Every k tried, with its figures and verdict, then why the chosen one won.
+fn k_table(s: &SegmentModel) -> String {
+    if s.k_scores.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "  {:>3}  {:>10}  {:>12}  {:>8}  verdict\n",
+        "k", "silhouette", "inertia", "smallest"
+    );
+    for k in &s.k_scores {
+        let _ = writeln!(
+            out,
+            "  {:>3}  {:>10.3}  {:>12.1}  {:>8}  {}",
+            k.k,
+            k.silhouette,
+            k.inertia,
+            k.smallest_share
+                .map_or("-".into(), |m| format!("{:.1}%", 100.0 * m)),
+            k.verdict
+        );
+    }
+    if !s.k_reason.is_empty() {
+        let _ = writeln!(out, "  why: {}", s.k_reason);
+    }
+    out
+}
+
+fn stability_lines(s: &SegmentModel) -> String {
+    let Some(st) = &s.stability else {
+        return String::new();
+    };
+    let aris: Vec<String> = st.ari.iter().map(|a| format!("{a:.3}")).collect();
+    let mut out = format!(
+        "  stability: mean adjusted Rand index {:.3} over {} bootstrap refits ({})\n",
+        st.mean_ari,
+        st.resamples,
+        aris.join(", ")
+    );
+    if st.is_unstable() {
+        let _ = writeln!(
+            out,
+            "  warning: segments are unstable (mean adjusted Rand index below {UNSTABLE_ARI}): \
+             another extract may give different segments; try fewer segments or --segment-on"
+        );
+    }
+    out
+}
+
+/// Segment × value tier × value quadrant: customers, value and churn rate per cell.
+fn cube_section(s: &SegmentModel) -> String {
+    if s.cube.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nvalue cube (segment × tier × quadrant, training customers):\n");
+    let _ = writeln!(
+        out,
+        "  {:>7}  {:<10} {:<9} {:>9}  {:>14}  {:>6}",
+        "segment", "tier", "quadrant", "customers", "value", "churn"
+    );
+    for c in &s.cube {
+        let _ = writeln!(
+            out,
+            "  {:>7}  {:<10} {:<9} {:>9}  {:>14.2}  {:>6}",
+            c.segment,
+            c.tier,
+            c.quadrant,
+            c.customers,
+            c.value,
+            c.churn_rate
+                .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r))
         );
     }
     out

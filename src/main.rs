@@ -90,6 +90,9 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if let Some(k) = args.segments {
         config.segments.k = Some(k);
     }
+    if !args.segment_on.is_empty() {
+        config.segments.on = args.segment_on.clone();
+    }
     if let Some(seed) = args.seed {
         config.segments.seed = seed;
         config.retention.seed = seed;

@@ -14,7 +14,9 @@ use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
-    cluster, profile_segments, project, ProfileInputs, PyramidError, SegmentError, SegmentModel,
+    bootstrap_stability, cluster, full_centroids, match_ids, profile_segments, project, renumber,
+    segment_slots, value_cube, Clustering, CubeCell, CubeRow, KChoice, ProfileInputs, PyramidError,
+    SegmentError, SegmentModel,
 };
 use crate::monitoring::DriftReference;
 use crate::progress::Progress;
@@ -76,15 +78,26 @@ pub const HOLDOUT_FOLDS: usize = 5;
 
 /// Fit every model the configuration asks for and return the (unsaved) bundle.
 pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Bundle, TrainError> {
-    Ok(train_with_holdout(config, progress, false)?.0)
+    Ok(train_with_holdout(config, progress, false, None)?.0)
 }
 
-/// [`train`], optionally keeping a stratified 20% of the labelled customers out of
-/// fitting and returning them (only when the config has a label).
+/// As [`train`]; segments that match the `champion` bundle's (the one CURRENT points to)
+/// keep its segment ids.
+pub fn train_against(
+    config: &TrainConfig,
+    progress: &Progress,
+    champion: Option<&Bundle>,
+) -> Result<Bundle, TrainError> {
+    Ok(train_with_holdout(config, progress, false, champion)?.0)
+}
+
+/// [`train_against`], optionally keeping a stratified 20% of the labelled customers out
+/// of fitting and returning them (only when the config has a label).
 pub fn train_with_holdout(
     config: &TrainConfig,
     progress: &Progress,
     keep_holdout: bool,
+    champion: Option<&Bundle>,
 ) -> Result<(Bundle, Option<Holdout>), TrainError> {
     config.check()?;
     // Baskets of the order log's invoices, when it names items: the cross-sell source.
@@ -130,32 +143,22 @@ pub fn train_with_holdout(
     let matrix = to_matrix(&rows, encoder.n_features());
 
     progress.step("clustering customers into segments");
-    let (clustering, k_scores) = cluster(&matrix, &config.segments)?;
-    let profiles = profile_segments(&ProfileInputs {
-        table: &table,
-        encoder: &encoder,
-        labels: &clustering.labels,
-        k: clustering.centroids.len(),
-        churned: churned.as_deref(),
-        value: value.as_deref(),
-    });
-    let silhouette = k_scores
-        .iter()
-        .find(|s| s.k == clustering.centroids.len())
+    let (segments, segment_labels) = fit_segments(
+        &SegmentInputs {
+            matrix: &matrix,
+            rows: &rows,
+            table: &table,
+            encoder: &encoder,
+            churned: churned.as_deref(),
+            value: value.as_deref(),
+            champion,
+        },
+        &config.segments,
+        progress,
+    )?;
+    let silhouette = (segments.k_scores.iter())
+        .find(|s| s.k == segments.k())
         .map(|s| s.silhouette);
-    let projection = project(
-        &rows,
-        &clustering.labels,
-        &clustering.centroids,
-        config.segments.seed,
-    );
-    let segments = SegmentModel {
-        projection,
-        centroids: clustering.centroids,
-        k_scores,
-        inertia: clustering.inertia,
-        profiles,
-    };
 
     progress.step("building the value pyramid");
     let pyramid = match (&config.data.value, &value) {
@@ -200,7 +203,7 @@ pub fn train_with_holdout(
     };
 
     if let Some(tree) = &mut tree {
-        tree.link_segments(matrix.view(), &clustering.labels, segments.k());
+        tree.link_segments(matrix.view(), &segment_labels, segments.k());
     }
 
     let schema = Schema::from_encoder(
@@ -255,6 +258,7 @@ pub fn train_with_holdout(
         progress.step("scoring the training customers with the finished bundle");
         bundle.manifest.metrics.scored_training = Some(score_training(&bundle, &table));
     }
+    bundle.segments.cube = training_cube(&bundle, &table, churned.as_deref(), value.as_deref());
     Ok((bundle, holdout))
 }
 
@@ -326,6 +330,150 @@ fn drift_reference(bundle: &Bundle, table: &Table) -> DriftReference {
         &segments,
         bundle.segments.k(),
     )
+}
+
+/// What segmenting needs from training.
+struct SegmentInputs<'a> {
+    /// Every encoded feature of every customer.
+    matrix: &'a Array2<f64>,
+    rows: &'a [Vec<f64>],
+    table: &'a Table,
+    encoder: &'a FeatureEncoder,
+    churned: Option<&'a [Option<bool>]>,
+    value: Option<&'a [Option<f64>]>,
+    champion: Option<&'a Bundle>,
+}
+
+/// Cluster on the chosen columns' features, keep the champion's ids for matching segments,
+/// measure stability, then profile on every column. Returns the model and each row's segment.
+fn fit_segments(
+    inputs: &SegmentInputs,
+    params: &crate::models::segment::SegmentParams,
+    progress: &Progress,
+) -> Result<(SegmentModel, Vec<usize>), TrainError> {
+    let slots = segment_slots(inputs.encoder, &params.on)?;
+    let selected;
+    let clustered = match slots.is_empty() {
+        true => inputs.matrix,
+        false => {
+            selected = inputs.matrix.select(ndarray::Axis(1), &slots);
+            &selected
+        }
+    };
+    let KChoice {
+        mut clustering,
+        scores,
+        reason,
+    } = cluster(clustered, params)?;
+    widen_centroids(&mut clustering, inputs.matrix, &slots);
+    let ids_from = keep_champion_ids(inputs.champion, inputs.encoder, &mut clustering, &slots);
+    let k = clustering.centroids.len();
+    let stability = match params.bootstrap {
+        0 => None,
+        resamples => {
+            progress.step(&format!(
+                "refitting segments on {resamples} bootstrap resamples"
+            ));
+            let s = bootstrap_stability(clustered, &clustering.labels, k, resamples, params)?;
+            Some(s)
+        }
+    };
+    let profiles = profile_segments(&ProfileInputs {
+        table: inputs.table,
+        encoder: inputs.encoder,
+        labels: &clustering.labels,
+        k,
+        churned: inputs.churned,
+        value: inputs.value,
+    });
+    let projection = project(
+        inputs.rows,
+        &clustering.labels,
+        &clustering.centroids,
+        params.seed,
+    );
+    let model = SegmentModel {
+        projection,
+        centroids: clustering.centroids,
+        k_scores: scores,
+        inertia: clustering.inertia,
+        profiles,
+        k_reason: reason,
+        segment_on: params.on.clone(),
+        slots,
+        stability,
+        ids_from,
+        cube: Vec::new(),
+    };
+    Ok((model, clustering.labels))
+}
+
+/// Centroids clustered on some features get every feature (the members' means), so the
+/// report, the champion match and the bundle checks see the whole feature space.
+fn widen_centroids(clustering: &mut Clustering, matrix: &Array2<f64>, slots: &[usize]) {
+    if slots.is_empty() {
+        return;
+    }
+    let k = clustering.centroids.len();
+    let mut full = full_centroids(matrix, &clustering.labels, k);
+    for (wide, narrow) in full.iter_mut().zip(&clustering.centroids) {
+        for (&j, &x) in slots.iter().zip(narrow) {
+            wide[j] = x;
+        }
+    }
+    clustering.centroids = full;
+}
+
+/// Renumber the new segments after the champion's when both bundles have the same
+/// features; the champion's version when they did.
+fn keep_champion_ids(
+    champion: Option<&Bundle>,
+    encoder: &FeatureEncoder,
+    clustering: &mut Clustering,
+    slots: &[usize],
+) -> Option<String> {
+    let champion = champion?;
+    let same_features = champion.encoder.features.len() == encoder.features.len()
+        && (champion.encoder.features.iter())
+            .zip(&encoder.features)
+            .all(|(a, b)| a.name == b.name);
+    if !same_features || champion.segments.centroids.is_empty() {
+        return None;
+    }
+    let ids = match_ids(&champion.segments.centroids, &clustering.centroids, slots);
+    renumber(clustering, &ids);
+    Some(champion.manifest.version.clone())
+}
+
+/// Segment × tier × quadrant of every training customer, as the finished bundle scores them.
+fn training_cube(
+    bundle: &Bundle,
+    table: &Table,
+    churned: Option<&[Option<bool>]>,
+    value: Option<&[Option<f64>]>,
+) -> Vec<CubeCell> {
+    use std::borrow::Cow;
+    let scorer = crate::score::Scorer::new(bundle.clone());
+    let columns: Vec<_> = scorer.input_names().map(|n| table.column(n)).collect();
+    // (row, segment, tier, quadrant): only what the cube needs, not whole answers.
+    let placed: Vec<(usize, usize, String, Option<String>)> = (0..table.rows())
+        .filter_map(|row| {
+            let values = crate::features::row_values(&columns, row);
+            let s = scorer.score(Cow::Borrowed(""), values).ok()?.segment;
+            Some((row, s.id, s.tier, s.quadrant))
+        })
+        .collect();
+    let tiers: Vec<&str> = (bundle.pyramid.iter())
+        .flat_map(|p| p.tiers.iter().map(|t| t.name.as_str()))
+        .collect();
+    let rows = placed.iter().map(|(row, segment, tier, quadrant)| CubeRow {
+        segment: *segment,
+        tier,
+        quadrant: quadrant.as_deref(),
+        value: value.and_then(|v| v.get(*row).copied().flatten()),
+        churned: churned.and_then(|c| c.get(*row).copied().flatten()),
+    });
+    value_cube(rows, &tiers)
 }
 
 /// Score every training customer through the real Scorer and summarise the answers.

@@ -51,6 +51,14 @@ fn every_endpoint_answers() {
     let r = get(a, "/v1/segments").json();
     assert_eq!(r["segments"].as_array().unwrap().len(), 3);
     assert_eq!(r["pyramid"]["tiers"][0]["name"], "platinum");
+    // The value cube: every training customer in exactly one cell.
+    let cells = r["cube"].as_array().unwrap();
+    let customers: u64 = cells.iter().map(|c| c["customers"].as_u64().unwrap()).sum();
+    assert_eq!(customers, 400, "{cells:?}");
+    assert!(cells
+        .iter()
+        .all(|c| c["tier"].is_string() && c["churn_rate"].is_number()));
+    assert!(r["stability"]["mean_ari"].is_number(), "{r}");
     let health = get(a, "/healthz");
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["model_version"], answer["model_version"]);

@@ -146,6 +146,13 @@ fn segments(b: &Bundle, width: usize) -> Result<(), Problem> {
             ),
         ));
     }
+    if let Some((i, slot)) = s.slots.iter().enumerate().find(|(_, &j)| j >= width) {
+        return Err(problem(
+            SEGMENTS,
+            format!("slots[{i}]"),
+            format!("feature {slot}, the encoder makes {width} features"),
+        ));
+    }
     if s.profiles.len() != s.centroids.len() {
         return Err(problem(
             SEGMENTS,

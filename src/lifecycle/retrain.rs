@@ -34,7 +34,7 @@ pub fn train_gated(
         .map(|path| train::read_holdout(path, config))
         .transpose()?;
     let slice = champion.is_some() && given.is_none() && params.mode == PromoteMode::Auto;
-    let (mut bundle, kept) = train::train_with_holdout(config, progress, slice)?;
+    let (mut bundle, kept) = train::train_with_holdout(config, progress, slice, champion.as_ref())?;
     let holdout: Option<Holdout> = given.or(kept);
     progress.step("writing the bundle");
     let dir = bundle.save_version(models)?;

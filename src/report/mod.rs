@@ -3,6 +3,7 @@
 //! analyst: data quality, segments, value pyramid, retention and cross-sell.
 
 mod crosssell;
+mod cube;
 mod retention;
 mod svg;
 
@@ -39,10 +40,14 @@ pub fn render(bundle: &Bundle) -> String {
 
 /// Sections from the other models, when the bundle has them.
 fn extra_sections(bundle: &Bundle) -> Vec<String> {
-    [retention::section(bundle), crosssell::section(bundle)]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        cube::section(bundle),
+        retention::section(bundle),
+        crosssell::section(bundle),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}\

@@ -6,7 +6,7 @@ use super::metrics::Metrics;
 use super::request::{json_body, parse_json, record_from_json};
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
-use crate::models::segment::{SegmentProfile, ValuePyramid};
+use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
 use crate::monitoring::{DriftReport, Window};
 use crate::score::{Answer, ScoreError, Scorer};
 use actix_web::http::header::ContentType;
@@ -282,6 +282,11 @@ pub struct SegmentsInfo {
     pub segments: Vec<SegmentProfile>,
     #[schema(value_type = Option<Object>)]
     pub pyramid: Option<ValuePyramid>,
+    /// Segment × value tier × value quadrant: customers, value and churn rate per cell.
+    #[schema(value_type = Vec<Object>)]
+    pub cube: Vec<CubeCell>,
+    #[schema(value_type = Option<Object>)]
+    pub stability: Option<Stability>,
 }
 
 /// Segment profiles and the value pyramid.
@@ -294,6 +299,8 @@ pub async fn segments(_: Authorized, state: web::Data<AppState>) -> HttpResponse
         model_version: bundle.manifest.version.clone(),
         segments: bundle.segments.profiles.clone(),
         pyramid: bundle.pyramid.clone(),
+        cube: bundle.segments.cube.clone(),
+        stability: bundle.segments.stability.clone(),
     })
 }
 

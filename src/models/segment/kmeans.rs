@@ -1,5 +1,5 @@
 //! k-means (greedy k-means++ initialisation, Lloyd iterations, restarts in parallel) and
-//! the choice of k by silhouette.
+//! the silhouette (the choice of k is in `choose.rs`).
 
 use super::{SegmentError, SegmentParams};
 use crate::models::stats::squared_distance;
@@ -8,7 +8,6 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// One fitted partition of the rows.
 #[derive(Debug, Clone)]
@@ -16,14 +15,6 @@ pub struct Clustering {
     pub centroids: Vec<Vec<f64>>,
     pub labels: Vec<usize>,
     /// Sum of squared distances of each row to its centroid (scikit-learn's definition).
-    pub inertia: f64,
-}
-
-/// How one candidate k scored when k was chosen automatically.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct KScore {
-    pub k: usize,
-    pub silhouette: f64,
     pub inertia: f64,
 }
 
@@ -206,34 +197,7 @@ fn nearest_with_distance(centres: &[Vec<f64>], row: &[f64]) -> (usize, f64) {
     best
 }
 
-/// Fit every k in the range and keep the one with the best silhouette on a sample.
-pub fn choose_k(
-    rows: &Array2<f64>,
-    params: &SegmentParams,
-) -> Result<(Clustering, Vec<KScore>), SegmentError> {
-    let sample_rows = silhouette_sample(rows.nrows(), params.silhouette_sample, params.seed);
-    let mut scores = Vec::new();
-    let mut best: Option<(f64, Clustering)> = None;
-    for k in params.k_min..=params.k_max.min(rows.nrows().saturating_sub(1)) {
-        let clustering = fit_kmeans(rows, k, params.restarts, params)?;
-        let silhouette = silhouette(rows, &clustering.labels, &sample_rows);
-        scores.push(KScore {
-            k,
-            silhouette,
-            inertia: clustering.inertia,
-        });
-        if best.as_ref().is_none_or(|(s, _)| silhouette > *s) {
-            best = Some((silhouette, clustering));
-        }
-    }
-    let (_, clustering) = best.ok_or(SegmentError::TooFewRows {
-        rows: rows.nrows(),
-        k: params.k_min,
-    })?;
-    Ok((clustering, scores))
-}
-
-fn silhouette_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+pub(super) fn silhouette_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
     if n <= size {
         return (0..n).collect();
     }
@@ -291,10 +255,10 @@ pub fn nearest(centroids: &[Vec<f64>], features: &[f64]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn blobs() -> Array2<f64> {
+    pub(crate) fn blobs() -> Array2<f64> {
         let mut data = Vec::new();
         for (cx, cy) in [(0.0, 0.0), (10.0, 0.0), (0.0, 10.0)] {
             for i in 0..30 {
@@ -307,8 +271,12 @@ mod tests {
 
     #[test]
     fn finds_three_well_separated_blobs() {
-        let params = SegmentParams::default();
-        let (clustering, scores) = choose_k(&blobs(), &params).unwrap();
+        let params = SegmentParams {
+            k_min: 2,
+            ..Default::default()
+        };
+        let chosen = super::super::choose_k(&blobs(), &params).unwrap();
+        let (clustering, scores) = (chosen.clustering, chosen.scores);
         assert_eq!(clustering.centroids.len(), 3, "{scores:?}");
         let best = scores.iter().map(|s| s.silhouette).fold(f64::MIN, f64::max);
         assert!(best > 0.8);
