@@ -93,6 +93,20 @@ fn a_centroid_of_the_wrong_width_is_refused() {
 }
 
 #[test]
+fn a_drift_profile_whose_shares_do_not_match_its_bins_is_refused() {
+    let (_dir, models, bundle) = copy();
+    tamper(&bundle, "drift_reference.json", |v| {
+        v["inputs"][0]["shares"].as_array_mut().unwrap().pop();
+    });
+    refused(&models, &["drift_reference.json", "inputs[0]", "shares for"]);
+    let (_dir, models, bundle) = copy();
+    tamper(&bundle, "drift_reference.json", |v| {
+        v["inputs"][0]["name"] = json!("no_such_input");
+    });
+    refused(&models, &["drift_reference.json", "no_such_input"]);
+}
+
+#[test]
 fn a_zero_standard_deviation_is_refused() {
     let (_dir, models, bundle) = copy();
     tamper(&bundle, "encoder.json", |v| {

@@ -3,7 +3,7 @@
 //! and the field named, never discovered by a panic or an endless loop while scoring.
 
 use super::{corrupt, Bundle, BundleError, Schema, MANIFEST};
-use super::{ENCODER, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
+use super::{DRIFT, ENCODER, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
 use crate::config::MAX_CHURN_WINDOW_DAYS;
 use crate::features::Encoding;
 use crate::models::classifier::calibration::Calibrator;
@@ -12,6 +12,8 @@ use crate::models::classifier::ChurnModel;
 use crate::models::rules::CrossSellModel;
 use crate::models::segment::ValuePyramid;
 use crate::models::tree::ReadableTree;
+use crate::monitoring::reference::Profile;
+use crate::monitoring::DriftReference;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -49,7 +51,73 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     if let Some(tree) = &b.tree {
         self::tree(tree, width, b.segments.k())?;
     }
+    if let Some(reference) = &b.drift {
+        drift(b, reference)?;
+    }
     Ok(())
+}
+
+/// The drift profile: every input one the encoder has, bins and shares that pair up,
+/// edges and categories in the order the lookups (partition point, binary search) need.
+fn drift(b: &Bundle, r: &DriftReference) -> Result<(), Problem> {
+    let inputs: HashSet<&str> = b.encoder.inputs.iter().map(|i| i.name.as_str()).collect();
+    for (i, input) in r.inputs.iter().enumerate() {
+        let at = format!("inputs[{i}]");
+        if !inputs.contains(input.name.as_str()) {
+            return Err(problem(
+                DRIFT,
+                &at,
+                format!("`{}` is not an input of the encoder", input.name),
+            ));
+        }
+        match &input.profile {
+            Profile::Numeric(p) => {
+                let why = bins_problem(&p.edges, &p.shares, p.edges.len() + 1);
+                why.map_or(Ok(()), |why| Err(problem(DRIFT, &at, why)))?
+            }
+            Profile::Categorical(p) => {
+                if !p.categories.windows(2).all(|w| w[0] < w[1]) {
+                    return Err(problem(
+                        DRIFT,
+                        &at,
+                        "categories are not sorted and distinct",
+                    ));
+                }
+                let why = bins_problem(&[], &p.shares, p.categories.len());
+                why.map_or(Ok(()), |why| Err(problem(DRIFT, &at, why)))?
+            }
+        }
+    }
+    if let Some(p) = &r.churn_probability {
+        if let Some(why) = bins_problem(&p.edges, &p.shares, p.edges.len() + 1) {
+            return Err(problem(DRIFT, "churn_probability", why));
+        }
+    }
+    if !r.segments.is_empty() && r.segments.len() != b.segments.k() {
+        return Err(problem(
+            DRIFT,
+            "segments",
+            format!(
+                "{} shares for {} segments",
+                r.segments.len(),
+                b.segments.k()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn bins_problem(edges: &[f64], shares: &[f64], bins: usize) -> Option<String> {
+    if shares.len() != bins {
+        return Some(format!("{} shares for {bins} bins", shares.len()));
+    }
+    if !edges.windows(2).all(|w| w[0] < w[1]) {
+        return Some("bin edges are not increasing".into());
+    }
+    if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
+        return Some("a share outside 0..1".into());
+    }
+    None
 }
 
 fn manifest(b: &Bundle) -> Result<(), Problem> {
