@@ -98,7 +98,10 @@ fn a_drift_profile_whose_shares_do_not_match_its_bins_is_refused() {
     tamper(&bundle, "drift_reference.json", |v| {
         v["inputs"][0]["shares"].as_array_mut().unwrap().pop();
     });
-    refused(&models, &["drift_reference.json", "inputs[0]", "shares for"]);
+    refused(
+        &models,
+        &["drift_reference.json", "inputs[0]", "shares for"],
+    );
     let (_dir, models, bundle) = copy();
     tamper(&bundle, "drift_reference.json", |v| {
         v["inputs"][0]["name"] = json!("no_such_input");
