@@ -242,6 +242,10 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         workers,
         watch_interval: watch_interval(args.watch_interval)?,
+        shadow: args
+            .shadow
+            .map(|version| serve::shadow::ShadowOptions::new(version, args.shadow_share))
+            .transpose()?,
     })?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::monitoring::DriftReport;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -119,7 +119,68 @@ impl DriftGauges {
     }
 }
 
+/// Shadow scoring: records compared, records dropped, and the agreement gauges (set at
+/// each scrape and each `GET /v1/models`). Registered only when shadowing is on.
+#[derive(Clone)]
+pub struct ShadowMetrics {
+    pub records: IntCounter,
+    pub dropped: IntCounter,
+    same_band: Gauge,
+    same_segment: Gauge,
+    spearman: Gauge,
+}
+
+impl ShadowMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |name: &str, help: &str| -> Result<Gauge, prometheus::Error> {
+            let g = Gauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        Ok(ShadowMetrics {
+            records: counter(
+                "shadow_records_total",
+                "Shadowed records scored by both champion and challenger",
+            )?,
+            dropped: counter(
+                "shadow_dropped_total",
+                "Records selected for shadowing but dropped (queue full)",
+            )?,
+            same_band: gauge(
+                "shadow_same_band_ratio",
+                "Share of shadowed records in the same risk band",
+            )?,
+            same_segment: gauge(
+                "shadow_same_segment_ratio",
+                "Share of shadowed records in the same segment",
+            )?,
+            spearman: gauge(
+                "shadow_probability_spearman",
+                "Spearman rank correlation of churn probabilities (newest pairs)",
+            )?,
+        })
+    }
+
+    /// Set the gauges from a report; an undefined figure reads NaN.
+    pub fn set(&self, report: &super::shadow::ShadowReport) {
+        self.same_band.set(report.same_band.unwrap_or(f64::NAN));
+        self.same_segment
+            .set(report.same_segment.unwrap_or(f64::NAN));
+        self.spearman.set(report.spearman.unwrap_or(f64::NAN));
+    }
+}
+
 impl Metrics {
+    /// Register the shadow scoring metrics (once, when shadowing is on).
+    pub fn shadow(&self) -> Result<ShadowMetrics, prometheus::Error> {
+        ShadowMetrics::new(&self.registry)
+    }
+
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("custscore".into()), None)?;
         let requests = IntCounterVec::new(

@@ -7,6 +7,7 @@ mod metrics;
 mod openapi;
 mod request;
 mod routes;
+pub mod shadow;
 mod state;
 
 pub use state::{AppState, Credentials, Limits, Monitoring};
@@ -37,6 +38,8 @@ pub struct ServeOptions {
     /// Poll CURRENT this often and reload when it names another version (replicas on
     /// one shared models folder converge by themselves).
     pub watch_interval: Option<std::time::Duration>,
+    /// Score a share of the records with another version too, off the response path.
+    pub shadow: Option<shadow::ShadowOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,8 @@ pub enum ServeError {
     Server(#[from] std::io::Error),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Shadow(#[from] shadow::ShadowError),
 }
 
 /// Load the CURRENT bundle; on a first start with none, train the default one first.
@@ -216,13 +221,21 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
     let bundle = load_or_train(&options.models)?;
     let scorer = Scorer::new(bundle);
     let version = scorer.version().to_string();
-    let state = web::Data::new(AppState::new(
+    let mut state = AppState::new(
         scorer,
         options.models.clone(),
         credentials.clone(),
         options.limits.clone(),
         options.monitoring,
-    )?);
+    )?;
+    if let Some(shadowing) = &options.shadow {
+        state.shadow = Some(start_shadow(&state, &options.models, shadowing)?);
+        eprintln!(
+            "shadowing bundle {} on a {} share of /v1/score",
+            shadowing.version, shadowing.share
+        );
+    }
+    let state = web::Data::new(state);
     let auth = match (credentials.api_key_count(), credentials.has_admin_token()) {
         (0, true) => "no API keys: listening on loopback only, admin token set".to_string(),
         (0, false) => {
@@ -254,6 +267,26 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         actix_web::rt::spawn(reload_on_hangup(state));
         server.await.map_err(ServeError::Server)
     })
+}
+
+/// Load and verify the challenger bundle, then start its thread.
+fn start_shadow(
+    state: &AppState,
+    models: &Path,
+    options: &shadow::ShadowOptions,
+) -> Result<shadow::Shadow, ServeError> {
+    let bundle = Bundle::load(models, Some(&options.version)).map_err(|reason| {
+        shadow::ShadowError::Load {
+            version: options.version.clone(),
+            reason,
+        }
+    })?;
+    let metrics = state.metrics.shadow()?;
+    Ok(shadow::Shadow::start(
+        Scorer::new(bundle),
+        options.clone(),
+        metrics,
+    )?)
 }
 
 async fn reload_on_hangup(state: web::Data<AppState>) {

@@ -42,6 +42,7 @@ use utoipa::OpenApi;
         routes::BatchAnswer,
         routes::BatchItem,
         routes::ModelInfo,
+        super::shadow::ShadowReport,
         routes::SegmentsInfo,
         routes::RulesInfo,
         routes::RuleInfo,

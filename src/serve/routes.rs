@@ -102,7 +102,11 @@ pub async fn score_one(
         let scorer = state.scorer();
         let window = state.window_for(&scorer);
         let answer = score_value(&state.metrics, &scorer, window.as_deref(), &json, "")?;
-        to_json(&answer)
+        let body = to_json(&answer)?;
+        if let Some(shadow) = &state.shadow {
+            shadow.offer(&answer, json);
+        }
+        Ok(body)
     })
     .await?;
     Ok(json_response(answer))
@@ -230,6 +234,9 @@ pub struct ModelInfo {
     /// `custscore models list --json`).
     #[schema(value_type = Object)]
     pub registry: Option<crate::lifecycle::Registry>,
+    /// Agreement with the shadowed challenger (absent without `--shadow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<super::shadow::ShadowReport>,
 }
 
 /// The bundle being served, and the others on disk.
@@ -257,6 +264,7 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpRes
         metrics: m.metrics.clone(),
         available,
         registry,
+        shadow: state.shadow.as_ref().map(|s| s.report()),
     }))
 }
 
@@ -397,6 +405,9 @@ pub async fn monitoring(
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.drift(state.drift().as_ref());
+    if let Some(shadow) = &state.shadow {
+        shadow.report();
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

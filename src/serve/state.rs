@@ -123,6 +123,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub credentials: Credentials,
     pub limits: Limits,
+    /// The challenger scoring a share of the records off the response path, if any.
+    pub shadow: Option<super::shadow::Shadow>,
     reloading: Mutex<()>,
 }
 
@@ -144,6 +146,7 @@ impl AppState {
             metrics,
             credentials,
             limits,
+            shadow: None,
             reloading: Mutex::new(()),
         })
     }
