@@ -306,6 +306,10 @@ pub struct ReportArgs {
     /// Bundle version to report on (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,
+    /// A customer file to compare with the training profile: adds a drift section
+    /// (PSI warn at 0.1, alert at 0.25, as `custscore drift`).
+    #[arg(long, value_name = "FILE")]
+    pub drift_input: Option<PathBuf>,
     #[command(flatten)]
     pub models: ModelsArg,
 }

@@ -51,10 +51,7 @@ pub fn run_drift(args: &DriftArgs) -> Result<DriftRun, DriftCliError> {
     let slots = SlotMap::new(reference, &scorer.bundle().encoder);
     let input = Stream::from_arg(&args.input);
     let (summary, mut report) = match args.bins {
-        DriftBins::Reference => {
-            let (summary, counts) = count_file(&scorer, &slots, &input)?;
-            (summary, DriftReport::compare(&slots, &counts, thresholds))
-        }
+        DriftBins::Reference => reference_report(&scorer, &slots, &input, thresholds)?,
         DriftBins::Evidently(binning) => {
             let file = args
                 .reference
@@ -68,6 +65,35 @@ pub fn run_drift(args: &DriftArgs) -> Result<DriftRun, DriftCliError> {
         write_json(path, &report)?;
     }
     Ok(DriftRun { report, summary })
+}
+
+/// Drift of a customer file from `bundle`'s training profile over its own bins, as
+/// `custscore drift` reports it by default (the report's drift section uses it).
+pub fn drift_of_file(
+    bundle: Bundle,
+    input: &Path,
+    thresholds: Thresholds,
+) -> Result<DriftRun, DriftCliError> {
+    let Some(reference) = bundle.drift.clone() else {
+        return Err(DriftCliError::NoReference {
+            version: bundle.manifest.version.clone(),
+        });
+    };
+    let scorer = Scorer::new(bundle);
+    let slots = SlotMap::new(reference, &scorer.bundle().encoder);
+    let input = Stream::File(input.to_path_buf());
+    let (summary, report) = reference_report(&scorer, &slots, &input, thresholds)?;
+    Ok(DriftRun { report, summary })
+}
+
+fn reference_report(
+    scorer: &Scorer,
+    slots: &SlotMap,
+    input: &Stream,
+    thresholds: Thresholds,
+) -> Result<(ScanSummary, DriftReport), BatchError> {
+    let (summary, counts) = count_file(scorer, slots, input)?;
+    Ok((summary, DriftReport::compare(slots, &counts, thresholds)))
 }
 
 /// The probability and segment of a scored record, as the reference profiles them.

@@ -278,7 +278,15 @@ fn init_logging(json: bool) {
 fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
-    let html = report::render(&bundle);
+    let drift = match &args.drift_input {
+        Some(path) => {
+            let thresholds = custscore::monitoring::Thresholds::new(0.1, 0.25)?;
+            let run = custscore::drift_cli::drift_of_file(bundle.clone(), path, thresholds)?;
+            Some((path.display().to_string(), run.report))
+        }
+        None => None,
+    };
+    let html = report::render_with_drift(&bundle, drift.as_ref().map(|(p, r)| (p.as_str(), r)));
     std::fs::write(&args.output, html)
         .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", args.output.display()))?;
     eprintln!(

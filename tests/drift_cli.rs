@@ -195,6 +195,29 @@ fn a_shifted_copy_alerts_on_exactly_what_moved_and_a_resample_on_nothing() {
         &["--psi-warn", "0.0001", "--psi-alert", "0.001"],
     );
     assert!(!inputs_at(&strict, "alert").is_empty(), "{strict:#}");
+
+    // The report gains a drift section for a compared file, worst input first.
+    let html = dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--models",
+        models.to_str().unwrap(),
+        "--output",
+        html.to_str().unwrap(),
+        "--drift-input",
+        shifted.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(html).unwrap();
+    let section = &html[html
+        .find(r#"<section id="drift">"#)
+        .expect("a drift section")..];
+    assert!(section.contains("Alerts: tenure, contract."), "{section}");
+    let first_row = &section[section.find("<tbody><tr><td>").unwrap()..];
+    assert!(
+        first_row.starts_with("<tbody><tr><td>tenure</td>"),
+        "{first_row}"
+    );
 }
 
 #[test]

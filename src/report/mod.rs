@@ -4,21 +4,31 @@
 
 mod crosssell;
 mod cube;
+mod drift;
 mod retention;
 mod svg;
 
 use crate::bundle::Bundle;
+use crate::monitoring::DriftReport;
 use std::fmt::Write;
 use svg::esc;
 
 /// Render the whole report.
 pub fn render(bundle: &Bundle) -> String {
+    render_with_drift(bundle, None)
+}
+
+/// The report, with a drift section when a file (its name, its drift) was compared.
+pub fn render_with_drift(bundle: &Bundle, drift: Option<(&str, &DriftReport)>) -> String {
     let mut body = String::new();
     body.push_str(&overview(bundle));
     body.push_str(&segments(bundle));
     body.push_str(&pyramid(bundle));
     for section in extra_sections(bundle) {
         body.push_str(&section);
+    }
+    if let Some((source, report)) = drift {
+        body.push_str(&drift::section(source, report));
     }
     let m = &bundle.manifest;
     format!(
