@@ -9,6 +9,7 @@
 
 use crate::data::csv_input::{self, Next, Record, RecordReader};
 use crate::features::Value;
+use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
 use crate::score::{Answer, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -106,6 +107,39 @@ pub struct BatchSummary {
     pub rejected: usize,
     pub seconds: f64,
     pub rejects: PathBuf,
+    /// The scored rows against the bundle's training profile (bundles that carry one).
+    pub drift: Option<DriftReport>,
+}
+
+impl BatchSummary {
+    /// One line on how far the scored rows sit from the training profile
+    /// (`custscore drift --input` gives the table).
+    pub fn drift_line(&self) -> Option<String> {
+        let report = self.drift.as_ref()?;
+        let list = |names: Vec<&str>| match names.is_empty() {
+            true => "none".to_string(),
+            false => names.join(", "),
+        };
+        let warnings = report
+            .inputs
+            .iter()
+            .filter(|d| d.status == crate::monitoring::Status::Warn)
+            .map(|d| d.input.as_str())
+            .collect();
+        let churn = report
+            .churn_probability
+            .as_ref()
+            .map_or(String::new(), |s| {
+                format!("; churn probability PSI {:.3}", s.psi)
+            });
+        Some(format!(
+            "drift from training (PSI alert at {}, warn at {}): alerts {}; warnings {}{churn}",
+            report.thresholds.alert,
+            report.thresholds.warn,
+            list(report.inputs_at(crate::monitoring::Status::Alert)),
+            list(warnings),
+        ))
+    }
 }
 
 impl fmt::Display for BatchSummary {
@@ -196,6 +230,8 @@ struct Part {
     bytes: Vec<u8>,
     scored: usize,
     rejects: Vec<(u64, String, String)>,
+    /// Drift bin counts of this part's scored rows (empty without a profile).
+    drift: Vec<u64>,
 }
 
 /// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
@@ -220,6 +256,8 @@ pub fn score_stream(
 
     let progress = progress_bar(size);
     let mut rows_in = 0;
+    let slots = drift_slots(scorer);
+    let mut drift = Counts(vec![0; slots.as_ref().map_or(0, SlotMap::len)]);
     // A fixed number of chunks and output batches go round and round, so their buffers
     // are allocated once: fresh large buffers cost a page fault and zeroing per page.
     let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(IN_FLIGHT);
@@ -235,7 +273,17 @@ pub fn score_stream(
             let Ok(mut parts) = recycled_parts.recv() else {
                 break; // the writer stopped on an error, which `join` returns
             };
-            score_chunk(scorer, &layout, chunk.rows(), format, &mut parts);
+            score_chunk(
+                scorer,
+                &layout,
+                chunk.rows(),
+                format,
+                slots.as_ref(),
+                &mut parts,
+            );
+            for part in &parts {
+                drift.add(&Counts(part.drift.clone()));
+            }
             if let Some(bar) = &progress {
                 bar.set_position(chunk.bytes_read);
                 bar.set_message(format!("{rows_in} rows"));
@@ -262,6 +310,7 @@ pub fn score_stream(
         rejected,
         seconds: started.elapsed().as_secs_f64(),
         rejects: rejects.to_path_buf(),
+        drift: slots.map(|slots| DriftReport::compare(&slots, &drift, Thresholds::default())),
     })
 }
 
@@ -347,6 +396,7 @@ fn score_chunk(
     layout: &Layout,
     rows: &[Row],
     format: Format,
+    slots: Option<&SlotMap>,
     parts: &mut Vec<Part>,
 ) {
     let part_rows = rows
@@ -356,7 +406,7 @@ fn score_chunk(
     parts.resize_with(rows.len().div_ceil(part_rows), Part::default);
     rows.par_chunks(part_rows)
         .zip(parts.par_iter_mut())
-        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, part));
+        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, part));
 }
 
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
@@ -407,21 +457,47 @@ fn read_chunks<R: BufRead>(
 
 /// Score and format a slice of rows: answers as bytes into the part (cleared first),
 /// failures as rejects. Writing into a Vec cannot fail.
-fn score_part(scorer: &Scorer, layout: &Layout, rows: &[Row], format: Format, part: &mut Part) {
+fn score_part(
+    scorer: &Scorer,
+    layout: &Layout,
+    rows: &[Row],
+    format: Format,
+    slots: Option<&SlotMap>,
+    part: &mut Part,
+) {
     part.bytes.clear();
     part.rejects.clear();
+    part.drift.clear();
+    part.drift.resize(slots.map_or(0, SlotMap::len), 0);
+    let drift = &mut part.drift;
+    let mut count = |scored: &Scored| {
+        if let Some(slots) = slots {
+            let probability = scored.risk.map(|r| r.probability);
+            slots.record(scored.values(), scored.segment, probability, |slot| {
+                drift[slot] += 1
+            });
+        }
+    };
     part.scored = match format {
         Format::Csv => {
             let mut field = String::new();
             for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
                 scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+                count(scored);
             })
         }
         Format::Jsonl => for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
             let _ = serde_json::to_writer(&mut part.bytes, &scorer.answer(id, scored));
             part.bytes.push(b'\n');
+            count(scored);
         }),
     };
+}
+
+/// Where a scored row's drift counts go, when the bundle carries a training profile.
+fn drift_slots(scorer: &Scorer) -> Option<SlotMap> {
+    let reference = scorer.bundle().drift.clone()?;
+    Some(SlotMap::new(reference, &scorer.bundle().encoder))
 }
 
 /// Score each row with one scratch, hand every answer to `write` and every failure to

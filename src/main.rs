@@ -164,6 +164,9 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format)?;
     drop(aggregated);
     eprintln!("{summary}");
+    if let Some(line) = summary.drift_line() {
+        eprintln!("{line}");
+    }
     Ok(())
 }
 

@@ -47,6 +47,14 @@ fn file_scores_equal_in_memory_scores_of_the_loaded_bundle() {
     let (out, scored, rejected) = score(&models, &fixture("telco_400.csv"), dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!((scored.len(), rejected.len()), (400, 0));
+    // The training file itself has not drifted from its own profile.
+    assert!(
+        stderr(&out).contains(
+            "drift from training (PSI alert at 0.25, warn at 0.1): alerts none; warnings none"
+        ),
+        "{}",
+        stderr(&out)
+    );
 
     let scorer = Scorer::new(Bundle::load(&models, None).unwrap());
     let mut reader = csv::Reader::from_path(fixture("telco_400.csv")).unwrap();
