@@ -231,7 +231,7 @@ struct Part {
     scored: usize,
     rejects: Vec<(u64, String, String)>,
     /// Drift bin counts of this part's scored rows (empty without a profile).
-    drift: Vec<u64>,
+    drift: Counts,
 }
 
 /// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
@@ -282,7 +282,7 @@ pub fn score_stream(
                 &mut parts,
             );
             for part in &parts {
-                drift.add(&Counts(part.drift.clone()));
+                drift.add(&part.drift);
             }
             if let Some(bar) = &progress {
                 bar.set_position(chunk.bytes_read);
@@ -467,9 +467,9 @@ fn score_part(
 ) {
     part.bytes.clear();
     part.rejects.clear();
-    part.drift.clear();
-    part.drift.resize(slots.map_or(0, SlotMap::len), 0);
-    let drift = &mut part.drift;
+    part.drift.0.clear();
+    part.drift.0.resize(slots.map_or(0, SlotMap::len), 0);
+    let drift = &mut part.drift.0;
     let mut count = |scored: &Scored| {
         if let Some(slots) = slots {
             let probability = scored.risk.map(|r| r.probability);

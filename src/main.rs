@@ -185,13 +185,7 @@ fn aggregate_log(
         );
     };
     let cutoff = cutoff.map(transactions::parse_cutoff).transpose()?;
-    // Totals per customer as the log streams past: memory follows customers, not lines.
-    let mut totals = transactions::CustomerTotals::new(cutoff, info.spec.churn_after_days);
-    let scan = transactions::for_each_event(log, &info.spec, |event| totals.add(&event))?;
-    let cutoff = cutoff.unwrap_or(scan.last + chrono::Duration::seconds(1));
-    let mut quality = scan.quality;
-    quality.note_scan_span(scan.first, scan.last, cutoff);
-    let (table, _) = totals.table(&info.spec, cutoff, false);
+    let (table, quality) = transactions::customer_table_streamed(log, &info.spec, cutoff)?;
     for line in quality.findings() {
         eprintln!("{line}");
     }

@@ -220,6 +220,23 @@ pub struct LogScan {
     pub last: NaiveDateTime,
 }
 
+/// One row per customer from an order log streamed once, as training aggregates it
+/// (totals per customer as the log goes past: memory follows customers, not lines); the
+/// cut-off defaults to just after the last event.
+pub fn customer_table_streamed(
+    path: &Path,
+    spec: &TransactionSpec,
+    cutoff: Option<NaiveDateTime>,
+) -> Result<(Table, LogQuality), TransactionError> {
+    let mut totals = CustomerTotals::new(cutoff, spec.churn_after_days);
+    let scan = for_each_event(path, spec, |event| totals.add(&event))?;
+    let cutoff = cutoff.unwrap_or(scan.last + Duration::seconds(1));
+    let mut quality = scan.quality;
+    quality.note_scan_span(scan.first, scan.last, cutoff);
+    let (table, _) = totals.table(spec, cutoff, false);
+    Ok((table, quality))
+}
+
 /// Stream the log's usable events to `each`, one at a time (memory does not grow with
 /// the log); unusable lines are counted and sampled in the quality report with their line.
 pub fn for_each_event(
