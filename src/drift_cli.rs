@@ -42,13 +42,7 @@ pub struct DriftRun {
 pub fn run_drift(args: &DriftArgs) -> Result<DriftRun, DriftCliError> {
     let thresholds = Thresholds::new(args.psi_warn, args.psi_alert)?;
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
-    let Some(reference) = bundle.drift.clone() else {
-        return Err(DriftCliError::NoReference {
-            version: bundle.manifest.version.clone(),
-        });
-    };
-    let scorer = Scorer::new(bundle);
-    let slots = SlotMap::new(reference, &scorer.bundle().encoder);
+    let (scorer, slots) = scorer_with_slots(bundle)?;
     let input = Stream::from_arg(&args.input);
     let (summary, mut report) = match args.bins {
         DriftBins::Reference => reference_report(&scorer, &slots, &input, thresholds)?,
@@ -74,6 +68,15 @@ pub fn drift_of_file(
     input: &Path,
     thresholds: Thresholds,
 ) -> Result<DriftRun, DriftCliError> {
+    let (scorer, slots) = scorer_with_slots(bundle)?;
+    let input = Stream::File(input.to_path_buf());
+    let (summary, report) = reference_report(&scorer, &slots, &input, thresholds)?;
+    Ok(DriftRun { report, summary })
+}
+
+/// The bundle's Scorer and where its drift counts go; a bundle without a training
+/// profile (trained before profiles existed) cannot measure drift.
+fn scorer_with_slots(bundle: Bundle) -> Result<(Scorer, SlotMap), DriftCliError> {
     let Some(reference) = bundle.drift.clone() else {
         return Err(DriftCliError::NoReference {
             version: bundle.manifest.version.clone(),
@@ -81,9 +84,7 @@ pub fn drift_of_file(
     };
     let scorer = Scorer::new(bundle);
     let slots = SlotMap::new(reference, &scorer.bundle().encoder);
-    let input = Stream::File(input.to_path_buf());
-    let (summary, report) = reference_report(&scorer, &slots, &input, thresholds)?;
-    Ok(DriftRun { report, summary })
+    Ok((scorer, slots))
 }
 
 fn reference_report(
