@@ -288,3 +288,75 @@ fn promoting_a_corrupted_version_is_refused_and_current_stays() {
     assert_eq!(history[1]["from"], champion.as_str());
     assert_eq!(history[1]["to"], challenger.as_str());
 }
+
+/// Many `models promote` and `models rollback` processes on one folder at once: each
+/// switch holds the folder's lock from reading CURRENT to appending its history line,
+/// so the history stays one chain (each line starts where the one before ended) that
+/// ends at CURRENT, with one well-formed line per switch made.
+#[test]
+fn concurrent_switches_never_interleave() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let telco = fixture("telco_400.csv");
+    for _ in 0..3 {
+        train(&models, &telco, &["--promote", "always"]);
+    }
+    let v = versions(&models);
+    let before = history_lines(&models);
+    let folder = models.to_str().unwrap().to_string();
+    let children: Vec<_> = (0..24)
+        .map(|i| {
+            let mut cmd = std::process::Command::new(BIN);
+            match i % 3 {
+                2 => cmd.args(["models", "rollback"]),
+                _ => cmd.args(["models", "promote", &v[i % v.len()]]),
+            };
+            cmd.args(["--models", &folder])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut switches = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert!(!err.contains("panicked"), "{err}");
+        match out.status.code() {
+            // A promote of the version already CURRENT changes nothing.
+            Some(0) => {
+                let (from, to) = text
+                    .trim()
+                    .rsplit_once(": ")
+                    .unwrap()
+                    .1
+                    .split_once(" -> ")
+                    .unwrap();
+                switches += usize::from(from != to);
+            }
+            // A rollback may find no earlier champion left; nothing else may fail.
+            _ => assert!(err.contains("no previous champion"), "{err}"),
+        }
+    }
+    let text = std::fs::read_to_string(models.join("HISTORY.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert_eq!(entries.len(), before + switches, "{text}");
+    for pair in entries.windows(2) {
+        assert_eq!(
+            pair[1]["from"], pair[0]["to"],
+            "interleaved switches:\n{text}"
+        );
+        assert!(
+            pair[0]["time"].as_str() <= pair[1]["time"].as_str(),
+            "{text}"
+        );
+    }
+    let now = current(&models);
+    assert!(v.contains(&now), "{now}");
+    assert_eq!(entries.last().unwrap()["to"], now.as_str());
+    assert!(models_cmd(&models, &["list"]).status.success());
+}

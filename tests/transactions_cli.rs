@@ -114,9 +114,9 @@ fn online_retail_log_trains_rfm_segments_and_reports_its_quirks() {
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = csv_rows(&scored);
     assert!(rows.len() > 50, "{}", rows.len());
-    assert!(rows
-        .iter()
-        .all(|r| r[0].parse::<f64>().is_ok_and(|id| id as u64 % 40 == 0)));
+    assert!(rows.iter().all(|r| r[0]
+        .parse::<f64>()
+        .is_ok_and(|id| (id as u64).is_multiple_of(40))));
 }
 
 #[test]

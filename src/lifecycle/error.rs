@@ -28,6 +28,11 @@ pub enum LifecycleError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: another process has been switching CURRENT for {:.1}s; CURRENT is unchanged, try again when it is done", path.display(), waited.as_secs_f64())]
+    Locked {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
     #[error("{}: cannot write: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
 }

@@ -7,11 +7,14 @@
 //! `CURRENT` on a verified bundle and the history one line short, which the replay
 //! repairs by treating `CURRENT` as the top of the champion stack. Appending first would
 //! instead record a change that may never have happened, and a later rollback would
-//! return to a bundle that was never served.
+//! return to a bundle that was never served. Steps (1) to (3), and the reading of
+//! `CURRENT` and the history that decides them, run under the folder's switch lock
+//! (`lock`), so switches from several processes never interleave.
 
 mod error;
 pub mod gate;
 pub mod history;
+pub mod lock;
 pub mod registry;
 pub mod retrain;
 

@@ -5,6 +5,7 @@
 use super::error::{io_error, LifecycleError};
 use super::gate::{self, GateRecord};
 use super::history::{self, Action, HistoryEntry};
+use super::lock::{SwitchLock, LOCK_WAIT};
 use crate::bundle::{self, Bundle, BundleError, Manifest};
 use serde::Serialize;
 use std::fs;
@@ -127,9 +128,29 @@ fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("unreadable manifest: {e}"))
 }
 
+/// The folder's switch lock, held until dropped; none when the folder does not exist
+/// (there is nothing to switch, and the caller's own checks say so).
+fn switch_lock(models: &Path) -> Result<Option<SwitchLock>, LifecycleError> {
+    match models.is_dir() {
+        true => SwitchLock::acquire(models, LOCK_WAIT).map(Some),
+        false => Ok(None),
+    }
+}
+
 /// Make `version` CURRENT after loading it with every check, then record the change.
 /// Promoting the version already CURRENT changes and records nothing.
 pub fn promote(
+    models: &Path,
+    version: &str,
+    action: Action,
+    reason: &str,
+) -> Result<Switch, LifecycleError> {
+    let _one_switch_at_a_time = switch_lock(models)?;
+    promote_locked(models, version, action, reason)
+}
+
+/// [`promote`] under a switch lock the caller holds.
+fn promote_locked(
     models: &Path,
     version: &str,
     action: Action,
@@ -166,19 +187,21 @@ pub fn promote(
 
 /// Go back to the champion before CURRENT (two rollbacks go back two champions).
 pub fn rollback(models: &Path, reason: &str) -> Result<Switch, LifecycleError> {
+    let _one_switch_at_a_time = switch_lock(models)?;
     let current = current(models)?.ok_or_else(|| BundleError::NoBundle {
         dir: models.to_path_buf(),
     })?;
     let Some(previous) = previous_champion(models)? else {
         return Err(LifecycleError::NoPrevious { current });
     };
-    promote(models, &previous, Action::Rollback, reason)
+    promote_locked(models, &previous, Action::Rollback, reason)
 }
 
 /// Remove version folders beyond the newest `keep`, never CURRENT or the previous
 /// champion; returns the versions removed. A folder is first renamed to a hidden name,
 /// so a crash never leaves half a bundle under a version name.
 pub fn gc(models: &Path, keep: usize) -> Result<Vec<String>, LifecycleError> {
+    let _one_switch_at_a_time = switch_lock(models)?;
     let current = current(models)?;
     let previous = previous_champion(models)?;
     let names = version_names(models)?;
