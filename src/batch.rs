@@ -65,6 +65,55 @@ pub enum BatchError {
         path: PathBuf,
         problem: csv_input::HeaderError,
     },
+    #[error("bundle {version} was trained on a customer table, not an order log: use --input")]
+    NotFromALog { version: String },
+    #[error(transparent)]
+    Log(#[from] crate::data::transactions::TransactionError),
+}
+
+/// An order log aggregated to one row per customer as the bundle's training did, in a
+/// temporary CSV that lasts as long as this value.
+pub struct AggregatedLog {
+    file: tempfile::NamedTempFile,
+    /// What reading the log found (lines used, returns, the cut-off, ...).
+    pub quality: crate::data::transactions::LogQuality,
+}
+
+impl AggregatedLog {
+    /// The customers, to read as an `--input` file.
+    pub fn stream(&self) -> Stream {
+        Stream::File(self.file.path().to_path_buf())
+    }
+}
+
+/// Stream `log` through the same running totals per customer as training
+/// (`customer_table_streamed`), with the bundle's column roles and churn window; features
+/// are computed at `cutoff` (default: just after the last event).
+pub fn aggregate_log(
+    manifest: &crate::bundle::Manifest,
+    log: &Path,
+    cutoff: Option<&str>,
+) -> Result<AggregatedLog, BatchError> {
+    use crate::data::transactions;
+    let Some(info) = &manifest.transactions else {
+        return Err(BatchError::NotFromALog {
+            version: manifest.version.clone(),
+        });
+    };
+    let cutoff = cutoff.map(transactions::parse_cutoff).transpose()?;
+    let (table, quality) = transactions::customer_table_streamed(log, &info.spec, cutoff)?;
+    let temp_error = |source| BatchError::Write {
+        path: std::env::temp_dir(),
+        source,
+    };
+    let file = tempfile::NamedTempFile::new().map_err(temp_error)?;
+    transactions::write_customer_csv(&table, &info.spec.customer_col, file.path()).map_err(
+        |source| BatchError::Write {
+            path: file.path().to_path_buf(),
+            source,
+        },
+    )?;
+    Ok(AggregatedLog { file, quality })
 }
 
 /// How scored rows are written.

@@ -210,7 +210,12 @@ pub struct ScoreArgs {
     pub transactions: Option<PathBuf>,
     /// With --transactions: the date features are computed at (default: just after the
     /// last event in the log).
-    #[arg(long, env = "CUSTSCORE_CUTOFF", requires = "transactions")]
+    #[arg(
+        long,
+        visible_alias = "as-of",
+        env = "CUSTSCORE_CUTOFF",
+        requires = "transactions"
+    )]
     pub cutoff: Option<String>,
     /// Where to write one scored row per accepted input row; `-` writes standard output.
     #[arg(long, env = "CUSTSCORE_OUTPUT")]
@@ -310,6 +315,13 @@ pub struct ReportArgs {
     /// (PSI warn at 0.1, alert at 0.25, as `custscore drift`).
     #[arg(long, value_name = "FILE")]
     pub drift_input: Option<PathBuf>,
+    /// An order log to compare instead, aggregated as `score --transactions` does.
+    #[arg(long, value_name = "LOG", conflicts_with = "drift_input")]
+    pub drift_transactions: Option<PathBuf>,
+    /// With --drift-transactions: the date its features are computed at (default: just
+    /// after the log's last event).
+    #[arg(long, value_name = "DATE", requires = "drift_transactions")]
+    pub drift_as_of: Option<String>,
     #[command(flatten)]
     pub models: ModelsArg,
 }
@@ -396,8 +408,25 @@ impl std::str::FromStr for DriftBins {
 pub struct DriftArgs {
     /// Customers to compare (CSV with the training columns, as `score` reads them); `-`
     /// reads standard input.
-    #[arg(long, env = "CUSTSCORE_INPUT")]
-    pub input: PathBuf,
+    #[arg(
+        long,
+        env = "CUSTSCORE_INPUT",
+        required_unless_present = "transactions"
+    )]
+    pub input: Option<PathBuf>,
+    /// An order log to aggregate to customers first, as `score --transactions` does
+    /// (bundles trained from a log).
+    #[arg(long, env = "CUSTSCORE_SCORE_TRANSACTIONS", conflicts_with = "input")]
+    pub transactions: Option<PathBuf>,
+    /// With --transactions: the date features are computed at (default: just after the
+    /// last event in the log). Use the bundle's training cut-off to compare like with like.
+    #[arg(
+        long,
+        visible_alias = "as-of",
+        env = "CUSTSCORE_CUTOFF",
+        requires = "transactions"
+    )]
+    pub cutoff: Option<String>,
     /// Also write the figures as JSON here.
     #[arg(long, env = "CUSTSCORE_DRIFT_JSON")]
     pub json: Option<PathBuf>,

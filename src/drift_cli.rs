@@ -1,8 +1,9 @@
-//! `custscore drift`: read a customer file as `score` does, score each row, and compare
-//! the inputs and scores with the bundle's training profile. Drift is information, not
-//! an error: the command succeeds whatever it finds.
+//! `custscore drift`: read a customer file as `score` does (or aggregate an order log as
+//! `score --transactions` does), score each row, and compare the inputs and scores with
+//! the bundle's training profile. Drift is information, not an error: the command
+//! succeeds whatever it finds.
 
-use crate::batch::{scan_stream, BatchError, ScanSummary, Stream};
+use crate::batch::{aggregate_log, scan_stream, AggregatedLog, BatchError, ScanSummary, Stream};
 use crate::bundle::{Bundle, BundleError};
 use crate::cli::{DriftArgs, DriftBins};
 use crate::features::Value;
@@ -26,6 +27,8 @@ pub enum DriftCliError {
     NoReference { version: String },
     #[error("--bins evidently needs --reference FILE: the training file, which the bundle keeps only as aggregates")]
     NeedsReferenceFile,
+    #[error("--bins evidently compares customer files; with --transactions use the bundle's bins (--bins reference)")]
+    EvidentlyNeedsCustomers,
     #[error("{}: cannot write: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -33,17 +36,55 @@ pub enum DriftCliError {
     },
 }
 
+/// What is compared with the training profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriftInput {
+    /// A customer file (`-`: standard input), read as `score --input` reads it.
+    Customers(PathBuf),
+    /// An order log, aggregated per customer as `score --transactions` does, with the
+    /// features computed at `cutoff` (default: just after the log's last event).
+    Log {
+        path: PathBuf,
+        cutoff: Option<String>,
+    },
+}
+
+impl DriftInput {
+    pub fn path(&self) -> &Path {
+        match self {
+            DriftInput::Customers(path) | DriftInput::Log { path, .. } => path,
+        }
+    }
+
+    /// The customers to read, and the aggregated log they live in (kept while reading).
+    fn open(&self, bundle: &Bundle) -> Result<(Stream, Option<AggregatedLog>), DriftCliError> {
+        match self {
+            DriftInput::Customers(path) => Ok((Stream::from_arg(path), None)),
+            DriftInput::Log { path, cutoff } => {
+                let log = aggregate_log(&bundle.manifest, path, cutoff.as_deref())?;
+                Ok((log.stream(), Some(log)))
+            }
+        }
+    }
+}
+
 /// What one run found.
 pub struct DriftRun {
     pub report: DriftReport,
     pub summary: ScanSummary,
+    /// What reading the order log found (order-log input only).
+    pub log: Option<crate::data::transactions::LogQuality>,
 }
 
 pub fn run_drift(args: &DriftArgs) -> Result<DriftRun, DriftCliError> {
     let thresholds = Thresholds::new(args.psi_warn, args.psi_alert)?;
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
+    let source = drift_input(args);
+    if let (DriftInput::Log { .. }, DriftBins::Evidently(_)) = (&source, args.bins) {
+        return Err(DriftCliError::EvidentlyNeedsCustomers);
+    }
+    let (input, aggregated) = source.open(&bundle)?;
     let (scorer, slots) = scorer_with_slots(bundle)?;
-    let input = Stream::from_arg(&args.input);
     let (summary, mut report) = match args.bins {
         DriftBins::Reference => reference_report(&scorer, &slots, &input, thresholds)?,
         DriftBins::Evidently(binning) => {
@@ -58,20 +99,39 @@ pub fn run_drift(args: &DriftArgs) -> Result<DriftRun, DriftCliError> {
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }
-    Ok(DriftRun { report, summary })
+    Ok(DriftRun {
+        report,
+        summary,
+        log: aggregated.map(|a| a.quality),
+    })
 }
 
-/// Drift of a customer file from `bundle`'s training profile over its own bins, as
-/// `custscore drift` reports it by default (the report's drift section uses it).
-pub fn drift_of_file(
+/// `--input FILE` or `--transactions LOG [--cutoff DATE]`.
+fn drift_input(args: &DriftArgs) -> DriftInput {
+    match (&args.transactions, &args.input) {
+        (Some(log), _) => DriftInput::Log {
+            path: log.clone(),
+            cutoff: args.cutoff.clone(),
+        },
+        (None, input) => DriftInput::Customers(input.clone().unwrap_or_else(|| "-".into())),
+    }
+}
+
+/// Drift of a customer file or order log from `bundle`'s training profile over its own
+/// bins, as `custscore drift` reports it by default (the report's drift section uses it).
+pub fn drift_of(
     bundle: Bundle,
-    input: &Path,
+    input: &DriftInput,
     thresholds: Thresholds,
 ) -> Result<DriftRun, DriftCliError> {
+    let (stream, aggregated) = input.open(&bundle)?;
     let (scorer, slots) = scorer_with_slots(bundle)?;
-    let input = Stream::File(input.to_path_buf());
-    let (summary, report) = reference_report(&scorer, &slots, &input, thresholds)?;
-    Ok(DriftRun { report, summary })
+    let (summary, report) = reference_report(&scorer, &slots, &stream, thresholds)?;
+    Ok(DriftRun {
+        report,
+        summary,
+        log: aggregated.map(|a| a.quality),
+    })
 }
 
 /// The bundle's Scorer and where its drift counts go; a bundle without a training

@@ -154,10 +154,8 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let input = match (&args.input, &args.transactions) {
         (Some(input), _) => batch::Stream::from_arg(input),
         (None, Some(log)) => {
-            let file = aggregate_log(&scorer, log, args.cutoff.as_deref())?;
-            let input = batch::Stream::File(file.path().to_path_buf());
-            aggregated = Some(file);
-            input
+            let log = aggregated_log(&scorer, log, args.cutoff.as_deref())?;
+            aggregated.insert(log).stream()
         }
         (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
     };
@@ -170,40 +168,41 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Aggregate an order log to one row per customer, as the bundle's training did.
-fn aggregate_log(
+/// Aggregate an order log to one row per customer, as the bundle's training did, and
+/// say what reading it found.
+fn aggregated_log(
     scorer: &Scorer,
     log: &std::path::Path,
     cutoff: Option<&str>,
-) -> anyhow::Result<tempfile::NamedTempFile> {
-    use custscore::data::transactions;
-    let manifest = &scorer.bundle().manifest;
-    let Some(info) = &manifest.transactions else {
-        anyhow::bail!(
-            "bundle {} was trained on a customer table, not an order log: use --input",
-            manifest.version
-        );
-    };
-    let cutoff = cutoff.map(transactions::parse_cutoff).transpose()?;
-    let (table, quality) = transactions::customer_table_streamed(log, &info.spec, cutoff)?;
-    for line in quality.findings() {
+) -> anyhow::Result<batch::AggregatedLog> {
+    let aggregated = batch::aggregate_log(&scorer.bundle().manifest, log, cutoff)?;
+    for line in aggregated.quality.findings() {
         eprintln!("{line}");
     }
-    let file = tempfile::NamedTempFile::new()?;
-    transactions::write_customer_csv(&table, &info.spec.customer_col, file.path())?;
-    Ok(file)
+    Ok(aggregated)
 }
 
 fn run_drift(args: custscore::cli::DriftArgs) -> anyhow::Result<()> {
     let run = custscore::drift_cli::run_drift(&args)?;
+    for line in run.log.iter().flat_map(|q| q.findings()) {
+        eprintln!("{line}");
+    }
     print!("{}", run.report.table());
     let s = run.summary;
+    let (name, rows) = match (&args.transactions, &args.input) {
+        (Some(log), _) => (log.display().to_string(), "customers"),
+        (None, input) => (
+            input
+                .as_deref()
+                .unwrap_or("-".as_ref())
+                .display()
+                .to_string(),
+            "rows",
+        ),
+    };
     eprintln!(
-        "{}: rows in {}, compared {}, refused {} (rows `score` would reject)",
-        args.input.display(),
-        s.rows_in,
-        s.scored,
-        s.rejected
+        "{name}: {rows} in {}, compared {}, refused {} (rows `score` would reject)",
+        s.rows_in, s.scored, s.rejected
     );
     Ok(())
 }
@@ -275,11 +274,20 @@ fn init_logging(json: bool) {
 fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
-    let drift = match &args.drift_input {
-        Some(path) => {
+    use custscore::drift_cli::DriftInput;
+    let drift_input = match (&args.drift_input, &args.drift_transactions) {
+        (Some(path), _) => Some(DriftInput::Customers(path.clone())),
+        (None, Some(log)) => Some(DriftInput::Log {
+            path: log.clone(),
+            cutoff: args.drift_as_of.clone(),
+        }),
+        (None, None) => None,
+    };
+    let drift = match drift_input {
+        Some(input) => {
             let thresholds = custscore::monitoring::Thresholds::new(0.1, 0.25)?;
-            let run = custscore::drift_cli::drift_of_file(bundle.clone(), path, thresholds)?;
-            Some((path.display().to_string(), run.report))
+            let run = custscore::drift_cli::drift_of(bundle.clone(), &input, thresholds)?;
+            Some((input.path().display().to_string(), run.report))
         }
         None => None,
     };

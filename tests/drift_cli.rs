@@ -246,3 +246,154 @@ fn bad_flags_and_bundles_without_a_reference_fail_with_one_line() {
     let scored = dir.path().join("scored.csv");
     assert_eq!(score_file(&models, &input, &scored).len(), 400);
 }
+
+/// The CDNOW sample with every amount multiplied by `factor`, for the customers whose
+/// numeric id `keep` accepts.
+fn rewrite_log(to: &Path, keep: impl Fn(u64) -> bool, factor: f64) -> PathBuf {
+    let mut reader = csv::Reader::from_path(fixture("cdnow_sample.csv")).unwrap();
+    let mut writer = csv::Writer::from_path(to).unwrap();
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    for row in reader.records() {
+        let row = row.unwrap();
+        if !keep(row[0].parse().unwrap()) {
+            continue;
+        }
+        let amount = row[3].parse::<f64>().unwrap() * factor;
+        writer
+            .write_record([&row[0], &row[1], &row[2], &amount.to_string()])
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    to.to_path_buf()
+}
+
+fn train_cdnow(models: &Path) {
+    let out = run(&[
+        "train",
+        "--promote",
+        "always",
+        "--transactions",
+        fixture("cdnow_sample.csv").to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "date",
+        "--amount-col",
+        "amount",
+        "--quantity-col",
+        "quantity",
+        "--churn-after-days",
+        "180",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("cut-off 1998-01-01"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `drift --transactions` aggregates the log as `score --transactions` does: amounts
+/// tripled raise alerts on the money inputs and on nothing else; half the customers,
+/// unchanged and taken at the training cut-off, raise nothing.
+#[test]
+fn an_order_log_is_aggregated_and_compared_like_a_customer_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_cdnow(&models);
+    let as_of = ["--as-of", "1998-01-01"];
+
+    let tripled = rewrite_log(&dir.path().join("tripled.csv"), |_| true, 3.0);
+    let report = drift_log(&models, &tripled, &as_of);
+    let money = ["annual_spend", "avg_order_value", "monetary", "net_value"];
+    let mut alerts = inputs_at(&report, "alert");
+    alerts.sort();
+    assert_eq!(alerts, money, "{report:#}");
+    for input in ["recency_days", "frequency", "tenure_days", "units"] {
+        assert!(psi_of(&report, input) < 1e-9, "{input}: {report:#}");
+    }
+
+    let half = rewrite_log(&dir.path().join("half.csv"), |id| id % 2 == 0, 1.0);
+    let report = drift_log(&models, &half, &as_of);
+    assert_eq!(
+        inputs_at(&report, "alert"),
+        Vec::<String>::new(),
+        "{report:#}"
+    );
+    assert_eq!(
+        inputs_at(&report, "warn"),
+        Vec::<String>::new(),
+        "{report:#}"
+    );
+    assert!(report["records"].as_u64().unwrap() > 500, "{report:#}");
+
+    // The report's drift section reads an order log through the same path.
+    let html = dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--models",
+        models.to_str().unwrap(),
+        "--output",
+        html.to_str().unwrap(),
+        "--drift-transactions",
+        tripled.to_str().unwrap(),
+        "--drift-as-of",
+        "1998-01-01",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(html).unwrap();
+    let section = &html[html
+        .find(r#"<section id="drift">"#)
+        .expect("a drift section")..];
+    assert!(
+        section.contains("Alerts: monetary, net_value, avg_order_value, annual_spend."),
+        "{section}"
+    );
+
+    // Evidently's bins need customer files; a customer-table bundle has no log roles.
+    let m = models.to_str().unwrap();
+    let t = tripled.to_str().unwrap();
+    let out = run(&[
+        "drift",
+        "--models",
+        m,
+        "--transactions",
+        t,
+        "--bins",
+        "evidently",
+    ]);
+    assert_fails_with(&out, &["--bins evidently", "--transactions"]);
+    let telco_models = dir.path().join("telco_models");
+    train_small(&telco_models);
+    let tm = telco_models.to_str().unwrap();
+    let out = run(&["drift", "--models", tm, "--transactions", t]);
+    assert_fails_with(&out, &["trained on a customer table", "--input"]);
+}
+
+/// Run `drift --transactions LOG` and return its JSON report.
+fn drift_log(models: &Path, log: &Path, extra: &[&str]) -> Json {
+    let json = log.with_extension("drift.json");
+    let mut args = vec![
+        "drift",
+        "--models",
+        models.to_str().unwrap(),
+        "--transactions",
+        log.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("transaction log:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("customers in"), "{}", stderr(&out));
+    serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+}
