@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use custscore::bundle::Bundle;
 use custscore::features::Value;
-use custscore::monitoring::Window;
+use custscore::monitoring::{Window, WindowSpan};
 use custscore::score::Scorer;
 use std::borrow::Cow;
 use std::hint::black_box;
@@ -52,7 +52,12 @@ fn bench_window(c: &mut Criterion) {
         .drift
         .clone()
         .expect("a bundle with a drift reference");
-    let window = Window::new(reference, &bundle.encoder, 10_000, scorer.version());
+    let window = Window::new(
+        reference,
+        &bundle.encoder,
+        WindowSpan::Records(10_000),
+        scorer.version(),
+    );
     let mut group = c.benchmark_group("score one telco customer");
     let mut i = 0;
     group.bench_function("without monitoring", |b| {

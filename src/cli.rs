@@ -277,10 +277,15 @@ pub struct ServeArgs {
     /// Do not count scored records for drift (GET /v1/monitoring answers 404).
     #[arg(long, env = "CUSTSCORE_NO_MONITORING")]
     pub no_monitoring: bool,
-    /// Scored records in the drift monitoring window (the newest ones).
-    #[arg(long, env = "CUSTSCORE_MONITORING_WINDOW", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub monitoring_window: u64,
+    /// The drift monitoring window: the newest N scored records (`10000`), or those
+    /// scored in the last span of time (`15m`, `1h`, `1d`; from 1m to 7d).
+    #[arg(
+        long,
+        env = "CUSTSCORE_MONITORING_WINDOW",
+        default_value = "10000",
+        value_name = "N|SPAN"
+    )]
+    pub monitoring_window: crate::monitoring::WindowSpan,
     /// PSI from which an input is flagged `warn` in monitoring.
     #[arg(long, env = "CUSTSCORE_PSI_WARN", default_value_t = 0.1)]
     pub psi_warn: f64,

@@ -90,6 +90,10 @@ fn a_shifted_batch_raises_the_tenure_alert_in_monitoring_and_metrics() {
     batch(&customers(|t| (t / 2.0).floor()));
     let shifted = monitoring();
     assert_eq!(shifted["drift"]["records"], 400);
+    let window = &shifted["window"];
+    assert_eq!(window["kind"], "records", "{window}");
+    assert_eq!(window["span_records"], 400, "{window}");
+    assert_eq!(window["rows"], 400, "{window}");
     assert_eq!(status_of(&shifted, "tenure"), "alert", "{shifted:#}");
     assert_eq!(status_of(&shifted, "contract"), "ok", "{shifted:#}");
     assert_eq!(shifted["model_version"], same["model_version"]);
@@ -138,4 +142,42 @@ fn without_monitoring_nothing_is_counted_and_the_route_says_so() {
     let r = get(server.addr, "/v1/monitoring");
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(r.body.contains("no drift reference"), "{}", r.body);
+}
+
+#[test]
+fn a_time_window_reports_its_kind_span_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let server = start(&models, &["--monitoring-window", "15m"]);
+    post_batch(server.addr, &customers(|t| t));
+    post_batch(server.addr, &customers(|t| t)[..100]);
+    let r = get(server.addr, "/v1/monitoring");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let monitoring = r.json();
+    let window = &monitoring["window"];
+    assert_eq!(window["kind"], "time", "{window}");
+    assert_eq!(window["span_seconds"], 900, "{window}");
+    assert_eq!(window["rows"], 500, "{window}");
+    assert_eq!(monitoring["drift"]["records"], 500);
+    assert_eq!(status_of(&monitoring, "tenure"), "ok", "{monitoring:#}");
+    drop(server);
+
+    let addr = format!("127.0.0.1:{}", common::http::free_port());
+    let m = models.to_str().unwrap();
+    for bad in ["10s", "1.5h", "0", "soon"] {
+        let out = run(&[
+            "serve",
+            "--models",
+            m,
+            "--addr",
+            &addr,
+            "--monitoring-window",
+            bad,
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("--monitoring-window"), "{bad}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

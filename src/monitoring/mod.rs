@@ -14,4 +14,4 @@ pub mod window;
 pub use counts::{Counts, SlotMap};
 pub use drift::{DriftReport, InputDrift, Status, Thresholds};
 pub use reference::DriftReference;
-pub use window::Window;
+pub use window::{Clock, Window, WindowInfo, WindowSpan};

@@ -367,8 +367,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[derive(Serialize, ToSchema)]
 pub struct MonitoringInfo {
     pub model_version: String,
-    /// Most records the window holds (the newest ones).
-    pub window_size: u64,
+    /// The window's kind (`records` or `time`), span and the records in it now.
+    pub window: crate::monitoring::WindowInfo,
     /// PSI per input and per score, rates, and ok / warn / alert.
     #[schema(value_type = Object)]
     pub drift: DriftReport,
@@ -385,7 +385,7 @@ pub async fn monitoring(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let scorer = state.scorer();
-    let Some(drift) = state.drift() else {
+    let Some((drift, window)) = state.drift_and_window() else {
         let why = if state.monitoring.enabled {
             "this bundle has no drift reference (trained by an older custscore); retrain it"
         } else {
@@ -395,7 +395,7 @@ pub async fn monitoring(
     };
     Ok(HttpResponse::Ok().json(MonitoringInfo {
         model_version: scorer.version().to_string(),
-        window_size: state.monitoring.window,
+        window,
         drift,
     }))
 }

@@ -5,7 +5,7 @@ use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use crate::bundle::{Bundle, BundleError};
 use crate::lifecycle::{LifecycleError, Switch};
-use crate::monitoring::{DriftReport, Thresholds, Window};
+use crate::monitoring::{DriftReport, Thresholds, Window, WindowInfo, WindowSpan};
 use crate::score::Scorer;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -28,8 +28,8 @@ pub struct Limits {
 pub struct Monitoring {
     /// Off: nothing is counted and `/v1/monitoring` answers 404.
     pub enabled: bool,
-    /// Records in the sliding window.
-    pub window: u64,
+    /// The newest N records, or what was scored in the last span of time.
+    pub window: WindowSpan,
     pub thresholds: Thresholds,
 }
 
@@ -37,7 +37,7 @@ impl Default for Monitoring {
     fn default() -> Self {
         Monitoring {
             enabled: true,
-            window: 10_000,
+            window: WindowSpan::Records(10_000),
             thresholds: Thresholds::default(),
         }
     }
@@ -206,10 +206,17 @@ impl AppState {
 
     /// The drift of the records in the window against the served bundle's reference.
     pub fn drift(&self) -> Option<DriftReport> {
+        self.drift_and_window().map(|(report, _)| report)
+    }
+
+    /// The drift report and the window it was counted in (kind, span, rows).
+    pub fn drift_and_window(&self) -> Option<(DriftReport, WindowInfo)> {
         let window = self.window.load();
-        window
-            .as_ref()
-            .map(|w| w.report(self.monitoring.thresholds))
+        window.as_ref().map(|w| {
+            let report = w.report(self.monitoring.thresholds);
+            let info = w.info(report.records);
+            (report, info)
+        })
     }
 }
 
