@@ -292,7 +292,7 @@ pub struct ServeArgs {
     /// PSI from which an input is flagged `alert` in monitoring.
     #[arg(long, env = "CUSTSCORE_PSI_ALERT", default_value_t = 0.25)]
     pub psi_alert: f64,
-    /// Also score a share of the /v1/score records with this bundle version (off the
+    /// Also score a share of the /v1/score and /v1/score/batch records with this bundle version (off the
     /// response path) and report the agreement in GET /v1/models and /metrics.
     #[arg(long, env = "CUSTSCORE_SHADOW", value_name = "VERSION")]
     pub shadow: Option<String>,

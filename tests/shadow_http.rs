@@ -1,6 +1,7 @@
 //! Shadow scoring: `serve --shadow VERSION --shadow-share S` scores a share of the
-//! /v1/score records with a challenger off the response path and reports the agreement
-//! in GET /v1/models and /metrics.
+//! /v1/score and /v1/score/batch records with a challenger off the response path and
+//! reports the agreement and the challenger's failures in GET /v1/models and /metrics;
+//! it stops, saying why, once the challenger is served or removed.
 
 mod common;
 use common::http::*;
@@ -18,13 +19,17 @@ fn current(models: &Path) -> String {
 
 /// Train a challenger with 4 segments next to CURRENT, without promoting it.
 fn train_challenger(models: &Path) -> String {
+    train_challenger_on(models, &fixture("telco_400.csv"))
+}
+
+fn train_challenger_on(models: &Path, customers: &Path) -> String {
     let before: Vec<_> = std::fs::read_dir(models).unwrap().flatten().collect();
     let out = run(&[
         "train",
         "--promote",
         "never",
         "--customers",
-        fixture("telco_400.csv").to_str().unwrap(),
+        customers.to_str().unwrap(),
         "--id",
         "customer_id",
         "--label",
@@ -120,23 +125,167 @@ fn a_challenger_is_compared_on_the_shadowed_records() {
         "custscore_shadow_same_band_ratio",
         "custscore_shadow_same_segment_ratio",
         "custscore_shadow_probability_spearman",
+        "custscore_shadow_failures_total",
+        "custscore_shadow_active 1",
     ] {
         assert!(metrics.contains(name), "{name} not in /metrics");
     }
 }
 
 #[test]
-fn shadowing_the_champion_itself_agrees_fully() {
+fn the_served_version_is_never_shadowed_against_itself() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     train_small(&models);
     let champion = current(&models);
-    let (shadow, metrics) = shadowed(&models, &champion);
-    println!("champion {champion} vs itself: {shadow}");
-    assert_eq!(figure(&shadow, "same_band", 0.0), 1.0);
-    assert_eq!(figure(&shadow, "same_segment", 0.0), 1.0);
-    assert!((figure(&shadow, "spearman", -1.0) - 1.0).abs() < 1e-9);
-    assert!(metrics.contains("custscore_shadow_same_band_ratio 1\n"));
+    let server = start(&models, &["--shadow", &champion, "--shadow-share", "1.0"]);
+    for body in customers(20) {
+        assert_eq!(post_json(server.addr, "/v1/score", &body).status, 200);
+    }
+    let shadow = get(server.addr, "/v1/models").json()["shadow"].clone();
+    assert_eq!(shadow["active"], false, "{shadow}");
+    let why = shadow["stopped"].as_str().unwrap_or_default();
+    assert!(why.contains("being served"), "{shadow}");
+    assert_eq!(shadow["queued"], 0, "{shadow}");
+    assert_eq!(shadow["records"], 0, "{shadow}");
+    assert!(get(server.addr, "/metrics")
+        .body
+        .contains("custscore_shadow_active 0\n"));
+}
+
+/// The `shadow` object once every queued record has been scored or failed.
+fn settled(addr: std::net::SocketAddr) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let shadow = get(addr, "/v1/models").json()["shadow"].clone();
+        let done = shadow["records"].as_u64().unwrap() + shadow["failures"].as_u64().unwrap();
+        if done == shadow["queued"].as_u64().unwrap() {
+            return shadow;
+        }
+        assert!(Instant::now() < deadline, "shadow stalled: {shadow}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn batch_records_are_shadowed_one_by_one_by_the_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let challenger = train_challenger(&models);
+    let server = start(&models, &["--shadow", &challenger, "--shadow-share", "0.5"]);
+    let batch = format!("[{}]", customers(200).join(","));
+    let r = post_json(server.addr, "/v1/score/batch", &batch);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["scored"], 200, "{}", r.body);
+    let shadow = settled(server.addr);
+    println!("batch of 200 at share 0.5: {shadow}");
+    let queued = shadow["queued"].as_u64().unwrap();
+    assert!((60..=140).contains(&queued), "{shadow}");
+    assert_eq!(shadow["records"], queued, "{shadow}");
+    assert_eq!(shadow["failures"], 0, "{shadow}");
+    assert_eq!(shadow["active"], true, "{shadow}");
+    // The same ids one at a time are selected exactly as in the batch.
+    for body in customers(200) {
+        assert_eq!(post_json(server.addr, "/v1/score", &body).status, 200);
+    }
+    assert_eq!(settled(server.addr)["queued"], 2 * queued);
+}
+
+#[test]
+fn challenger_failures_are_counted_and_shadowing_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    // The challenger reads `contract` as a number, so it refuses every served record.
+    let text = std::fs::read_to_string(fixture("telco_400.csv")).unwrap();
+    let numeric = text
+        .replace(",Month-to-month,", ",0,")
+        .replace(",One year,", ",1,")
+        .replace(",Two year,", ",2,");
+    let file = write(dir.path(), "numeric_contract.csv", numeric.as_bytes());
+    let challenger = train_challenger_on(&models, &file);
+    let server = start(&models, &["--shadow", &challenger, "--shadow-share", "1.0"]);
+    for body in customers(30) {
+        assert_eq!(post_json(server.addr, "/v1/score", &body).status, 200);
+    }
+    let shadow = settled(server.addr);
+    assert_eq!(shadow["queued"], 30, "{shadow}");
+    assert_eq!(shadow["failures"], 30, "{shadow}");
+    assert_eq!(shadow["panics"], 0, "{shadow}");
+    assert_eq!(shadow["active"], true, "{shadow}");
+    let metrics = get(server.addr, "/metrics").body;
+    assert!(
+        metrics.contains("custscore_shadow_failures_total{kind=\"error\"} 30\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("custscore_shadow_failures_total{kind=\"panic\"} 0\n"));
+}
+
+#[test]
+fn promoting_or_removing_the_challenger_stops_shadowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let challenger = train_challenger(&models);
+    let token = write(dir.path(), "admin", b"admin-secret\n");
+    let server = start(
+        &models,
+        &[
+            "--shadow",
+            &challenger,
+            "--shadow-share",
+            "1.0",
+            "--admin-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    let score = |n| {
+        for body in customers(n) {
+            assert_eq!(post_json(server.addr, "/v1/score", &body).status, 200);
+        }
+    };
+    score(40);
+    assert_eq!(settled(server.addr)["records"], 40);
+    let body = format!(r#"{{"version": "{challenger}"}}"#);
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/admin/promote",
+        &[
+            ("authorization", "Bearer admin-secret"),
+            ("content-type", "application/json"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    score(40);
+    let shadow = settled(server.addr);
+    assert_eq!(shadow["active"], false, "{shadow}");
+    let why = shadow["stopped"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(&challenger) && why.contains("being served"),
+        "{shadow}"
+    );
+    assert_eq!(
+        shadow["queued"], 40,
+        "nothing shadowed after the promote: {shadow}"
+    );
+    drop(server);
+
+    // A challenger whose folder disappears.
+    let other = train_challenger(&models);
+    let server = start(&models, &["--shadow", &other, "--shadow-share", "1.0"]);
+    std::fs::remove_dir_all(models.join(&other)).unwrap();
+    let shadow = get(server.addr, "/v1/models").json()["shadow"].clone();
+    assert_eq!(shadow["active"], false, "{shadow}");
+    assert!(
+        shadow["stopped"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("removed"),
+        "{shadow}"
+    );
 }
 
 #[test]

@@ -125,6 +125,10 @@ impl DriftGauges {
 pub struct ShadowMetrics {
     pub records: IntCounter,
     pub dropped: IntCounter,
+    /// Records the challenger failed on, by kind (`error`, `panic`).
+    pub failures: IntCounterVec,
+    /// 1 while shadowing, 0 once it stopped.
+    pub active: IntGauge,
     same_band: Gauge,
     same_segment: Gauge,
     spearman: Gauge,
@@ -151,6 +155,25 @@ impl ShadowMetrics {
                 "shadow_dropped_total",
                 "Records selected for shadowing but dropped (queue full)",
             )?,
+            failures: {
+                let c = IntCounterVec::new(
+                    Opts::new(
+                        "shadow_failures_total",
+                        "Shadowed records the challenger refused (error) or panicked on",
+                    ),
+                    &["kind"],
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                for kind in ["error", "panic"] {
+                    c.with_label_values(&[kind]);
+                }
+                c
+            },
+            active: {
+                let g = IntGauge::new("shadow_active", "1 while shadowing, 0 once stopped")?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             same_band: gauge(
                 "shadow_same_band_ratio",
                 "Share of shadowed records in the same risk band",

@@ -229,11 +229,16 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         options.monitoring,
     )?;
     if let Some(shadowing) = &options.shadow {
-        state.shadow = Some(start_shadow(&state, &options.models, shadowing)?);
-        eprintln!(
-            "shadowing bundle {} on a {} share of /v1/score",
-            shadowing.version, shadowing.share
-        );
+        let shadow = start_shadow(&state, &options.models, shadowing)?;
+        shadow.follow_served(&version);
+        match shadow.report().stopped {
+            None => eprintln!(
+                "shadowing bundle {} on a {} share of /v1/score and /v1/score/batch",
+                shadowing.version, shadowing.share
+            ),
+            Some(why) => eprintln!("not shadowing: {why}"),
+        }
+        state.shadow = Some(shadow);
     }
     let state = web::Data::new(state);
     let auth = match (credentials.api_key_count(), credentials.has_admin_token()) {

@@ -104,7 +104,7 @@ pub async fn score_one(
         let answer = score_value(&state.metrics, &scorer, window.as_deref(), &json, "")?;
         let body = to_json(&answer)?;
         if let Some(shadow) = &state.shadow {
-            shadow.offer(&answer, json);
+            shadow.offer(&answer, move || json);
         }
         Ok(body)
     })
@@ -205,6 +205,13 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<BatchAnswer, ApiError> 
             }
         })
         .collect();
+    if let Some(shadow) = &state.shadow {
+        for (item, result) in items.iter().zip(&results) {
+            if let BatchItem::Scored(answer) = result {
+                shadow.offer(answer, || item.clone());
+            }
+        }
+    }
     let failed = results
         .iter()
         .filter(|r| matches!(r, BatchItem::Failed { .. }))
@@ -247,10 +254,14 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpRes
     let m = &scorer.bundle().manifest;
     // Listing a folder can block on a slow or network disk: never on an async worker.
     let folder = state.models.clone();
+    let shadowing = state.clone();
     let (available, registry) = web::block(move || {
         let registry = crate::lifecycle::registry::list(&folder)
             .map_err(|e| tracing::warn!(error = %e, "cannot list the registry"))
             .ok();
+        if let Some(shadow) = &shadowing.shadow {
+            shadow.follow_folder(&folder);
+        }
         (bundle_versions(&folder), registry)
     })
     .await

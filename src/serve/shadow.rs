@@ -1,9 +1,15 @@
 //! Shadow scoring: a challenger bundle scores a deterministic share of the records the
 //! champion answers, off the response path, and the agreement between the two is kept.
 //!
-//! The handler hands the parsed record and the champion's outcome to a bounded channel
-//! after the answer is built; one background thread scores them with the challenger. A
-//! full channel drops the record (counted): shadowing never blocks or slows a response.
+//! The handlers (`/v1/score`, and each record of `/v1/score/batch`) hand the parsed
+//! record and the champion's outcome to a bounded channel after the answer is built; one
+//! background thread scores them with the challenger. A full channel drops the record
+//! (counted): shadowing never blocks or slows a response. A challenger that refuses a
+//! record or panics on it is counted as a failure and the thread goes on.
+//!
+//! Shadowing stops for good, and says why in `GET /v1/models`, once the challenger is the
+//! version being served (promoted, or named at start) or its folder is gone: a version
+//! compared with itself tells nothing.
 
 use super::metrics::ShadowMetrics;
 use super::request::record_from_json;
@@ -12,8 +18,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use utoipa::ToSchema;
 
 /// Records waiting for the challenger; more are dropped.
@@ -69,17 +76,26 @@ impl Outcome {
     }
 }
 
-struct Job {
-    record: Json,
-    champion: Outcome,
+enum Job {
+    Score {
+        record: Json,
+        champion: Outcome,
+    },
+    /// Wakes the thread so that it sees shadowing has stopped and ends.
+    Stop,
 }
 
 /// Agreement counts over every shadowed record, and the newest probability pairs.
 #[derive(Debug, Default)]
 struct Agreement {
+    /// Records selected and handed to the challenger (dropped ones excluded).
+    queued: u64,
     records: u64,
     same_band: u64,
     same_segment: u64,
+    /// Records the challenger refused (an error) or panicked on.
+    failures: u64,
+    panics: u64,
     pairs: VecDeque<(f64, f64)>,
 }
 
@@ -106,8 +122,19 @@ impl Agreement {
 pub struct ShadowReport {
     pub version: String,
     pub share: f64,
+    /// Whether records are still being shadowed.
+    pub active: bool,
+    /// Why shadowing stopped (the challenger became the served version, or was removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Records selected by the share and handed to the challenger.
+    pub queued: u64,
     /// Shadowed records scored by both bundles.
     pub records: u64,
+    /// Records the challenger failed on: refused with an error, or panicked.
+    pub failures: u64,
+    /// Of the failures, the panics.
+    pub panics: u64,
     /// Share of them in the same risk band (null before the first).
     pub same_band: Option<f64>,
     /// Share of them in the same segment id.
@@ -122,6 +149,8 @@ pub struct Shadow {
     sender: SyncSender<Job>,
     agreement: Arc<Mutex<Agreement>>,
     metrics: ShadowMetrics,
+    /// Set once, with the reason, when shadowing stops.
+    stopped: Arc<OnceLock<String>>,
 }
 
 impl Shadow {
@@ -133,47 +162,101 @@ impl Shadow {
     ) -> Result<Self, ShadowError> {
         let (sender, receiver) = sync_channel(QUEUE);
         let agreement = Arc::new(Mutex::new(Agreement::default()));
+        let stopped = Arc::new(OnceLock::new());
         let worker = Worker {
             challenger,
             agreement: agreement.clone(),
             metrics: metrics.clone(),
+            stopped: stopped.clone(),
         };
         std::thread::Builder::new()
             .name("shadow".into())
             .spawn(move || worker.run(receiver))?;
+        metrics.active.set(1);
         Ok(Shadow {
             options,
             sender,
             agreement,
             metrics,
+            stopped,
         })
     }
 
-    /// Hand a scored record to the challenger when its id falls in the share; never waits.
-    pub fn offer(&self, answer: &Answer, record: Json) {
+    /// Hand a scored record to the challenger when its id falls in the share; never
+    /// waits. `record` is called only for a selected record.
+    pub fn offer(&self, answer: &Answer, record: impl FnOnce() -> Json) {
+        if self.stopped.get().is_some() {
+            return;
+        }
+        if answer.model_version == self.options.version {
+            self.follow_served(&answer.model_version);
+            return;
+        }
         if !selected(&answer.id, self.options.share) {
             return;
         }
-        let job = Job {
-            record,
+        let job = Job::Score {
+            record: record(),
             champion: Outcome::of(answer),
         };
         match self.sender.try_send(job) {
-            Ok(()) => {}
+            Ok(()) => self.lock_agreement().queued += 1,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.metrics.dropped.inc();
             }
         }
     }
 
+    /// Stop if the challenger is now the version being served.
+    pub fn follow_served(&self, served: &str) {
+        if served == self.options.version {
+            self.stop(format!(
+                "version {served} is the one being served: a version is not shadowed against itself"
+            ));
+        }
+    }
+
+    /// Stop if the challenger's folder is no longer in `models`.
+    pub fn follow_folder(&self, models: &Path) {
+        let manifest = models
+            .join(&self.options.version)
+            .join(crate::bundle::MANIFEST);
+        if !manifest.is_file() {
+            self.stop(format!(
+                "version {} was removed from the models folder",
+                self.options.version
+            ));
+        }
+    }
+
+    /// Stop shadowing for good (the first reason is kept) and let the thread end.
+    fn stop(&self, why: String) {
+        if self.stopped.set(why.clone()).is_ok() {
+            tracing::info!(version = %self.options.version, reason = %why, "shadowing stopped");
+            self.metrics.active.set(0);
+            // A full queue means the thread is awake and sees the stop after its job.
+            let _ = self.sender.try_send(Job::Stop);
+        }
+    }
+
+    fn lock_agreement(&self) -> std::sync::MutexGuard<'_, Agreement> {
+        self.agreement.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The agreement so far; also sets the gauges.
     pub fn report(&self) -> ShadowReport {
-        let agreement = self.agreement.lock().unwrap_or_else(|e| e.into_inner());
+        let agreement = self.lock_agreement();
         let pairs: Vec<(f64, f64)> = agreement.pairs.iter().copied().collect();
+        let stopped = self.stopped.get().cloned();
         let report = ShadowReport {
             version: self.options.version.clone(),
             share: self.options.share,
+            active: stopped.is_none(),
+            stopped,
+            queued: agreement.queued,
             records: agreement.records,
+            failures: agreement.failures,
+            panics: agreement.panics,
             same_band: agreement.ratio(agreement.same_band),
             same_segment: agreement.ratio(agreement.same_segment),
             spearman: None,
@@ -192,26 +275,42 @@ struct Worker {
     challenger: Scorer,
     agreement: Arc<Mutex<Agreement>>,
     metrics: ShadowMetrics,
+    stopped: Arc<OnceLock<String>>,
 }
 
 impl Worker {
+    /// Score jobs until shadowing stops (then the challenger is dropped with the thread).
     fn run(self, jobs: Receiver<Job>) {
-        while let Ok(job) = jobs.recv() {
-            // A challenger bug must not end shadowing for good: skip that record.
-            let scored = catch_unwind(AssertUnwindSafe(|| self.score(&job.record)));
-            let Ok(Some(challenger)) = scored else {
-                continue;
-            };
+        while let Ok(Job::Score { record, champion }) = jobs.recv() {
+            if self.stopped.get().is_some() {
+                break;
+            }
+            // A challenger bug must not end shadowing for good: count it, go on.
+            let scored = catch_unwind(AssertUnwindSafe(|| self.score(&record)));
             let mut agreement = self.agreement.lock().unwrap_or_else(|e| e.into_inner());
-            agreement.add(&job.champion, &challenger);
-            drop(agreement);
-            self.metrics.records.inc();
+            match scored {
+                Ok(Some(challenger)) => {
+                    agreement.add(&champion, &challenger);
+                    self.metrics.records.inc();
+                }
+                Ok(None) => {
+                    agreement.failures += 1;
+                    self.metrics.failures.with_label_values(&["error"]).inc();
+                }
+                Err(_) => {
+                    agreement.failures += 1;
+                    agreement.panics += 1;
+                    self.metrics.failures.with_label_values(&["panic"]).inc();
+                }
+            }
         }
     }
 
     fn score(&self, record: &Json) -> Option<Outcome> {
-        let (id, values) = record_from_json(&self.challenger, record, "").ok()?;
-        match self.challenger.score(id, values) {
+        let scored = record_from_json(&self.challenger, record, "")
+            .map_err(|e| e.to_string())
+            .and_then(|(id, values)| self.challenger.score(id, values).map_err(|e| e.to_string()));
+        match scored {
             Ok(answer) => Some(Outcome::of(&answer)),
             Err(e) => {
                 tracing::debug!(error = %e, "the challenger refused a shadowed record");

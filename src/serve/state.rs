@@ -186,6 +186,9 @@ impl AppState {
                 self.window.store(window);
                 self.metrics.serving(&version);
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
+                if let Some(shadow) = &self.shadow {
+                    shadow.follow_served(&version);
+                }
                 tracing::info!(previous = %previous, version = %version, "bundle reloaded");
                 Ok((previous, version))
             }
