@@ -3,9 +3,10 @@
 # and with --no-monitoring, loaded alternately (on, off, on, off, ...) with wrk posting
 # varied telco customers (a different record per request, 500 in turn) to /v1/score, and
 # 100-record batches to /v1/score/batch. Medians of the rounds are printed.
-# usage: benches/monitoring_cost.sh [DURATION] [ROUNDS]   (default 10s, 3)
+# usage: [WINDOW=15m] benches/monitoring_cost.sh [DURATION] [ROUNDS]   (default 10s, 3;
+#        WINDOW is --monitoring-window of the "on" server: records (10000) or a span)
 set -euo pipefail
-DURATION="${1:-10s}"; ROUNDS="${2:-3}"
+DURATION="${1:-10s}"; ROUNDS="${2:-3}"; WINDOW="${WINDOW:-10000}"
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$REPO/benches/peers/out"; mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -31,7 +32,7 @@ PY
 
 PORT=18191
 run_round() { # MODE(on|off) ROUTE SCRIPT → "req/s p99"
-    local flags=(); [ "$1" = off ] && flags=(--no-monitoring)
+    local flags=(--monitoring-window "$WINDOW"); [ "$1" = off ] && flags=(--no-monitoring)
     target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:$PORT --workers 2 \
         "${flags[@]}" 2>/dev/null &
     local pid=$!
@@ -43,7 +44,7 @@ run_round() { # MODE(on|off) ROUTE SCRIPT → "req/s p99"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-echo "wrk -t2 -c32 -d$DURATION, $ROUNDS alternating rounds each, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wrk -t2 -c32 -d$DURATION, monitoring window $WINDOW, $ROUNDS alternating rounds each, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-18s %-4s %10s %10s   rounds (req/s)\n" route mode "req/s" "p99"
 for spec in "/v1/score varied_one" "/v1/score/batch varied_batch"; do
     set -- $spec
