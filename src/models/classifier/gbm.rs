@@ -714,6 +714,148 @@ mod tests {
         }
     }
 
+    fn random_data(rows: usize, width: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((rows, width), |(_, c)| match c % 3 {
+            0 => rng.gen_range(-3.0..3.0),
+            1 => f64::from(rng.gen_range(0u8..5)),
+            _ => rng.gen_range(0.0f64..1.0).powi(3) * 100.0,
+        });
+        let y = (0..rows)
+            .map(|r| x[(r, 0)] + 0.3 * x[(r, 1)] > rng.gen_range(-1.0..2.0))
+            .collect();
+        (x, y)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// The larger child's histogram by subtraction equals the one built from its rows
+        /// (counts exactly, sums to rounding), on either side of any split.
+        #[test]
+        fn subtraction_equals_a_direct_histogram(
+            seed in 0u64..1000,
+            rows in 50usize..3000,
+            feature in 0usize..4,
+            bin in 0usize..8,
+        ) {
+            let (x, y) = random_data(rows, 4, seed);
+            let cuts = BinCuts::fit(x.view(), 16);
+            let data = cuts.bin(x.view());
+            let grad: Vec<f64> = y.iter().map(|&c| if c { -0.7 } else { 0.3 }).collect();
+            let hess = vec![0.21; rows];
+            let all: Vec<u32> = (0..rows as u32).collect();
+            let (left, right): (Vec<u32>, Vec<u32>) =
+                all.iter().partition(|&&r| data.row(r as usize)[feature] as usize <= bin);
+            let parent = histogram(&cuts, &data, &grad, &hess, &all);
+            for (child, other) in [(&left, &right), (&right, &left)] {
+                let direct = histogram(&cuts, &data, &grad, &hess, other);
+                let by_subtraction = subtract(&parent, &histogram(&cuts, &data, &grad, &hess, child));
+                for (a, b) in direct.iter().zip(&by_subtraction) {
+                    prop_assert_eq!(a.n, b.n);
+                    prop_assert!((a.g - b.g).abs() < 1e-9 && (a.h - b.h).abs() < 1e-9);
+                }
+            }
+        }
+
+        /// A held-out row's trees on its bins (cuts of the training rows) give exactly
+        /// what the fitted trees give on its raw values.
+        #[test]
+        fn binned_held_out_rows_score_as_raw_values(seed in 0u64..1000) {
+            let (x, y) = random_data(600, 3, seed);
+            let (x_test, _) = random_data(200, 3, seed + 1);
+            prop_assume!(y.iter().any(|&v| v) && y.iter().any(|&v| !v));
+            let params = GbmParams { max_rounds: 15, early_stopping_rounds: 0, min_leaf: 5, ..GbmParams::default() };
+            let model = fit_gbm(x.view(), &y, &params, 1);
+            let cuts = BinCuts::fit(x.view(), params.max_bins);
+            let test = cuts.bin(x_test.view());
+            for r in 0..x_test.nrows() {
+                let raw = x_test.row(r).to_vec();
+                for tree in model.trees() {
+                    prop_assert_eq!(predict_binned(tree, &cuts, test.row(r)), tree.predict(&raw));
+                }
+            }
+        }
+    }
+
+    /// Histogram parts depend on the row count, not the threads: one core and two give
+    /// the same trees to the last bit, for a single fit and for folds boosted in step.
+    #[test]
+    fn one_thread_and_two_fit_the_same_model() {
+        let (x, y) = random_data(3 * PART_ROWS, 6, 5);
+        let params = GbmParams {
+            max_rounds: 40,
+            ..GbmParams::default()
+        };
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            pool.install(|| {
+                let model = fit_gbm(x.view(), &y, &params, 3);
+                let half = x.nrows() / 2;
+                let folds = (0..2)
+                    .map(|k| {
+                        let (a, b) = x.view().split_at(ndarray::Axis(0), half);
+                        let (train, test) = if k == 0 { (a, b) } else { (b, a) };
+                        let (y_train, y_test) = match k {
+                            0 => (&y[..half], &y[half..]),
+                            _ => (&y[half..], &y[..half]),
+                        };
+                        GbmFold::new(train, y_train, test, y_test, &params)
+                    })
+                    .collect();
+                (model, cross_validate_rounds(folds, &params))
+            })
+        };
+        let (one, two) = (fit(1), fit(2));
+        assert!(one.0.trees().len() > 1);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn folds_in_step_stop_where_the_held_out_loss_is_lowest() {
+        let (x, y) = random_data(2000, 3, 9);
+        let params = GbmParams {
+            learning_rate: 0.3,
+            min_leaf: 2,
+            max_depth: 6,
+            ..GbmParams::default()
+        };
+        let half = 1000;
+        let fold = |train: std::ops::Range<usize>, test: std::ops::Range<usize>| {
+            GbmFold::new(
+                x.slice(ndarray::s![train.clone(), ..]),
+                &y[train],
+                x.slice(ndarray::s![test.clone(), ..]),
+                &y[test],
+                &params,
+            )
+        };
+        let folds = vec![fold(0..half, half..2000), fold(half..2000, 0..half)];
+        let (rounds, held_out) = cross_validate_rounds(folds, &params);
+        assert!(rounds < params.max_rounds, "deep fast trees overfit early");
+        let loss = |rounds: usize| {
+            let fixed = GbmParams {
+                max_rounds: rounds,
+                early_stopping_rounds: 0,
+                ..params.clone()
+            };
+            let folds = vec![fold(0..half, half..2000), fold(half..2000, 0..half)];
+            let (_, scores) = cross_validate_rounds(folds, &fixed);
+            log_loss_sum(&y[half..], &scores[0]) + log_loss_sum(&y[..half], &scores[1])
+        };
+        // The scores returned are those after the chosen round, and neighbours are worse.
+        let chosen =
+            log_loss_sum(&y[half..], &held_out[0]) + log_loss_sum(&y[..half], &held_out[1]);
+        assert_eq!(chosen, loss(rounds));
+        assert!(loss(rounds + 5) > chosen);
+        if rounds > 1 {
+            assert!(loss(rounds - 1) > chosen);
+        }
+    }
+
     #[test]
     fn edges_cover_every_value() {
         let (edges, cuts) = bin_edges((0..1000).map(f64::from), 10);
