@@ -4,7 +4,7 @@
 //!
 //! usage: gbm_fit_time [ROWS] [REPEATS]   (threads: RAYON_NUM_THREADS, printed)
 
-#[path = "../benches/gbm_data.rs"]
+#[path = "../benches/data/gbm_data.rs"]
 mod gbm_data;
 
 use custscore::models::classifier::cv::auc;
