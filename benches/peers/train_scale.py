@@ -155,16 +155,18 @@ def peer(train_path, test_path):
 
 
 def time_v(path):
-    """Wall seconds and peak RSS (MB) from /usr/bin/time -v output."""
-    wall, rss = None, None
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) from /usr/bin/time -v."""
+    wall, cpu, rss = None, 0.0, None
     for line in open(path):
         line = line.strip()
-        if line.startswith("Elapsed (wall clock) time"):
+        if line.startswith(("User time", "System time")):
+            cpu += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("Elapsed (wall clock) time"):
             parts = [float(p) for p in line.rsplit(" ", 1)[1].split(":")]
             wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
         elif line.startswith("Maximum resident set size"):
             rss = int(line.rsplit(" ", 1)[1]) / 1024
-    return wall, rss
+    return wall, cpu, rss
 
 
 def our_stages(log_path):
@@ -183,8 +185,8 @@ def report(outdir):
     for run in runs:
         name, w = run["name"], run["dir"]
         peer_out = json.load(open(os.path.join(w, "peer.json")))
-        peer_wall, peer_rss = time_v(os.path.join(w, "peer.time"))
-        our_wall, our_rss = time_v(os.path.join(w, "train.time"))
+        peer_wall, peer_cpu, peer_rss = time_v(os.path.join(w, "peer.time"))
+        our_wall, our_cpu, our_rss = time_v(os.path.join(w, "train.time"))
         steps = our_stages(os.path.join(w, "train.time"))
         current = open(os.path.join(w, "models", "CURRENT")).read().strip()
         manifest = json.load(open(os.path.join(w, "models", current, "manifest.json")))
@@ -216,6 +218,7 @@ def report(outdir):
                      peer_out["stages"]["logistic 5-fold CV + refit"]
                      + peer_out["stages"]["LightGBM 5-fold CV + refit"]))
         rows.append(("wall, whole command", our_wall, peer_wall))
+        rows.append(("CPU (user + system), whole command", our_cpu, peer_cpu))
         for label, ours, theirs in rows:
             theirs = "-" if theirs != theirs else f"{theirs:.1f}"
             print(f"{label:<46}{ours:>12.1f}{theirs:>10}")
