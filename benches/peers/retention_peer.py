@@ -3,6 +3,7 @@
 peers DATA LABEL ID FOLDS  - write 5 stratified folds, fit the scikit-learn / LightGBM peers
                              on them, print their AUC and fit seconds as JSON
 split DATA LABEL ID TRAIN TEST - a stratified 80/20 split of the table
+heldout TRAIN TEST LABEL ID - the peers fitted on TRAIN, their AUC on TEST, as JSON
 report DIR LABEL ID        - one side-by-side table from everything the run wrote
 """
 import glob, json, os, sys, time
@@ -80,6 +81,31 @@ def split(path, label, id_col, train_out, test_out):
     test.to_csv(test_out, index=False)
 
 
+def heldout(train_path, test_path, label, id_col):
+    """Held-out AUC of scikit-learn logistic, HistGradientBoosting and LightGBM (300
+    trees) trained on the 80% and scored on the 20%: the same split custscore gets."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    import lightgbm as lgb
+
+    _, X_train, y_train = load(train_path, label, id_col)
+    _, X_test, y_test = load(test_path, label, id_col)
+    both = design_matrix(pd.concat([X_train, X_test]))
+    M_train, M_test = both[: len(X_train)], both[len(X_train):]
+    models = {
+        "sklearn logistic": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+        "sklearn HistGradientBoosting": HistGradientBoostingClassifier(random_state=SEED),
+        "LightGBM 300 trees": lightgbm(lgb, threads=0),
+    }
+    out = {}
+    for name, model in models.items():
+        model.fit(M_train, y_train)
+        out[name] = float(roc_auc_score(y_test, model.predict_proba(M_test)[:, 1]))
+    print(json.dumps(out))
+
+
 def manifest(models_dir):
     current = open(os.path.join(models_dir, "CURRENT")).read().strip()
     return json.load(open(os.path.join(models_dir, current, "manifest.json")))
@@ -112,8 +138,13 @@ def report(work, label, id_col):
     cv_auc = next(c["auc"] for c in cv80["candidates"] if c["model"] == cv80["chosen"])
     print(f"80/20: held-out AUC of `custscore score` {held_out:.4f} on {len(merged)} rows vs "
           f"CV AUC {cv_auc:.4f} on the 80% ({cv80['chosen']}); difference {held_out - cv_auc:+.4f}")
+    peers_heldout = json.load(open(os.path.join(work, "heldout.json")))
+    for name, value in peers_heldout.items():
+        print(f"80/20: held-out AUC of {name:<30}{value:.4f}")
+    best = max(peers_heldout.values())
+    print(f"80/20: custscore - best peer held-out AUC: {held_out - best:+.4f}")
 
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"peers": peers, "split": split, "report": report}[command](*args)
+    {"peers": peers, "split": split, "heldout": heldout, "report": report}[command](*args)

@@ -10,6 +10,7 @@ use super::dense_forest::DenseForest;
 use super::explain::ReasonMethod;
 use super::flat_tree::{FlatTree, Node};
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,54 +110,80 @@ impl GbmModel {
     }
 }
 
-/// Binned training matrix, row-major: `bins[row * width + feature]` is the feature's bin;
-/// `slots` the same cell's index into a histogram (feature block offset + bin).
-struct Binned {
-    bins: Vec<u8>,
-    slot_of: Vec<u32>,
-    width: usize,
-    /// Upper edge (inclusive) of each bin, per feature.
-    upper: Vec<Vec<f64>>,
-    /// Split point after each bin: halfway between its largest value and the next bin's
-    /// smallest, so a value scored later never sits on a threshold by a rounding error.
+/// Where each feature's bins end, fitted on training rows: the cut after each bin lies
+/// halfway between its largest value and the next bin's smallest, so a value scored later
+/// never sits on a threshold by a rounding error. A value's bin is the first whose cut is
+/// at or above it: for any rows, binned or raw, `bin <= b` exactly when `value <= cut[b]`,
+/// so held-out rows can be scored on their bins with the answers of the fitted trees.
+pub struct BinCuts {
     cuts: Vec<Vec<f64>>,
     /// Start of each feature's block in a histogram.
     offsets: Vec<usize>,
     slots: usize,
 }
 
-impl Binned {
-    fn new(x: ArrayView2<f64>, max_bins: usize) -> Binned {
-        let (rows, width) = x.dim();
-        let (upper, cuts): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (0..width)
-            .map(|f| bin_edges(x.column(f).iter().copied(), max_bins))
-            .unzip();
-        let mut bins = vec![0u8; rows * width];
-        for r in 0..rows {
-            for (f, edges) in upper.iter().enumerate() {
-                let v = x[(r, f)];
-                bins[r * width + f] = edges.partition_point(|&e| e < v).min(edges.len() - 1) as u8;
-            }
-        }
-        let mut offsets = Vec::with_capacity(width);
-        let mut slots = 0;
-        for edges in &upper {
-            offsets.push(slots);
-            slots += edges.len();
-        }
-        let slot_of = bins
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| (offsets[i % width] + b as usize) as u32)
+impl BinCuts {
+    pub fn fit(x: ArrayView2<f64>, max_bins: usize) -> BinCuts {
+        let max_bins = max_bins.clamp(2, 256);
+        let cuts: Vec<Vec<f64>> = (0..x.ncols())
+            .map(|f| bin_edges(x.column(f).iter().copied(), max_bins).1)
             .collect();
-        Binned {
-            bins,
-            slot_of,
-            width,
-            upper,
+        let mut offsets = Vec::with_capacity(cuts.len());
+        let mut slots = 0;
+        for feature in &cuts {
+            offsets.push(slots);
+            slots += feature.len();
+        }
+        BinCuts {
             cuts,
             offsets,
             slots,
+        }
+    }
+
+    fn width(&self) -> usize {
+        self.cuts.len()
+    }
+
+    /// Every row's bins, row-major (parts of the rows on all cores).
+    pub fn bin(&self, x: ArrayView2<f64>) -> BinnedRows {
+        let width = self.width();
+        let mut bins = vec![0u8; x.nrows() * width];
+        bins.par_chunks_mut(width.max(1) * 4096)
+            .enumerate()
+            .for_each(|(part, out)| {
+                let first = part * 4096;
+                for (i, row_bins) in out.chunks_mut(width.max(1)).enumerate() {
+                    let row = x.row(first + i);
+                    for ((bin, &v), cuts) in row_bins.iter_mut().zip(row.iter()).zip(&self.cuts) {
+                        *bin = cuts.partition_point(|&c| c < v).min(cuts.len() - 1) as u8;
+                    }
+                }
+            });
+        BinnedRows { bins, width }
+    }
+}
+
+/// Bins of a set of rows, row-major: one row's bins are `width` adjacent bytes, which is
+/// what building a histogram over a node's rows reads.
+pub struct BinnedRows {
+    bins: Vec<u8>,
+    width: usize,
+}
+
+impl BinnedRows {
+    fn row(&self, r: usize) -> &[u8] {
+        &self.bins[r * self.width..(r + 1) * self.width]
+    }
+
+    fn select(&self, rows: &[u32]) -> BinnedRows {
+        let mut bins = Vec::with_capacity(rows.len() * self.width);
+        for &r in rows {
+            bins.extend_from_slice(self.row(r as usize));
+        }
+        BinnedRows {
+            bins,
+            width: self.width,
         }
     }
 }
@@ -165,7 +192,7 @@ impl Binned {
 /// maximum) and the cut after each bin (midway to the next distinct value).
 fn bin_edges(values: impl Iterator<Item = f64>, max_bins: usize) -> (Vec<f64>, Vec<f64>) {
     let mut sorted: Vec<f64> = values.collect();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
     let mut distinct = sorted.clone();
     distinct.dedup();
     let edges = if distinct.len() <= max_bins {
@@ -177,6 +204,9 @@ fn bin_edges(values: impl Iterator<Item = f64>, max_bins: usize) -> (Vec<f64>, V
         edges.dedup();
         edges
     };
+    if edges.is_empty() {
+        return (vec![0.0], vec![0.0]);
+    }
     let cuts = edges
         .iter()
         .map(|&e| {
@@ -187,11 +217,67 @@ fn bin_edges(values: impl Iterator<Item = f64>, max_bins: usize) -> (Vec<f64>, V
     (edges, cuts)
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Slot {
     g: f64,
     h: f64,
     n: u32,
+}
+
+/// Rows per part when a histogram is built on several cores. Parts depend on the row
+/// count only, never on the number of threads, so sums (and models) are the same on
+/// one core or many.
+const PART_ROWS: usize = 16_384;
+
+/// Gradient/hessian histogram of `rows`: parts built in parallel, added in order.
+fn histogram(
+    cuts: &BinCuts,
+    data: &BinnedRows,
+    grad: &[f64],
+    hess: &[f64],
+    rows: &[u32],
+) -> Vec<Slot> {
+    let fill = |rows: &[u32]| {
+        let mut hist = vec![Slot::default(); cuts.slots];
+        for &r in rows {
+            let r = r as usize;
+            let (g, h) = (grad[r], hess[r]);
+            for (&bin, &offset) in data.row(r).iter().zip(&cuts.offsets) {
+                let slot = &mut hist[offset + bin as usize];
+                slot.g += g;
+                slot.h += h;
+                slot.n += 1;
+            }
+        }
+        hist
+    };
+    if rows.len() < 2 * PART_ROWS {
+        return fill(rows);
+    }
+    let parts: Vec<Vec<Slot>> = rows.par_chunks(PART_ROWS).map(fill).collect();
+    let mut parts = parts.into_iter();
+    let mut hist = parts.next().unwrap_or_default();
+    for part in parts {
+        for (total, slot) in hist.iter_mut().zip(part) {
+            total.g += slot.g;
+            total.h += slot.h;
+            total.n += slot.n;
+        }
+    }
+    hist
+}
+
+/// The parent's histogram minus one child's: the other child's, without reading its rows.
+fn subtract(parent: &[Slot], child: &[Slot]) -> Vec<Slot> {
+    parent
+        .iter()
+        .zip(child)
+        .map(|(p, c)| Slot {
+            g: p.g - c.g,
+            h: p.h - c.h,
+            n: p.n - c.n,
+        })
+        .collect()
 }
 
 struct Split {
@@ -201,30 +287,17 @@ struct Split {
 }
 
 struct Grower<'a> {
-    data: &'a Binned,
+    cuts: &'a BinCuts,
+    data: &'a BinnedRows,
     grad: &'a [f64],
     hess: &'a [f64],
     params: &'a GbmParams,
     nodes: Vec<Node>,
+    /// Each leaf's rows as a range of the grown row list, and its value.
+    leaves: Vec<(std::ops::Range<usize>, f64)>,
 }
 
 impl Grower<'_> {
-    fn histogram(&self, rows: &[u32]) -> Vec<Slot> {
-        let mut hist = vec![Slot::default(); self.data.slots];
-        let w = self.data.width;
-        for &r in rows {
-            let r = r as usize;
-            let (g, h) = (self.grad[r], self.hess[r]);
-            for &s in &self.data.slot_of[r * w..(r + 1) * w] {
-                let slot = &mut hist[s as usize];
-                slot.g += g;
-                slot.h += h;
-                slot.n += 1;
-            }
-        }
-        hist
-    }
-
     fn value(&self, g: f64, h: f64) -> f64 {
         -g / (h + self.params.lambda) * self.params.learning_rate
     }
@@ -234,8 +307,8 @@ impl Grower<'_> {
         let min_leaf = self.params.min_leaf as u32;
         let parent = g * g / (h + lambda);
         let mut best: Option<Split> = None;
-        for f in 0..self.data.width {
-            let block = &hist[self.data.offsets[f]..][..self.data.upper[f].len()];
+        for f in 0..self.cuts.width() {
+            let block = &hist[self.cuts.offsets[f]..][..self.cuts.cuts[f].len()];
             let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
             for (bin, slot) in block.iter().enumerate().take(block.len() - 1) {
                 gl += slot.g;
@@ -261,49 +334,54 @@ impl Grower<'_> {
         best
     }
 
-    /// Grow the subtree over `rows` (reordered in place); returns its node index.
-    fn grow(&mut self, rows: &mut [u32], hist: Vec<Slot>, depth: usize) -> u32 {
+    /// Grow the tree over `rows`, reordered in place so each leaf's rows are adjacent.
+    fn grow_tree(&mut self, rows: &mut [u32]) {
+        let hist = histogram(self.cuts, self.data, self.grad, self.hess, rows);
+        self.grow(rows, 0, hist, 0);
+    }
+
+    /// Grow the subtree over `rows` (at `start` of the full list); returns its node index.
+    fn grow(&mut self, rows: &mut [u32], start: usize, hist: Vec<Slot>, depth: usize) -> u32 {
         let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
             (g + self.grad[r as usize], h + self.hess[r as usize])
         });
         let at = self.nodes.len() as u32;
+        let value = self.value(g, h);
         self.nodes.push(Node {
             cover: rows.len() as f64,
-            ..Node::leaf(self.value(g, h))
+            ..Node::leaf(value)
         });
-        if depth >= self.params.max_depth {
-            return at;
-        }
-        let Some(split) = self.best_split(&hist, g, h, rows.len() as u32) else {
+        let split = match depth < self.params.max_depth {
+            true => self.best_split(&hist, g, h, rows.len() as u32),
+            false => None,
+        };
+        let Some(split) = split else {
+            self.leaves.push((start..start + rows.len(), value));
             return at;
         };
-        let w = self.data.width;
-        let goes_left =
-            |r: u32| self.data.bins[r as usize * w + split.feature] as usize <= split.bin;
+        let goes_left = |r: u32| self.data.row(r as usize)[split.feature] as usize <= split.bin;
         let mid = partition(rows, goes_left);
         let (left_rows, right_rows) = rows.split_at_mut(mid);
         // Build the smaller child's histogram; the other is the parent's minus it.
         let small_is_left = left_rows.len() <= right_rows.len();
-        let small = self.histogram(if small_is_left { left_rows } else { right_rows });
-        let large: Vec<Slot> = hist
-            .iter()
-            .zip(&small)
-            .map(|(p, s)| Slot {
-                g: p.g - s.g,
-                h: p.h - s.h,
-                n: p.n - s.n,
-            })
-            .collect();
+        let small_rows = if small_is_left {
+            &*left_rows
+        } else {
+            &*right_rows
+        };
+        let small = histogram(self.cuts, self.data, self.grad, self.hess, small_rows);
+        let large = subtract(&hist, &small);
+        drop(hist);
         let (left_hist, right_hist) = if small_is_left {
             (small, large)
         } else {
             (large, small)
         };
-        let left = self.grow(left_rows, left_hist, depth + 1);
-        let right = self.grow(right_rows, right_hist, depth + 1);
+        let left = self.grow(left_rows, start, left_hist, depth + 1);
+        let right = self.grow(right_rows, start + mid, right_hist, depth + 1);
         let node = &mut self.nodes[at as usize];
         node.feature = split.feature as u32;
-        node.threshold = self.data.cuts[split.feature][split.bin];
+        node.threshold = self.cuts.cuts[split.feature][split.bin];
         node.left = left;
         node.right = right;
         at
@@ -322,74 +400,156 @@ fn partition(rows: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
     mid
 }
 
-fn logistic_log_loss(y: &[bool], f: &[f64], rows: &[u32]) -> f64 {
-    rows.iter()
-        .map(|&r| {
-            let z = f[r as usize];
+/// Summed log loss of log-odds `f` (divide by the row count for the mean).
+fn log_loss_sum(y: &[bool], f: &[f64]) -> f64 {
+    y.iter()
+        .zip(f)
+        .map(|(&y, &z)| {
             // log(1 + e^-z) for positives, log(1 + e^z) for negatives, computed stably.
-            let s = if y[r as usize] { -z } else { z };
+            let s = if y { -z } else { z };
             s.max(0.0) + (-s.abs()).exp().ln_1p()
         })
-        .sum::<f64>()
-        / rows.len().max(1) as f64
+        .sum()
 }
 
-/// Boost `rounds` trees on `fit_rows`, tracking validation loss on `valid_rows`;
-/// returns the trees and the best round count (all of them when there is no validation).
-fn boost(
-    data: &Binned,
-    y: &[bool],
-    fit_rows: &[u32],
-    valid_rows: &[u32],
+/// Held-out rows whose log-odds are kept up to date tree by tree (each new tree's output
+/// is added; earlier trees are never walked again).
+struct Validation {
+    data: BinnedRows,
+    y: Vec<bool>,
+    scores: Vec<f64>,
+    /// The scores after the best round so far.
+    best: Vec<f64>,
+}
+
+/// One boosting run over binned training rows.
+struct Booster<'a> {
+    cuts: &'a BinCuts,
+    data: BinnedRows,
+    y: Vec<bool>,
     base: f64,
-    params: &GbmParams,
-    rounds: usize,
-) -> (Vec<FlatTree>, usize) {
-    let n = y.len();
-    let mut f = vec![base; n];
-    let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n]);
-    let mut trees = Vec::new();
-    let (mut best_loss, mut best_rounds) = (f64::INFINITY, 0);
-    for round in 0..rounds {
-        for &r in fit_rows {
-            let r = r as usize;
-            let p = sigmoid(f[r]);
-            grad[r] = p - f64::from(u8::from(y[r]));
-            hess[r] = (p * (1.0 - p)).max(1e-12);
-        }
-        let mut grower = Grower {
+    scores: Vec<f64>,
+    grad: Vec<f64>,
+    hess: Vec<f64>,
+    trees: Vec<FlatTree>,
+    valid: Option<Validation>,
+}
+
+impl<'a> Booster<'a> {
+    fn new(
+        cuts: &'a BinCuts,
+        data: BinnedRows,
+        y: Vec<bool>,
+        valid: Option<(BinnedRows, Vec<bool>)>,
+    ) -> Self {
+        let rate = y.iter().filter(|&&c| c).count() as f64 / y.len().max(1) as f64;
+        let base = super::calibration::logit(rate);
+        let n = y.len();
+        let valid = valid.map(|(data, y)| Validation {
+            scores: vec![base; y.len()],
+            best: vec![base; y.len()],
             data,
-            grad: &grad,
-            hess: &hess,
+            y,
+        });
+        Booster {
+            cuts,
+            data,
+            y,
+            base,
+            scores: vec![base; n],
+            grad: vec![0.0; n],
+            hess: vec![0.0; n],
+            trees: Vec::new(),
+            valid,
+        }
+    }
+
+    fn add_tree(&mut self, params: &GbmParams) {
+        for (((g, h), &z), &y) in self
+            .grad
+            .iter_mut()
+            .zip(&mut self.hess)
+            .zip(&self.scores)
+            .zip(&self.y)
+        {
+            let p = sigmoid(z);
+            *g = p - f64::from(u8::from(y));
+            *h = (p * (1.0 - p)).max(1e-12);
+        }
+        let mut rows: Vec<u32> = (0..self.y.len() as u32).collect();
+        let mut grower = Grower {
+            cuts: self.cuts,
+            data: &self.data,
+            grad: &self.grad,
+            hess: &self.hess,
             params,
             nodes: Vec::new(),
+            leaves: Vec::new(),
         };
-        let mut rows = fit_rows.to_vec();
-        let hist = grower.histogram(&rows);
-        grower.grow(&mut rows, hist, 0);
+        grower.grow_tree(&mut rows);
+        for (range, value) in &grower.leaves {
+            for &r in &rows[range.clone()] {
+                self.scores[r as usize] += value;
+            }
+        }
         let tree = FlatTree {
             nodes: grower.nodes,
         };
-        for &r in fit_rows.iter().chain(valid_rows) {
-            f[r as usize] += predict_binned(&tree, data, r as usize);
+        if let Some(valid) = &mut self.valid {
+            for (r, score) in valid.scores.iter_mut().enumerate() {
+                *score += predict_binned(&tree, self.cuts, valid.data.row(r));
+            }
         }
-        trees.push(tree);
-        if valid_rows.is_empty() {
+        self.trees.push(tree);
+    }
+
+    /// Summed validation log loss now (0 without validation rows).
+    fn valid_loss(&self) -> f64 {
+        self.valid
+            .as_ref()
+            .map_or(0.0, |v| log_loss_sum(&v.y, &v.scores))
+    }
+
+    fn keep_best(&mut self) {
+        if let Some(v) = &mut self.valid {
+            v.best.copy_from_slice(&v.scores);
+        }
+    }
+}
+
+/// Add trees to every booster in step (the boosters on all cores) until their pooled
+/// validation loss has not improved for `early_stopping_rounds` rounds, or for exactly
+/// `rounds` rounds without validation. Returns the best round count; each booster keeps
+/// that many trees and its validation scores after them.
+fn boost_in_step(boosters: &mut [Booster], params: &GbmParams, rounds: usize) -> usize {
+    let validated = boosters.iter().any(|b| b.valid.is_some()) && params.early_stopping_rounds > 0;
+    let (mut best_loss, mut best_rounds) = (f64::INFINITY, 0);
+    for round in 0..rounds.max(1) {
+        boosters.par_iter_mut().for_each(|b| b.add_tree(params));
+        if !validated {
             best_rounds = round + 1;
             continue;
         }
-        let loss = logistic_log_loss(y, &f, valid_rows);
-        if loss < best_loss - 1e-7 {
+        let loss: f64 = boosters.iter().map(Booster::valid_loss).sum();
+        if loss < best_loss * (1.0 - 1e-7) {
             (best_loss, best_rounds) = (loss, round + 1);
+            boosters.iter_mut().for_each(Booster::keep_best);
         } else if round + 1 - best_rounds >= params.early_stopping_rounds {
             break;
         }
     }
-    trees.truncate(best_rounds.max(1));
-    (trees, best_rounds.max(1))
+    let best_rounds = best_rounds.max(1);
+    for b in boosters.iter_mut() {
+        b.trees.truncate(best_rounds);
+        if let (Some(v), false) = (&mut b.valid, validated) {
+            v.best.copy_from_slice(&v.scores);
+        }
+    }
+    best_rounds
 }
 
-fn predict_binned(tree: &FlatTree, data: &Binned, row: usize) -> f64 {
+/// A tree's output for one binned row (exact: see [`BinCuts`]).
+fn predict_binned(tree: &FlatTree, cuts: &BinCuts, row: &[u8]) -> f64 {
     let mut at = 0;
     loop {
         let node = &tree.nodes[at];
@@ -397,8 +557,7 @@ fn predict_binned(tree: &FlatTree, data: &Binned, row: usize) -> f64 {
             return node.value;
         }
         let f = node.feature as usize;
-        let bin = data.bins[row * data.width + f] as usize;
-        at = if data.upper[f][bin] <= node.threshold {
+        at = if cuts.cuts[f][row[f] as usize] <= node.threshold {
             node.left
         } else {
             node.right
@@ -409,34 +568,82 @@ fn predict_binned(tree: &FlatTree, data: &Binned, row: usize) -> f64 {
 /// Fit on every row: choose the number of rounds by early stopping on a stratified
 /// inner split, then boost that many rounds (scaled up for the extra rows) on all rows.
 pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) -> GbmModel {
-    let data = Binned::new(x, params.max_bins.clamp(2, 256));
-    let all: Vec<u32> = (0..y.len() as u32).collect();
-    let base_of = |rows: &[u32]| {
-        let rate = rows.iter().filter(|&&r| y[r as usize]).count() as f64 / rows.len() as f64;
-        super::calibration::logit(rate)
+    let cuts = BinCuts::fit(x, params.max_bins);
+    let data = cuts.bin(x);
+    let fit_all = |data: BinnedRows, rounds: usize| {
+        let mut booster = [Booster::new(&cuts, data, y.to_vec(), None)];
+        boost_in_step(&mut booster, params, rounds);
+        let [booster] = booster;
+        GbmModel::new(booster.base, booster.trees)
     };
     if params.early_stopping_rounds == 0 {
-        let base = base_of(&all);
-        let (trees, _) = boost(&data, y, &all, &[], base, params, params.max_rounds.max(1));
-        return GbmModel::new(base, trees);
+        return fit_all(data, params.max_rounds);
     }
     let k = (1.0 / params.validation_share.clamp(0.05, 0.5)).round() as usize;
     let folds = stratified_folds(y, k, seed);
     let (valid, fit): (Vec<u32>, Vec<u32>) =
         (0..y.len() as u32).partition(|&r| folds[r as usize] == 0);
-    let (_, best) = boost(
-        &data,
-        y,
-        &fit,
-        &valid,
-        base_of(&fit),
-        params,
-        params.max_rounds,
-    );
-    let rounds = (best as f64 * all.len() as f64 / fit.len().max(1) as f64).ceil() as usize;
-    let base = base_of(&all);
-    let (trees, _) = boost(&data, y, &all, &[], base, params, rounds);
-    GbmModel::new(base, trees)
+    let labels = |rows: &[u32]| rows.iter().map(|&r| y[r as usize]).collect::<Vec<_>>();
+    let mut inner = [Booster::new(
+        &cuts,
+        data.select(&fit),
+        labels(&fit),
+        Some((data.select(&valid), labels(&valid))),
+    )];
+    let best = boost_in_step(&mut inner, params, params.max_rounds);
+    drop(inner);
+    let rounds = (best as f64 * y.len() as f64 / fit.len().max(1) as f64).ceil() as usize;
+    fit_all(data, rounds)
+}
+
+/// One cross-validation fold of the GBM candidate: its training rows binned on their own
+/// cuts and its held-out rows binned on the same cuts.
+pub struct GbmFold {
+    cuts: BinCuts,
+    train: BinnedRows,
+    y_train: Vec<bool>,
+    test: BinnedRows,
+    y_test: Vec<bool>,
+}
+
+impl GbmFold {
+    pub fn new(
+        x_train: ArrayView2<f64>,
+        y_train: &[bool],
+        x_test: ArrayView2<f64>,
+        y_test: &[bool],
+        params: &GbmParams,
+    ) -> GbmFold {
+        let cuts = BinCuts::fit(x_train, params.max_bins);
+        GbmFold {
+            train: cuts.bin(x_train),
+            test: cuts.bin(x_test),
+            cuts,
+            y_train: y_train.to_vec(),
+            y_test: y_test.to_vec(),
+        }
+    }
+}
+
+/// Boost every fold in step, as LightGBM's `cv` does: the round count is where the
+/// summed held-out log loss of all folds stops improving (or `max_rounds` without early
+/// stopping). Returns that count and each fold's held-out log-odds after it.
+pub fn cross_validate_rounds(folds: Vec<GbmFold>, params: &GbmParams) -> (usize, Vec<Vec<f64>>) {
+    let (cuts, rows): (Vec<BinCuts>, Vec<_>) = folds
+        .into_iter()
+        .map(|f| (f.cuts, (f.train, f.y_train, f.test, f.y_test)))
+        .unzip();
+    let mut boosters: Vec<Booster> = cuts
+        .iter()
+        .zip(rows)
+        .map(|(cuts, (train, y, test, y_test))| Booster::new(cuts, train, y, Some((test, y_test))))
+        .collect();
+    let rounds = boost_in_step(&mut boosters, params, params.max_rounds);
+    let held_out = boosters
+        .into_iter()
+        .map(|b| b.valid.map(|v| v.best).unwrap_or_default())
+        .collect();
+    (rounds, held_out)
 }
 
 /// One classification tree (CART with the Gini criterion): with a constant starting
@@ -444,7 +651,8 @@ pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) ->
 /// round is the Gini impurity decrease. Node values are placeholders; the caller sets
 /// them from the rows that reach each node.
 pub fn fit_cart(x: ArrayView2<f64>, y: &[bool], max_depth: usize, min_leaf: usize) -> FlatTree {
-    let data = Binned::new(x, 64);
+    let cuts = BinCuts::fit(x, 64);
+    let data = cuts.bin(x);
     let rate = y.iter().filter(|&&y| y).count() as f64 / y.len().max(1) as f64;
     let grad: Vec<f64> = y.iter().map(|&y| rate - f64::from(u8::from(y))).collect();
     let hess = vec![(rate * (1.0 - rate)).max(1e-12); y.len()];
@@ -456,15 +664,16 @@ pub fn fit_cart(x: ArrayView2<f64>, y: &[bool], max_depth: usize, min_leaf: usiz
         ..GbmParams::default()
     };
     let mut grower = Grower {
+        cuts: &cuts,
         data: &data,
         grad: &grad,
         hess: &hess,
         params: &params,
         nodes: Vec::new(),
+        leaves: Vec::new(),
     };
     let mut rows: Vec<u32> = (0..y.len() as u32).collect();
-    let hist = grower.histogram(&rows);
-    grower.grow(&mut rows, hist, 0);
+    grower.grow_tree(&mut rows);
     FlatTree {
         nodes: grower.nodes,
     }
@@ -502,6 +711,148 @@ mod tests {
                 let p = sigmoid(z);
                 prop_assert!((0.0..=1.0).contains(&p));
             }
+        }
+    }
+
+    fn random_data(rows: usize, width: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((rows, width), |(_, c)| match c % 3 {
+            0 => rng.gen_range(-3.0..3.0),
+            1 => f64::from(rng.gen_range(0u8..5)),
+            _ => rng.gen_range(0.0f64..1.0).powi(3) * 100.0,
+        });
+        let y = (0..rows)
+            .map(|r| x[(r, 0)] + 0.3 * x[(r, 1)] > rng.gen_range(-1.0..2.0))
+            .collect();
+        (x, y)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// The larger child's histogram by subtraction equals the one built from its rows
+        /// (counts exactly, sums to rounding), on either side of any split.
+        #[test]
+        fn subtraction_equals_a_direct_histogram(
+            seed in 0u64..1000,
+            rows in 50usize..3000,
+            feature in 0usize..4,
+            bin in 0usize..8,
+        ) {
+            let (x, y) = random_data(rows, 4, seed);
+            let cuts = BinCuts::fit(x.view(), 16);
+            let data = cuts.bin(x.view());
+            let grad: Vec<f64> = y.iter().map(|&c| if c { -0.7 } else { 0.3 }).collect();
+            let hess = vec![0.21; rows];
+            let all: Vec<u32> = (0..rows as u32).collect();
+            let (left, right): (Vec<u32>, Vec<u32>) =
+                all.iter().partition(|&&r| data.row(r as usize)[feature] as usize <= bin);
+            let parent = histogram(&cuts, &data, &grad, &hess, &all);
+            for (child, other) in [(&left, &right), (&right, &left)] {
+                let direct = histogram(&cuts, &data, &grad, &hess, other);
+                let by_subtraction = subtract(&parent, &histogram(&cuts, &data, &grad, &hess, child));
+                for (a, b) in direct.iter().zip(&by_subtraction) {
+                    prop_assert_eq!(a.n, b.n);
+                    prop_assert!((a.g - b.g).abs() < 1e-9 && (a.h - b.h).abs() < 1e-9);
+                }
+            }
+        }
+
+        /// A held-out row's trees on its bins (cuts of the training rows) give exactly
+        /// what the fitted trees give on its raw values.
+        #[test]
+        fn binned_held_out_rows_score_as_raw_values(seed in 0u64..1000) {
+            let (x, y) = random_data(600, 3, seed);
+            let (x_test, _) = random_data(200, 3, seed + 1);
+            prop_assume!(y.iter().any(|&v| v) && y.iter().any(|&v| !v));
+            let params = GbmParams { max_rounds: 15, early_stopping_rounds: 0, min_leaf: 5, ..GbmParams::default() };
+            let model = fit_gbm(x.view(), &y, &params, 1);
+            let cuts = BinCuts::fit(x.view(), params.max_bins);
+            let test = cuts.bin(x_test.view());
+            for r in 0..x_test.nrows() {
+                let raw = x_test.row(r).to_vec();
+                for tree in model.trees() {
+                    prop_assert_eq!(predict_binned(tree, &cuts, test.row(r)), tree.predict(&raw));
+                }
+            }
+        }
+    }
+
+    /// Histogram parts depend on the row count, not the threads: one core and two give
+    /// the same trees to the last bit, for a single fit and for folds boosted in step.
+    #[test]
+    fn one_thread_and_two_fit_the_same_model() {
+        let (x, y) = random_data(3 * PART_ROWS, 6, 5);
+        let params = GbmParams {
+            max_rounds: 40,
+            ..GbmParams::default()
+        };
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            pool.install(|| {
+                let model = fit_gbm(x.view(), &y, &params, 3);
+                let half = x.nrows() / 2;
+                let folds = (0..2)
+                    .map(|k| {
+                        let (a, b) = x.view().split_at(ndarray::Axis(0), half);
+                        let (train, test) = if k == 0 { (a, b) } else { (b, a) };
+                        let (y_train, y_test) = match k {
+                            0 => (&y[..half], &y[half..]),
+                            _ => (&y[half..], &y[..half]),
+                        };
+                        GbmFold::new(train, y_train, test, y_test, &params)
+                    })
+                    .collect();
+                (model, cross_validate_rounds(folds, &params))
+            })
+        };
+        let (one, two) = (fit(1), fit(2));
+        assert!(one.0.trees().len() > 1);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn folds_in_step_stop_where_the_held_out_loss_is_lowest() {
+        let (x, y) = random_data(2000, 3, 9);
+        let params = GbmParams {
+            learning_rate: 0.3,
+            min_leaf: 2,
+            max_depth: 6,
+            ..GbmParams::default()
+        };
+        let half = 1000;
+        let fold = |train: std::ops::Range<usize>, test: std::ops::Range<usize>| {
+            GbmFold::new(
+                x.slice(ndarray::s![train.clone(), ..]),
+                &y[train],
+                x.slice(ndarray::s![test.clone(), ..]),
+                &y[test],
+                &params,
+            )
+        };
+        let folds = vec![fold(0..half, half..2000), fold(half..2000, 0..half)];
+        let (rounds, held_out) = cross_validate_rounds(folds, &params);
+        assert!(rounds < params.max_rounds, "deep fast trees overfit early");
+        let loss = |rounds: usize| {
+            let fixed = GbmParams {
+                max_rounds: rounds,
+                early_stopping_rounds: 0,
+                ..params.clone()
+            };
+            let folds = vec![fold(0..half, half..2000), fold(half..2000, 0..half)];
+            let (_, scores) = cross_validate_rounds(folds, &fixed);
+            log_loss_sum(&y[half..], &scores[0]) + log_loss_sum(&y[..half], &scores[1])
+        };
+        // The scores returned are those after the chosen round, and neighbours are worse.
+        let chosen =
+            log_loss_sum(&y[half..], &held_out[0]) + log_loss_sum(&y[..half], &held_out[1]);
+        assert_eq!(chosen, loss(rounds));
+        assert!(loss(rounds + 5) > chosen);
+        if rounds > 1 {
+            assert!(loss(rounds - 1) > chosen);
         }
     }
 

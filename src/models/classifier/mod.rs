@@ -457,36 +457,38 @@ pub fn fit_retention(
     let outcomes = cross_validate(&params.candidates, &fold_features, &y, &folds, params);
     for (&kind, outcome) in params.candidates.iter().zip(outcomes) {
         match outcome {
-            Ok((metrics, oof)) => results.push((kind, metrics, oof)),
+            Ok(run) => results.push((kind, run)),
             Err(e) => {
                 skipped.push(format!("{}: {e}", kind.name()));
                 first_error.get_or_insert(e);
             }
         }
     }
-    let best = (0..results.len()).max_by(|&a, &b| results[a].1.auc.total_cmp(&results[b].1.auc));
-    let Some((kind, chosen_metrics, oof)) = best.map(|b| &results[b]) else {
+    let best = (0..results.len()).max_by(|&a, &b| {
+        results[a]
+            .1
+            .metrics
+            .auc
+            .total_cmp(&results[b].1.metrics.auc)
+    });
+    let Some((kind, chosen)) = best.map(|b| &results[b]) else {
         return Err(first_error.unwrap_or(RetentionError::NoCandidates));
     };
     let kind = *kind;
 
-    let model = ChurnModel::fit(kind, x.view(), &y, params)?;
-    // The calibrator must learn from predictions of the model as shipped: a GBM that
-    // early stopping gave R rounds is cross-validated again with exactly R rounds.
-    let shipped_oof = match &model {
-        ChurnModel::Gbm(gbm) => {
-            let fixed = params.with_fixed_gbm_rounds(gbm.trees().len());
-            let mut again = cross_validate(&[kind], &fold_features, &y, &folds, &fixed);
-            again.pop().unwrap_or(Err(RetentionError::NoCandidates))?.1
-        }
-        _ => oof.clone(),
+    // A GBM ships with the round count its folds chose together, so the out-of-fold
+    // predictions the calibrator learns from are those of the configuration shipped.
+    let model = match chosen.gbm_rounds {
+        Some(rounds) => ChurnModel::fit(kind, x.view(), &y, &params.with_fixed_gbm_rounds(rounds))?,
+        None => ChurnModel::fit(kind, x.view(), &y, params)?,
     };
+    let shipped_oof = &chosen.oof;
     let calibrated =
-        cross_fitted_calibration(params.calibration, &y, &shipped_oof, &folds, params.folds);
+        cross_fitted_calibration(params.calibration, &y, shipped_oof, &folds, params.folds);
     let reliability = cv::reliability(&y, &calibrated);
     let ece = cv::ece(&reliability);
-    let ece_uncalibrated = cv::ece(&cv::reliability(&y, &shipped_oof));
-    let calibrator = Calibrator::fit(params.calibration, &y, &shipped_oof);
+    let ece_uncalibrated = cv::ece(&cv::reliability(&y, shipped_oof));
+    let calibrator = Calibrator::fit(params.calibration, &y, shipped_oof);
     let tree = ReadableTree::fit(
         x.view(),
         &y,
@@ -495,7 +497,7 @@ pub fn fit_retention(
         params.tree_min_leaf,
     );
     let mut retention = RetentionModel {
-        chosen: chosen_metrics.model.clone(),
+        chosen: chosen.metrics.model.clone(),
         model,
         calibrator,
         reliability,
@@ -510,7 +512,7 @@ pub fn fit_retention(
         folds: params.folds,
         labeled_rows: y.len(),
         churn_rate: y.iter().filter(|&&c| c).count() as f64 / y.len() as f64,
-        candidates: results.into_iter().map(|r| r.1).collect(),
+        candidates: results.into_iter().map(|r| r.1.metrics).collect(),
         skipped,
         calibration: Some(params.calibration),
         ece,
@@ -562,18 +564,29 @@ impl FoldFeatures<'_> {
     }
 }
 
+/// One candidate's cross-validation: its metrics, its out-of-fold probabilities and, for
+/// the GBM, the round count the folds chose together (the count the shipped model gets).
+pub struct CandidateRun {
+    pub metrics: CandidateMetrics,
+    pub oof: Vec<f64>,
+    pub gbm_rounds: Option<usize>,
+}
+
 /// Fit each of `kinds` on all folds but one, predict the held-out one; per kind, the
 /// metrics and the out-of-fold probabilities (or why it could not be fitted). Each fold's
-/// features are built once and shared by every kind.
+/// features are built once and shared by every kind. The GBM's folds are binned once and
+/// boosted in step after the loop, so early stopping chooses one round count for all.
 pub fn cross_validate(
     kinds: &[CandidateKind],
     features: &FoldFeatures,
     y: &[bool],
     folds: &[usize],
     params: &RetentionParams,
-) -> Vec<Result<(CandidateMetrics, Vec<f64>), RetentionError>> {
+) -> Vec<Result<CandidateRun, RetentionError>> {
     let mut runs: Vec<Result<FoldRun, RetentionError>> =
         kinds.iter().map(|_| Ok(FoldRun::new(y.len()))).collect();
+    let mut gbm_folds = Vec::new();
+    let mut tests = Vec::new();
     for k in 0..params.folds {
         let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| folds[i] == k);
         let (x_train, x_test) = features.matrices(&train, &test);
@@ -582,23 +595,54 @@ pub fn cross_validate(
         for (&kind, run) in kinds.iter().zip(&mut runs) {
             let Ok(state) = run else { continue };
             let started = Instant::now();
+            if kind == CandidateKind::Gbm {
+                let fold = gbm::GbmFold::new(
+                    x_train.view(),
+                    &y_train,
+                    x_test.view(),
+                    &y_test,
+                    &params.gbm,
+                );
+                gbm_folds.push(fold);
+                state.seconds += started.elapsed().as_secs_f64();
+                continue;
+            }
             match ChurnModel::fit(kind, x_train.view(), &y_train, params) {
                 Ok(model) => {
                     state.seconds += started.elapsed().as_secs_f64();
                     let p = model.predict_rows(x_test.view());
-                    state.aucs.push(cv::auc(&y_test, &p));
-                    for (&i, p) in test.iter().zip(p) {
-                        state.oof[i] = p;
-                    }
+                    state.record(&test, &y_test, p);
                 }
                 Err(e) => *run = Err(e),
             }
+        }
+        tests.push((test, y_test));
+    }
+    let mut gbm_rounds = None;
+    if let Some(at) = kinds.iter().position(|&k| k == CandidateKind::Gbm) {
+        if let Ok(state) = &mut runs[at] {
+            let started = Instant::now();
+            let (rounds, held_out) = gbm::cross_validate_rounds(gbm_folds, &params.gbm);
+            state.seconds += started.elapsed().as_secs_f64();
+            for ((test, y_test), log_odds) in tests.iter().zip(held_out) {
+                state.record(test, y_test, log_odds.into_iter().map(sigmoid).collect());
+            }
+            gbm_rounds = Some(rounds);
         }
     }
     kinds
         .iter()
         .zip(runs)
-        .map(|(kind, run)| run.map(|run| run.finish(*kind, y, params.folds)))
+        .map(|(&kind, run)| {
+            run.map(|run| {
+                let (metrics, oof) = run.finish(kind, y, params.folds);
+                CandidateRun {
+                    metrics,
+                    oof,
+                    gbm_rounds: gbm_rounds.filter(|_| kind == CandidateKind::Gbm),
+                }
+            })
+        })
         .collect()
 }
 
@@ -615,6 +659,14 @@ impl FoldRun {
             oof: vec![0.0; rows],
             aucs: Vec::new(),
             seconds: 0.0,
+        }
+    }
+
+    /// One fold's held-out probabilities.
+    fn record(&mut self, test: &[usize], y_test: &[bool], p: Vec<f64>) {
+        self.aucs.push(cv::auc(y_test, &p));
+        for (&i, p) in test.iter().zip(p) {
+            self.oof[i] = p;
         }
     }
 
