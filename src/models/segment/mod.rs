@@ -5,6 +5,7 @@ mod align;
 mod choose;
 mod cube;
 mod kmeans;
+mod lloyd;
 mod profile;
 mod projection;
 mod pyramid;
@@ -13,7 +14,7 @@ mod stability;
 pub use align::{match_ids, renumber};
 pub use choose::{choose_k, pick_k, smallest_share, KChoice, KScore};
 pub use cube::{value_cube, CubeCell, CubeRow};
-pub use kmeans::{fit_kmeans, nearest, silhouette, Clustering};
+pub use kmeans::{fit_kmeans, nearest, refine, silhouette, Clustering};
 pub use profile::{profile_segments, CategoryShare, Distinction, ProfileInputs, SegmentProfile};
 pub use projection::{project, Projection};
 pub use pyramid::{PyramidError, PyramidParams, Tier, TierSpec, ValuePyramid, UNRANKED};
@@ -46,6 +47,9 @@ pub struct SegmentParams {
     pub tolerance: f64,
     /// Rows sampled to compute the silhouette (it is quadratic in the sample).
     pub silhouette_sample: usize,
+    /// Above this many rows, k is chosen, restarts run and stability is measured on a
+    /// sample of this size; the chosen centres are then iterated on every row.
+    pub fit_sample: usize,
     pub seed: u64,
 }
 
@@ -68,6 +72,9 @@ impl Default for SegmentParams {
             max_iterations: 300,
             tolerance: 1e-4,
             silhouette_sample: 2000,
+            // Ample for a handful of segments: the centres found on 20,000 rows move by
+            // a few iterations on all of them.
+            fit_sample: 20_000,
             seed: 42,
         }
     }

@@ -35,7 +35,8 @@ impl Stability {
 }
 
 /// Refit `resamples` times with k = the number of segments in `labels`; `rows` are the
-/// clustered features of every customer, `labels` the full-data segments.
+/// clustered features of every customer, `labels` the full-data segments. Each resample
+/// draws at most `params.fit_sample` rows (with replacement).
 pub fn bootstrap_stability(
     rows: &Array2<f64>,
     labels: &[usize],
@@ -44,10 +45,11 @@ pub fn bootstrap_stability(
     params: &SegmentParams,
 ) -> Result<Stability, SegmentError> {
     let n = rows.nrows();
+    let draws = n.min(params.fit_sample.max(k));
     let mut rng = Xoshiro256Plus::seed_from_u64(params.seed ^ 0xB007);
     let (mut ari, mut kept, mut tried) = (Vec::new(), vec![0usize; k], vec![0usize; k]);
     for run in 0..resamples {
-        let picked: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+        let picked: Vec<usize> = (0..draws).map(|_| rng.gen_range(0..n)).collect();
         let sample = rows.select(Axis(0), &picked);
         let refit_params = SegmentParams {
             seed: params.seed.wrapping_add(1000 * (run as u64 + 1)),
