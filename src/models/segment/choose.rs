@@ -33,8 +33,13 @@ pub struct KChoice {
 
 /// Fit every k in the range, score each, and keep the one [`pick_k`] prefers. Above
 /// `params.fit_sample` rows every k is fitted and scored on a sample of that size and only
-/// the chosen k is iterated on every row (from the sample's centres).
-pub fn choose_k(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, SegmentError> {
+/// the chosen k is iterated on every row (from the sample's centres). `on_step` is called
+/// after each k (and after the final iteration on every row).
+pub fn choose_k(
+    rows: &Array2<f64>,
+    params: &SegmentParams,
+    on_step: &dyn Fn(),
+) -> Result<KChoice, SegmentError> {
     let sampled = (rows.nrows() > params.fit_sample).then(|| {
         rows.select(
             Axis(0),
@@ -55,6 +60,7 @@ pub fn choose_k(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, S
             verdict: String::new(),
         });
         fits.push(clustering);
+        on_step();
     }
     if fits.is_empty() {
         return Err(SegmentError::TooFewRows {
@@ -66,6 +72,7 @@ pub fn choose_k(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, S
     let mut clustering = fits.swap_remove(chosen);
     if sampled.is_some() {
         clustering = refine(rows, clustering.centroids, params);
+        on_step();
     }
     Ok(KChoice {
         clustering,
@@ -233,7 +240,7 @@ mod tests {
     #[test]
     fn five_known_clusters_come_back_as_five() {
         let (rows, truth) = five_blobs();
-        let chosen = choose_k(&rows, &SegmentParams::default()).unwrap();
+        let chosen = choose_k(&rows, &SegmentParams::default(), &|| {}).unwrap();
         assert_eq!(chosen.clustering.centroids.len(), 5, "{:?}", chosen.scores);
         let ari = adjusted_rand_index(&chosen.clustering.labels, &truth);
         assert!(ari > 0.9, "ARI {ari}");
@@ -247,7 +254,7 @@ mod tests {
             fit_sample: 300,
             ..Default::default()
         };
-        let chosen = choose_k(&rows, &params).unwrap();
+        let chosen = choose_k(&rows, &params, &|| {}).unwrap();
         assert_eq!(chosen.clustering.centroids.len(), 5, "{:?}", chosen.scores);
         // Every row is labelled, not just the sample's.
         assert_eq!(chosen.clustering.labels.len(), rows.nrows());

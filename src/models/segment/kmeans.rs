@@ -200,7 +200,7 @@ pub(crate) mod tests {
             k_min: 2,
             ..Default::default()
         };
-        let chosen = super::super::choose_k(&blobs(), &params).unwrap();
+        let chosen = super::super::choose_k(&blobs(), &params, &|| {}).unwrap();
         let (clustering, scores) = (chosen.clustering, chosen.scores);
         assert_eq!(clustering.centroids.len(), 3, "{scores:?}");
         let best = scores.iter().map(|s| s.silhouette).fold(f64::MIN, f64::max);

@@ -187,19 +187,40 @@ impl SegmentModel {
     }
 }
 
-/// Cluster the encoded rows: with the configured k, or the k [`choose_k`] picks.
-pub fn cluster(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, SegmentError> {
+/// Cluster the encoded rows: with the configured k, or the k [`choose_k`] picks;
+/// `on_step` after each of [`cluster_steps`] steps.
+pub fn cluster(
+    rows: &Array2<f64>,
+    params: &SegmentParams,
+    on_step: &dyn Fn(),
+) -> Result<KChoice, SegmentError> {
     params.check()?;
     if rows.ncols() == 0 {
         return Err(SegmentError::NoFeatures);
     }
     match params.k {
-        Some(k) => Ok(KChoice {
-            clustering: fit_kmeans(rows, k, params.restarts, params)?,
-            scores: Vec::new(),
-            reason: String::new(),
-        }),
-        None => choose_k(rows, params),
+        Some(k) => {
+            let clustering = fit_kmeans(rows, k, params.restarts, params)?;
+            on_step();
+            Ok(KChoice {
+                clustering,
+                scores: Vec::new(),
+                reason: String::new(),
+            })
+        }
+        None => choose_k(rows, params, on_step),
+    }
+}
+
+/// How many times [`cluster`] reports a step: once per k tried, plus the final iteration
+/// on every row when k is chosen on a sample.
+pub fn cluster_steps(rows: usize, params: &SegmentParams) -> u64 {
+    match params.k {
+        Some(_) => 1,
+        None => {
+            let ks = params.k_max.saturating_sub(params.k_min) + 1;
+            (ks + usize::from(rows > params.fit_sample)) as u64
+        }
     }
 }
 
@@ -270,6 +291,27 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(bad.check(), Err(SegmentError::NoRestarts)));
+    }
+
+    #[test]
+    fn cluster_reports_as_many_steps_as_it_announces() {
+        // The progress bar's length (and so its ETA) comes from cluster_steps.
+        let rows = kmeans::tests::blobs();
+        for params in [
+            SegmentParams::default(),
+            SegmentParams {
+                fit_sample: 40,
+                ..Default::default()
+            },
+            SegmentParams {
+                k: Some(3),
+                ..Default::default()
+            },
+        ] {
+            let steps = std::cell::Cell::new(0u64);
+            cluster(&rows, &params, &|| steps.set(steps.get() + 1)).unwrap();
+            assert_eq!(steps.get(), cluster_steps(rows.nrows(), &params));
+        }
     }
 
     #[test]
