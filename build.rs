@@ -1,10 +1,10 @@
 //! Records the versions of the model libraries from Cargo.lock, so every bundle manifest
-//! says exactly what fitted it. Only libraries whose code fits a model belong here: the
-//! logistic regression is linfa-logistic on linfa; k-means, the trees, the GBM, the
-//! calibrators and the rules are custscore's own code.
+//! says exactly what fitted it. Only libraries whose code fits a model belong here; today
+//! none does: k-means, the logistic regression, the trees, the GBM, the calibrators and
+//! the rules are custscore's own code (linfa is a peer in examples/ only).
 use std::fs;
 
-const TRACKED: &[&str] = &["linfa", "linfa-logistic"];
+const TRACKED: &[&str] = &[];
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");

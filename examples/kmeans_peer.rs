@@ -5,7 +5,10 @@
 //! of k-means++ restarts, the same iteration cap and tolerance. Each prints the best inertia
 //! it reached, so the two can be seen to do the same work.
 //!
-//! usage: kmeans_peer CUSTOMERS.csv ID_COLUMN LABEL_COLUMN FEATURES_OUT.csv K RESTARTS REPEATS
+//! usage: kmeans_peer CUSTOMERS.csv ID_COLUMN LABEL_COLUMN FEATURES_OUT.f64 K RESTARTS REPEATS
+//! The matrix is written as raw little-endian f64, row-major (numpy.fromfile reads it);
+//! its shape is in the printed JSON. linfa is timed only up to `LINFA_MAX_ROWS` rows
+//! (50,000): above that its sequential restarts take minutes.
 //! Threads: custscore runs its restarts on the rayon pool (RAYON_NUM_THREADS); linfa runs
 //! its restarts one after another. The rayon pool size is printed.
 
@@ -21,9 +24,14 @@ use rand_xoshiro::Xoshiro256Plus;
 use std::io::Write;
 use std::time::Instant;
 
-fn median(mut times: Vec<f64>) -> f64 {
+const LINFA_MAX_ROWS: usize = 50_000;
+
+/// Median of the times, or NaN (printed as null) when nothing was timed.
+fn median(mut times: Vec<f64>) -> String {
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    times
+        .get(times.len() / 2)
+        .map_or("null".to_string(), |t| t.to_string())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,9 +49,8 @@ fn main() -> anyhow::Result<()> {
     let encoder = FeatureEncoder::fit(&table, &[], &EncoderParams::default());
     let rows = encoder.encode_table(&table);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&args[3])?);
-    for row in &rows {
-        let cells: Vec<String> = row.iter().map(|x| format!("{x:.17e}")).collect();
-        writeln!(out, "{}", cells.join(","))?;
+    for x in rows.iter().flatten() {
+        out.write_all(&x.to_le_bytes())?;
     }
     out.flush()?;
     let matrix = to_matrix(&rows, encoder.n_features());
@@ -60,6 +67,9 @@ fn main() -> anyhow::Result<()> {
         ours_times.push(started.elapsed().as_secs_f64());
         ours_best = ours_best.min(clustering.inertia);
 
+        if matrix.nrows() > LINFA_MAX_ROWS {
+            continue;
+        }
         let rng = Xoshiro256Plus::seed_from_u64(params.seed + repeat as u64);
         let started = Instant::now();
         let model = KMeans::params_with_rng(k, rng)
@@ -73,7 +83,10 @@ fn main() -> anyhow::Result<()> {
     }
     // linfa's inertia() is the mean squared distance per row; ours and scikit-learn's are
     // the sum. Both are printed as sums.
-    let linfa_sum = linfa_best * matrix.nrows() as f64;
+    let linfa_sum = match linfa_best.is_finite() {
+        true => (linfa_best * matrix.nrows() as f64).to_string(),
+        false => "null".to_string(),
+    };
     println!(
         "{{\"rows\": {}, \"features\": {}, \"rayon_threads\": {}, \"inertia\": {ours_best}, \
          \"median_seconds\": {}, \"linfa_inertia\": {linfa_sum}, \"linfa_median_seconds\": {}}}",

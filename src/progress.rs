@@ -1,5 +1,7 @@
 //! Progress for long commands: a spinner with the current step on a terminal, plain
-//! step lines on stderr otherwise (logs of a scheduled job stay readable).
+//! step lines on stderr otherwise (logs of a scheduled job stay readable). Counted stages
+//! (every k tried, bootstrap refits) show a bar with rows, steps done and an ETA on a
+//! terminal only.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -49,9 +51,51 @@ impl Progress {
         }
     }
 
+    /// A stage of `steps` equal-sized steps over `rows` rows; [`Stage::tick`] after each.
+    pub fn stage(&self, what: &str, rows: usize, steps: u64) -> Stage {
+        self.step(&format!("{what} ({rows} rows)"));
+        if let Some(bar) = &self.bar {
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed}] {msg} [{bar:20}] {pos}/{len}, about {eta} left",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_length(steps);
+            bar.set_position(0);
+        }
+        Stage {
+            bar: self.bar.clone(),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// One counted stage; back to the plain spinner when dropped.
+pub struct Stage {
+    bar: Option<ProgressBar>,
+}
+
+impl Stage {
+    pub fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
         }
     }
 }

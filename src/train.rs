@@ -14,9 +14,9 @@ use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
-    bootstrap_stability, cluster, full_centroids, match_ids, profile_segments, project, renumber,
-    segment_slots, value_cube, Clustering, CubeCell, CubeRow, KChoice, ProfileInputs, PyramidError,
-    SegmentError, SegmentModel,
+    bootstrap_stability, cluster, cluster_steps, full_centroids, match_ids, profile_segments,
+    project, renumber, segment_slots, value_cube, Clustering, CubeCell, CubeRow, KChoice,
+    ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
 use crate::monitoring::DriftReference;
 use crate::progress::Progress;
@@ -142,7 +142,6 @@ pub fn train_with_holdout(
     let rows = encoder.encode_table(&table);
     let matrix = to_matrix(&rows, encoder.n_features());
 
-    progress.step("clustering customers into segments");
     let (segments, segment_labels) = fit_segments(
         &SegmentInputs {
             matrix: &matrix,
@@ -169,7 +168,10 @@ pub fn train_with_holdout(
     let cross_sell = fit_cross_sell(&table, invoices.as_ref(), config, progress);
     let retention = match &churned {
         Some(churned) => {
-            progress.step("comparing churn models by cross-validation");
+            progress.step(&format!(
+                "comparing churn models by cross-validation ({} rows)",
+                table.rows()
+            ));
             let numeric = |name: &str| {
                 table
                     .column(name)
@@ -360,21 +362,32 @@ fn fit_segments(
             &selected
         }
     };
+    let rows = clustered.nrows();
+    let stage = progress.stage(
+        "clustering customers into segments",
+        rows,
+        cluster_steps(rows, params),
+    );
     let KChoice {
         mut clustering,
         scores,
         reason,
-    } = cluster(clustered, params)?;
+    } = cluster(clustered, params, &|| stage.tick())?;
+    drop(stage);
     widen_centroids(&mut clustering, inputs.matrix, &slots);
     let ids_from = keep_champion_ids(inputs.champion, inputs.encoder, &mut clustering, &slots);
     let k = clustering.centroids.len();
     let stability = match params.bootstrap {
         0 => None,
         resamples => {
-            progress.step(&format!(
-                "refitting segments on {resamples} bootstrap resamples"
-            ));
-            let s = bootstrap_stability(clustered, &clustering.labels, k, resamples, params)?;
+            let stage = progress.stage(
+                &format!("refitting segments on {resamples} bootstrap resamples"),
+                rows.min(params.fit_sample),
+                resamples as u64,
+            );
+            let tick = || stage.tick();
+            let s =
+                bootstrap_stability(clustered, &clustering.labels, k, resamples, params, &tick)?;
             Some(s)
         }
     };

@@ -1,10 +1,12 @@
-"""scikit-learn's half of kmeans_peer.sh: k-means on the matrix custscore wrote."""
+"""scikit-learn's half of kmeans_peer.sh: k-means on the matrix custscore wrote
+(raw little-endian f64, row-major, WIDTH columns)."""
 import json, sys, time
 import numpy as np
 from sklearn.cluster import KMeans
 
-path, k, restarts, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-X = np.loadtxt(path, delimiter=",")
+path, width = sys.argv[1], int(sys.argv[2])
+k, restarts, repeats = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+X = np.fromfile(path, dtype="<f8").reshape(-1, width)
 times, best = [], float("inf")
 for seed in range(repeats):
     started = time.perf_counter()

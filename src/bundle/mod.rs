@@ -608,8 +608,7 @@ mod tests {
     fn only_libraries_that_fit_a_model_are_recorded() {
         let libs = library_versions();
         let names: Vec<&str> = libs.keys().map(String::as_str).collect();
-        // linfa-logistic fits the logistic candidate (models/classifier/logistic.rs);
-        // everything else is fitted by custscore's own code.
-        assert_eq!(names, ["linfa", "linfa-logistic"], "{libs:?}");
+        // Every model is fitted by custscore's own code (linfa is a peer in examples/).
+        assert!(names.is_empty(), "{libs:?}");
     }
 }

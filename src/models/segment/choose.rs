@@ -3,9 +3,9 @@
 //! holds at least `min_share` of customers, take the largest k whose silhouette is within
 //! `k_tolerance` of the best.
 
-use super::kmeans::{fit_kmeans, silhouette, silhouette_sample, Clustering};
+use super::kmeans::{fit_kmeans, refine, row_sample, silhouette, silhouette_sample, Clustering};
 use super::{SegmentError, SegmentParams};
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 /// How one candidate k scored when k was chosen automatically.
@@ -31,21 +31,36 @@ pub struct KChoice {
     pub reason: String,
 }
 
-/// Fit every k in the range, score each, and keep the one [`pick_k`] prefers.
-pub fn choose_k(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, SegmentError> {
-    let sample_rows = silhouette_sample(rows.nrows(), params.silhouette_sample, params.seed);
+/// Fit every k in the range, score each, and keep the one [`pick_k`] prefers. Above
+/// `params.fit_sample` rows every k is fitted and scored on a sample of that size and only
+/// the chosen k is iterated on every row (from the sample's centres). `on_step` is called
+/// after each k (and after the final iteration on every row).
+pub fn choose_k(
+    rows: &Array2<f64>,
+    params: &SegmentParams,
+    on_step: &dyn Fn(),
+) -> Result<KChoice, SegmentError> {
+    let sampled = (rows.nrows() > params.fit_sample).then(|| {
+        rows.select(
+            Axis(0),
+            &row_sample(rows.nrows(), params.fit_sample, params.seed),
+        )
+    });
+    let on = sampled.as_ref().unwrap_or(rows);
+    let sample_rows = silhouette_sample(on.nrows(), params.silhouette_sample, params.seed);
     let mut scores = Vec::new();
     let mut fits = Vec::new();
-    for k in params.k_min..=params.k_max.min(rows.nrows().saturating_sub(1)) {
-        let clustering = fit_kmeans(rows, k, params.restarts, params)?;
+    for k in params.k_min..=params.k_max.min(on.nrows().saturating_sub(1)) {
+        let clustering = fit_kmeans(on, k, params.restarts, params)?;
         scores.push(KScore {
             k,
-            silhouette: silhouette(rows, &clustering.labels, &sample_rows),
+            silhouette: silhouette(on, &clustering.labels, &sample_rows),
             inertia: clustering.inertia,
             smallest_share: Some(smallest_share(&clustering.labels, k)),
             verdict: String::new(),
         });
         fits.push(clustering);
+        on_step();
     }
     if fits.is_empty() {
         return Err(SegmentError::TooFewRows {
@@ -54,8 +69,13 @@ pub fn choose_k(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, S
         });
     }
     let (chosen, reason) = pick_k(&mut scores, params.k_tolerance, params.min_share);
+    let mut clustering = fits.swap_remove(chosen);
+    if sampled.is_some() {
+        clustering = refine(rows, clustering.centroids, params);
+        on_step();
+    }
     Ok(KChoice {
-        clustering: fits.swap_remove(chosen),
+        clustering,
         scores,
         reason,
     })
@@ -220,10 +240,25 @@ mod tests {
     #[test]
     fn five_known_clusters_come_back_as_five() {
         let (rows, truth) = five_blobs();
-        let chosen = choose_k(&rows, &SegmentParams::default()).unwrap();
+        let chosen = choose_k(&rows, &SegmentParams::default(), &|| {}).unwrap();
         assert_eq!(chosen.clustering.centroids.len(), 5, "{:?}", chosen.scores);
         let ari = adjusted_rand_index(&chosen.clustering.labels, &truth);
         assert!(ari > 0.9, "ARI {ari}");
         assert!(chosen.reason.starts_with("k=5"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn k_chosen_on_a_sample_still_finds_five_clusters() {
+        let (rows, truth) = five_blobs();
+        let params = SegmentParams {
+            fit_sample: 300,
+            ..Default::default()
+        };
+        let chosen = choose_k(&rows, &params, &|| {}).unwrap();
+        assert_eq!(chosen.clustering.centroids.len(), 5, "{:?}", chosen.scores);
+        // Every row is labelled, not just the sample's.
+        assert_eq!(chosen.clustering.labels.len(), rows.nrows());
+        let ari = adjusted_rand_index(&chosen.clustering.labels, &truth);
+        assert!(ari > 0.9, "ARI {ari}");
     }
 }

@@ -1,6 +1,7 @@
-//! k-means (greedy k-means++ initialisation, Lloyd iterations, restarts in parallel) and
-//! the silhouette (the choice of k is in `choose.rs`).
+//! k-means (greedy k-means++ initialisation, accelerated Lloyd iterations in `lloyd.rs`,
+//! restarts in parallel, on a sample for large tables) and the silhouette (the choice of k is in `choose.rs`).
 
+use super::lloyd::{hamerly, Points};
 use super::{SegmentError, SegmentParams};
 use crate::models::stats::squared_distance;
 use ndarray::Array2;
@@ -19,7 +20,8 @@ pub struct Clustering {
 }
 
 /// Fit k-means with `restarts` greedy k-means++ initialisations (run in parallel), keeping
-/// the lowest inertia.
+/// the lowest inertia. Above `params.fit_sample` rows the restarts run on a sample of that
+/// size and only the winner is iterated on every row (see [`refine`]).
 pub fn fit_kmeans(
     rows: &Array2<f64>,
     k: usize,
@@ -32,15 +34,36 @@ pub fn fit_kmeans(
             k,
         });
     }
+    if rows.nrows() <= params.fit_sample.max(k) {
+        return best_of_restarts(&Points::new(rows), k, restarts, params);
+    }
+    let picked = row_sample(rows.nrows(), params.fit_sample.max(k), params.seed);
+    let on_sample = best_of_restarts(&Points::select(rows, &picked), k, restarts, params)?;
+    Ok(refine(rows, on_sample.centroids, params))
+}
+
+/// Iterate on every row from centres found on a sample: one accelerated run, where the
+/// restarts were cheap on the sample.
+pub fn refine(rows: &Array2<f64>, centres: Vec<Vec<f64>>, params: &SegmentParams) -> Clustering {
     let data = Points::new(rows);
+    let tolerance = params.tolerance * data.mean_variance();
+    hamerly(&data, centres, params.max_iterations, tolerance)
+}
+
+fn best_of_restarts(
+    data: &Points,
+    k: usize,
+    restarts: usize,
+    params: &SegmentParams,
+) -> Result<Clustering, SegmentError> {
     // Tolerance relative to the data's mean variance, as scikit-learn defines it.
     let tolerance = params.tolerance * data.mean_variance();
     let runs: Vec<Clustering> = (0..restarts.max(1) as u64)
         .into_par_iter()
         .map(|run| {
             let mut rng = Xoshiro256Plus::seed_from_u64(params.seed.wrapping_add(run));
-            let start = kmeans_plus_plus(&data, k, &mut rng);
-            lloyd(&data, start, params.max_iterations, tolerance)
+            let start = kmeans_plus_plus(data, k, &mut rng);
+            hamerly(data, start, params.max_iterations, tolerance)
         })
         .collect();
     runs.into_iter()
@@ -48,44 +71,9 @@ pub fn fit_kmeans(
         .ok_or(SegmentError::NoRestarts)
 }
 
-/// Rows in one contiguous row-major buffer (the hot loops stay in cache).
-struct Points {
-    values: Vec<f64>,
-    width: usize,
-}
-
-impl Points {
-    fn new(rows: &Array2<f64>) -> Self {
-        Points {
-            values: rows.iter().copied().collect(),
-            width: rows.ncols(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.values.len() / self.width.max(1)
-    }
-
-    fn row(&self, i: usize) -> &[f64] {
-        &self.values[i * self.width..(i + 1) * self.width]
-    }
-
-    fn mean_variance(&self) -> f64 {
-        let n = self.len() as f64;
-        (0..self.width)
-            .map(|j| {
-                let column = (0..self.len()).map(|i| self.values[i * self.width + j]);
-                let mean = column.clone().sum::<f64>() / n;
-                column.map(|x| (x - mean).powi(2)).sum::<f64>() / n
-            })
-            .sum::<f64>()
-            / self.width.max(1) as f64
-    }
-}
-
 /// Greedy k-means++: each new centre is the best of 2 + ln k candidates drawn in proportion
 /// to the squared distance to the nearest centre so far (scikit-learn's initialisation).
-fn kmeans_plus_plus(data: &Points, k: usize, rng: &mut Xoshiro256Plus) -> Vec<Vec<f64>> {
+pub(super) fn kmeans_plus_plus(data: &Points, k: usize, rng: &mut Xoshiro256Plus) -> Vec<Vec<f64>> {
     let n = data.len();
     let trials = 2 + (k as f64).ln() as usize;
     let mut centres = vec![data.row(rng.gen_range(0..n)).to_vec()];
@@ -124,84 +112,21 @@ fn kmeans_plus_plus(data: &Points, k: usize, rng: &mut Xoshiro256Plus) -> Vec<Ve
     centres
 }
 
-/// Lloyd iterations until the centres move less than `tolerance` (squared) or the labels
-/// stop changing. An emptied cluster takes the point farthest from its centre.
-fn lloyd(
-    data: &Points,
-    mut centres: Vec<Vec<f64>>,
-    max_iterations: u64,
-    tolerance: f64,
-) -> Clustering {
-    let (n, k, width) = (data.len(), centres.len(), data.width);
-    let mut labels = vec![usize::MAX; n];
-    let mut distances = vec![0.0; n];
-    for _ in 0..max_iterations.max(1) {
-        let mut changed = false;
-        for i in 0..n {
-            let (best, d) = nearest_with_distance(&centres, data.row(i));
-            changed |= labels[i] != best;
-            labels[i] = best;
-            distances[i] = d;
-        }
-        let mut sums = vec![0.0; k * width];
-        let mut counts = vec![0usize; k];
-        for i in 0..n {
-            counts[labels[i]] += 1;
-            for (s, x) in sums[labels[i] * width..].iter_mut().zip(data.row(i)) {
-                *s += x;
-            }
-        }
-        let mut shift = 0.0;
-        for c in 0..k {
-            let next: Vec<f64> = if counts[c] == 0 {
-                let far = (0..n)
-                    .max_by(|&a, &b| distances[a].total_cmp(&distances[b]))
-                    .unwrap_or(0);
-                distances[far] = 0.0;
-                data.row(far).to_vec()
-            } else {
-                sums[c * width..(c + 1) * width]
-                    .iter()
-                    .map(|s| s / counts[c] as f64)
-                    .collect()
-            };
-            shift += squared_distance(&centres[c], &next);
-            centres[c] = next;
-        }
-        if !changed || shift <= tolerance {
-            break;
-        }
-    }
-    // Final assignment against the final centres, so labels and inertia agree.
-    let mut inertia = 0.0;
-    for (i, label) in labels.iter_mut().enumerate() {
-        let (best, d) = nearest_with_distance(&centres, data.row(i));
-        *label = best;
-        inertia += d;
-    }
-    Clustering {
-        centroids: centres,
-        labels,
-        inertia,
-    }
-}
-
-fn nearest_with_distance(centres: &[Vec<f64>], row: &[f64]) -> (usize, f64) {
-    let mut best = (0, f64::INFINITY);
-    for (c, centre) in centres.iter().enumerate() {
-        let d = squared_distance(centre, row);
-        if d < best.1 {
-            best = (c, d);
-        }
-    }
-    best
-}
-
 pub(super) fn silhouette_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+    sorted_sample(n, size, seed ^ 0x5111)
+}
+
+/// The rows k is chosen on and restarts run on when there are more than `size`.
+pub(super) fn row_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+    sorted_sample(n, size, seed ^ 0xF17)
+}
+
+/// `size` distinct row indices out of `n` (all when `n <= size`), ascending.
+fn sorted_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
     if n <= size {
         return (0..n).collect();
     }
-    let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0x5111);
+    let mut rng = Xoshiro256Plus::seed_from_u64(seed);
     let mut picked = sample(&mut rng, n, size).into_vec();
     picked.sort_unstable();
     picked
@@ -275,7 +200,7 @@ pub(crate) mod tests {
             k_min: 2,
             ..Default::default()
         };
-        let chosen = super::super::choose_k(&blobs(), &params).unwrap();
+        let chosen = super::super::choose_k(&blobs(), &params, &|| {}).unwrap();
         let (clustering, scores) = (chosen.clustering, chosen.scores);
         assert_eq!(clustering.centroids.len(), 3, "{scores:?}");
         let best = scores.iter().map(|s| s.silhouette).fold(f64::MIN, f64::max);

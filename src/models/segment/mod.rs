@@ -5,6 +5,7 @@ mod align;
 mod choose;
 mod cube;
 mod kmeans;
+mod lloyd;
 mod profile;
 mod projection;
 mod pyramid;
@@ -13,7 +14,7 @@ mod stability;
 pub use align::{match_ids, renumber};
 pub use choose::{choose_k, pick_k, smallest_share, KChoice, KScore};
 pub use cube::{value_cube, CubeCell, CubeRow};
-pub use kmeans::{fit_kmeans, nearest, silhouette, Clustering};
+pub use kmeans::{fit_kmeans, nearest, refine, silhouette, Clustering};
 pub use profile::{profile_segments, CategoryShare, Distinction, ProfileInputs, SegmentProfile};
 pub use projection::{project, Projection};
 pub use pyramid::{PyramidError, PyramidParams, Tier, TierSpec, ValuePyramid, UNRANKED};
@@ -46,6 +47,9 @@ pub struct SegmentParams {
     pub tolerance: f64,
     /// Rows sampled to compute the silhouette (it is quadratic in the sample).
     pub silhouette_sample: usize,
+    /// Above this many rows, k is chosen, restarts run and stability is measured on a
+    /// sample of this size; the chosen centres are then iterated on every row.
+    pub fit_sample: usize,
     pub seed: u64,
 }
 
@@ -68,6 +72,9 @@ impl Default for SegmentParams {
             max_iterations: 300,
             tolerance: 1e-4,
             silhouette_sample: 2000,
+            // Ample for a handful of segments: the centres found on 20,000 rows move by
+            // a few iterations on all of them.
+            fit_sample: 20_000,
             seed: 42,
         }
     }
@@ -180,19 +187,40 @@ impl SegmentModel {
     }
 }
 
-/// Cluster the encoded rows: with the configured k, or the k [`choose_k`] picks.
-pub fn cluster(rows: &Array2<f64>, params: &SegmentParams) -> Result<KChoice, SegmentError> {
+/// Cluster the encoded rows: with the configured k, or the k [`choose_k`] picks;
+/// `on_step` after each of [`cluster_steps`] steps.
+pub fn cluster(
+    rows: &Array2<f64>,
+    params: &SegmentParams,
+    on_step: &dyn Fn(),
+) -> Result<KChoice, SegmentError> {
     params.check()?;
     if rows.ncols() == 0 {
         return Err(SegmentError::NoFeatures);
     }
     match params.k {
-        Some(k) => Ok(KChoice {
-            clustering: fit_kmeans(rows, k, params.restarts, params)?,
-            scores: Vec::new(),
-            reason: String::new(),
-        }),
-        None => choose_k(rows, params),
+        Some(k) => {
+            let clustering = fit_kmeans(rows, k, params.restarts, params)?;
+            on_step();
+            Ok(KChoice {
+                clustering,
+                scores: Vec::new(),
+                reason: String::new(),
+            })
+        }
+        None => choose_k(rows, params, on_step),
+    }
+}
+
+/// How many times [`cluster`] reports a step: once per k tried, plus the final iteration
+/// on every row when k is chosen on a sample.
+pub fn cluster_steps(rows: usize, params: &SegmentParams) -> u64 {
+    match params.k {
+        Some(_) => 1,
+        None => {
+            let ks = params.k_max.saturating_sub(params.k_min) + 1;
+            (ks + usize::from(rows > params.fit_sample)) as u64
+        }
     }
 }
 
@@ -263,6 +291,27 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(bad.check(), Err(SegmentError::NoRestarts)));
+    }
+
+    #[test]
+    fn cluster_reports_as_many_steps_as_it_announces() {
+        // The progress bar's length (and so its ETA) comes from cluster_steps.
+        let rows = kmeans::tests::blobs();
+        for params in [
+            SegmentParams::default(),
+            SegmentParams {
+                fit_sample: 40,
+                ..Default::default()
+            },
+            SegmentParams {
+                k: Some(3),
+                ..Default::default()
+            },
+        ] {
+            let steps = std::cell::Cell::new(0u64);
+            cluster(&rows, &params, &|| steps.set(steps.get() + 1)).unwrap();
+            assert_eq!(steps.get(), cluster_steps(rows.nrows(), &params));
+        }
     }
 
     #[test]

@@ -35,19 +35,22 @@ impl Stability {
 }
 
 /// Refit `resamples` times with k = the number of segments in `labels`; `rows` are the
-/// clustered features of every customer, `labels` the full-data segments.
+/// clustered features of every customer, `labels` the full-data segments. Each resample
+/// draws at most `params.fit_sample` rows (with replacement). `on_step` after each refit.
 pub fn bootstrap_stability(
     rows: &Array2<f64>,
     labels: &[usize],
     k: usize,
     resamples: usize,
     params: &SegmentParams,
+    on_step: &dyn Fn(),
 ) -> Result<Stability, SegmentError> {
     let n = rows.nrows();
+    let draws = n.min(params.fit_sample.max(k));
     let mut rng = Xoshiro256Plus::seed_from_u64(params.seed ^ 0xB007);
     let (mut ari, mut kept, mut tried) = (Vec::new(), vec![0usize; k], vec![0usize; k]);
     for run in 0..resamples {
-        let picked: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+        let picked: Vec<usize> = (0..draws).map(|_| rng.gen_range(0..n)).collect();
         let sample = rows.select(Axis(0), &picked);
         let refit_params = SegmentParams {
             seed: params.seed.wrapping_add(1000 * (run as u64 + 1)),
@@ -57,6 +60,7 @@ pub fn bootstrap_stability(
         let original: Vec<usize> = picked.iter().map(|&i| labels[i]).collect();
         ari.push(adjusted_rand_index(&original, &refit.labels));
         count_pairs(&original, &refit.labels, k, &mut rng, &mut kept, &mut tried);
+        on_step();
     }
     let mean_ari = ari.iter().sum::<f64>() / ari.len().max(1) as f64;
     let together = kept
@@ -108,7 +112,8 @@ mod tests {
     fn well_separated_blobs_are_stable() {
         let rows = super::super::kmeans::tests::blobs();
         let labels: Vec<usize> = (0..rows.nrows()).map(|i| i / 30).collect();
-        let s = bootstrap_stability(&rows, &labels, 3, 4, &SegmentParams::default()).unwrap();
+        let s =
+            bootstrap_stability(&rows, &labels, 3, 4, &SegmentParams::default(), &|| {}).unwrap();
         assert_eq!(s.ari.len(), 4);
         assert!(s.mean_ari > 0.99, "{s:?}");
         assert!(s.together.iter().all(|&t| t > 0.99), "{s:?}");
@@ -122,7 +127,7 @@ mod tests {
         let rows = Array2::from_shape_vec((200, 3), data).unwrap();
         let params = SegmentParams::default();
         let full = fit_kmeans(&rows, 8, params.restarts, &params).unwrap();
-        let s = bootstrap_stability(&rows, &full.labels, 8, 5, &params).unwrap();
+        let s = bootstrap_stability(&rows, &full.labels, 8, 5, &params, &|| {}).unwrap();
         assert!(s.is_unstable(), "{s:?}");
     }
 }
