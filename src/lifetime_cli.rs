@@ -124,18 +124,33 @@ pub fn describe(model: &LifetimeModel) -> String {
         7.0 => "weeks".to_string(),
         u => format!("units of {u} days"),
     };
+    let fit = &model.bgnbd_fit;
     let mut out = format!(
-        "BG/NBD: r={:.4} alpha={:.4} ({unit}) a={:.4} b={:.4}  ({} customers, mean log-likelihood {:.6}, {} iterations)\n",
-        b.r, b.alpha, b.a, b.b, model.bgnbd_fit.customers, model.bgnbd_fit.mean_log_likelihood, model.bgnbd_fit.iterations
+        "BG/NBD: r={} alpha={} ({unit}) a={} b={}  ({} customers, mean log-likelihood {:.6}, {} iterations)\n",
+        figure(b.r), figure(b.alpha), figure(b.a), figure(b.b), fit.customers, fit.mean_log_likelihood, fit.iterations
     );
+    let dropout = b.a / (b.a + b.b);
+    if dropout < 1e-4 {
+        out.push_str(&format!(
+            "  note: drop-out after a purchase is almost never seen in the calibration period (a/(a+b) = {dropout:.1e}): P(alive) is about 1 for everyone\n"
+        ));
+    }
     match (&model.gamma_gamma, &model.gamma_gamma_fit) {
         (Some(g), Some(fit)) => out.push_str(&format!(
-            "Gamma-Gamma: p={:.4} q={:.4} v={:.4}  ({} repeat customers, {} left out with zero spend, mean log-likelihood {:.6}, {} iterations)\n",
-            g.p, g.q, g.v, fit.customers, fit.left_out, fit.mean_log_likelihood, fit.iterations
+            "Gamma-Gamma: p={} q={} v={}  ({} repeat customers, {} left out with zero spend, mean log-likelihood {:.6}, {} iterations)\n",
+            figure(g.p), figure(g.q), figure(g.v), fit.customers, fit.left_out, fit.mean_log_likelihood, fit.iterations
         )),
         _ => out.push_str("Gamma-Gamma: not fitted (fewer than two customers with repeat purchases of positive value)\n"),
     }
     out
+}
+
+/// A parameter with four decimals, or four significant digits when that shows nothing.
+fn figure(x: f64) -> String {
+    match x.abs() {
+        a if a != 0.0 && !(1e-3..1e5).contains(&a) => format!("{x:.3e}"),
+        _ => format!("{x:.4}"),
+    }
 }
 
 fn from_summary(path: &Path, args: &LifetimeArgs) -> Result<Input, LifetimeCliError> {

@@ -263,6 +263,26 @@ mod tests {
     }
 
     #[test]
+    fn a_fit_where_nobody_drops_out_ends_on_the_boundary() {
+        // Everyone bought on their last day: the likelihood keeps rising as a → 0.
+        let customers: Vec<RepeatSummary> = (0..200)
+            .map(|i| {
+                let x = f64::from(i % 9);
+                let age = 60.0 + f64::from(i % 50);
+                RepeatSummary {
+                    frequency: x,
+                    recency: if x > 0.0 { age } else { 0.0 },
+                    age,
+                    monetary: 0.0,
+                }
+            })
+            .collect();
+        let (model, _) = BgNbd::fit(&customers).unwrap();
+        assert!(model.a / (model.a + model.b) < 1e-4, "{model:?}");
+        assert!(model.p_alive(&customers[5]) > 0.999);
+    }
+
+    #[test]
     fn predictions_match_lifetimes_on_known_parameters() {
         // lifetimes 0.11.3 BetaGeoFitter with params_ = (0.243, 4.414, 0.793, 2.426).
         let model = BgNbd {

@@ -14,6 +14,12 @@ pub struct Minimum {
 
 /// Stop when every gradient component is below this (objectives are means per customer).
 const GRADIENT_TOLERANCE: f64 = 1e-9;
+/// Or when the gradient is below this and the objective has stopped moving (relative
+/// change under `STALL` over `STALL_ITERATIONS`): a maximum on the boundary, e.g. a
+/// parameter running to 0, flattens out without the gradient vanishing quickly.
+const LOOSE_GRADIENT_TOLERANCE: f64 = 1e-6;
+const STALL: f64 = 1e-12;
+const STALL_ITERATIONS: usize = 10;
 const MAX_ITERATIONS: usize = 500;
 const ARMIJO: f64 = 1e-4;
 /// Largest step in any coordinate of a log-parameter: e^5 ≈ 150× per step.
@@ -35,8 +41,13 @@ pub fn minimize(
     let mut inverse_hessian = identity(n);
     let mut trial = vec![0.0; n];
     let mut trial_gradient = vec![0.0; n];
+    let mut history = Vec::with_capacity(MAX_ITERATIONS);
     for iteration in 0..MAX_ITERATIONS {
-        if max_abs(&gradient) < GRADIENT_TOLERANCE {
+        history.push(value);
+        let stalled = iteration >= STALL_ITERATIONS
+            && history[iteration - STALL_ITERATIONS] - value <= STALL * value.abs().max(1.0)
+            && max_abs(&gradient) < LOOSE_GRADIENT_TOLERANCE;
+        if max_abs(&gradient) < GRADIENT_TOLERANCE || stalled {
             return Some(Minimum {
                 x,
                 value,
@@ -81,7 +92,7 @@ pub fn minimize(
                 x,
                 value,
                 iterations: iteration,
-                converged: max_abs(&gradient) < GRADIENT_TOLERANCE * 1e3,
+                converged: max_abs(&gradient) < LOOSE_GRADIENT_TOLERANCE,
             });
         };
         let s: Vec<f64> = (0..n).map(|i| trial[i] - x[i]).collect();
@@ -92,7 +103,7 @@ pub fn minimize(
         value = new_value;
     }
     Some(Minimum {
-        converged: max_abs(&gradient) < GRADIENT_TOLERANCE,
+        converged: max_abs(&gradient) < LOOSE_GRADIENT_TOLERANCE,
         x,
         value,
         iterations: MAX_ITERATIONS,
