@@ -35,6 +35,72 @@ pub enum Command {
     /// Compare a customer file with the bundle's training profile: PSI, missing, unseen
     /// and out-of-range rates per input, and PSI of the churn probability and segments.
     Drift(DriftArgs),
+    /// Fit BG/NBD and Gamma-Gamma on a repeat-purchase summary or an order log: the
+    /// parameters, a holdout check, and per customer P(alive), expected purchases and CLV.
+    Lifetime(LifetimeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LifetimeArgs {
+    /// Per-customer summary (frequency, recency, T, monetary value), as lifetimes writes it.
+    #[arg(
+        long,
+        env = "CUSTSCORE_SUMMARY",
+        required_unless_present = "transactions",
+        conflicts_with = "transactions"
+    )]
+    pub summary: Option<PathBuf>,
+    /// Summary columns.
+    #[arg(long, default_value = "frequency")]
+    pub frequency_col: String,
+    #[arg(long, default_value = "recency")]
+    pub recency_col: String,
+    #[arg(long, default_value = "T")]
+    pub t_col: String,
+    #[arg(long, default_value = "monetary_value")]
+    pub monetary_col: String,
+    /// Customer id column of the summary (row number when absent).
+    #[arg(long)]
+    pub id_col: Option<String>,
+    /// Order log (CSV or CSV.gz): summarised per purchase day.
+    #[arg(long, env = "CUSTSCORE_TRANSACTIONS")]
+    pub transactions: Option<PathBuf>,
+    #[arg(long, requires = "transactions")]
+    pub customer_col: Option<String>,
+    #[arg(long, requires = "transactions")]
+    pub time_col: Option<String>,
+    /// Line value column.
+    #[arg(long, requires = "transactions")]
+    pub amount_col: Option<String>,
+    /// Unit price column: line value = quantity × price.
+    #[arg(long, requires = "transactions")]
+    pub price_col: Option<String>,
+    #[arg(long, requires = "transactions")]
+    pub quantity_col: Option<String>,
+    /// Last day of the calibration period (default: the log's last day, no holdout).
+    #[arg(long, requires = "transactions")]
+    pub calibration_end: Option<String>,
+    /// Last day of the holdout period (default: the log's last day).
+    #[arg(long, requires = "transactions")]
+    pub observation_end: Option<String>,
+    /// Days per time unit of the data (7: a weekly summary, or weekly parameters from a log).
+    #[arg(long, default_value_t = 1.0)]
+    pub unit_days: f64,
+    /// Expected purchases are counted over this many days.
+    #[arg(long, default_value_t = 90)]
+    pub horizon_days: u32,
+    /// Months summed into the lifetime value (30-day months).
+    #[arg(long, default_value_t = 12)]
+    pub clv_months: u32,
+    /// Monthly discount rate of the lifetime value.
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true)]
+    pub monthly_discount: f64,
+    /// Write one row per customer: summary, p_alive, expected purchases, order value, CLV.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Fit this many times and print the median fit times.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod drift_cli;
 pub mod inspect;
 pub mod inspect_retention;
+pub mod lifetime_cli;
 pub mod models_cli;
 pub mod report;
 pub mod rules_cli;

@@ -34,6 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
         Command::Models(args) => Ok(custscore::models_cli::run_models(args.action)?),
         Command::Drift(args) => run_drift(args),
+        Command::Lifetime(args) => Ok(custscore::lifetime_cli::run_lifetime(&args)?),
     }
 }
 

@@ -47,7 +47,8 @@ pub struct Event {
 }
 
 impl Event {
-    fn is_return(&self) -> bool {
+    /// A return or cancellation line (negative quantity or value): never a purchase.
+    pub fn is_return(&self) -> bool {
         self.quantity < 0.0 || self.value < 0.0
     }
 }

@@ -2,6 +2,7 @@
 //! none of them knows about files, HTTP or the command line.
 
 pub mod classifier;
+pub mod lifetime;
 pub mod rules;
 pub mod segment;
 pub mod stats;
