@@ -34,6 +34,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules(args) => Ok(custscore::rules_cli::run_rules(&args)?),
         Command::Models(args) => Ok(custscore::models_cli::run_models(args.action)?),
         Command::Drift(args) => run_drift(args),
+        Command::Outcomes(args) => Ok(custscore::outcomes_cli::run_outcomes(args.action)?),
+        Command::Evaluate(args) => {
+            print!("{}", custscore::outcomes_cli::run_evaluate(&args)?);
+            Ok(())
+        }
     }
 }
 
@@ -161,7 +166,21 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
     };
-    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format)?;
+    let mut store = match &args.campaign {
+        Some(_) => Some(custscore::outcomes::open(
+            &args.db.location(&args.models.models),
+        )?),
+        None => None,
+    };
+    let contacts = match (&args.campaign, store.as_deref_mut()) {
+        (Some(name), Some(store)) => Some(batch::ContactLog {
+            campaign: custscore::outcomes::Campaign::new(name, args.control_share)
+                .map_err(|e| anyhow::anyhow!("--campaign / --control-share: {e}"))?,
+            store,
+        }),
+        _ => None,
+    };
+    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format, contacts)?;
     drop(aggregated);
     eprintln!("{summary}");
     if let Some(line) = summary.drift_line() {
@@ -224,6 +243,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve::run(serve::ServeOptions {
+        outcomes: args.db.location(&args.models.models),
         models: args.models.models,
         addr: args.addr,
         api_keys_file: args.api_keys_file,
