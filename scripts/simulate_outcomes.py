@@ -11,7 +11,8 @@ churn_probability, campaign, arm) and writes events for `custscore outcomes impo
   base_response + response_effect; each response also brings a `purchased` event with a
   value drawn from an exponential distribution of mean value_mean.
 
-Prints the effects to expect (treatment - control) as one JSON line on stdout. Only the
+Prints the effects to expect (treatment - control) as one JSON line on stdout; for churn
+that is (1 - churn_reduction) * mean p of the treated - mean p of the controls. Only the
 Python standard library; the same seed gives the same events.
 """
 
@@ -38,7 +39,7 @@ def main():
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
-    probabilities = []
+    probabilities = {"treatment": [], "control": []}
     written = 0
     with open(args.scored, newline="") as src, open(args.output, "w", newline="") as out:
         events = csv.writer(out)
@@ -46,7 +47,7 @@ def main():
         for row in csv.DictReader(src):
             p = float(row["churn_probability"])
             treated = row["arm"] == "treatment"
-            probabilities.append(p)
+            probabilities["treatment" if treated else "control"].append(p)
             churn = p * (1.0 - args.churn_reduction) if treated else p
             respond = args.base_response + (args.response_effect if treated else 0.0)
             u_churn, u_respond, u_value = rng.random(), rng.random(), rng.random()
@@ -59,12 +60,13 @@ def main():
                 events.writerow([row["campaign"], row["id"], "purchased", args.time,
                                  f"{value:.2f}"])
                 written += 2
-    if not probabilities:
-        sys.exit(f"{args.scored}: no scored rows")
-    mean_p = sum(probabilities) / len(probabilities)
+    if not probabilities["treatment"] or not probabilities["control"]:
+        sys.exit(f"{args.scored}: needs scored rows in both arms")
+    mean = {arm: sum(ps) / len(ps) for arm, ps in probabilities.items()}
     print(json.dumps({
         "events": written,
-        "churned_difference": -args.churn_reduction * mean_p,
+        # The expected churn rates of the two arms as drawn, given who is in which arm.
+        "churned_difference": (1.0 - args.churn_reduction) * mean["treatment"] - mean["control"],
         "responded_difference": args.response_effect,
         "value_difference": args.response_effect * args.value_mean,
     }))

@@ -166,20 +166,21 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
     };
-    let mut store = match &args.campaign {
+    let campaign = args
+        .campaign
+        .as_deref()
+        .map(|name| custscore::outcomes::Campaign::new(name, args.control_share))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--campaign / --control-share: {e}"))?;
+    let mut store = match &campaign {
         Some(_) => Some(custscore::outcomes::open(
             &args.db.location(&args.models.models),
         )?),
         None => None,
     };
-    let contacts = match (&args.campaign, store.as_deref_mut()) {
-        (Some(name), Some(store)) => Some(batch::ContactLog {
-            campaign: custscore::outcomes::Campaign::new(name, args.control_share)
-                .map_err(|e| anyhow::anyhow!("--campaign / --control-share: {e}"))?,
-            store,
-        }),
-        _ => None,
-    };
+    let contacts = campaign
+        .zip(store.as_deref_mut())
+        .map(|(campaign, store)| batch::ContactLog { campaign, store });
     let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format, contacts)?;
     drop(aggregated);
     eprintln!("{summary}");

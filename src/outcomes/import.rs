@@ -153,7 +153,7 @@ fn read_csv(reader: impl Read, path: &Path, batch: &mut Batch) -> Result<(), Imp
     }
     let mut record = csv::StringRecord::new();
     loop {
-        let line = csv.position().line() + 1;
+        let line = csv.position().line();
         let at = format!("line {line}");
         match csv.read_record(&mut record) {
             Ok(false) => break,
