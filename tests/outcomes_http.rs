@@ -304,3 +304,39 @@ fn a_server_killed_under_post_load_keeps_each_event_once_on_postgres() {
     };
     killed_under_load_then_resent(&["--outcomes-db", &url], &models, &count);
 }
+
+#[test]
+fn a_campaign_needs_a_bundle_that_names_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = run(&[
+        "train",
+        "--promote",
+        "always",
+        "--customers",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--label",
+        "churn=Yes",
+        "--drop",
+        "customer_id",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = start(&models, &[]);
+    let r = post_json(
+        server.addr,
+        "/v1/score",
+        "{\"tenure\": 3, \"campaign\": \"spring\"}",
+    );
+    assert_eq!(
+        (r.status, r.json()["field"].clone()),
+        (400, json!("campaign")),
+        "{}",
+        r.body
+    );
+    let r = post_json(server.addr, "/v1/score", "{\"tenure\": 3}");
+    assert_eq!(r.status, 200, "{}", r.body);
+}

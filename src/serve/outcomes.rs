@@ -241,13 +241,18 @@ pub async fn campaign(
         ));
     }
     let name = name.into_inner();
-    let (campaign, wanted) = (name.clone(), outcome.clone());
-    let rows = OutcomesStore::with(&state, move |store| store.campaign(&campaign, &wanted)).await?;
-    if rows.is_empty() {
-        return Err(ApiError::new(
+    let campaign = name.clone();
+    // Evaluating sorts every contact: on the blocking pool with the query.
+    let report = OutcomesStore::with(&state, move |store| {
+        let rows = store.campaign(&campaign, &outcome)?;
+        Ok((!rows.is_empty()).then(|| crate::outcomes::evaluate(&campaign, &outcome, &rows)))
+    })
+    .await?;
+    match report {
+        Some(report) => Ok(HttpResponse::Ok().json(report)),
+        None => Err(ApiError::new(
             Code::NotFound,
             format!("no contacts recorded for campaign `{name}`"),
-        ));
+        )),
     }
-    Ok(HttpResponse::Ok().json(crate::outcomes::evaluate(&name, &outcome, &rows)))
 }

@@ -49,6 +49,13 @@ fn score_value(
     path: &str,
 ) -> Result<(Answer, Option<Contact>), ApiError> {
     let campaign = campaign_of(body, path)?;
+    if campaign.is_some() && scorer.id_column().is_none() {
+        return Err(ApiError::field(
+            Code::InvalidField,
+            format!("{path}campaign"),
+            "this bundle names no customer id column, so a contact could not be joined to its outcomes",
+        ));
+    }
     isolated(counters, || {
         let (id, values) = record_from_json(scorer, body, path)?;
         let mut contact = None;
