@@ -337,60 +337,78 @@ fn write_events(path: &Path, n: usize, repeats: usize) -> usize {
 
 /// kill -9 in the middle of an import, then the whole file again: every event is stored
 /// exactly once (committed batches survive, the interrupted one is rolled back).
-#[test]
-fn an_import_killed_midway_and_sent_again_stores_each_event_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    let file = dir.path().join("events.csv");
+fn import_killed_then_resent(dir: &Path, db_option: &str, count: &dyn Fn() -> i64) {
+    let file = dir.join("events.csv");
     let distinct = write_events(&file, 100_000, 3_000);
-    let db = models.join("outcomes.db");
-    let mut child = Command::new(BIN)
-        .args([
+    let import = |file: &Path| {
+        let mut command = Command::new(BIN);
+        command.args([
             "outcomes",
             "import",
             file.to_str().unwrap(),
-            "--models",
-            models.to_str().unwrap(),
-        ])
+            "--outcomes-db",
+            db_option,
+        ]);
+        command
+    };
+    let mut child = import(&file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Kill once some batches are committed, well before the end.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = 0;
-    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-        seen = rusqlite::Connection::open(&db)
-            .and_then(|c| {
-                c.query_row("SELECT COUNT(*) FROM outcome_events", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-            })
-            .unwrap_or(0);
-        if seen > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() && count() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let at_kill = events_in(&db);
+    let at_kill = count();
     assert!(
         at_kill > 0 && (at_kill as usize) < distinct,
-        "killed with {at_kill} (saw {seen}) of {distinct} stored"
+        "killed with {at_kill} of {distinct} stored"
     );
-    let out = run(&[
-        "outcomes",
-        "import",
-        file.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = import(&file).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(events_in(&db) as usize, distinct);
+    assert_eq!(count() as usize, distinct);
     let summary = stdout(&out);
     assert!(
         summary.contains(&format!("stored {}", distinct - at_kill as usize)),
         "{summary}"
     );
+}
+
+#[test]
+fn an_import_killed_midway_and_sent_again_stores_each_event_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("outcomes.db");
+    let count = || {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM outcome_events", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .unwrap_or(0)
+    };
+    import_killed_then_resent(dir.path(), db.to_str().unwrap(), &count);
+}
+
+#[test]
+fn an_import_killed_midway_and_sent_again_stores_each_event_once_on_postgres() {
+    if common::postgres::skipped(
+        "an_import_killed_midway_and_sent_again_stores_each_event_once_on_postgres",
+    ) {
+        return;
+    }
+    let pg = common::postgres::Postgres::start();
+    let url = pg.database("import");
+    let dir = tempfile::tempdir().unwrap();
+    let count = || {
+        ::postgres::Client::connect(&url, ::postgres::NoTls)
+            .and_then(|mut c| c.query_one("SELECT COUNT(*) FROM outcome_events", &[]))
+            .map(|row| row.get::<_, i64>(0))
+            .unwrap_or(0)
+    };
+    import_killed_then_resent(dir.path(), &url, &count);
 }

@@ -181,6 +181,36 @@ fn the_store_suite_passes_on_postgres() {
     }
     let server = common::postgres::Postgres::start();
     suite(&mut |name| StoreLocation::Postgres(server.database(name)));
+    a_dropped_connection_is_opened_again(&server.database("dropped"));
+}
+
+/// The server ends the session (as a restart would): the call that meets the closed
+/// connection fails, the next one connects again.
+fn a_dropped_connection_is_opened_again(url: &str) {
+    let mut store = open(&StoreLocation::Postgres(url.to_string())).unwrap();
+    store
+        .record_events(&[event("before", "c", "1", "responded", None)])
+        .unwrap();
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let first = store.record_events(&[event("after", "c", "1", "responded", None)]);
+    if let Err(e) = first {
+        assert!(
+            e.to_string().starts_with("outcomes database postgres://"),
+            "{e}"
+        );
+        store
+            .record_events(&[event("after", "c", "1", "responded", None)])
+            .unwrap();
+    }
+    assert_eq!(store.counts("c").unwrap(), (0, 2));
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 pub struct PostgresStore {
     client: Client,
+    url: String,
     location: String,
 }
 
@@ -24,7 +25,11 @@ impl PostgresStore {
             location: location.clone(),
             source,
         })?;
-        let mut store = PostgresStore { client, location };
+        let mut store = PostgresStore {
+            client,
+            url: url.to_string(),
+            location,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -34,6 +39,15 @@ impl PostgresStore {
             location: location.to_string(),
             source,
         }
+    }
+
+    /// The connection, opened again if the server closed it (a restart, a failover), so a
+    /// long-running service recovers without a restart of its own.
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.is_closed() {
+            self.client = Client::connect(&self.url, NoTls).map_err(Self::error(&self.location))?;
+        }
+        Ok(&mut self.client)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -96,8 +110,9 @@ fn multi_row_insert(table_and_columns: &str, columns: usize, rows: usize, tail: 
 
 impl Store for PostgresStore {
     fn record_contacts(&mut self, contacts: &[Contact]) -> Result<usize, StoreError> {
-        let error = Self::error(&self.location);
-        let mut tx = self.client.transaction().map_err(&error)?;
+        let location = self.location.clone();
+        let error = Self::error(&location);
+        let mut tx = self.client()?.transaction().map_err(&error)?;
         let mut new = 0;
         for chunk in contacts.chunks(INSERT_CHUNK / 2) {
             let sql = multi_row_insert(
@@ -134,8 +149,9 @@ impl Store for PostgresStore {
     }
 
     fn record_events(&mut self, events: &[Event]) -> Result<HashSet<String>, StoreError> {
-        let error = Self::error(&self.location);
-        let mut tx = self.client.transaction().map_err(&error)?;
+        let location = self.location.clone();
+        let error = Self::error(&location);
+        let mut tx = self.client()?.transaction().map_err(&error)?;
         let mut new = HashSet::new();
         for chunk in events.chunks(INSERT_CHUNK) {
             let sql = multi_row_insert(
@@ -168,9 +184,10 @@ impl Store for PostgresStore {
         campaign: &str,
         outcome_type: &str,
     ) -> Result<Vec<ContactOutcome>, StoreError> {
-        let error = Self::error(&self.location);
+        let location = self.location.clone();
+        let error = Self::error(&location);
         let rows = self
-            .client
+            .client()?
             .query(
                 &store::campaign_query_postgres(),
                 &[&campaign, &outcome_type],
@@ -190,9 +207,11 @@ impl Store for PostgresStore {
     }
 
     fn counts(&mut self, campaign: &str) -> Result<(u64, u64), StoreError> {
-        let error = Self::error(&self.location);
+        let location = self.location.clone();
+        let error = Self::error(&location);
+        let client = self.client()?;
         let mut count = |sql: &str| -> Result<u64, StoreError> {
-            let row = self.client.query_one(sql, &[&campaign]).map_err(&error)?;
+            let row = client.query_one(sql, &[&campaign]).map_err(&error)?;
             Ok(row.get::<_, i64>(0) as u64)
         };
         Ok((
@@ -202,9 +221,10 @@ impl Store for PostgresStore {
     }
 
     fn schema_version(&mut self) -> Result<i64, StoreError> {
-        let error = Self::error(&self.location);
+        let location = self.location.clone();
+        let error = Self::error(&location);
         let row = self
-            .client
+            .client()?
             .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
             .map_err(&error)?;
         Ok(i64::from(row.get::<_, i32>(0)))
