@@ -10,6 +10,7 @@
 use crate::data::csv_input::{self, Next, Record, RecordReader};
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
+use crate::outcomes::{Arm, Campaign, Contact, Store, StoreError};
 use crate::score::{Answer, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -69,6 +70,33 @@ pub enum BatchError {
     NotFromALog { version: String },
     #[error(transparent)]
     Log(#[from] crate::data::transactions::TransactionError),
+    #[error("recording contacts: {0}")]
+    Contacts(#[from] StoreError),
+}
+
+/// Record every scored row as a contact of `campaign` in `store`; the output gains the
+/// columns `campaign` and `arm`.
+pub struct ContactLog<'s> {
+    pub campaign: Campaign,
+    pub store: &'s mut dyn Store,
+}
+
+/// What the scorers need to know of the campaign: its name as a CSV field and the time
+/// every contact of this run is recorded at.
+struct CampaignRun {
+    campaign: Campaign,
+    name_csv: String,
+    at: String,
+}
+
+/// Contacts recorded by one run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContactCounts {
+    pub campaign: String,
+    pub treatment: usize,
+    pub control: usize,
+    /// Contacts not recorded before (a customer keeps the first contact of a campaign).
+    pub new: usize,
 }
 
 /// An order log aggregated to one row per customer as the bundle's training did, in a
@@ -158,6 +186,8 @@ pub struct BatchSummary {
     pub rejects: PathBuf,
     /// The scored rows against the bundle's training profile (bundles that carry one).
     pub drift: Option<DriftReport>,
+    /// Contacts recorded, when the run named a campaign.
+    pub contacts: Option<ContactCounts>,
 }
 
 impl BatchSummary {
@@ -193,6 +223,13 @@ impl BatchSummary {
 
 impl fmt::Display for BatchSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(c) = &self.contacts {
+            writeln!(
+                f,
+                "campaign {}: treatment {}, control {} ({} contacts new, the others recorded before)",
+                c.campaign, c.treatment, c.control, c.new
+            )?;
+        }
         write!(
             f,
             "rows in {}, scored {}, rejected {} ({}), {:.2}s, {:.0} rows/s",
@@ -281,6 +318,8 @@ struct Part {
     rejects: Vec<(u64, String, String)>,
     /// Drift bin counts of this part's scored rows (empty without a profile).
     drift: Counts,
+    /// Contacts of this part's scored rows, when the run names a campaign.
+    contacts: Vec<Contact>,
 }
 
 /// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
@@ -290,17 +329,30 @@ pub fn score_stream(
     output: &Stream,
     rejects: &Path,
     format: Format,
+    contacts: Option<ContactLog>,
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
+    let (campaign, store) = match contacts {
+        Some(log) => {
+            let run = CampaignRun {
+                name_csv: crate::score::csv_field(log.campaign.name()),
+                campaign: log.campaign,
+                at: crate::outcomes::contacts::now_utc(),
+            };
+            (Some(run), Some(log.store))
+        }
+        None => (None, None),
+    };
+    let campaign = campaign.as_ref();
     let in_name = input.name();
     let read_error = |source| BatchError::Read {
         path: in_name.clone(),
         source,
     };
     let (reader, layout, size) = open_input(scorer, input)?;
-    let mut writer = Writer::create(output, rejects)?;
+    let mut writer = Writer::create(output, rejects, store)?;
     if format == Format::Csv {
-        writer.write_header()?;
+        writer.write_header(campaign.is_some())?;
     }
 
     let progress = progress_bar(size);
@@ -328,6 +380,7 @@ pub fn score_stream(
                 chunk.rows(),
                 format,
                 slots.as_ref(),
+                campaign,
                 &mut parts,
             );
             for part in &parts {
@@ -349,7 +402,7 @@ pub fn score_stream(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     // Only a complete run makes its files appear (an early return deletes them).
-    let (scored, rejected) = writer.finish()?;
+    let (scored, rejected, contacts) = writer.finish()?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -360,6 +413,10 @@ pub fn score_stream(
         seconds: started.elapsed().as_secs_f64(),
         rejects: rejects.to_path_buf(),
         drift: slots.map(|slots| DriftReport::compare(&slots, &drift, Thresholds::default())),
+        contacts: campaign.map(|run| ContactCounts {
+            campaign: run.campaign.name().to_string(),
+            ..contacts
+        }),
     })
 }
 
@@ -446,6 +503,7 @@ fn score_chunk(
     rows: &[Row],
     format: Format,
     slots: Option<&SlotMap>,
+    campaign: Option<&CampaignRun>,
     parts: &mut Vec<Part>,
 ) {
     let part_rows = rows
@@ -455,7 +513,7 @@ fn score_chunk(
     parts.resize_with(rows.len().div_ceil(part_rows), Part::default);
     rows.par_chunks(part_rows)
         .zip(parts.par_iter_mut())
-        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, part));
+        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, campaign, part));
 }
 
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
@@ -512,10 +570,20 @@ fn score_part(
     rows: &[Row],
     format: Format,
     slots: Option<&SlotMap>,
+    campaign: Option<&CampaignRun>,
     part: &mut Part,
 ) {
     part.bytes.clear();
     part.rejects.clear();
+    part.contacts.clear();
+    let contacts = &mut part.contacts;
+    let mut contact = |id: &str, scored: &Scored| {
+        let run = campaign?;
+        let contact = Contact::new(scorer, &run.campaign, id, scored, &run.at);
+        let arm = contact.arm;
+        contacts.push(contact);
+        Some((run, arm))
+    };
     part.drift.0.clear();
     part.drift.0.resize(slots.map_or(0, SlotMap::len), 0);
     let drift = &mut part.drift.0;
@@ -532,15 +600,42 @@ fn score_part(
             let mut field = String::new();
             for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
                 scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+                if let Some((run, arm)) = contact(&id, scored) {
+                    append_arm(&mut part.bytes, &run.name_csv, arm);
+                }
                 count(scored);
             })
         }
         Format::Jsonl => for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
-            let _ = serde_json::to_writer(&mut part.bytes, &scorer.answer(id, scored));
+            let arm = contact(&id, scored);
+            let mut answer = scorer.answer(id, scored);
+            answer.contact = arm.map(|(run, arm)| {
+                Box::new(crate::outcomes::contacts::ContactArm {
+                    campaign: run.campaign.name().to_string(),
+                    arm,
+                })
+            });
+            let _ = serde_json::to_writer(&mut part.bytes, &answer);
             part.bytes.push(b'\n');
             count(scored);
         }),
     };
+}
+
+/// The header of a campaign run: the scored columns, then `campaign` and `arm`.
+fn append_arm_header(out: &mut Vec<u8>) {
+    out.pop();
+    out.extend_from_slice(b",campaign,arm\n");
+}
+
+/// Replace the line end of the row just written with `,campaign,arm\n`.
+fn append_arm(out: &mut Vec<u8>, campaign_csv: &str, arm: Arm) {
+    out.pop();
+    out.push(b',');
+    out.extend_from_slice(campaign_csv.as_bytes());
+    out.push(b',');
+    out.extend_from_slice(arm.as_str().as_bytes());
+    out.push(b'\n');
 }
 
 /// Where a scored row's drift counts go, when the bundle carries a training profile.
@@ -698,6 +793,7 @@ pub fn score_file(
         &Stream::from_arg(output),
         rejects,
         Format::Csv,
+        None,
     )
 }
 
@@ -735,16 +831,23 @@ fn describe(row: &Row) -> String {
 
 /// The output and rejects files, written by their own thread while the next chunk is
 /// scored.
-struct Writer {
+struct Writer<'s> {
     out: Output,
     rejects: csv::Writer<Output>,
     rejects_path: PathBuf,
     scored: usize,
     rejected: usize,
+    /// Where contacts go (one transaction per batch of parts).
+    store: Option<&'s mut dyn Store>,
+    contacts: ContactCounts,
 }
 
-impl Writer {
-    fn create(output: &Stream, rejects: &Path) -> Result<Self, BatchError> {
+impl<'s> Writer<'s> {
+    fn create(
+        output: &Stream,
+        rejects: &Path,
+        store: Option<&'s mut dyn Store>,
+    ) -> Result<Self, BatchError> {
         let out = Output::create(output)?;
         let mut rejects_csv =
             csv::Writer::from_writer(Output::create(&Stream::File(rejects.to_path_buf()))?);
@@ -757,13 +860,37 @@ impl Writer {
             rejects_path: rejects.to_path_buf(),
             scored: 0,
             rejected: 0,
+            store,
+            contacts: ContactCounts::default(),
         })
     }
 
-    fn write_header(&mut self) -> Result<(), BatchError> {
+    fn write_header(&mut self, with_arm: bool) -> Result<(), BatchError> {
         let mut header = Vec::new();
         Answer::write_csv_header(&mut header);
+        if with_arm {
+            append_arm_header(&mut header);
+        }
         self.out.write_all(&header)
+    }
+
+    /// Record the contacts of a batch of parts in one transaction.
+    fn record_contacts(&mut self, batch: &[Part]) -> Result<(), BatchError> {
+        let Some(store) = self.store.as_deref_mut() else {
+            return Ok(());
+        };
+        let contacts: Vec<Contact> = batch
+            .iter()
+            .flat_map(|p| p.contacts.iter().cloned())
+            .collect();
+        for c in &contacts {
+            match c.arm {
+                Arm::Treatment => self.contacts.treatment += 1,
+                Arm::Control => self.contacts.control += 1,
+            }
+        }
+        self.contacts.new += store.record_contacts(&contacts)?;
+        Ok(())
     }
 
     /// Write parts as they come, in order, handing each batch back for reuse, until the
@@ -774,6 +901,7 @@ impl Writer {
         recycle: mpsc::SyncSender<Vec<Part>>,
     ) -> Result<Self, BatchError> {
         for batch in parts {
+            self.record_contacts(&batch)?;
             for part in &batch {
                 self.scored += part.scored;
                 self.out.write_all(&part.bytes)?;
@@ -789,15 +917,16 @@ impl Writer {
         Ok(self)
     }
 
-    /// Flush both files and move them to their names; returns (rows scored, rejected).
-    fn finish(self) -> Result<(usize, usize), BatchError> {
+    /// Flush both files and move them to their names; returns rows scored, rejected and
+    /// the contacts recorded.
+    fn finish(self) -> Result<(usize, usize, ContactCounts), BatchError> {
         self.out.finish()?;
         let rejects = self
             .rejects
             .into_inner()
             .map_err(|e| write_error(&self.rejects_path, csv::Error::from(e.into_error())))?;
         rejects.finish()?;
-        Ok((self.scored, self.rejected))
+        Ok((self.scored, self.rejected, self.contacts))
     }
 }
 

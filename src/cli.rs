@@ -38,6 +38,64 @@ pub enum Command {
     /// Fit BG/NBD and Gamma-Gamma on a repeat-purchase summary or an order log: the
     /// parameters, a holdout check, and per customer P(alive), expected purchases and CLV.
     Lifetime(LifetimeArgs),
+    /// Outcome events of campaigns: import a CSV or JSON Lines file into the store.
+    Outcomes(OutcomesCommand),
+    /// How a campaign did: realized AUC and lift per model version, treatment against
+    /// control with 95% intervals.
+    Evaluate(EvaluateArgs),
+}
+
+/// Where contacts and outcomes are kept.
+#[derive(Debug, Args, Clone)]
+pub struct OutcomesDbArg {
+    /// SQLite file, or a `postgres://user@host/db` URL (default: outcomes.db in the
+    /// models folder).
+    #[arg(long, env = "CUSTSCORE_OUTCOMES_DB", hide_env_values = true)]
+    pub outcomes_db: Option<String>,
+}
+
+impl OutcomesDbArg {
+    pub fn location(&self, models: &std::path::Path) -> crate::outcomes::StoreLocation {
+        crate::outcomes::StoreLocation::from_option(self.outcomes_db.as_deref(), models)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct OutcomesCommand {
+    #[command(subcommand)]
+    pub action: OutcomesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutcomesAction {
+    /// Store the events of a file (CSV with a header, or JSON Lines): columns campaign,
+    /// customer_id, type (responded, purchased, churned, retained), time, and optionally
+    /// key and value. An event already stored (same key) counts once.
+    Import {
+        /// The events file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: OutcomesDbArg,
+        #[command(flatten)]
+        models: ModelsArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The campaign to evaluate (as given to `score --campaign`).
+    #[arg(long)]
+    pub campaign: String,
+    /// The event type counted as the outcome.
+    #[arg(long, default_value = "churned")]
+    pub outcome: String,
+    /// Print JSON (the same as GET /v1/campaigns/NAME).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: OutcomesDbArg,
+    #[command(flatten)]
+    pub models: ModelsArg,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +354,21 @@ pub struct ScoreArgs {
     /// Bundle version to use (default: the one CURRENT points to).
     #[arg(long = "version", env = "CUSTSCORE_MODEL_VERSION")]
     pub model_version: Option<String>,
+    /// Record every scored customer as a contact of this campaign (with its arm in the
+    /// output's `arm` column).
+    #[arg(long, env = "CUSTSCORE_CAMPAIGN")]
+    pub campaign: Option<String>,
+    /// Share of the campaign's customers held back as control (by a hash of campaign and
+    /// customer id, so a customer is always in the same arm).
+    #[arg(
+        long,
+        env = "CUSTSCORE_CONTROL_SHARE",
+        default_value_t = 0.1,
+        requires = "campaign"
+    )]
+    pub control_share: f64,
+    #[command(flatten)]
+    pub db: OutcomesDbArg,
     #[command(flatten)]
     pub models: ModelsArg,
 }
@@ -370,6 +443,8 @@ pub struct ServeArgs {
         requires = "shadow"
     )]
     pub shadow_share: f64,
+    #[command(flatten)]
+    pub db: OutcomesDbArg,
     #[command(flatten)]
     pub models: ModelsArg,
 }

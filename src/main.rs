@@ -35,6 +35,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(args) => Ok(custscore::models_cli::run_models(args.action)?),
         Command::Drift(args) => run_drift(args),
         Command::Lifetime(args) => Ok(custscore::lifetime_cli::run_lifetime(&args)?),
+        Command::Outcomes(args) => Ok(custscore::outcomes_cli::run_outcomes(args.action)?),
+        Command::Evaluate(args) => {
+            print!("{}", custscore::outcomes_cli::run_evaluate(&args)?);
+            Ok(())
+        }
     }
 }
 
@@ -160,7 +165,22 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
     };
-    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format)?;
+    let campaign = args
+        .campaign
+        .as_deref()
+        .map(|name| custscore::outcomes::Campaign::new(name, args.control_share))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--campaign / --control-share: {e}"))?;
+    let mut store = match &campaign {
+        Some(_) => Some(custscore::outcomes::open(
+            &args.db.location(&args.models.models),
+        )?),
+        None => None,
+    };
+    let contacts = campaign
+        .zip(store.as_deref_mut())
+        .map(|(campaign, store)| batch::ContactLog { campaign, store });
+    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format, contacts)?;
     drop(aggregated);
     eprintln!("{summary}");
     if let Some(line) = summary.drift_line() {
@@ -224,6 +244,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve::run(serve::ServeOptions {
+        outcomes: args.db.location(&args.models.models),
         models: args.models.models,
         addr: args.addr,
         api_keys_file: args.api_keys_file,

@@ -57,6 +57,10 @@ pub struct Answer {
     /// training, scored as unknown).
     pub warnings: Vec<String>,
     pub model_version: String,
+    /// The campaign this customer was recorded as a contact of, and their arm (only when
+    /// the request named a campaign).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Box<crate::outcomes::contacts::ContactArm>>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -306,6 +310,7 @@ impl Scorer {
             }),
             warnings: scored.warnings.to_vec(),
             model_version: self.version().to_string(),
+            contact: None,
         }
     }
 
@@ -353,6 +358,11 @@ impl Scorer {
         row.built(field, |f| f.push_str(&scored.warnings.join("; ")));
         row.end();
     }
+}
+
+/// `text` as one CSV field, quoted only if it must be (as scored rows write fields).
+pub fn csv_field(text: &str) -> String {
+    CsvRow::quoted(text)
 }
 
 /// One CSV record appended to a byte buffer: fields quoted only when they hold a comma,

@@ -21,6 +21,7 @@ pub enum Code {
     AdminForbidden,
     BundleRefused,
     NotFound,
+    StoreUnavailable,
     Internal,
 }
 
@@ -36,6 +37,7 @@ impl Code {
             Code::AdminForbidden => StatusCode::FORBIDDEN,
             Code::BundleRefused => StatusCode::CONFLICT,
             Code::NotFound => StatusCode::NOT_FOUND,
+            Code::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

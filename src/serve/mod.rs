@@ -5,6 +5,7 @@ pub mod error;
 mod lifecycle;
 mod metrics;
 mod openapi;
+pub mod outcomes;
 mod request;
 mod routes;
 pub mod shadow;
@@ -40,6 +41,8 @@ pub struct ServeOptions {
     pub watch_interval: Option<std::time::Duration>,
     /// Score a share of the records with another version too, off the response path.
     pub shadow: Option<shadow::ShadowOptions>,
+    /// Where contacts and outcome events are kept.
+    pub outcomes: crate::outcomes::StoreLocation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,8 @@ pub enum ServeError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Shadow(#[from] shadow::ShadowError),
+    #[error(transparent)]
+    Outcomes(#[from] crate::outcomes::StoreError),
 }
 
 /// Load the CURRENT bundle; on a first start with none, train the default one first.
@@ -162,6 +167,8 @@ pub fn app(
         .service(lifecycle::promote)
         .service(lifecycle::rollback)
         .service(routes::monitoring)
+        .service(outcomes::post_outcomes)
+        .service(outcomes::campaign)
         .service(routes::healthz)
         .service(routes::readyz)
         .service(routes::metrics)
@@ -228,6 +235,9 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         options.limits.clone(),
         options.monitoring,
     )?;
+    state.outcomes = Some(outcomes::OutcomesStore::new(crate::outcomes::open(
+        &options.outcomes,
+    )?));
     if let Some(shadowing) = &options.shadow {
         let shadow = start_shadow(&state, &options.models, shadowing)?;
         shadow.follow_served(&version);

@@ -28,6 +28,8 @@ use utoipa::OpenApi;
         super::lifecycle::promote,
         super::lifecycle::rollback,
         routes::monitoring,
+        super::outcomes::post_outcomes,
+        super::outcomes::campaign,
         routes::healthz,
         routes::readyz,
         routes::metrics
@@ -49,7 +51,20 @@ use utoipa::OpenApi;
         routes::ReloadAnswer,
         routes::Health,
         super::lifecycle::PromoteRequest,
-        routes::MonitoringInfo
+        routes::MonitoringInfo,
+        crate::outcomes::contacts::ContactArm,
+        crate::outcomes::Arm,
+        super::outcomes::OutcomeEvent,
+        super::outcomes::OutcomesAnswer,
+        super::outcomes::EventResult,
+        super::outcomes::EventStatus,
+        crate::outcomes::EventError,
+        crate::outcomes::CampaignReport,
+        crate::outcomes::evaluate::VersionReport,
+        crate::outcomes::evaluate::Decile,
+        crate::outcomes::evaluate::BandFigures,
+        crate::outcomes::evaluate::ArmFigures,
+        crate::outcomes::evaluate::Effect
     ))
 )]
 struct ApiDoc;

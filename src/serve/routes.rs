@@ -3,11 +3,14 @@
 
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
+use super::outcomes::{campaign_of, record_contacts};
 use super::request::{json_body, parse_json, record_from_json};
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
 use crate::monitoring::{DriftReport, Window};
+use crate::outcomes::contacts::{now_utc, ContactArm};
+use crate::outcomes::Contact;
 use crate::score::{Answer, ScoreError, Scorer};
 use actix_web::http::header::ContentType;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -36,22 +39,43 @@ fn score_error(error: ScoreError, path: &str) -> ApiError {
 
 /// Score one JSON record. A panic in the scorer is a bug; it fails this record alone with a
 /// 500 instead of unwinding through the worker and dropping the connection.
+/// With a `campaign` field, the record is also a contact of that campaign: the answer
+/// shows its arm and the contact is returned for the store.
 fn score_value(
     counters: &Metrics,
     scorer: &Scorer,
     window: Option<&Window>,
     body: &Json,
     path: &str,
-) -> Result<Answer, ApiError> {
+) -> Result<(Answer, Option<Contact>), ApiError> {
+    let campaign = campaign_of(body, path)?;
+    if campaign.is_some() && scorer.id_column().is_none() {
+        return Err(ApiError::field(
+            Code::InvalidField,
+            format!("{path}campaign"),
+            "this bundle names no customer id column, so a contact could not be joined to its outcomes",
+        ));
+    }
     isolated(counters, || {
         let (id, values) = record_from_json(scorer, body, path)?;
-        let answer = match window {
-            Some(window) => scorer.score_observed(id, values, |s| {
-                window.record(s.values(), s.segment, s.risk.map(|r| r.probability))
-            }),
-            None => scorer.score(id, values),
-        };
-        answer.map_err(|e| score_error(e, path))
+        let mut contact = None;
+        let contact_id = campaign.as_ref().map(|_| id.to_string());
+        let answer = scorer.score_observed(id, values, |s| {
+            if let Some(window) = window {
+                window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
+            }
+            if let (Some(campaign), Some(id)) = (&campaign, &contact_id) {
+                contact = Some(Contact::new(scorer, campaign, id, s, &now_utc()));
+            }
+        });
+        let mut answer = answer.map_err(|e| score_error(e, path))?;
+        answer.contact = contact.as_ref().map(|c| {
+            Box::new(ContactArm {
+                campaign: c.campaign.clone(),
+                arm: c.arm,
+            })
+        });
+        Ok((answer, contact))
     })
 }
 
@@ -97,18 +121,21 @@ pub async fn score_one(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
-    let answer = off_worker_if_big(body.len(), move || {
+    let shared = state.clone();
+    let (answer, contact) = off_worker_if_big(body.len(), move || {
         let json = parse_json(&body)?;
-        let scorer = state.scorer();
-        let window = state.window_for(&scorer);
-        let answer = score_value(&state.metrics, &scorer, window.as_deref(), &json, "")?;
+        let scorer = shared.scorer();
+        let window = shared.window_for(&scorer);
+        let (answer, contact) =
+            score_value(&shared.metrics, &scorer, window.as_deref(), &json, "")?;
         let body = to_json(&answer)?;
-        if let Some(shadow) = &state.shadow {
+        if let Some(shadow) = &shared.shadow {
             shadow.offer(&answer, move || json);
         }
-        Ok(body)
+        Ok((body, contact))
     })
     .await?;
+    record_contacts(&state, contact.into_iter().collect()).await?;
     Ok(json_response(answer))
 }
 
@@ -171,12 +198,17 @@ pub async fn score_batch(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
-    let answer =
-        off_worker_if_big(body.len(), move || to_json(&batch_answer(&state, &body)?)).await?;
+    let shared = state.clone();
+    let (answer, contacts) = off_worker_if_big(body.len(), move || {
+        let (answer, contacts) = batch_answer(&shared, &body)?;
+        Ok((to_json(&answer)?, contacts))
+    })
+    .await?;
+    record_contacts(&state, contacts).await?;
     Ok(json_response(answer))
 }
 
-fn batch_answer(state: &AppState, body: &[u8]) -> Result<BatchAnswer, ApiError> {
+fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Contact>), ApiError> {
     let Json::Array(items) = parse_json(body)? else {
         return Err(ApiError::field(
             Code::InvalidJson,
@@ -194,13 +226,17 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<BatchAnswer, ApiError> 
     }
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
+    let mut contacts = Vec::new();
     let results: Vec<BatchItem> = items
         .iter()
         .enumerate()
         .map(|(index, item)| {
             let path = format!("[{index}].");
             match score_value(&state.metrics, &scorer, window.as_deref(), item, &path) {
-                Ok(answer) => BatchItem::Scored(answer),
+                Ok((answer, contact)) => {
+                    contacts.extend(contact);
+                    BatchItem::Scored(answer)
+                }
                 Err(error) => BatchItem::Failed { index, error },
             }
         })
@@ -216,12 +252,13 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<BatchAnswer, ApiError> 
         .iter()
         .filter(|r| matches!(r, BatchItem::Failed { .. }))
         .count();
-    Ok(BatchAnswer {
+    let answer = BatchAnswer {
         model_version: scorer.version().to_string(),
         scored: results.len() - failed,
         failed,
         results,
-    })
+    };
+    Ok((answer, contacts))
 }
 
 #[derive(Serialize, ToSchema)]

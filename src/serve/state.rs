@@ -125,6 +125,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The challenger scoring a share of the records off the response path, if any.
     pub shadow: Option<super::shadow::Shadow>,
+    /// Where contacts and outcome events go.
+    pub outcomes: Option<super::outcomes::OutcomesStore>,
     reloading: Mutex<()>,
 }
 
@@ -147,6 +149,7 @@ impl AppState {
             credentials,
             limits,
             shadow: None,
+            outcomes: None,
             reloading: Mutex::new(()),
         })
     }

@@ -99,3 +99,4 @@ pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
 
 pub mod drift_data;
 pub mod http;
+pub mod postgres;
