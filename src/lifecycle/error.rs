@@ -13,6 +13,12 @@ pub enum LifecycleError {
         version: String,
         source: BundleError,
     },
+    #[error("version {version} is saved but not CURRENT: the gate compared it with {compared}, and another switch has since made {found} CURRENT; train again, or `custscore models promote {version}` to override")]
+    ChampionMoved {
+        version: String,
+        compared: String,
+        found: String,
+    },
     #[error("{}: no version {version:?} here", dir.display())]
     NoSuchVersion { dir: PathBuf, version: String },
     #[error("no previous champion to roll back to: the history of CURRENT ({current}) holds no earlier one")]

@@ -149,6 +149,28 @@ pub fn promote(
     promote_locked(models, version, action, reason)
 }
 
+/// [`promote`], only if CURRENT still names `decided_against` (the champion a decision
+/// was made against; none: there was no bundle) once the switch lock is held, so a
+/// decision taken before the lock never overrides a switch made meanwhile.
+pub fn promote_over(
+    models: &Path,
+    version: &str,
+    decided_against: Option<&str>,
+    action: Action,
+    reason: &str,
+) -> Result<Switch, LifecycleError> {
+    let _one_switch_at_a_time = switch_lock(models)?;
+    let found = current(models)?;
+    if found.as_deref() != decided_against {
+        return Err(LifecycleError::ChampionMoved {
+            version: version.to_string(),
+            compared: decided_against.unwrap_or("(none)").to_string(),
+            found: found.unwrap_or_else(|| "(none)".into()),
+        });
+    }
+    promote_locked(models, version, action, reason)
+}
+
 /// [`promote`] under a switch lock the caller holds.
 fn promote_locked(
     models: &Path,
@@ -222,4 +244,29 @@ fn remove_version(models: &Path, version: &str) -> Result<(), LifecycleError> {
     let hidden = models.join(format!(".removing-{version}"));
     fs::rename(&dir, &hidden).map_err(io_error(&dir))?;
     fs::remove_dir_all(&hidden).map_err(io_error(&hidden))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_against_a_champion_that_has_moved_is_not_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path();
+        fs::create_dir(models.join("v1")).unwrap();
+        fs::write(models.join(bundle::CURRENT), "v2\n").unwrap();
+        let err = promote_over(models, "v1", Some("v0"), Action::Train, "test").unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("compared it with v0") && message.contains("made v2 CURRENT"),
+            "{message}"
+        );
+        assert_eq!(current(models).unwrap().as_deref(), Some("v2"));
+        assert!(history::read(models).unwrap().is_empty());
+        // With the champion unchanged the switch goes ahead (and verifies v1, which is
+        // no bundle here).
+        let err = promote_over(models, "v1", Some("v2"), Action::Train, "test").unwrap_err();
+        assert!(matches!(err, LifecycleError::Refused { .. }), "{err}");
+    }
 }

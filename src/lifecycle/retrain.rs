@@ -29,6 +29,9 @@ pub fn train_gated(
     params: &GateParams,
     holdout_file: Option<&Path>,
 ) -> Result<Trained, LifecycleError> {
+    // What CURRENT named when the gate's champion was read: the promotion below applies
+    // only if no other switch happened while this one trained.
+    let decided_against = registry::current(models).ok().flatten();
     let (champion, unusable) = load_champion(models);
     let given = holdout_file
         .map(|path| train::read_holdout(path, config))
@@ -46,7 +49,13 @@ pub fn train_gated(
     gate::write_record(&dir, &record)?;
     if record.promotes() {
         let reason = format!("train: gate {}", record.reasons.join("; "));
-        registry::promote(models, &bundle.manifest.version, Action::Train, &reason)?;
+        registry::promote_over(
+            models,
+            &bundle.manifest.version,
+            decided_against.as_deref(),
+            Action::Train,
+            &reason,
+        )?;
     }
     Ok(Trained {
         bundle,

@@ -77,7 +77,10 @@ fn api_error(e: LifecycleError) -> ApiError {
     let code = match &e {
         LifecycleError::Bundle(BundleError::InvalidVersion { .. }) => Code::InvalidField,
         LifecycleError::NoSuchVersion { .. } => Code::NotFound,
-        LifecycleError::Refused { .. } | LifecycleError::NoPrevious { .. } => Code::BundleRefused,
+        LifecycleError::Refused { .. }
+        | LifecycleError::NoPrevious { .. }
+        | LifecycleError::Locked { .. }
+        | LifecycleError::ChampionMoved { .. } => Code::BundleRefused,
         _ => Code::Internal,
     };
     ApiError::new(code, e.to_string())
