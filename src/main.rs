@@ -245,6 +245,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve::run(serve::ServeOptions {
         outcomes: args.db.location(&args.models.models),
+        outcomes_required: args.db.outcomes_db.is_some(),
         models: args.models.models,
         addr: args.addr,
         api_keys_file: args.api_keys_file,

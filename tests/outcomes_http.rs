@@ -340,3 +340,73 @@ fn a_campaign_needs_a_bundle_that_names_customers() {
     let r = post_json(server.addr, "/v1/score", "{\"tenure\": 3}");
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[test]
+fn a_default_store_that_cannot_open_leaves_scoring_up_and_a_named_one_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    // A folder where the database file would be: SQLite cannot open it.
+    std::fs::create_dir(models.join("outcomes.db")).unwrap();
+    let server = start(&models, &[]);
+    let record = with_campaign(records(1).pop().unwrap());
+    let r = post_json(server.addr, "/v1/score", &record.to_string());
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (503, json!("store_unavailable")),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--outcomes-db"),
+        "{}",
+        r.body
+    );
+    let r = post_json(
+        server.addr,
+        "/v1/score",
+        &Value::Object(records(1).pop().unwrap()).to_string(),
+    );
+    assert_eq!(
+        r.status, 200,
+        "scoring without a campaign goes on: {}",
+        r.body
+    );
+    drop(server);
+    let port = common::http::free_port().to_string();
+    let named = models.join("outcomes.db");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--models",
+            models.to_str().unwrap(),
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--outcomes-db", named.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("serve started with an outcomes database it cannot open");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("outcomes database {}", named.display())),
+        "{err}"
+    );
+}

@@ -184,7 +184,7 @@ fn the_store_suite_passes_on_postgres() {
     a_dropped_connection_is_opened_again(&server.database("dropped"));
 }
 
-/// The server ends the session (as a restart would): the call that meets the closed
+/// The server closes the connection (as a restart would): the call that meets the closed
 /// connection fails, the next one connects again.
 fn a_dropped_connection_is_opened_again(url: &str) {
     let mut store = open(&StoreLocation::Postgres(url.to_string())).unwrap();

@@ -15,7 +15,7 @@ pub struct PostgresStore {
     location: String,
 }
 
-/// Any session holding this advisory lock is migrating; others wait for it.
+/// A connection holding this advisory lock is migrating; others wait for it.
 const MIGRATION_LOCK: i64 = 0x6375_7374_7363_6f72;
 
 impl PostgresStore {

@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub shadow: Option<shadow::ShadowOptions>,
     /// Where contacts and outcome events are kept.
     pub outcomes: crate::outcomes::StoreLocation,
+    /// The location was named by the user: failing to open it stops the start.
+    pub outcomes_required: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,9 +237,7 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         options.limits.clone(),
         options.monitoring,
     )?;
-    state.outcomes = Some(outcomes::OutcomesStore::new(crate::outcomes::open(
-        &options.outcomes,
-    )?));
+    state.outcomes = Some(open_outcomes(&options)?);
     if let Some(shadowing) = &options.shadow {
         let shadow = start_shadow(&state, &options.models, shadowing)?;
         shadow.follow_served(&version);
@@ -282,6 +282,26 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         actix_web::rt::spawn(reload_on_hangup(state));
         server.await.map_err(ServeError::Server)
     })
+}
+
+/// The outcomes store. One named with --outcomes-db must open; the default one may not
+/// (a read-only models folder): then scoring goes on and the campaign routes answer 503.
+fn open_outcomes(options: &ServeOptions) -> Result<outcomes::OutcomesStore, ServeError> {
+    let location = options.outcomes.describe();
+    match crate::outcomes::open(&options.outcomes) {
+        Ok(store) => {
+            eprintln!("recording contacts and outcome events in {location}");
+            Ok(outcomes::OutcomesStore::new(store))
+        }
+        Err(e) if !options.outcomes_required => {
+            tracing::warn!(error = %e, "no outcomes store: campaign fields and /v1/outcomes answer 503");
+            eprintln!("no outcomes store ({e}); pass --outcomes-db to record campaigns");
+            Ok(outcomes::OutcomesStore::unavailable(format!(
+                "no outcomes store: {e}; start the server with --outcomes-db"
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Load and verify the challenger bundle, then start its thread.

@@ -13,16 +13,21 @@ use serde_json::Value as Json;
 use std::sync::Mutex;
 use utoipa::ToSchema;
 
-/// The store the service records into.
+/// The store the service records into, or why it could not be opened (the default
+/// store in a read-only models folder must not stop the service from scoring).
 pub struct OutcomesStore {
-    store: Mutex<Box<dyn Store>>,
+    store: Result<Mutex<Box<dyn Store>>, String>,
 }
 
 impl OutcomesStore {
     pub fn new(store: Box<dyn Store>) -> Self {
         OutcomesStore {
-            store: Mutex::new(store),
+            store: Ok(Mutex::new(store)),
         }
+    }
+
+    pub fn unavailable(reason: String) -> Self {
+        OutcomesStore { store: Err(reason) }
     }
 
     /// Run `work` with the store, on the blocking pool.
@@ -32,13 +37,19 @@ impl OutcomesStore {
     ) -> Result<T, ApiError> {
         let state = state.clone();
         web::block(move || {
-            let Some(outcomes) = &state.outcomes else {
-                return Err(ApiError::new(
-                    Code::StoreUnavailable,
-                    "this server has no outcomes store",
-                ));
+            let store = match state.outcomes.as_ref().map(|o| &o.store) {
+                Some(Ok(store)) => store,
+                Some(Err(reason)) => {
+                    return Err(ApiError::new(Code::StoreUnavailable, reason.clone()))
+                }
+                None => {
+                    return Err(ApiError::new(
+                        Code::StoreUnavailable,
+                        "this server has no outcomes store",
+                    ))
+                }
             };
-            let mut store = outcomes.store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
             work(store.as_mut()).map_err(|e| {
                 tracing::error!(error = %e, "outcomes store failed");
                 ApiError::new(
