@@ -10,7 +10,7 @@
 use crate::data::csv_input::{self, Next, Record, RecordReader};
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
-use crate::score::{Answer, Scored, Scorer, Scratch};
+use crate::score::{Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -251,7 +251,7 @@ pub fn score_stream(
     let (reader, layout, size) = open_input(scorer, input)?;
     let mut writer = Writer::create(output, rejects)?;
     if format == Format::Csv {
-        writer.write_header()?;
+        writer.write_header(scorer)?;
     }
 
     let progress = progress_bar(size);
@@ -711,9 +711,9 @@ impl Writer {
         })
     }
 
-    fn write_header(&mut self) -> Result<(), BatchError> {
+    fn write_header(&mut self, scorer: &Scorer) -> Result<(), BatchError> {
         let mut header = Vec::new();
-        Answer::write_csv_header(&mut header);
+        scorer.write_csv_header(&mut header);
         self.out.write_all(&header)
     }
 

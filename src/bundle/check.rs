@@ -3,7 +3,7 @@
 //! and the field named, never discovered by a panic or an endless loop while scoring.
 
 use super::{corrupt, Bundle, BundleError, Schema, MANIFEST};
-use super::{DRIFT, ENCODER, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
+use super::{DRIFT, ENCODER, LIFETIME, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
 use crate::config::MAX_CHURN_WINDOW_DAYS;
 use crate::features::Encoding;
 use crate::models::classifier::calibration::Calibrator;
@@ -53,6 +53,60 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     }
     if let Some(reference) = &b.drift {
         drift(b, reference)?;
+    }
+    if let Some(model) = &b.lifetime {
+        lifetime(b, model)?;
+    }
+    Ok(())
+}
+
+/// Longest lifetime-value horizon a bundle may ask for (a century of months).
+const MAX_CLV_MONTHS: u32 = 1_200;
+
+/// The lifetime models: positive parameters, settings the answers can be computed with,
+/// and the summary columns among the encoder's inputs.
+fn lifetime(b: &Bundle, m: &crate::models::lifetime::LifetimeModel) -> Result<(), Problem> {
+    let g = m.gamma_gamma;
+    let positive = [
+        ("bgnbd.r", m.bgnbd.r),
+        ("bgnbd.alpha", m.bgnbd.alpha),
+        ("bgnbd.a", m.bgnbd.a),
+        ("bgnbd.b", m.bgnbd.b),
+        ("gamma_gamma.p", g.map_or(1.0, |g| g.p)),
+        ("gamma_gamma.q", g.map_or(1.0, |g| g.q)),
+        ("gamma_gamma.v", g.map_or(1.0, |g| g.v)),
+        ("settings.unit_days", m.settings.unit_days),
+        ("settings.horizon_days", f64::from(m.settings.horizon_days)),
+    ];
+    for (field, value) in positive {
+        if value <= 0.0 {
+            return Err(problem(LIFETIME, field, format!("{value} must be above 0")));
+        }
+    }
+    if m.settings.monthly_discount <= -1.0 {
+        let rate = m.settings.monthly_discount;
+        return Err(problem(
+            LIFETIME,
+            "settings.monthly_discount",
+            format!("{rate} must be above -1"),
+        ));
+    }
+    if m.settings.clv_months > MAX_CLV_MONTHS {
+        let months = m.settings.clv_months;
+        return Err(problem(
+            LIFETIME,
+            "settings.clv_months",
+            format!("{months} is more than {MAX_CLV_MONTHS}"),
+        ));
+    }
+    for name in crate::data::transactions::LIFETIME_INPUTS {
+        if b.encoder.input_index(name).is_none() {
+            return Err(problem(
+                LIFETIME,
+                "bgnbd",
+                format!("its input `{name}` is not an input of the encoder"),
+            ));
+        }
     }
     Ok(())
 }
