@@ -66,6 +66,17 @@ const MAX_CLV_MONTHS: u32 = 1_200;
 /// The lifetime models: positive parameters, settings the answers can be computed with,
 /// and the summary columns among the encoder's inputs.
 fn lifetime(b: &Bundle, m: &crate::models::lifetime::LifetimeModel) -> Result<(), Problem> {
+    lifetime_figures(m)?;
+    for name in crate::data::transactions::LIFETIME_INPUTS {
+        if b.encoder.input_index(name).is_none() {
+            let what = format!("its input `{name}` is not an input of the encoder");
+            return Err(problem(LIFETIME, "bgnbd", what));
+        }
+    }
+    Ok(())
+}
+
+fn lifetime_figures(m: &crate::models::lifetime::LifetimeModel) -> Result<(), Problem> {
     let g = m.gamma_gamma;
     let positive = [
         ("bgnbd.r", m.bgnbd.r),
@@ -98,15 +109,6 @@ fn lifetime(b: &Bundle, m: &crate::models::lifetime::LifetimeModel) -> Result<()
             "settings.clv_months",
             format!("{months} is more than {MAX_CLV_MONTHS}"),
         ));
-    }
-    for name in crate::data::transactions::LIFETIME_INPUTS {
-        if b.encoder.input_index(name).is_none() {
-            return Err(problem(
-                LIFETIME,
-                "bgnbd",
-                format!("its input `{name}` is not an input of the encoder"),
-            ));
-        }
     }
     Ok(())
 }
@@ -573,6 +575,44 @@ mod tests {
             value: 0.0,
             cover: 0.0,
         }
+    }
+
+    #[test]
+    fn lifetime_parameters_and_settings_out_of_range_are_named() {
+        use crate::models::lifetime::{BgNbd, FitReport, LifetimeModel, LifetimeSettings};
+        let good = LifetimeModel {
+            bgnbd: BgNbd {
+                r: 0.24,
+                alpha: 4.4,
+                a: 0.79,
+                b: 2.4,
+            },
+            bgnbd_fit: FitReport {
+                customers: 10,
+                left_out: 0,
+                mean_log_likelihood: -2.6,
+                iterations: 20,
+            },
+            gamma_gamma: None,
+            gamma_gamma_fit: None,
+            settings: LifetimeSettings::default(),
+        };
+        assert_eq!(lifetime_figures(&good), Ok(()));
+        let mut zero_a = good.clone();
+        zero_a.bgnbd.a = 0.0;
+        assert!(lifetime_figures(&zero_a).unwrap_err().1.contains("bgnbd.a"));
+        let mut endless = good.clone();
+        endless.settings.clv_months = 1_000_000;
+        assert!(lifetime_figures(&endless)
+            .unwrap_err()
+            .1
+            .contains("clv_months"));
+        let mut rate = good;
+        rate.settings.monthly_discount = -1.0;
+        assert!(lifetime_figures(&rate)
+            .unwrap_err()
+            .1
+            .contains("monthly_discount"));
     }
 
     #[test]
