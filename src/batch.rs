@@ -11,7 +11,7 @@ use crate::data::csv_input::{self, Next, Record, RecordReader};
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
 use crate::outcomes::{Arm, Campaign, Contact, Store, StoreError};
-use crate::score::{Answer, Scored, Scorer, Scratch};
+use crate::score::{Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -352,7 +352,7 @@ pub fn score_stream(
     let (reader, layout, size) = open_input(scorer, input)?;
     let mut writer = Writer::create(output, rejects, store)?;
     if format == Format::Csv {
-        writer.write_header(campaign.is_some())?;
+        writer.write_header(scorer, campaign.is_some())?;
     }
 
     let progress = progress_bar(size);
@@ -865,9 +865,9 @@ impl<'s> Writer<'s> {
         })
     }
 
-    fn write_header(&mut self, with_arm: bool) -> Result<(), BatchError> {
+    fn write_header(&mut self, scorer: &Scorer, with_arm: bool) -> Result<(), BatchError> {
         let mut header = Vec::new();
-        Answer::write_csv_header(&mut header);
+        scorer.write_csv_header(&mut header);
         if with_arm {
             append_arm_header(&mut header);
         }

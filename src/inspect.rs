@@ -14,7 +14,23 @@ pub fn training_summary(bundle: &Bundle) -> String {
     }
     out.push_str(&rules_section(bundle, 5));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
+    out.push_str(&lifetime_section(bundle));
     out
+}
+
+/// The lifetime models' parameters and what the answers cover.
+fn lifetime_section(bundle: &Bundle) -> String {
+    let Some(model) = &bundle.lifetime else {
+        return String::new();
+    };
+    let s = &model.settings;
+    format!(
+        "\nlifetime value (fitted on purchases before the cut-off): expected purchases over {} days, CLV over {} months at {}% a month\n{}",
+        s.horizon_days,
+        s.clv_months,
+        100.0 * s.monthly_discount,
+        crate::lifetime_cli::describe(model)
+    )
 }
 
 /// Everything `inspect` shows.
@@ -56,6 +72,7 @@ pub fn describe(bundle: &Bundle) -> String {
     out.push_str(&cube_section(&bundle.segments));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
     out.push_str(&crate::inspect_retention::value_section(bundle));
+    out.push_str(&lifetime_section(bundle));
     if let Ok(rules) = tree_rules(bundle) {
         out.push_str("\ndecision tree (if-then rules):\n");
         out.push_str(&rules);

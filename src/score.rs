@@ -5,6 +5,7 @@ use crate::bundle::Bundle;
 use crate::features::{EncodeError, Value};
 use crate::models::classifier::explain::{push_reason, reason_texts};
 use crate::models::classifier::{ReasonScratch, RiskScore, ValueInputs};
+use crate::models::lifetime::{LifetimeAnswer, RepeatSummary};
 use crate::models::rules::{CrossSellModel, HeldLookup, ItemOffer};
 use crate::numfmt;
 use serde::Serialize;
@@ -53,6 +54,9 @@ pub struct Answer {
     pub cross_sell: Vec<Offer>,
     /// Retention risk (absent when the bundle has no churn model).
     pub retention: Option<Retention>,
+    /// Probabilistic lifetime value (BG/NBD + Gamma-Gamma; bundles trained from an order
+    /// log, for records carrying the repeat-purchase summary).
+    pub lifetime: Option<Box<LifetimeAnswer>>,
     /// Things the caller should know about the input (e.g. categories never seen in
     /// training, scored as unknown).
     pub warnings: Vec<String>,
@@ -91,6 +95,9 @@ pub struct Scorer {
     holdings_inputs: Vec<Option<usize>>,
     held_items: HeldLookup,
     value_inputs: ValueInputs,
+    /// Input index of each `transactions::LIFETIME_INPUTS` column, when the bundle has
+    /// lifetime models.
+    lifetime_inputs: Option<[usize; 4]>,
     /// Segment names and the version as CSV fields, quoted once here.
     segment_names_csv: Vec<String>,
     version_csv: String,
@@ -124,6 +131,7 @@ pub struct Scored<'s, 'a> {
     pub tier: &'s str,
     pub risk: Option<RiskScore>,
     pub offers: Arc<Vec<ItemOffer>>,
+    pub lifetime: Option<LifetimeAnswer>,
     pub warnings: &'s [String],
     values: &'s [Value<'a>],
 }
@@ -164,6 +172,11 @@ impl Scorer {
             .retention
             .as_ref()
             .map_or_else(ValueInputs::default, |r| r.value_inputs(encoder));
+        let lifetime_inputs = bundle.lifetime.as_ref().and_then(|_| {
+            let [a, b, c, d] =
+                crate::data::transactions::LIFETIME_INPUTS.map(|n| encoder.input_index(n));
+            Some([a?, b?, c?, d?])
+        });
         let segment_names_csv = bundle
             .segments
             .profiles
@@ -177,6 +190,7 @@ impl Scorer {
             holdings_inputs,
             held_items,
             value_inputs,
+            lifetime_inputs,
             segment_names_csv,
             version_csv,
             offers_seen: RwLock::new(HashMap::new()),
@@ -279,11 +293,13 @@ impl Scorer {
             .retention
             .as_ref()
             .map(|r| r.score(encoder, &self.value_inputs, values, features, reasons));
+        let lifetime = self.lifetime(values, warnings);
         Ok(Scored {
             segment,
             segment_name: &self.bundle.segments.profiles[segment].name,
             tier,
             risk,
+            lifetime,
             offers: self.cross_sell(values, held),
             warnings,
             values,
@@ -308,10 +324,52 @@ impl Scorer {
                 reasons: reason_texts(encoder, scored.values, &r.reasons),
                 clv: r.clv,
             }),
+            lifetime: scored.lifetime.map(Box::new),
             warnings: scored.warnings.to_vec(),
             model_version: self.version().to_string(),
             contact: None,
         }
+    }
+
+    /// The lifetime answers for a record with the repeat-purchase summary; none when a
+    /// figure is missing, and a warning when the figures cannot belong to one customer.
+    fn lifetime(&self, values: &[Value], warnings: &mut Vec<String>) -> Option<LifetimeAnswer> {
+        let (model, at) = (self.bundle.lifetime.as_ref()?, self.lifetime_inputs?);
+        let [frequency, recency, age, monetary] =
+            at.map(|i| values.get(i).and_then(Value::as_number));
+        let summary = RepeatSummary {
+            frequency: frequency?,
+            recency: recency?,
+            age: age?,
+            monetary: monetary?,
+        };
+        if let Some(problem) = summary.problem() {
+            warnings.push(format!(
+                "no lifetime value: {problem} ({})",
+                crate::data::transactions::LIFETIME_INPUTS.join(", ")
+            ));
+            return None;
+        }
+        Some(model.answer(&summary))
+    }
+
+    /// The header line of a scored CSV file: [`Answer::csv_header`], then the lifetime
+    /// columns when the bundle has lifetime models.
+    pub fn write_csv_header(&self, out: &mut Vec<u8>) {
+        let mut row = CsvRow::new(out);
+        for column in Answer::csv_header() {
+            row.field(column);
+        }
+        if let Some(model) = &self.bundle.lifetime {
+            row.field("p_alive");
+            row.field(&format!(
+                "expected_purchases_{}d",
+                model.settings.horizon_days
+            ));
+            row.field("expected_order_value");
+            row.field("lifetime_clv");
+        }
+        row.end();
     }
 
     /// Append one scored row, in the columns of [`Answer::csv_header`], to `out`; `field`
@@ -356,6 +414,22 @@ impl Scorer {
         });
         row.plain(&self.version_csv);
         row.built(field, |f| f.push_str(&scored.warnings.join("; ")));
+        if self.bundle.lifetime.is_some() {
+            let l = scored.lifetime.as_ref();
+            let figures = [
+                l.map(|l| (l.p_alive, 4)),
+                l.and_then(|l| l.expected_purchases).map(|x| (x, 4)),
+                l.and_then(|l| l.expected_order_value).map(|x| (x, 2)),
+                l.and_then(|l| l.clv).map(|x| (x, 2)),
+            ];
+            for figure in figures {
+                row.number(field, |f| {
+                    if let Some((x, decimals)) = figure {
+                        numfmt::push_fixed(f, x, decimals);
+                    }
+                });
+            }
+        }
         row.end();
     }
 }
@@ -509,15 +583,6 @@ impl Answer {
             "model_version",
             "warnings",
         ]
-    }
-
-    /// Append the header line of a scored CSV file, written as its rows are.
-    pub fn write_csv_header(out: &mut Vec<u8>) {
-        let mut row = CsvRow::new(out);
-        for column in Self::csv_header() {
-            row.field(column);
-        }
-        row.end();
     }
 }
 

@@ -12,6 +12,7 @@ use crate::data::Baskets;
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
+use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     bootstrap_stability, cluster, cluster_steps, full_centroids, match_ids, profile_segments,
@@ -137,7 +138,20 @@ pub fn train_with_holdout(
     let value = value_column(&table, config.data.value.as_deref())?;
 
     progress.step("fitting the feature encoder");
-    let ignore = ignored_columns(&table);
+    let mut ignore = ignored_columns(&table);
+    let lifetime = match &log {
+        Some(_) => {
+            progress.step("fitting BG/NBD and Gamma-Gamma (lifetime value)");
+            ignore.extend(transactions::LIFETIME_INPUTS.map(|c| {
+                (
+                    c.to_string(),
+                    "input of the lifetime models only".to_string(),
+                )
+            }));
+            fit_lifetime(&table)
+        }
+        None => None,
+    };
     let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
     let rows = encoder.encode_table(&table);
     let matrix = to_matrix(&rows, encoder.n_features());
@@ -253,6 +267,7 @@ pub fn train_with_holdout(
         retention,
         tree,
         drift: None,
+        lifetime,
     };
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));
@@ -584,6 +599,26 @@ fn table_from_log(
         quality,
     };
     Ok((table, info, invoices))
+}
+
+/// BG/NBD and Gamma-Gamma on the customers' repeat-purchase summaries before the
+/// cut-off. A log whose customers never buy twice has no lifetime model (not an error:
+/// the other models still stand).
+fn fit_lifetime(table: &Table) -> Option<LifetimeModel> {
+    let [x, recency, age, value] =
+        transactions::LIFETIME_INPUTS.map(|name| table.column(name).and_then(|c| c.numeric()));
+    let (x, recency, age, value) = (x?, recency?, age?, value?);
+    let customers: Vec<RepeatSummary> = (0..table.rows())
+        .filter_map(|row| {
+            Some(RepeatSummary {
+                frequency: x[row]?,
+                recency: recency[row]?,
+                age: age[row]?,
+                monetary: value[row]?,
+            })
+        })
+        .collect();
+    LifetimeModel::fit(&customers, LifetimeSettings::default()).ok()
 }
 
 /// Roles of the aggregated table: id = customer, label = churned, value = net value

@@ -264,3 +264,113 @@ fn score_runs_as_a_pipe_stage_and_writes_json_lines() {
     ]);
     assert_fails_with(&out, &["--rejects FILE is required"]);
 }
+
+/// An order-log bundle carries BG/NBD and Gamma-Gamma fitted on the purchases before the
+/// cut-off (the oracle: lifetimes 0.11.3 `calibration_and_holdout_data(freq="D",
+/// calibration_period_end="1998-03-31")` then `BetaGeoFitter` / `GammaGammaFitter` on the
+/// same log: r=0.280599, alpha=44.311230, a=0.546423, b=2.343666; p=4.663826,
+/// q=3.904597, v=22.703818); `inspect` shows them and scoring answers with them.
+#[test]
+fn an_order_log_bundle_answers_lifetime_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let log = fixture("cdnow_sample.csv");
+    let out = run(&[
+        "train",
+        "--transactions",
+        log.to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "date",
+        "--amount-col",
+        "amount",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fitted = "BG/NBD: r=0.2806 alpha=44.3112 (days) a=0.5464 b=2.3437";
+    assert!(stdout(&out).contains(fitted), "{}", stdout(&out));
+    let shown = stdout(&run(&["inspect", "--models", models.to_str().unwrap()]));
+    assert!(shown.contains(fitted), "{shown}");
+    assert!(
+        shown.contains("Gamma-Gamma: p=4.6638 q=3.9046 v=22.7038"),
+        "{shown}"
+    );
+
+    // One customer with a repeat-purchase summary, one without, one impossible.
+    let inputs = "recency_days,frequency,monetary,net_value,avg_order_value,tenure_days,\
+                  days_since_first,interpurchase_days,units,returns_share,annual_spend";
+    let blanks = ",".repeat(11);
+    let customers = format!(
+        "customer_id,{inputs},repeat_days,repeat_span_days,age_days,repeat_day_value\n\
+         x{blanks},2,200,272,22.35\ny{blanks},,,,\nz{blanks},3,300,200,5\n"
+    );
+    let input = write(dir.path(), "customers.csv", customers.as_bytes());
+    let scored = dir.path().join("scored.jsonl");
+    let out = run(&[
+        "score",
+        "--models",
+        models.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answers: Vec<serde_json::Value> = std::fs::read_to_string(&scored)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lifetime = &answers[0]["lifetime"];
+    // lifetimes with the parameters above: conditional_probability_alive,
+    // conditional_expected_number_of_purchases_up_to_time(90), conditional_expected_average_profit,
+    // customer_lifetime_value(time=12, discount_rate=0.01, freq="D").
+    for (field, want) in [
+        ("p_alive", 0.772_483_534),
+        ("expected_purchases", 0.477_574_547),
+        ("expected_order_value", 25.699_255_44),
+        ("clv", 41.191_824_68),
+    ] {
+        let got = lifetime[field].as_f64().unwrap();
+        assert!((got / want - 1.0).abs() < 1e-6, "{field}: {got} vs {want}");
+    }
+    assert!(answers[1]["lifetime"].is_null());
+    assert!(answers[2]["lifetime"].is_null());
+    assert!(answers[2]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("recency must be between 0 and T"));
+
+    // The batch file: the lifetime columns after the usual ones, for every customer of the log.
+    let csv_out = dir.path().join("scored.csv");
+    let out = run(&[
+        "score",
+        "--models",
+        models.to_str().unwrap(),
+        "--transactions",
+        log.to_str().unwrap(),
+        "--output",
+        csv_out.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&csv_out).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.ends_with(
+            ",warnings,p_alive,expected_purchases_90d,expected_order_value,lifetime_clv"
+        ),
+        "{header}"
+    );
+    let rows = common::csv_rows(&csv_out);
+    assert_eq!(rows.len(), 2357);
+    for row in &rows {
+        let p: f64 = row[12].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{row:?}");
+    }
+}

@@ -3,7 +3,7 @@
 //! and the field named, never discovered by a panic or an endless loop while scoring.
 
 use super::{corrupt, Bundle, BundleError, Schema, MANIFEST};
-use super::{DRIFT, ENCODER, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
+use super::{DRIFT, ENCODER, LIFETIME, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
 use crate::config::MAX_CHURN_WINDOW_DAYS;
 use crate::features::Encoding;
 use crate::models::classifier::calibration::Calibrator;
@@ -53,6 +53,62 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     }
     if let Some(reference) = &b.drift {
         drift(b, reference)?;
+    }
+    if let Some(model) = &b.lifetime {
+        lifetime(b, model)?;
+    }
+    Ok(())
+}
+
+/// Longest lifetime-value horizon a bundle may ask for (a century of months).
+const MAX_CLV_MONTHS: u32 = 1_200;
+
+/// The lifetime models: positive parameters, settings the answers can be computed with,
+/// and the summary columns among the encoder's inputs.
+fn lifetime(b: &Bundle, m: &crate::models::lifetime::LifetimeModel) -> Result<(), Problem> {
+    lifetime_figures(m)?;
+    for name in crate::data::transactions::LIFETIME_INPUTS {
+        if b.encoder.input_index(name).is_none() {
+            let what = format!("its input `{name}` is not an input of the encoder");
+            return Err(problem(LIFETIME, "bgnbd", what));
+        }
+    }
+    Ok(())
+}
+
+fn lifetime_figures(m: &crate::models::lifetime::LifetimeModel) -> Result<(), Problem> {
+    let g = m.gamma_gamma;
+    let positive = [
+        ("bgnbd.r", m.bgnbd.r),
+        ("bgnbd.alpha", m.bgnbd.alpha),
+        ("bgnbd.a", m.bgnbd.a),
+        ("bgnbd.b", m.bgnbd.b),
+        ("gamma_gamma.p", g.map_or(1.0, |g| g.p)),
+        ("gamma_gamma.q", g.map_or(1.0, |g| g.q)),
+        ("gamma_gamma.v", g.map_or(1.0, |g| g.v)),
+        ("settings.unit_days", m.settings.unit_days),
+        ("settings.horizon_days", f64::from(m.settings.horizon_days)),
+    ];
+    for (field, value) in positive {
+        if value <= 0.0 {
+            return Err(problem(LIFETIME, field, format!("{value} must be above 0")));
+        }
+    }
+    if m.settings.monthly_discount <= -1.0 {
+        let rate = m.settings.monthly_discount;
+        return Err(problem(
+            LIFETIME,
+            "settings.monthly_discount",
+            format!("{rate} must be above -1"),
+        ));
+    }
+    if m.settings.clv_months > MAX_CLV_MONTHS {
+        let months = m.settings.clv_months;
+        return Err(problem(
+            LIFETIME,
+            "settings.clv_months",
+            format!("{months} is more than {MAX_CLV_MONTHS}"),
+        ));
     }
     Ok(())
 }
@@ -519,6 +575,44 @@ mod tests {
             value: 0.0,
             cover: 0.0,
         }
+    }
+
+    #[test]
+    fn lifetime_parameters_and_settings_out_of_range_are_named() {
+        use crate::models::lifetime::{BgNbd, FitReport, LifetimeModel, LifetimeSettings};
+        let good = LifetimeModel {
+            bgnbd: BgNbd {
+                r: 0.24,
+                alpha: 4.4,
+                a: 0.79,
+                b: 2.4,
+            },
+            bgnbd_fit: FitReport {
+                customers: 10,
+                left_out: 0,
+                mean_log_likelihood: -2.6,
+                iterations: 20,
+            },
+            gamma_gamma: None,
+            gamma_gamma_fit: None,
+            settings: LifetimeSettings::default(),
+        };
+        assert_eq!(lifetime_figures(&good), Ok(()));
+        let mut zero_a = good.clone();
+        zero_a.bgnbd.a = 0.0;
+        assert!(lifetime_figures(&zero_a).unwrap_err().1.contains("bgnbd.a"));
+        let mut endless = good.clone();
+        endless.settings.clv_months = 1_000_000;
+        assert!(lifetime_figures(&endless)
+            .unwrap_err()
+            .1
+            .contains("clv_months"));
+        let mut rate = good;
+        rate.settings.monthly_discount = -1.0;
+        assert!(lifetime_figures(&rate)
+            .unwrap_err()
+            .1
+            .contains("monthly_discount"));
     }
 
     #[test]

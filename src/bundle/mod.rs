@@ -34,6 +34,7 @@ const RULES: &str = "rules.json";
 const RETENTION: &str = "retention.json";
 const TREE: &str = "tree.json";
 const DRIFT: &str = "drift_reference.json";
+const LIFETIME: &str = "lifetime.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -219,6 +220,8 @@ pub struct Bundle {
     pub tree: Option<ReadableTree>,
     /// The training profile drift is measured against (absent in older bundles).
     pub drift: Option<DriftReference>,
+    /// BG/NBD and Gamma-Gamma (bundles trained from an order log; absent in older ones).
+    pub lifetime: Option<crate::models::lifetime::LifetimeModel>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -274,6 +277,9 @@ impl Bundle {
         }
         if let Some(drift) = &self.drift {
             files.push((DRIFT, to_json(drift, DRIFT)?));
+        }
+        if let Some(lifetime) = &self.lifetime {
+            files.push((LIFETIME, to_json(lifetime, LIFETIME)?));
         }
         Ok(files)
     }
@@ -388,6 +394,10 @@ impl Bundle {
             },
             drift: match manifest.files.contains_key(DRIFT) {
                 true => Some(parse_json(&dir.join(DRIFT), &read(DRIFT)?)?),
+                false => None,
+            },
+            lifetime: match manifest.files.contains_key(LIFETIME) {
+                true => Some(parse_json(&dir.join(LIFETIME), &read(LIFETIME)?)?),
                 false => None,
             },
             manifest,

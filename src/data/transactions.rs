@@ -5,6 +5,7 @@
 
 use super::csv_input::{self, Next, Record, RecordReader};
 use super::{is_missing, parse_number, Column, ColumnData, DataError, DataQuality, Table};
+use crate::models::lifetime::summary::summarize;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -474,6 +475,8 @@ struct Totals {
     returned: f64,
     units: f64,
     items: HashSet<String>,
+    /// Purchase value per day: the lifetime models' repeat-purchase summary.
+    days: BTreeMap<chrono::NaiveDate, f64>,
 }
 
 /// Names of the features `customer_table` builds, in column order.
@@ -490,6 +493,20 @@ pub const FEATURES: &[&str] = &[
     "units",
     "returns_share",
     "annual_spend",
+    "repeat_days",
+    "repeat_span_days",
+    "age_days",
+    "repeat_day_value",
+];
+
+/// The columns holding the lifetime models' summary (frequency x, recency t_x, age T and
+/// mean repeat value, counted in whole purchase days as `lifetimes` does). Inputs of the
+/// lifetime models only: the encoder ignores them.
+pub const LIFETIME_INPUTS: [&str; 4] = [
+    "repeat_days",
+    "repeat_span_days",
+    "age_days",
+    "repeat_day_value",
 ];
 
 /// One row per customer with a purchase before `cutoff`: RFM, tenure and friends from
@@ -560,6 +577,7 @@ impl CustomerTotals {
         }
         t.spend += e.value;
         t.units += e.quantity;
+        *t.days.entry(e.time.date()).or_default() += e.value;
         if let Some(item) = &e.item {
             if !t.items.contains(item) {
                 t.items.insert(item.clone());
@@ -586,6 +604,8 @@ impl CustomerTotals {
         totals.retain(|_, t| t.first.is_some());
         let after_cutoff = seen.len() - totals.len();
         let days = |d: Duration| d.num_seconds() as f64 / 86_400.0;
+        // The last whole day before the cut-off ends the lifetime models' calibration.
+        let last_day = (cutoff - Duration::seconds(1)).date();
         let mut columns: Vec<Vec<Option<f64>>> =
             vec![Vec::with_capacity(totals.len()); FEATURES.len()];
         let mut ids = Vec::with_capacity(totals.len());
@@ -612,6 +632,13 @@ impl CustomerTotals {
                 }),
                 Some(t.spend / since_first.max(30.0) * 365.0),
             ];
+            let repeat = summarize(t.days.iter(), last_day);
+            let row = row.into_iter().chain([
+                repeat.map(|s| s.frequency),
+                repeat.map(|s| s.recency),
+                repeat.map(|s| s.age),
+                repeat.map(|s| s.monetary),
+            ]);
             for (column, value) in columns.iter_mut().zip(row) {
                 column.push(value);
             }
