@@ -41,5 +41,7 @@ t = sk["median_seconds"]
 print(f"  sklearn lbfgs tol=1e-4, {cores} thr  {t:8.3f} s  {t / base:6.1f}x  "
       f"({sk['iterations']} iterations) max |coef gap| {sk['max_coef_gap_default_tol']:.2e}")
 print(f"  sklearn lbfgs tol=1e-10: max |coef gap| to custscore {sk['max_coef_gap_tight_tol']:.2e}")
+print(f"  largest |gradient| of the objective: custscore {sk['gradient_ours']:.2e}, "
+      f"sklearn tol=1e-10 {sk['gradient_sklearn_tight']:.2e}")
 PY
 done

@@ -96,6 +96,10 @@ pub enum SegmentError {
     BadTolerance(f64),
     #[error("segments: min_share must be in [0, 0.5) (got {0})")]
     BadMinShare(f64),
+    #[error(
+        "segments: fit_sample must be at least 10 rows per segment of k_max ({needed}; got {got})"
+    )]
+    SmallFitSample { got: usize, needed: usize },
     #[error("--segment-on: `{column}` is not an input column the models use (they use: {known})")]
     UnknownColumn { column: String, known: String },
     #[error("--segment-on: column `{0}` is not used by the models ({1})")]
@@ -124,6 +128,13 @@ impl SegmentParams {
         }
         if !(0.0..0.5).contains(&self.min_share) {
             return Err(SegmentError::BadMinShare(self.min_share));
+        }
+        let needed = 10 * self.k.unwrap_or(self.k_max).max(self.k_max);
+        if self.fit_sample < needed {
+            return Err(SegmentError::SmallFitSample {
+                got: self.fit_sample,
+                needed,
+            });
         }
         Ok(self)
     }
@@ -291,6 +302,14 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(bad.check(), Err(SegmentError::NoRestarts)));
+        let bad = SegmentParams {
+            fit_sample: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            bad.check(),
+            Err(SegmentError::SmallFitSample { got: 0, needed: 80 })
+        ));
     }
 
     #[test]
@@ -300,7 +319,7 @@ mod tests {
         for params in [
             SegmentParams::default(),
             SegmentParams {
-                fit_sample: 40,
+                fit_sample: 80,
                 ..Default::default()
             },
             SegmentParams {
