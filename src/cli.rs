@@ -236,6 +236,10 @@ pub struct GateArgs {
     /// Highest holdout expected calibration error the challenger may have.
     #[arg(long, env = "CUSTSCORE_GATE_MAX_ECE", default_value_t = 0.05)]
     pub gate_max_ece: f64,
+    /// A challenger at or above this holdout AUC (the champion below it) is refused as
+    /// leaking the label through an input.
+    #[arg(long, env = "CUSTSCORE_GATE_LEAK_AUC", default_value_t = 0.99)]
+    pub gate_leak_auc: f64,
     /// The input columns changed on purpose: skip the check that the challenger can score
     /// what the champion scored.
     #[arg(long, env = "CUSTSCORE_SCHEMA_CHANGED")]

@@ -50,6 +50,7 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         mode: args.gate.promote,
         auc_tolerance: args.gate.gate_auc_tolerance,
         max_ece: args.gate.gate_max_ece,
+        leak_auc: args.gate.gate_leak_auc,
         schema_changed: args.gate.schema_changed,
     };
     let trained = custscore::lifecycle::train_gated(

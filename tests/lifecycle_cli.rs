@@ -180,6 +180,55 @@ fn a_challenger_without_the_informative_columns_is_refused_on_a_kept_out_slice()
     assert_ne!(current(&models), champion);
 }
 
+/// telco_400 with `churn_copy`, a column equal to the label.
+fn with_label_copy(dir: &Path) -> std::path::PathBuf {
+    let mut reader = csv::Reader::from_path(fixture("telco_400.csv")).unwrap();
+    let mut headers = reader.headers().unwrap().clone();
+    let churn = headers.iter().position(|h| h == "churn").unwrap();
+    headers.push_field("churn_copy");
+    let path = dir.join("leaky.csv");
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    writer.write_record(&headers).unwrap();
+    for row in reader.records() {
+        let mut row = row.unwrap();
+        let label = row[churn].to_string();
+        row.push_field(&label);
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    path
+}
+
+#[test]
+fn a_challenger_that_learned_from_a_copy_of_the_label_is_refused_even_with_a_new_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train(&models, &fixture("telco_400.csv"), &[]);
+    let champion = current(&models);
+    let leaky = with_label_copy(dir.path());
+    let text = stdout(&train(&models, &leaky, &["--schema-changed"]));
+    assert!(text.contains("decision: refused"), "{text}");
+    assert!(
+        text.contains("too good for churn data") && text.contains("`churn_copy`"),
+        "{text}"
+    );
+    assert_eq!(current(&models), champion, "CURRENT unchanged");
+
+    // The bound is the user's to move.
+    let text = stdout(&train(
+        &models,
+        &leaky,
+        &[
+            "--schema-changed",
+            "--gate-leak-auc",
+            "1.01",
+            "--gate-max-ece",
+            "0.5",
+        ],
+    ));
+    assert!(text.contains("decision: promoted"), "{text}");
+}
+
 #[test]
 fn a_plain_retrain_on_the_same_file_is_judged_against_the_champions_cross_validated_auc() {
     // The kept-out slice comes from the file the champion learned from: its AUC there is

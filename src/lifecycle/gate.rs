@@ -35,6 +35,14 @@ pub struct GateParams {
     pub max_ece: f64,
     /// The user says the input schema changed on purpose: skip the schema check.
     pub schema_changed: bool,
+    /// A challenger at or above this holdout AUC, where the champion was below it, is
+    /// refused as carrying the label in an input (churn data never separates that well).
+    #[serde(default = "default_leak_auc")]
+    pub leak_auc: f64,
+}
+
+fn default_leak_auc() -> f64 {
+    0.99
 }
 
 impl Default for GateParams {
@@ -44,6 +52,7 @@ impl Default for GateParams {
             auc_tolerance: 0.01,
             max_ece: 0.05,
             schema_changed: false,
+            leak_auc: default_leak_auc(),
         }
     }
 }
@@ -176,6 +185,15 @@ fn compare_on(
         }
         None => record.champion_figures.map(|old| old.auc),
     };
+    if new.auc >= params.leak_auc && baseline.is_none_or(|old| old < params.leak_auc) {
+        failures.push(leak_suspected(
+            new.auc,
+            baseline,
+            params.leak_auc,
+            challenger,
+            champion,
+        ));
+    }
     if let Some(old_auc) = baseline {
         let floor = old_auc - params.auc_tolerance;
         if new.auc < floor {
@@ -196,6 +214,45 @@ fn compare_on(
             new.ece, params.max_ece
         ));
     }
+}
+
+/// Why a near-perfect challenger is refused, naming the inputs the champion did not have:
+/// a new column that copies or follows from the label is the usual cause.
+fn leak_suspected(
+    auc: f64,
+    champion_auc: Option<f64>,
+    bound: f64,
+    challenger: &Bundle,
+    champion: &Bundle,
+) -> String {
+    let new_inputs: Vec<String> = challenger
+        .manifest
+        .schema
+        .columns
+        .iter()
+        .filter(|c| c.used)
+        .filter(|c| {
+            !champion
+                .manifest
+                .schema
+                .columns
+                .iter()
+                .any(|o| o.name == c.name)
+        })
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    let champion_auc = champion_auc.map_or("-".to_string(), |a| format!("{a:.4}"));
+    let suspects = if new_inputs.is_empty() {
+        "an input that carries the label".to_string()
+    } else {
+        format!(
+            "an input that carries the label (new since the champion: {})",
+            new_inputs.join(", ")
+        )
+    };
+    format!(
+        "challenger AUC {auc:.4} is at or above {bound:.4} where the champion had {champion_auc}: too good for churn data, look for {suspects}; --gate-leak-auc moves the bound"
+    )
 }
 
 /// The champion's cross-validated AUC when the holdout was kept out of the very file it
@@ -340,8 +397,9 @@ pub fn describe(record: &GateRecord) -> String {
         let p = &record.params;
         let _ = writeln!(
             out,
-            "  rules: AUC >= champion - {:.4}, ECE <= {:.4}, schema {}",
+            "  rules: AUC >= champion - {:.4} and < {:.4}, ECE <= {:.4}, schema {}",
             p.auc_tolerance,
+            p.leak_auc,
             p.max_ece,
             if p.schema_changed {
                 "change allowed"

@@ -49,13 +49,23 @@ pub fn train_gated(
     gate::write_record(&dir, &record)?;
     if record.promotes() {
         let reason = format!("train: gate {}", record.reasons.join("; "));
-        registry::promote_over(
+        let promoted = registry::promote_over(
             models,
             &bundle.manifest.version,
             decided_against.as_deref(),
             Action::Train,
             &reason,
-        )?;
+        );
+        if let Err(LifecycleError::ChampionMoved { found, .. }) = &promoted {
+            // gate.json must not claim a promotion that did not happen.
+            record.decision = gate::Decision::Refused;
+            record.reasons.insert(
+                0,
+                format!("another switch made {found} CURRENT while this version trained"),
+            );
+            gate::write_record(&dir, &record)?;
+        }
+        promoted?;
     }
     Ok(Trained {
         bundle,
