@@ -179,9 +179,23 @@ pub struct TrainArgs {
     /// Customer id column (the row number when absent).
     #[arg(long, env = "CUSTSCORE_ID")]
     pub id: Option<String>,
-    /// Churn label and its positive value, e.g. `churn=Yes`.
+    /// Churn label and its positive value, e.g. `churn=Yes`; with --from-campaign, the
+    /// outcome type that is the label (e.g. responded, churned).
     #[arg(long, env = "CUSTSCORE_LABEL", value_name = "COL=VALUE")]
     pub label: Option<String>,
+    /// Learn from a campaign's contacts (inputs as scored) instead of --customers.
+    #[arg(long, value_name = "CAMPAIGN", conflicts_with_all = ["customers", "transactions"])]
+    pub from_campaign: Option<String>,
+    /// With --from-campaign: which arm's contacts to learn from.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "treatment",
+        requires = "from_campaign"
+    )]
+    pub arm: crate::outcomes::training::ArmChoice,
+    #[command(flatten)]
+    pub db: OutcomesDbArg,
     /// Columns to leave out of every model (comma-separated).
     #[arg(long, env = "CUSTSCORE_DROP", value_delimiter = ',')]
     pub drop: Vec<String>,
@@ -259,6 +273,8 @@ pub enum ModelsAction {
         /// Print JSON (the same as GET /v1/models returns under `registry`).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        db: OutcomesDbArg,
         #[command(flatten)]
         models: ModelsArg,
     },

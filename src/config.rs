@@ -52,6 +52,9 @@ pub struct DataConfig {
     /// Keep examples of customer values (duplicate ids, unreadable cells) in the bundle's
     /// data quality findings. Off by default: only counts and line numbers are kept.
     pub quality_samples: bool,
+    /// Set by `train --from-campaign`: where the (temporary) customer table came from.
+    #[serde(skip)]
+    pub campaign: Option<crate::outcomes::training::CampaignSource>,
 }
 
 /// The `[transactions]` table: an order log to build the customer table from.

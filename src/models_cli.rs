@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 pub fn run_models(action: ModelsAction) -> Result<(), LifecycleError> {
     match action {
-        ModelsAction::List { json, models } => {
-            let registry = registry::list(&models.models)?;
+        ModelsAction::List { json, db, models } => {
+            let mut registry = registry::list(&models.models)?;
+            add_realized_aucs(&mut registry, &db.location(&models.models));
             match json {
                 true => println!("{}", to_json(&registry)),
                 false => print!("{}", describe(&registry)),
@@ -40,6 +41,24 @@ pub fn run_models(action: ModelsAction) -> Result<(), LifecycleError> {
     Ok(())
 }
 
+/// Realized AUCs from the outcomes store; a store that cannot be read leaves them out
+/// (with a note) rather than failing the listing.
+fn add_realized_aucs(registry: &mut Registry, location: &crate::outcomes::StoreLocation) {
+    let realized = match crate::outcomes_cli::realized_aucs(location) {
+        Ok(realized) => realized,
+        Err(e) => {
+            eprintln!("realized AUC not shown: {e}");
+            return;
+        }
+    };
+    for v in &mut registry.versions {
+        if let Some(&(auc, contacts)) = realized.get(&v.version) {
+            v.realized_auc = Some(auc);
+            v.realized_contacts = Some(contacts);
+        }
+    }
+}
+
 fn to_json(registry: &Registry) -> String {
     serde_json::to_string_pretty(registry).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -53,8 +72,8 @@ pub fn describe(registry: &Registry) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "  {:<28} {:<20} {:<12} {:>6} {:>7} {:>7}  gate",
-        "version", "created", "data sha256", "rows", "CV AUC", "CV ECE"
+        "  {:<28} {:<20} {:<12} {:>6} {:>7} {:>7} {:>16}  gate",
+        "version", "created", "data sha256", "rows", "CV AUC", "CV ECE", "realized AUC (n)"
     );
     for v in &registry.versions {
         let _ = writeln!(out, "{}", version_line(v));
@@ -92,7 +111,7 @@ fn version_line(v: &VersionInfo) -> String {
     let number = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
     let text = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
     let mut line = format!(
-        "{} {:<28} {:<20} {:<12} {:>6} {:>7} {:>7}  {}",
+        "{} {:<28} {:<20} {:<12} {:>6} {:>7} {:>7} {:>16}  {}",
         if v.current { "*" } else { " " },
         v.version,
         text(&v.created),
@@ -100,6 +119,10 @@ fn version_line(v: &VersionInfo) -> String {
         v.training_rows.map_or("-".to_string(), |r| r.to_string()),
         number(v.cv_auc),
         number(v.cv_ece),
+        match (v.realized_auc, v.realized_contacts) {
+            (Some(auc), Some(n)) => format!("{auc:.4} ({n})"),
+            _ => "-".to_string(),
+        },
         gate_summary(v.gate.as_ref()),
     );
     if let Some(problem) = &v.problem {

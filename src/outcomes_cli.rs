@@ -3,7 +3,10 @@
 
 use crate::cli::{EvaluateArgs, OutcomesAction};
 use crate::outcomes::import::{import_file, ImportError, ImportSummary};
-use crate::outcomes::{self, events::EVENT_TYPES, StoreError};
+use crate::outcomes::training::{self, ArmChoice, CampaignSource, CampaignTableError};
+use crate::outcomes::{self, events::EVENT_TYPES, StoreError, StoreLocation};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutcomesCliError {
@@ -13,6 +16,49 @@ pub enum OutcomesCliError {
     Store(#[from] StoreError),
     #[error("--outcome {0}: expected one of {types}", types = EVENT_TYPES.join(", "))]
     OutcomeType(String),
+    #[error(transparent)]
+    CampaignTable(#[from] CampaignTableError),
+}
+
+/// Write the campaign's contacts, labelled by `outcome`, as a customer table at `path`.
+pub fn campaign_table(
+    location: &StoreLocation,
+    campaign: &str,
+    outcome: &str,
+    arm: ArmChoice,
+    path: &Path,
+) -> Result<CampaignSource, OutcomesCliError> {
+    if !EVENT_TYPES.contains(&outcome) {
+        return Err(OutcomesCliError::OutcomeType(outcome.to_string()));
+    }
+    let contacts = outcomes::open(location)?.campaign_inputs(campaign, outcome)?;
+    Ok(training::write_campaign_table(
+        campaign, outcome, arm, &contacts, path,
+    )?)
+}
+
+/// Realized AUC of the contact-time churn probability against `churned` events, with the
+/// number of contacts, per model version over every campaign. Empty when there is no
+/// store yet (a missing SQLite file is not created).
+pub fn realized_aucs(
+    location: &StoreLocation,
+) -> Result<BTreeMap<String, (f64, usize)>, StoreError> {
+    if let StoreLocation::Sqlite(path) = location {
+        if !path.exists() {
+            return Ok(BTreeMap::new());
+        }
+    }
+    let mut store = outcomes::open(location)?;
+    let mut rows = Vec::new();
+    for campaign in store.campaigns()? {
+        rows.extend(store.campaign(&campaign, "churned")?);
+    }
+    let report = outcomes::evaluate("", "churned", &rows);
+    Ok(report
+        .versions
+        .into_iter()
+        .filter_map(|v| Some((v.model_version, (v.auc?, v.contacts))))
+        .collect())
 }
 
 pub fn run_outcomes(action: OutcomesAction) -> Result<(), OutcomesCliError> {

@@ -236,9 +236,13 @@ pub fn train_with_holdout(
         custscore_version: crate::VERSION.to_string(),
         libraries: library_versions(),
         training: TrainingData {
-            source: table.source.clone(),
+            source: match &config.data.campaign {
+                Some(c) => format!("campaign {}", c.campaign),
+                None => table.source.clone(),
+            },
             sha256: table.sha256.clone(),
             rows: table.rows(),
+            campaign: config.data.campaign.clone(),
         },
         schema,
         metrics: Metrics {

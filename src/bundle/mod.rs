@@ -73,6 +73,9 @@ pub struct TrainingData {
     pub source: String,
     pub sha256: String,
     pub rows: usize,
+    /// The campaign, outcome and arm the table was built from (`train --from-campaign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<crate::outcomes::training::CampaignSource>,
 }
 
 /// One input column as scoring expects it.

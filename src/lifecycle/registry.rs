@@ -25,6 +25,12 @@ pub struct VersionInfo {
     pub cv_ece: Option<f64>,
     pub gate: Option<GateRecord>,
     pub current: bool,
+    /// AUC of this version's contact-time churn probability against recorded `churned`
+    /// outcomes, over its contacts (`models list` fills these from the outcomes store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realized_auc: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realized_contacts: Option<usize>,
     /// Why the manifest could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -106,6 +112,8 @@ fn version_info(models: &Path, version: &str, current: Option<&str>) -> VersionI
         cv_ece: None,
         gate: gate::read_record(&dir),
         current: current == Some(version),
+        realized_auc: None,
+        realized_contacts: None,
         problem: None,
     };
     match read_manifest(&dir) {

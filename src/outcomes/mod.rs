@@ -10,6 +10,7 @@ pub mod import;
 pub mod postgres;
 pub mod sqlite;
 pub mod store;
+pub mod training;
 
 pub use contacts::{Arm, Campaign, Contact};
 pub use evaluate::{evaluate, CampaignReport};

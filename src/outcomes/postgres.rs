@@ -4,7 +4,7 @@
 
 use super::contacts::{Arm, Contact};
 use super::events::Event;
-use super::store::{self, ContactOutcome, Store, StoreError, INSERT_CHUNK};
+use super::store::{self, ContactInputs, ContactOutcome, Store, StoreError, INSERT_CHUNK};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 use std::collections::HashSet;
@@ -204,6 +204,41 @@ impl Store for PostgresStore {
                 value: r.get(5),
             })
             .collect())
+    }
+
+    fn campaign_inputs(
+        &mut self,
+        campaign: &str,
+        outcome_type: &str,
+    ) -> Result<Vec<ContactInputs>, StoreError> {
+        let location = self.location.clone();
+        let error = Self::error(&location);
+        let rows = self
+            .client()?
+            .query(
+                &store::postgres_parameters(store::CAMPAIGN_INPUTS_QUERY_SQLITE),
+                &[&campaign, &outcome_type],
+            )
+            .map_err(&error)?;
+        Ok(rows
+            .iter()
+            .map(|r| ContactInputs {
+                customer_id: r.get(0),
+                arm: Arm::parse(r.get(1)).unwrap_or(Arm::Treatment),
+                inputs: r.get(2),
+                outcome: r.get::<_, i64>(3) > 0,
+            })
+            .collect())
+    }
+
+    fn campaigns(&mut self) -> Result<Vec<String>, StoreError> {
+        let location = self.location.clone();
+        let error = Self::error(&location);
+        let rows = self
+            .client()?
+            .query(store::CAMPAIGNS_QUERY, &[])
+            .map_err(&error)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn counts(&mut self, campaign: &str) -> Result<(u64, u64), StoreError> {

@@ -3,7 +3,7 @@
 
 use super::contacts::{Arm, Contact};
 use super::events::Event;
-use super::store::{self, ContactOutcome, Store, StoreError};
+use super::store::{self, ContactInputs, ContactOutcome, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashSet;
 use std::path::Path;
@@ -217,6 +217,47 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn campaign_inputs(
+        &mut self,
+        campaign: &str,
+        outcome_type: &str,
+    ) -> Result<Vec<ContactInputs>, StoreError> {
+        let location = self.location.clone();
+        let error = |source| StoreError::Sqlite {
+            location: location.clone(),
+            source,
+        };
+        let mut query = self
+            .connection
+            .prepare(store::CAMPAIGN_INPUTS_QUERY_SQLITE)
+            .map_err(error)?;
+        let rows = query
+            .query_map(params![campaign, outcome_type], |r| {
+                Ok(ContactInputs {
+                    customer_id: r.get(0)?,
+                    arm: Arm::parse(&r.get::<_, String>(1)?).unwrap_or(Arm::Treatment),
+                    inputs: r.get(2)?,
+                    outcome: r.get::<_, i64>(3)? > 0,
+                })
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    fn campaigns(&mut self) -> Result<Vec<String>, StoreError> {
+        let location = self.location.clone();
+        let error = |source| StoreError::Sqlite {
+            location: location.clone(),
+            source,
+        };
+        let mut query = self
+            .connection
+            .prepare(store::CAMPAIGNS_QUERY)
+            .map_err(error)?;
+        let rows = query.query_map([], |r| r.get(0)).map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
     }
 
     fn counts(&mut self, campaign: &str) -> Result<(u64, u64), StoreError> {

@@ -57,6 +57,22 @@ pub const CAMPAIGN_QUERY_SQLITE: &str =
           WHERE e.campaign = c.campaign AND e.customer_id = c.customer_id)
      FROM contacts c WHERE c.campaign = ?1";
 
+/// Every contact of a campaign (?1) with its stored inputs and the count of its events of
+/// one type (?2), in customer order: the rows `train --from-campaign` learns from.
+pub const CAMPAIGN_INPUTS_QUERY_SQLITE: &str = "SELECT c.customer_id, c.arm, c.inputs,
+        (SELECT COUNT(*) FROM outcome_events e
+          WHERE e.campaign = c.campaign AND e.customer_id = c.customer_id
+            AND e.event_type = ?2)
+     FROM contacts c WHERE c.campaign = ?1 ORDER BY c.customer_id";
+
+/// Every campaign with contacts.
+pub const CAMPAIGNS_QUERY: &str = "SELECT DISTINCT campaign FROM contacts ORDER BY campaign";
+
+/// A query with `?N` parameters spelled as PostgreSQL's `$N`.
+pub fn postgres_parameters(sql: &str) -> String {
+    sql.replace("?1", "$1").replace("?2", "$2")
+}
+
 /// [`CAMPAIGN_QUERY_SQLITE`] with PostgreSQL's parameters.
 pub fn campaign_query_postgres() -> String {
     CAMPAIGN_QUERY_SQLITE
@@ -77,6 +93,16 @@ pub struct ContactOutcome {
     pub value: f64,
 }
 
+/// One contact with the inputs it was scored on and whether an outcome followed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactInputs {
+    pub customer_id: String,
+    pub arm: super::Arm,
+    /// JSON object, input column → value, as scored.
+    pub inputs: String,
+    pub outcome: bool,
+}
+
 /// Contacts and outcome events, kept durable (every call commits before it returns).
 pub trait Store: Send {
     /// Record contacts in one transaction; a customer already contacted in a campaign
@@ -93,6 +119,17 @@ pub trait Store: Send {
         campaign: &str,
         outcome_type: &str,
     ) -> Result<Vec<ContactOutcome>, StoreError>;
+
+    /// Every contact of `campaign` with its inputs and whether an `outcome_type` event
+    /// followed, in customer order.
+    fn campaign_inputs(
+        &mut self,
+        campaign: &str,
+        outcome_type: &str,
+    ) -> Result<Vec<ContactInputs>, StoreError>;
+
+    /// The names of every campaign with contacts.
+    fn campaigns(&mut self) -> Result<Vec<String>, StoreError>;
 
     /// Stored (contacts, events) of a campaign.
     fn counts(&mut self, campaign: &str) -> Result<(u64, u64), StoreError>;
