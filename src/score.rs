@@ -6,6 +6,7 @@ use crate::features::{EncodeError, Value};
 use crate::models::classifier::explain::{push_reason, reason_texts};
 use crate::models::classifier::{ReasonScratch, RiskScore, ValueInputs};
 use crate::models::lifetime::{LifetimeAnswer, RepeatSummary};
+use crate::models::rfm::{RfmAnswer, RfmMeasures};
 use crate::models::rules::{CrossSellModel, HeldLookup, ItemOffer};
 use crate::numfmt;
 use serde::Serialize;
@@ -57,6 +58,10 @@ pub struct Answer {
     /// Probabilistic lifetime value (BG/NBD + Gamma-Gamma; bundles trained from an order
     /// log, for records carrying the repeat-purchase summary).
     pub lifetime: Option<Box<LifetimeAnswer>>,
+    /// RFM scores, cell, named group and lifecycle status (bundles trained from an order
+    /// log, for records carrying recency, frequency and monetary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rfm: Option<Box<RfmAnswer>>,
     /// Things the caller should know about the input (e.g. categories never seen in
     /// training, scored as unknown).
     pub warnings: Vec<String>,
@@ -98,6 +103,8 @@ pub struct Scorer {
     /// Input index of each `transactions::LIFETIME_INPUTS` column, when the bundle has
     /// lifetime models.
     lifetime_inputs: Option<[usize; 4]>,
+    /// Input index of each `rfm::RFM_INPUTS` column, when the bundle has an RFM model.
+    rfm_inputs: Option<[usize; 5]>,
     /// Segment names and the version as CSV fields, quoted once here.
     segment_names_csv: Vec<String>,
     version_csv: String,
@@ -132,6 +139,7 @@ pub struct Scored<'s, 'a> {
     pub risk: Option<RiskScore>,
     pub offers: Arc<Vec<ItemOffer>>,
     pub lifetime: Option<LifetimeAnswer>,
+    pub rfm: Option<RfmAnswer>,
     pub warnings: &'s [String],
     values: &'s [Value<'a>],
 }
@@ -177,6 +185,10 @@ impl Scorer {
                 crate::data::transactions::LIFETIME_INPUTS.map(|n| encoder.input_index(n));
             Some([a?, b?, c?, d?])
         });
+        let rfm_inputs = bundle.rfm.as_ref().and_then(|_| {
+            let [a, b, c, d, e] = crate::models::rfm::RFM_INPUTS.map(|n| encoder.input_index(n));
+            Some([a?, b?, c?, d?, e?])
+        });
         let segment_names_csv = bundle
             .segments
             .profiles
@@ -191,6 +203,7 @@ impl Scorer {
             held_items,
             value_inputs,
             lifetime_inputs,
+            rfm_inputs,
             segment_names_csv,
             version_csv,
             offers_seen: RwLock::new(HashMap::new()),
@@ -294,12 +307,14 @@ impl Scorer {
             .as_ref()
             .map(|r| r.score(encoder, &self.value_inputs, values, features, reasons));
         let lifetime = self.lifetime(values, warnings);
+        let rfm = self.rfm(values);
         Ok(Scored {
             segment,
             segment_name: &self.bundle.segments.profiles[segment].name,
             tier,
             risk,
             lifetime,
+            rfm,
             offers: self.cross_sell(values, held),
             warnings,
             values,
@@ -325,6 +340,7 @@ impl Scorer {
                 clv: r.clv,
             }),
             lifetime: scored.lifetime.map(Box::new),
+            rfm: scored.rfm.clone().map(Box::new),
             warnings: scored.warnings.to_vec(),
             model_version: self.version().to_string(),
             contact: None,
@@ -353,6 +369,14 @@ impl Scorer {
         Some(model.answer(&summary))
     }
 
+    /// The RFM answer for a record with recency, frequency, monetary and age; none when
+    /// the bundle has no RFM model or one of those is missing.
+    fn rfm(&self, values: &[Value]) -> Option<RfmAnswer> {
+        let (model, at) = (self.bundle.rfm.as_ref()?, self.rfm_inputs?);
+        let measures = RfmMeasures::from_values(at.map(|i| values.get(i)?.as_number()))?;
+        Some(model.answer(&measures))
+    }
+
     /// The header line of a scored CSV file: [`Answer::csv_header`], then the lifetime
     /// columns when the bundle has lifetime models.
     pub fn write_csv_header(&self, out: &mut Vec<u8>) {
@@ -368,6 +392,11 @@ impl Scorer {
             ));
             row.field("expected_order_value");
             row.field("lifetime_clv");
+        }
+        if self.bundle.rfm.is_some() {
+            for column in ["rfm_cell", "rfm_group", "lifecycle_status"] {
+                row.field(column);
+            }
         }
         row.end();
     }
@@ -429,6 +458,12 @@ impl Scorer {
                     }
                 });
             }
+        }
+        if self.bundle.rfm.is_some() {
+            let rfm = scored.rfm.as_ref();
+            row.plain(rfm.map_or("", |a| a.cell.as_str()));
+            row.field(rfm.map_or("", |a| a.group));
+            row.plain(rfm.map_or("", |a| a.lifecycle));
         }
         row.end();
     }

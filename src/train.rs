@@ -13,6 +13,7 @@ use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
+use crate::models::rfm::RfmModel;
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     bootstrap_stability, cluster, cluster_steps, full_centroids, match_ids, profile_segments,
@@ -152,6 +153,9 @@ pub fn train_with_holdout(
         }
         None => None,
     };
+    let rfm = log
+        .as_ref()
+        .and_then(|log| RfmModel::fit(&table, log.spec.churn_after_days as f64));
     let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
     let rows = encoder.encode_table(&table);
     let matrix = to_matrix(&rows, encoder.n_features());
@@ -272,6 +276,7 @@ pub fn train_with_holdout(
         tree,
         drift: None,
         lifetime,
+        rfm,
     };
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));

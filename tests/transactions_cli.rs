@@ -270,6 +270,123 @@ fn score_runs_as_a_pipe_stage_and_writes_json_lines() {
 /// calibration_period_end="1998-03-31")` then `BetaGeoFitter` / `GammaGammaFitter` on the
 /// same log: r=0.280599, alpha=44.311230, a=0.546423, b=2.343666; p=4.663826,
 /// q=3.904597, v=22.703818); `inspect` shows them and scoring answers with them.
+fn train_cdnow(models: &std::path::Path) -> std::process::Output {
+    let log = fixture("cdnow_sample.csv");
+    run(&[
+        "train",
+        "--transactions",
+        log.to_str().unwrap(),
+        "--customer-col",
+        "customer_id",
+        "--time-col",
+        "date",
+        "--amount-col",
+        "amount",
+        "--segments",
+        "3",
+        "--models",
+        models.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn an_order_log_bundle_gives_rfm_cells_and_lifecycle_in_batch_and_http_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = train_cdnow(&models);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&run(&["inspect", "--models", models.to_str().unwrap()]));
+    assert!(shown.contains("RFM quintile edges"), "{shown}");
+    assert!(shown.contains("customers per RFM group:"), "{shown}");
+
+    // Every customer of the log: a cell of three digits 1-5, a named group, a status.
+    let csv_out = dir.path().join("scored.csv");
+    let log = fixture("cdnow_sample.csv");
+    let out = run(&[
+        "score",
+        "--models",
+        models.to_str().unwrap(),
+        "--transactions",
+        log.to_str().unwrap(),
+        "--output",
+        csv_out.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = common::csv_rows(&csv_out);
+    let n = rows[0].len();
+    let mut groups = std::collections::BTreeSet::new();
+    let mut statuses = std::collections::BTreeSet::new();
+    for row in &rows {
+        let cell = &row[n - 3];
+        assert!(
+            cell.len() == 3 && cell.chars().all(|c| ('1'..='5').contains(&c)),
+            "{row:?}"
+        );
+        groups.insert(row[n - 2].to_string());
+        statuses.insert(row[n - 1].to_string());
+    }
+    assert!(
+        groups.contains("champions") && groups.contains("lost"),
+        "{groups:?}"
+    );
+    for status in &statuses {
+        let known = ["new", "active", "at risk", "lapsed", "lost"];
+        assert!(known.contains(&status.as_str()), "{statuses:?}");
+    }
+    assert!(statuses.len() >= 3, "{statuses:?}");
+
+    // One customer scored from a file and over HTTP: the same RFM answer.
+    let header = "customer_id,recency_days,frequency,monetary,net_value,avg_order_value,\
+                  tenure_days,days_since_first,interpurchase_days,units,returns_share,\
+                  annual_spend,repeat_days,repeat_span_days,age_days,repeat_day_value";
+    let values = [
+        3.0, 6.0, 400.0, 400.0, 66.7, 150.0, 153.0, 30.0, 12.0, 0.0, 950.0,
+    ];
+    let line: Vec<String> = values.iter().map(f64::to_string).collect();
+    let input = write(
+        dir.path(),
+        "one.csv",
+        format!("{header}\nc1,{},5,150,152,60\n", line.join(",")).as_bytes(),
+    );
+    let one_out = dir.path().join("one_scored.csv");
+    let rows = score_file(&models, &input, &one_out);
+    let n = rows[0].len();
+    let (cell, group, status) = (&rows[0][n - 3], &rows[0][n - 2], &rows[0][n - 1]);
+    assert_eq!(status, "active", "{:?}", rows[0]);
+
+    let names: Vec<&str> = header.split(',').map(str::trim).collect();
+    let mut record = serde_json::Map::new();
+    record.insert("customer_id".into(), "c1".into());
+    for (name, value) in names[1..]
+        .iter()
+        .zip(values.iter().chain(&[5.0, 150.0, 152.0, 60.0]))
+    {
+        record.insert(name.to_string(), (*value).into());
+    }
+    let server = common::http::start(&models, &[]);
+    let body = serde_json::Value::Object(record).to_string();
+    let r = common::http::post_json(server.addr, "/v1/score", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rfm = &r.json()["rfm"];
+    assert_eq!(rfm["cell"], cell.to_string(), "{rfm}");
+    assert_eq!(rfm["group"], group.to_string(), "{rfm}");
+    assert_eq!(rfm["lifecycle"], status.to_string(), "{rfm}");
+    let digits = format!("{}{}{}", rfm["r"], rfm["f"], rfm["m"]);
+    assert_eq!(digits, cell.to_string());
+}
+
+#[test]
+fn a_customer_table_bundle_has_no_rfm_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    assert!(train_small(&models).status.success());
+    let out = dir.path().join("scored.csv");
+    let rows = score_file(&models, &fixture("telco_400.csv"), &out);
+    let header = std::fs::read_to_string(&out).unwrap();
+    assert!(!header.lines().next().unwrap().contains("rfm_cell"));
+    assert!(!rows.is_empty());
+}
+
 #[test]
 fn an_order_log_bundle_answers_lifetime_value() {
     let dir = tempfile::tempdir().unwrap();
@@ -363,7 +480,8 @@ fn an_order_log_bundle_answers_lifetime_value() {
     let header = text.lines().next().unwrap();
     assert!(
         header.ends_with(
-            ",warnings,p_alive,expected_purchases_90d,expected_order_value,lifetime_clv"
+            ",warnings,p_alive,expected_purchases_90d,expected_order_value,lifetime_clv,\
+             rfm_cell,rfm_group,lifecycle_status"
         ),
         "{header}"
     );

@@ -3,7 +3,7 @@
 //! and the field named, never discovered by a panic or an endless loop while scoring.
 
 use super::{corrupt, Bundle, BundleError, Schema, MANIFEST};
-use super::{DRIFT, ENCODER, LIFETIME, PYRAMID, RETENTION, RULES, SEGMENTS, TREE};
+use super::{DRIFT, ENCODER, LIFETIME, PYRAMID, RETENTION, RFM, RULES, SEGMENTS, TREE};
 use crate::config::MAX_CHURN_WINDOW_DAYS;
 use crate::features::Encoding;
 use crate::models::classifier::calibration::Calibrator;
@@ -56,6 +56,33 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     }
     if let Some(model) = &b.lifetime {
         lifetime(b, model)?;
+    }
+    if let Some(model) = &b.rfm {
+        rfm(b, model)?;
+    }
+    Ok(())
+}
+
+/// The RFM model: finite, ordered edges and its inputs among the encoder's.
+fn rfm(b: &Bundle, m: &crate::models::rfm::RfmModel) -> Result<(), Problem> {
+    if let Some(x) = m.figures().find(|x| !x.is_finite()) {
+        return Err(problem(RFM, "edges", format!("{x} is not a finite number")));
+    }
+    let edges = [
+        ("recency_edges", &m.recency_edges),
+        ("frequency_edges", &m.frequency_edges),
+        ("monetary_edges", &m.monetary_edges),
+    ];
+    for (field, edges) in edges {
+        if edges.windows(2).any(|w| w[0] > w[1]) {
+            return Err(problem(RFM, field, "must not decrease"));
+        }
+    }
+    for name in crate::models::rfm::RFM_INPUTS {
+        if b.encoder.input_index(name).is_none() {
+            let what = format!("its input `{name}` is not an input of the encoder");
+            return Err(problem(RFM, "recency_edges", what));
+        }
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ const RETENTION: &str = "retention.json";
 const TREE: &str = "tree.json";
 const DRIFT: &str = "drift_reference.json";
 const LIFETIME: &str = "lifetime.json";
+const RFM: &str = "rfm.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -225,6 +226,8 @@ pub struct Bundle {
     pub drift: Option<DriftReference>,
     /// BG/NBD and Gamma-Gamma (bundles trained from an order log; absent in older ones).
     pub lifetime: Option<crate::models::lifetime::LifetimeModel>,
+    /// RFM quintile edges and rhythm figures (order-log bundles; absent in older ones).
+    pub rfm: Option<crate::models::rfm::RfmModel>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -283,6 +286,9 @@ impl Bundle {
         }
         if let Some(lifetime) = &self.lifetime {
             files.push((LIFETIME, to_json(lifetime, LIFETIME)?));
+        }
+        if let Some(rfm) = &self.rfm {
+            files.push((RFM, to_json(rfm, RFM)?));
         }
         Ok(files)
     }
@@ -401,6 +407,10 @@ impl Bundle {
             },
             lifetime: match manifest.files.contains_key(LIFETIME) {
                 true => Some(parse_json(&dir.join(LIFETIME), &read(LIFETIME)?)?),
+                false => None,
+            },
+            rfm: match manifest.files.contains_key(RFM) {
+                true => Some(parse_json(&dir.join(RFM), &read(RFM)?)?),
                 false => None,
             },
             manifest,

@@ -3,6 +3,7 @@
 
 pub mod classifier;
 pub mod lifetime;
+pub mod rfm;
 pub mod rules;
 pub mod segment;
 pub mod stats;

@@ -173,7 +173,7 @@ fn json_response(body: Vec<u8>) -> HttpResponse {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchItem {
-    Scored(Answer),
+    Scored(Box<Answer>),
     Failed { index: usize, error: ApiError },
 }
 
@@ -235,7 +235,7 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Conta
             match score_value(&state.metrics, &scorer, window.as_deref(), item, &path) {
                 Ok((answer, contact)) => {
                     contacts.extend(contact);
-                    BatchItem::Scored(answer)
+                    BatchItem::Scored(Box::new(answer))
                 }
                 Err(error) => BatchItem::Failed { index, error },
             }
