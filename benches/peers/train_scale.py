@@ -9,7 +9,7 @@ make SIZE OUTDIR     - write the tables of SIZE training rows and their held-out
 peer TRAIN TEST      - the scikit-learn + LightGBM pipeline, stage by stage, as JSON
 report OUTDIR        - one side-by-side table from everything the run wrote
 """
-import json, os, sys, time
+import json, os, re, sys, time
 import numpy as np
 import pandas as pd
 
@@ -175,7 +175,8 @@ def our_stages(log_path):
     for line in open(log_path):
         if line.startswith("[") and "s] " in line:
             at, name = line[1:].split("s] ", 1)
-            steps.append((float(at), name.strip()))
+            # Steps may end with their row count, "(7043 rows)": the name is what precedes it.
+            steps.append((float(at), re.sub(r" \([\d,]+ rows\)$", "", name.strip())))
     return {name: steps[i + 1][0] - at for i, (at, name) in enumerate(steps[:-1])}
 
 
