@@ -3,7 +3,7 @@
 //! Every database call runs on the blocking pool, one at a time per store.
 
 use super::error::{ApiError, Code};
-use super::request::{json_body, parse_json};
+use super::request::{json_body, parse_json_array};
 use super::state::{AppState, Authorized};
 use crate::outcomes::events::{self, EventError, EVENT_TYPES};
 use crate::outcomes::{Campaign, CampaignReport, Contact, Store, StoreError};
@@ -157,21 +157,12 @@ pub async fn post_outcomes(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
-    let Json::Array(items) = parse_json(&body)? else {
-        return Err(ApiError::field(
-            Code::InvalidJson,
-            "body",
-            "expected a JSON array of outcome events",
-        ));
-    };
-    let limit = state.limits.max_batch_items;
-    if items.len() > limit {
-        return Err(ApiError::field(
-            Code::TooManyItems,
-            "body",
-            format!("{} events; at most {limit} per request", items.len()),
-        ));
-    }
+    let items = parse_json_array(
+        &body,
+        state.limits.max_batch_items,
+        "outcome events",
+        "events",
+    )?;
     let checked: Vec<Result<events::Event, EventError>> = items
         .iter()
         .enumerate()

@@ -56,6 +56,31 @@ pub fn parse_json(body: &[u8]) -> Result<Json, ApiError> {
     serde_json::from_slice(body).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
 }
 
+/// Parse a body that must be a JSON array of at most `limit` elements: `what` names the
+/// elements expected ("customer objects") and `unit` how they are counted ("items").
+pub fn parse_json_array(
+    body: &[u8],
+    limit: usize,
+    what: &str,
+    unit: &str,
+) -> Result<Vec<Json>, ApiError> {
+    let Json::Array(items) = parse_json(body)? else {
+        return Err(ApiError::field(
+            Code::InvalidJson,
+            "body",
+            format!("expected a JSON array of {what}"),
+        ));
+    };
+    if items.len() > limit {
+        return Err(ApiError::field(
+            Code::TooManyItems,
+            "body",
+            format!("{} {unit}; at most {limit} per request", items.len()),
+        ));
+    }
+    Ok(items)
+}
+
 /// Turn one JSON object into (id, values in the scorer's input order).
 /// `path` prefixes field names in errors (`items[2].`) for batch requests.
 pub fn record_from_json<'a>(

@@ -4,7 +4,7 @@
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use super::outcomes::{campaign_of, record_contacts};
-use super::request::{json_body, parse_json, record_from_json};
+use super::request::{json_body, parse_json, parse_json_array, record_from_json};
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
@@ -209,21 +209,12 @@ pub async fn score_batch(
 }
 
 fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Contact>), ApiError> {
-    let Json::Array(items) = parse_json(body)? else {
-        return Err(ApiError::field(
-            Code::InvalidJson,
-            "body",
-            "expected a JSON array of customer objects",
-        ));
-    };
-    let limit = state.limits.max_batch_items;
-    if items.len() > limit {
-        return Err(ApiError::field(
-            Code::TooManyItems,
-            "body",
-            format!("{} items; at most {limit} per request", items.len()),
-        ));
-    }
+    let items = parse_json_array(
+        body,
+        state.limits.max_batch_items,
+        "customer objects",
+        "items",
+    )?;
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
     let mut contacts = Vec::new();
