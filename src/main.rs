@@ -46,7 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let mut config = train_config(&args)?;
     // Kept alive until training ends: the campaign's contacts as a customer table.
-    let _campaign_table = campaign_table(&args, &mut config)?;
+    let _campaign_table = custscore::outcomes_cli::campaign_training_table(&args, &mut config)?;
     let progress = Progress::for_terminal();
     let params = custscore::lifecycle::GateParams {
         mode: args.gate.promote,
@@ -71,32 +71,6 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     };
     println!("saved {} ({state})", trained.dir.display());
     Ok(())
-}
-
-/// With --from-campaign, write the campaign's labelled contacts to a temporary table and
-/// point the config at it.
-fn campaign_table(
-    args: &TrainArgs,
-    config: &mut TrainConfig,
-) -> anyhow::Result<Option<tempfile::TempDir>> {
-    let Some(campaign) = &args.from_campaign else {
-        return Ok(None);
-    };
-    let outcome = args
-        .label
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("--from-campaign needs --label OUTCOME (e.g. responded)"))?;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("campaign.csv");
-    let location = args.db.location(&args.models.models);
-    let source =
-        custscore::outcomes_cli::campaign_table(&location, campaign, outcome, args.arm, &path)?;
-    use custscore::outcomes::training::{ID_COLUMN, LABEL_COLUMN};
-    config.data.customers = Some(path);
-    config.data.id = Some(ID_COLUMN.to_string());
-    config.data.label = Some(format!("{LABEL_COLUMN}=1"));
-    config.data.campaign = Some(source);
-    Ok(Some(dir))
 }
 
 /// Config file first, then flags on top.

@@ -1,7 +1,8 @@
 //! `custscore outcomes import` and `custscore evaluate`: the closed loop on the command
 //! line.
 
-use crate::cli::{EvaluateArgs, OutcomesAction};
+use crate::cli::{EvaluateArgs, OutcomesAction, TrainArgs};
+use crate::config::TrainConfig;
 use crate::outcomes::import::{import_file, ImportError, ImportSummary};
 use crate::outcomes::training::{self, ArmChoice, CampaignSource, CampaignTableError};
 use crate::outcomes::{self, events::EVENT_TYPES, StoreError, StoreLocation};
@@ -18,6 +19,31 @@ pub enum OutcomesCliError {
     OutcomeType(String),
     #[error(transparent)]
     CampaignTable(#[from] CampaignTableError),
+    #[error("--from-campaign needs --label OUTCOME (e.g. responded)")]
+    NoOutcome,
+    #[error("a temporary folder for the campaign's table: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// With `--from-campaign`, write the campaign's labelled contacts to a temporary customer
+/// table and point `config` at it. The folder returned must outlive training.
+pub fn campaign_training_table(
+    args: &TrainArgs,
+    config: &mut TrainConfig,
+) -> Result<Option<tempfile::TempDir>, OutcomesCliError> {
+    let Some(campaign) = &args.from_campaign else {
+        return Ok(None);
+    };
+    let outcome = args.label.as_deref().ok_or(OutcomesCliError::NoOutcome)?;
+    let dir = tempfile::tempdir().map_err(OutcomesCliError::TempDir)?;
+    let path = dir.path().join("campaign.csv");
+    let location = args.db.location(&args.models.models);
+    let source = campaign_table(&location, campaign, outcome, args.arm, &path)?;
+    config.data.customers = Some(path);
+    config.data.id = Some(training::ID_COLUMN.to_string());
+    config.data.label = Some(format!("{}=1", training::LABEL_COLUMN));
+    config.data.campaign = Some(source);
+    Ok(Some(dir))
 }
 
 /// Write the campaign's contacts, labelled by `outcome`, as a customer table at `path`.
