@@ -180,9 +180,18 @@ pub struct TrainArgs {
     #[arg(long, env = "CUSTSCORE_ID")]
     pub id: Option<String>,
     /// Churn label and its positive value, e.g. `churn=Yes`; with --from-campaign, the
-    /// outcome type that is the label (e.g. responded, churned).
+    /// outcome type that is the label (e.g. responded, churned). Repeat for several
+    /// targets in one bundle (`--label churn=Yes --label upgraded=Yes`).
     #[arg(long, env = "CUSTSCORE_LABEL", value_name = "COL=VALUE")]
-    pub label: Option<String>,
+    pub label: Vec<String>,
+    /// The target lifetime value and the `retention` answer use (default: the label
+    /// named churn, else the first).
+    #[arg(long, env = "CUSTSCORE_ATTRITION", value_name = "TARGET")]
+    pub attrition: Option<String>,
+    /// Columns one target's model may not use, e.g. `upgraded=internet_service,monthly_charges`
+    /// (the columns the target was derived from); repeatable.
+    #[arg(long, value_name = "TARGET=COL,COL")]
+    pub target_exclude: Vec<String>,
     /// Learn from a campaign's contacts (inputs as scored) instead of --customers.
     #[arg(long, value_name = "CAMPAIGN", conflicts_with_all = ["customers", "transactions"])]
     pub from_campaign: Option<String>,

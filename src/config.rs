@@ -32,6 +32,8 @@ pub enum ConfigError {
     Rules(#[from] crate::models::rules::RulesError),
     #[error("column `{0}` is both dropped and used as the {1}")]
     DroppedButUsed(String, &'static str),
+    #[error(transparent)]
+    Targets(#[from] crate::models::targets::TargetPlanError),
 }
 
 /// The `[data]` table: which file and what its columns mean.
@@ -139,6 +141,8 @@ pub struct TrainConfig {
     /// Association rules and cross-sell offers (mined from `data.holdings`).
     pub rules: RulesParams,
     pub retention: RetentionParams,
+    /// Several yes/no targets in one bundle, and which is the attrition one.
+    pub targets: crate::models::targets::TargetsConfig,
 }
 
 /// The churn label: a column and the value that marks a churned customer.
@@ -190,8 +194,14 @@ impl TrainConfig {
         }
     }
 
+    /// The attrition target's label (the churn label lifetime value and the gate use).
     pub fn label(&self) -> Result<Option<Label>, ConfigError> {
-        self.data.label.as_deref().map(str::parse).transpose()
+        Ok(self.target_plan()?.attrition().map(|t| t.label.clone()))
+    }
+
+    /// Every target: `[data] label` and `[targets] labels` (`--label`, repeatable).
+    pub fn target_plan(&self) -> Result<crate::models::targets::TargetPlan, ConfigError> {
+        crate::models::targets::TargetPlan::new(self.data.label.as_deref(), &self.targets)
     }
 
     /// Checks that need the whole config (after flags are applied).
@@ -202,12 +212,12 @@ impl TrainConfig {
         if self.data.customers.is_none() {
             self.transactions.spec()?;
         }
-        let label = self.label()?;
+        let plan = self.target_plan()?;
         for dropped in &self.data.drop {
             if self.data.id.as_ref() == Some(dropped) {
                 return Err(ConfigError::DroppedButUsed(dropped.clone(), "id"));
             }
-            if label.as_ref().is_some_and(|l| &l.column == dropped) {
+            if plan.targets.iter().any(|t| &t.label.column == dropped) {
                 return Err(ConfigError::DroppedButUsed(dropped.clone(), "label"));
             }
             if self.data.value.as_ref() == Some(dropped) {

@@ -14,7 +14,63 @@ pub fn training_summary(bundle: &Bundle) -> String {
     }
     out.push_str(&rules_section(bundle, 5));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
+    out.push_str(&targets_section(bundle, 0));
     out.push_str(&lifetime_section(bundle));
+    out
+}
+
+/// The targets besides the attrition one: label, chosen model and its cross-validated
+/// AUC, rate, calibration, the strongest single input, what was excluded, and the
+/// `rules` leaves of each readable tree with the highest rate.
+fn targets_section(bundle: &Bundle, rules: usize) -> String {
+    let schema = &bundle.manifest.schema;
+    let others: Vec<_> = schema.targets.iter().filter(|t| !t.attrition).collect();
+    if others.is_empty() {
+        return String::new();
+    }
+    let attrition = schema.targets.iter().find(|t| t.attrition);
+    let mut out = format!(
+        "
+targets besides the attrition target `{}` (which lifetime value uses):
+",
+        attrition.map_or("-", |t| t.name.as_str())
+    );
+    for spec in others {
+        let metrics = bundle.manifest.metrics.targets.get(&spec.name);
+        let fit = metrics.map(|m| &m.fit);
+        let cv = fit.and_then(|f| f.chosen_candidate());
+        let _ = writeln!(
+            out,
+            "  {} ({} = {}): {} CV AUC {} on {} rows, {:.1}% positive, ECE {}",
+            spec.name,
+            spec.label.column,
+            spec.label.positive,
+            fit.map_or("-", |f| f.chosen.as_str()),
+            cv.map_or("-".into(), |c| format!("{:.4} ± {:.4}", c.auc, c.auc_std)),
+            fit.map_or(0, |f| f.labeled_rows),
+            100.0 * fit.map_or(0.0, |f| f.churn_rate),
+            fit.map_or("-".into(), |f| format!("{:.4}", f.ece)),
+        );
+        if let Some((column, auc)) =
+            metrics.and_then(|m| m.strongest_input.as_ref().zip(m.strongest_input_auc))
+        {
+            let _ = writeln!(out, "    strongest single input: {column} (AUC {auc:.4})");
+        }
+        if !spec.excluded.is_empty() {
+            let _ = writeln!(out, "    excluded inputs: {}", spec.excluded.join(", "));
+        }
+        let tree = bundle
+            .targets
+            .iter()
+            .find(|t| t.name == spec.name)
+            .map(|t| &t.tree);
+        for rule in tree.iter().flat_map(|t| t.rules.iter().take(rules)) {
+            let sentence =
+                rule.sentence()
+                    .replacen(" THEN churn ", &format!(" THEN {} ", spec.name), 1);
+            let _ = writeln!(out, "    {sentence}");
+        }
+    }
     out
 }
 
@@ -59,6 +115,9 @@ pub fn describe(bundle: &Bundle) -> String {
     if let Some(label) = &m.schema.label {
         let _ = writeln!(out, "label: {} = {}", label.column, label.positive);
     }
+    for t in m.schema.targets.iter().filter(|t| !t.attrition) {
+        let _ = writeln!(out, "target: {} = {}", t.label.column, t.label.positive);
+    }
     out.push('\n');
     out.push_str(&log_section(bundle));
     let _ = writeln!(out, "data quality: {}", bundle.quality);
@@ -72,6 +131,7 @@ pub fn describe(bundle: &Bundle) -> String {
     out.push_str(&cube_section(&bundle.segments));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
     out.push_str(&crate::inspect_retention::value_section(bundle));
+    out.push_str(&targets_section(bundle, 3));
     out.push_str(&lifetime_section(bundle));
     if let Some(rfm) = &bundle.rfm {
         out.push_str(&rfm.describe());

@@ -89,7 +89,13 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         data.customers = Some(c.clone());
     }
     data.id = args.id.clone().or(data.id.take());
-    data.label = args.label.clone().or(data.label.take());
+    custscore::models::targets::apply_flags(
+        &mut config,
+        &args.label,
+        &args.attrition,
+        &args.target_exclude,
+    )?;
+    let data = &mut config.data;
     data.value = args.value.clone().or(data.value.take());
     if !args.drop.is_empty() {
         data.drop = args.drop.clone();

@@ -34,7 +34,7 @@ pub fn campaign_training_table(
     let Some(campaign) = &args.from_campaign else {
         return Ok(None);
     };
-    let outcome = args.label.as_deref().ok_or(OutcomesCliError::NoOutcome)?;
+    let outcome = args.label.first().ok_or(OutcomesCliError::NoOutcome)?;
     let dir = tempfile::tempdir().map_err(OutcomesCliError::TempDir)?;
     let path = dir.path().join("campaign.csv");
     let location = args.db.location(&args.models.models);

@@ -11,7 +11,7 @@ use crate::models::rules::{CrossSellModel, HeldLookup, ItemOffer};
 use crate::numfmt;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 /// Which segment a customer is in, and where they sit in the value pyramid.
@@ -46,6 +46,16 @@ pub struct Retention {
     pub clv: Option<f64>,
 }
 
+/// One target's calibrated probability, band and reasons (any target, attrition included).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Propensity {
+    pub probability: f64,
+    /// low / medium / high, at the target's band cut-offs.
+    pub band: String,
+    /// The (up to three) inputs that push this customer's probability up most, in words.
+    pub reasons: Vec<String>,
+}
+
 /// Everything the bundle says about one customer.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Answer {
@@ -55,6 +65,10 @@ pub struct Answer {
     pub cross_sell: Vec<Offer>,
     /// Retention risk (absent when the bundle has no churn model).
     pub retention: Option<Retention>,
+    /// Every target's answer by target name, the attrition target's included (its
+    /// probability is `retention`'s); empty when the bundle has no label.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub propensities: BTreeMap<String, Propensity>,
     /// Probabilistic lifetime value (BG/NBD + Gamma-Gamma; bundles trained from an order
     /// log, for records carrying the repeat-purchase summary).
     pub lifetime: Option<Box<LifetimeAnswer>>,
@@ -105,6 +119,8 @@ pub struct Scorer {
     lifetime_inputs: Option<[usize; 4]>,
     /// Input index of each `rfm::RFM_INPUTS` column, when the bundle has an RFM model.
     rfm_inputs: Option<[usize; 5]>,
+    /// The attrition target's name (the key of its propensity).
+    attrition_name: Option<String>,
     /// Segment names and the version as CSV fields, quoted once here.
     segment_names_csv: Vec<String>,
     version_csv: String,
@@ -126,6 +142,7 @@ pub struct Scratch<'a> {
     reasons: ReasonScratch,
     held: Vec<u32>,
     warnings: Vec<String>,
+    targets: Vec<RiskScore>,
 }
 
 /// One customer's answers as the Scorer found them, borrowing names from the bundle and
@@ -137,6 +154,8 @@ pub struct Scored<'s, 'a> {
     pub segment_name: &'s str,
     pub tier: &'s str,
     pub risk: Option<RiskScore>,
+    /// The other targets' answers, in the order of `Bundle::targets`.
+    pub targets: &'s [RiskScore],
     pub offers: Arc<Vec<ItemOffer>>,
     pub lifetime: Option<LifetimeAnswer>,
     pub rfm: Option<RfmAnswer>,
@@ -196,6 +215,12 @@ impl Scorer {
             .map(|p| CsvRow::quoted(&p.name))
             .collect();
         let version_csv = CsvRow::quoted(&bundle.manifest.version);
+        let schema = &bundle.manifest.schema;
+        let attrition_name = match schema.targets.iter().find(|t| t.attrition) {
+            Some(t) => Some(t.name.clone()),
+            None => schema.label.as_ref().map(|l| l.column.clone()),
+        }
+        .filter(|_| bundle.retention.is_some());
         Scorer {
             bundle,
             value_input,
@@ -204,6 +229,7 @@ impl Scorer {
             value_inputs,
             lifetime_inputs,
             rfm_inputs,
+            attrition_name,
             segment_names_csv,
             version_csv,
             offers_seen: RwLock::new(HashMap::new()),
@@ -287,6 +313,7 @@ impl Scorer {
             reasons,
             held,
             warnings,
+            targets,
         } = scratch;
         let encoder = &self.bundle.encoder;
         encoder.parse_in_place(values)?;
@@ -306,6 +333,15 @@ impl Scorer {
             .retention
             .as_ref()
             .map(|r| r.score(encoder, &self.value_inputs, values, features, reasons));
+        targets.clear();
+        for target in &self.bundle.targets {
+            let none = ValueInputs::default();
+            targets.push(
+                target
+                    .model
+                    .score(encoder, &none, values, features, reasons),
+            );
+        }
         let lifetime = self.lifetime(values, warnings);
         let rfm = self.rfm(values);
         Ok(Scored {
@@ -313,6 +349,7 @@ impl Scorer {
             segment_name: &self.bundle.segments.profiles[segment].name,
             tier,
             risk,
+            targets,
             lifetime,
             rfm,
             offers: self.cross_sell(values, held),
@@ -339,12 +376,31 @@ impl Scorer {
                 reasons: reason_texts(encoder, scored.values, &r.reasons),
                 clv: r.clv,
             }),
+            propensities: self.propensities(scored),
             lifetime: scored.lifetime.map(Box::new),
             rfm: scored.rfm.clone().map(Box::new),
             warnings: scored.warnings.to_vec(),
             model_version: self.version().to_string(),
             contact: None,
         }
+    }
+
+    /// Every target's answer by name: the attrition target's, then the others'.
+    fn propensities(&self, scored: &Scored) -> BTreeMap<String, Propensity> {
+        let attrition = self.attrition_name.as_deref().zip(scored.risk.as_ref());
+        let others = (self.bundle.targets.iter().map(|t| t.name.as_str())).zip(scored.targets);
+        attrition
+            .into_iter()
+            .chain(others)
+            .map(|(name, r)| {
+                let answer = Propensity {
+                    probability: r.probability,
+                    band: r.band.to_string(),
+                    reasons: reason_texts(&self.bundle.encoder, scored.values, &r.reasons),
+                };
+                (name.to_string(), answer)
+            })
+            .collect()
     }
 
     /// The lifetime answers for a record with the repeat-purchase summary; none when a
@@ -396,6 +452,11 @@ impl Scorer {
         if self.bundle.rfm.is_some() {
             for column in ["rfm_cell", "rfm_group", "lifecycle_status"] {
                 row.field(column);
+            }
+        }
+        for target in &self.bundle.targets {
+            for part in ["probability", "band", "reasons"] {
+                row.field(&format!("{}_{part}", target.name));
             }
         }
         row.end();
@@ -465,7 +526,26 @@ impl Scorer {
             row.field(rfm.map_or("", |a| a.group));
             row.plain(rfm.map_or("", |a| a.lifecycle));
         }
+        for target in scored.targets {
+            self.write_risk(&mut row, field, target, scored.values);
+        }
         row.end();
+    }
+}
+
+impl Scorer {
+    /// A target's probability, band and reasons as three CSV fields.
+    fn write_risk(&self, row: &mut CsvRow, field: &mut String, risk: &RiskScore, values: &[Value]) {
+        row.number(field, |f| numfmt::push_fixed(f, risk.probability, 4));
+        row.plain(risk.band);
+        row.built(field, |f| {
+            for (i, reason) in risk.reasons.iter().enumerate() {
+                if i > 0 {
+                    f.push_str("; ");
+                }
+                push_reason(f, &self.bundle.encoder, reason, values.get(reason.0));
+            }
+        });
     }
 }
 
@@ -602,6 +682,11 @@ impl Scorer {
 }
 
 impl Answer {
+    /// The calibrated answer for `target` (a target name, e.g. `churn` or `upgraded`).
+    pub fn propensity(&self, target: &str) -> Option<&Propensity> {
+        self.propensities.get(target)
+    }
+
     /// Columns of a scored CSV row, in order (see `Scorer::write_csv`).
     pub fn csv_header() -> &'static [&'static str] {
         &[

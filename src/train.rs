@@ -11,7 +11,9 @@ use crate::data::transactions::{self, TransactionError};
 use crate::data::Baskets;
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
-use crate::models::classifier::{fit_retention, RetentionError, RetentionFit, RetentionInputs};
+use crate::models::classifier::{
+    fit_retention, RetentionError, RetentionFit, RetentionInputs, RetentionParams,
+};
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
 use crate::models::rfm::RfmModel;
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
@@ -20,6 +22,7 @@ use crate::models::segment::{
     project, renumber, segment_slots, value_cube, Clustering, CubeCell, CubeRow, KChoice,
     ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
+use crate::models::targets::{fit_target, TargetError, TargetMetrics, TargetModel};
 use crate::monitoring::DriftReference;
 use crate::progress::Progress;
 use ndarray::Array2;
@@ -38,6 +41,8 @@ pub enum TrainError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Retention(#[from] RetentionError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
     #[error("{file}: label column `{column}` is {positive:?} on every labeled row; a churn model needs customers who stayed too")]
     LabelConstant {
         file: String,
@@ -118,8 +123,7 @@ pub fn train_with_holdout(
                 .as_deref()
                 .ok_or(ConfigError::NoCustomers)?;
             progress.step(&format!("reading {}", path.display()));
-            let label = config.label()?;
-            let table = read_customers(path, &read_options(config, label.as_ref()))?;
+            let table = read_customers(path, &read_options(config)?)?;
             (table, None, config.clone())
         }
     };
@@ -136,6 +140,11 @@ pub fn train_with_holdout(
         .as_ref()
         .map(|l| split_label(&mut table, l))
         .transpose()?;
+    let plan = config.target_plan()?;
+    let mut other_labels = Vec::new();
+    for spec in plan.others() {
+        other_labels.push((spec, split_label(&mut table, &spec.label)?));
+    }
     let value = value_column(&table, config.data.value.as_deref())?;
 
     progress.step("fitting the feature encoder");
@@ -213,6 +222,48 @@ pub fn train_with_holdout(
         }
         None => None,
     };
+    let mut targets = Vec::new();
+    let mut target_metrics = std::collections::BTreeMap::new();
+    for (spec, labels) in &other_labels {
+        progress.step(&format!(
+            "comparing models for target `{}` by cross-validation",
+            spec.name
+        ));
+        let numeric = |_: &str| None;
+        let inputs = RetentionInputs {
+            x: &matrix,
+            table: &table,
+            ignore: &ignore,
+            encoder_params: &config.features,
+            churned: labels,
+            ids: &table.ids,
+            encoder: &encoder,
+            numeric: &numeric,
+            value_column: None,
+        };
+        // Lifetime value belongs to the attrition target alone.
+        let params = RetentionParams {
+            margin: None,
+            ..config.retention.clone()
+        };
+        let (fit, strongest) = fit_target(spec, &inputs, &params)?;
+        let (strongest_input, strongest_input_auc) = strongest.unzip();
+        let mut tree = fit.tree;
+        tree.link_segments(matrix.view(), &segment_labels, segments.k());
+        targets.push(TargetModel {
+            name: spec.name.clone(),
+            model: fit.model,
+            tree,
+        });
+        target_metrics.insert(
+            spec.name.clone(),
+            TargetMetrics {
+                fit: fit.metrics,
+                strongest_input,
+                strongest_input_auc,
+            },
+        );
+    }
     let (retention, mut tree, retention_metrics) = match retention {
         Some(RetentionFit {
             model,
@@ -226,13 +277,16 @@ pub fn train_with_holdout(
         tree.link_segments(matrix.view(), &segment_labels, segments.k());
     }
 
-    let schema = Schema::from_encoder(
+    let mut schema = Schema::from_encoder(
         &encoder,
         config.data.id.clone(),
         label,
         config.data.value.clone(),
         config.data.drop.clone(),
     );
+    if plan.targets.len() > 1 || plan.targets.iter().any(|t| !t.excluded.is_empty()) {
+        schema.targets = plan.targets.clone();
+    }
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         version: version_name(&table.sha256),
@@ -257,6 +311,7 @@ pub fn train_with_holdout(
             },
             cross_sell: cross_sell.as_ref().map(|(_, metrics)| metrics.clone()),
             retention: retention_metrics,
+            targets: target_metrics,
             scored_training: None,
         },
         files: Default::default(),
@@ -274,6 +329,7 @@ pub fn train_with_holdout(
         rules: cross_sell.map(|(model, _)| model),
         retention,
         tree,
+        targets,
         drift: None,
         lifetime,
         rfm,
@@ -698,21 +754,22 @@ fn fit_cross_sell(
     Some((model, metrics))
 }
 
-fn read_options(config: &TrainConfig, label: Option<&Label>) -> ReadOptions {
+fn read_options(config: &TrainConfig) -> Result<ReadOptions, ConfigError> {
+    let labels: Vec<String> = (config.target_plan()?.targets.into_iter())
+        .map(|t| t.label.column)
+        .collect();
     let mut required: Vec<(String, &'static str)> = Vec::new();
-    if let Some(l) = label {
-        required.push((l.column.clone(), "label"));
-    }
+    required.extend(labels.iter().map(|l| (l.clone(), "label")));
     if let Some(v) = &config.data.value {
         required.push((v.clone(), "value"));
     }
     required.extend(config.data.drop.iter().map(|d| (d.clone(), "drop")));
     required.extend(config.data.holdings.iter().map(|h| (h.clone(), "holdings")));
-    ReadOptions {
+    Ok(ReadOptions {
         id: config.data.id.clone(),
         required,
-        as_text: label.map(|l| vec![l.column.clone()]).unwrap_or_default(),
-    }
+        as_text: labels,
+    })
 }
 
 /// Take the label out of the feature columns: `Some(true)` = churned, `None` = unknown.

@@ -259,7 +259,10 @@ fn corrupted_partial_and_foreign_bundles_are_refused() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+        text.replace(
+            &format!("\"format_version\": {}", custscore::bundle::FORMAT_VERSION),
+            "\"format_version\": 99",
+        ),
     )
     .unwrap();
     assert_fails_with(

@@ -15,11 +15,18 @@ from sklearn.metrics import roc_auc_score
 SEED = 42
 
 
+# Columns neither side may use (other targets' labels, the columns a target was derived
+# from): retention_peer.sh's DROP argument.
+DROP = [c for c in os.environ.get("PEER_DROP", "").split(",") if c]
+
+
 def load(path, label, id_col):
     column, positive = label.split("=", 1)
     df = pd.read_csv(path, keep_default_na=True, na_values=["", " "])
+    # A blank label is unknown: custscore leaves such rows out of fitting, so do the peers.
+    df = df[df[column].notna()].reset_index(drop=True)
     y = (df[column].astype(str).str.strip() == positive).to_numpy()
-    X = df.drop(columns=[column, id_col])
+    X = df.drop(columns=[column, id_col] + DROP)
     return df, X, y
 
 
@@ -114,7 +121,8 @@ def manifest(models_dir):
 def report(work, label, id_col):
     peers_out = json.load(open(os.path.join(work, "peers.json")))
     ours = manifest(os.path.join(work, "models"))["metrics"]["retention"]
-    print(f"churn on {ours['labeled_rows']} customers, the same 5 stratified folds for every model")
+    dropped = f" (not used by either side: {', '.join(DROP)})" if DROP else ""
+    print(f"{label} on {ours['labeled_rows']} customers, the same 5 stratified folds for every model{dropped}")
     print(f"{'model':<26}{'CV AUC':>8}{'±':>8}{'fit s/fold':>12}")
     for c in ours["candidates"]:
         mark = "  <- chosen" if c["model"] == ours["chosen"] else ""

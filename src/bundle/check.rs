@@ -11,6 +11,7 @@ use crate::models::classifier::flat_tree::FlatTree;
 use crate::models::classifier::ChurnModel;
 use crate::models::rules::CrossSellModel;
 use crate::models::segment::ValuePyramid;
+use crate::models::targets::{target_file, uses_inputs};
 use crate::models::tree::ReadableTree;
 use crate::monitoring::reference::Profile;
 use crate::monitoring::DriftReference;
@@ -31,7 +32,89 @@ fn problem(
 
 /// Check every part of `bundle` (loaded from `dir`); the first problem found is the error.
 pub(super) fn check(bundle: &Bundle, dir: &Path) -> Result<(), BundleError> {
-    problems(bundle).map_err(|(file, reason)| corrupt(&dir.join(file), reason))
+    problems(bundle).map_err(|(file, reason)| corrupt(&dir.join(file), reason))?;
+    targets(bundle).map_err(|(file, reason)| corrupt(&dir.join(file), reason))
+}
+
+/// The targets the manifest lists against the models present: one attrition target (its
+/// model is retention.json), the others' files in the listed order, excluded inputs that
+/// exist and that no model reads. The error is (file, what is wrong).
+fn targets(b: &Bundle) -> Result<(), (String, String)> {
+    let specs = &b.manifest.schema.targets;
+    if specs.is_empty() {
+        return Ok(()); // one target (or none), as format 1 had it
+    }
+    let in_manifest =
+        |field: String, what: String| (MANIFEST.to_string(), format!("field `{field}`: {what}"));
+    let attrition = specs.iter().filter(|t| t.attrition).count();
+    if attrition != 1 || b.retention.is_none() {
+        let what = format!(
+            "{attrition} attrition targets with retention.json {}; expected 1 with it",
+            if b.retention.is_some() {
+                "present"
+            } else {
+                "absent"
+            }
+        );
+        return Err(in_manifest("schema.targets".into(), what));
+    }
+    let others: Vec<_> = specs.iter().filter(|t| !t.attrition).collect();
+    if others.len() != b.targets.len() {
+        let what = format!(
+            "{} targets besides the attrition one, {} target models",
+            others.len(),
+            b.targets.len()
+        );
+        return Err(in_manifest("schema.targets".into(), what));
+    }
+    let width = b.encoder.n_features();
+    for (i, spec) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|t| t.name == spec.name) {
+            return Err(in_manifest(
+                format!("schema.targets[{i}].name"),
+                format!("`{}` is listed twice", spec.name),
+            ));
+        }
+        let mut excluded = Vec::new();
+        for (j, column) in spec.excluded.iter().enumerate() {
+            match b.encoder.input_index(column) {
+                Some(at) => excluded.push(at),
+                None => {
+                    return Err(in_manifest(
+                        format!("schema.targets[{i}].excluded[{j}]"),
+                        format!("`{column}` is not an input column"),
+                    ))
+                }
+            }
+        }
+        let (file, model) = match spec.attrition {
+            true => (
+                RETENTION.to_string(),
+                b.retention.as_ref().map(|r| &r.model),
+            ),
+            false => {
+                let file = target_file(&spec.name);
+                let Some(t) = b.targets.iter().find(|t| t.name == spec.name) else {
+                    return Err((
+                        file,
+                        format!("field `name`: no target model is named `{}`", spec.name),
+                    ));
+                };
+                retention(b, &t.model, width).map_err(|(_, what)| (file.clone(), what))?;
+                tree(&t.tree, width, b.segments.k()).map_err(|(_, what)| (file.clone(), what))?;
+                (file, Some(&t.model.model))
+            }
+        };
+        if model.is_some_and(|m| uses_inputs(m, &b.encoder, &excluded)) {
+            let what = format!(
+                "the model reads an input excluded from target `{}` ({})",
+                spec.name,
+                spec.excluded.join(", ")
+            );
+            return Err((file, format!("field `model`: {what}")));
+        }
+    }
+    Ok(())
 }
 
 fn problems(b: &Bundle) -> Result<(), Problem> {

@@ -13,6 +13,7 @@ use crate::features::{Encoding, FeatureEncoder};
 use crate::models::classifier::{RetentionMetrics, RetentionModel};
 use crate::models::rules::{CrossSellModel, HitRate};
 use crate::models::segment::{SegmentModel, ValuePyramid};
+use crate::models::targets::{is_target_name, target_file, TargetMetrics, TargetModel, TargetSpec};
 use crate::models::tree::ReadableTree;
 use crate::monitoring::DriftReference;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -21,8 +22,11 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Bumped whenever a change makes older readers misread a bundle.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever a change makes older readers misread a bundle. Format 2 added
+/// targets besides the attrition one (`target.<name>.json`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this custscore still reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 pub const CURRENT: &str = "CURRENT";
 pub const MANIFEST: &str = "manifest.json";
 
@@ -48,7 +52,7 @@ pub enum BundleError {
     },
     #[error("{}: corrupted bundle: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    #[error("{}: bundle format {found} is not supported (this custscore reads format {FORMAT_VERSION}); retrain with this version", path.display())]
+    #[error("{}: bundle format {found} is not supported (this custscore reads formats {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}); retrain with this version", path.display())]
     Incompatible { path: PathBuf, found: u32 },
     #[error("{version:?} is not a bundle version name: use letters, digits, '-', '_' and '.', not starting with '.'")]
     InvalidVersion { version: String },
@@ -98,6 +102,10 @@ pub struct Schema {
     pub value: Option<String>,
     pub dropped: Vec<String>,
     pub columns: Vec<SchemaColumn>,
+    /// Every target when there are several (or a target has excluded inputs); the
+    /// attrition one's model is retention.json, each other's `target.<name>.json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetSpec>,
 }
 
 impl Schema {
@@ -137,6 +145,7 @@ impl Schema {
             value,
             dropped,
             columns,
+            targets: Vec::new(),
         }
     }
 }
@@ -168,6 +177,9 @@ pub struct Metrics {
     /// Churn candidates' cross-validated scores, calibration error, customer equity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionMetrics>,
+    /// The other targets' cross-validated scores and leak check, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, TargetMetrics>,
     /// The training customers scored by the finished bundle (through the Scorer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scored_training: Option<ScoredTraining>,
@@ -222,6 +234,8 @@ pub struct Bundle {
     pub retention: Option<RetentionModel>,
     /// The readable decision tree and its if-then rules (when trained with a label).
     pub tree: Option<ReadableTree>,
+    /// Targets other than the attrition one, in the order of `manifest.schema.targets`.
+    pub targets: Vec<TargetModel>,
     /// The training profile drift is measured against (absent in older bundles).
     pub drift: Option<DriftReference>,
     /// BG/NBD and Gamma-Gamma (bundles trained from an order log; absent in older ones).
@@ -263,7 +277,7 @@ fn to_json<T: Serialize>(value: &T, name: &str) -> Result<Vec<u8>, BundleError> 
 
 impl Bundle {
     /// The model files other than the manifest, serialized.
-    fn model_files(&self) -> Result<Vec<(&'static str, Vec<u8>)>, BundleError> {
+    fn model_files(&self) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
         let mut files = vec![
             (ENCODER, to_json(&self.encoder, ENCODER)?),
             (SEGMENTS, to_json(&self.segments, SEGMENTS)?),
@@ -289,6 +303,13 @@ impl Bundle {
         }
         if let Some(rfm) = &self.rfm {
             files.push((RFM, to_json(rfm, RFM)?));
+        }
+        let mut files: Vec<(String, Vec<u8>)> =
+            files.into_iter().map(|(n, b)| (n.to_string(), b)).collect();
+        for target in &self.targets {
+            let name = target_file(&target.name);
+            let bytes = to_json(target, &name)?;
+            files.push((name, bytes));
         }
         Ok(files)
     }
@@ -328,7 +349,7 @@ impl Bundle {
             .map_err(io_error(models_dir))?;
         for (name, bytes) in files
             .iter()
-            .map(|(n, b)| (*n, b))
+            .map(|(n, b)| (n.as_str(), b))
             .chain([(MANIFEST, &manifest)])
         {
             write_synced(&staging.path().join(name), bytes)?;
@@ -361,7 +382,7 @@ impl Bundle {
         let manifest_path = dir.join(MANIFEST);
         let manifest_bytes = fs::read(&manifest_path).map_err(io_error(&manifest_path))?;
         let format: FormatProbe = parse_json(&manifest_path, &manifest_bytes)?;
-        if format.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&format.format_version) {
             return Err(BundleError::Incompatible {
                 path: manifest_path,
                 found: format.format_version,
@@ -413,6 +434,18 @@ impl Bundle {
                 true => Some(parse_json(&dir.join(RFM), &read(RFM)?)?),
                 false => None,
             },
+            targets: (manifest.schema.targets.iter())
+                .filter(|t| !t.attrition)
+                .map(|t| {
+                    if !is_target_name(&t.name) {
+                        let why =
+                            format!("target name {:?} is not letters, digits and '_'", t.name);
+                        return Err(corrupt(&manifest_path, why));
+                    }
+                    let name = target_file(&t.name);
+                    parse_json(&dir.join(&name), &read(&name)?)
+                })
+                .collect::<Result<_, _>>()?,
             manifest,
         };
         check::check(&bundle, dir)?;

@@ -432,6 +432,7 @@ mod tests {
             label: None,
             value: None,
             dropped: Vec::new(),
+            targets: Vec::new(),
             columns: columns
                 .iter()
                 .map(|(name, kind, used)| SchemaColumn {

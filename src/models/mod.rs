@@ -7,5 +7,6 @@ pub mod rfm;
 pub mod rules;
 pub mod segment;
 pub mod stats;
+pub mod targets;
 pub mod tree;
 pub mod value;

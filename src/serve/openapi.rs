@@ -7,7 +7,7 @@ use super::error::ApiError;
 use super::routes;
 use crate::bundle::SchemaColumn;
 use crate::data::ColumnKind;
-use crate::score::{Answer, Offer, Retention, Scorer, SegmentAnswer};
+use crate::score::{Answer, Offer, Propensity, Retention, Scorer, SegmentAnswer};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::OpenApi;
@@ -39,6 +39,7 @@ use utoipa::OpenApi;
         SegmentAnswer,
         Offer,
         Retention,
+        Propensity,
         ApiError,
         routes::CustomerRecord,
         routes::BatchAnswer,
