@@ -59,6 +59,11 @@ pub fn describe(bundle: &Bundle) -> String {
     if let Some(label) = &m.schema.label {
         let _ = writeln!(out, "label: {} = {}", label.column, label.positive);
     }
+    let _ = writeln!(
+        out,
+        "columns of header-less input (score --columns-from-bundle): {}",
+        crate::batch_input::bundle_columns(bundle).join(",")
+    );
     out.push('\n');
     out.push_str(&log_section(bundle));
     let _ = writeln!(out, "data quality: {}", bundle.quality);
