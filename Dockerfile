@@ -9,7 +9,9 @@ RUN cargo build --release --locked --bin custscore
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/*
-RUN useradd --system --create-home --home-dir /app custscore
+# A fixed uid/gid, so Kubernetes' runAsUser (deploy/kubernetes) names this user.
+RUN groupadd --system --gid 10001 custscore \
+    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /app custscore
 WORKDIR /app
 COPY --from=build /src/target/release/custscore /usr/local/bin/custscore
 COPY training-data ./training-data

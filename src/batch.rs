@@ -7,7 +7,8 @@
 //! output never looks finished; `-` reads standard input / writes standard output, so the
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
-use crate::data::csv_input::{self, Next, Record, RecordReader};
+use crate::batch_input::{InputReader, InputSpec, JsonlReader, RowRead};
+use crate::data::csv_input::{self, Record, RecordReader};
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
 use crate::outcomes::{Arm, Campaign, Contact, Store, StoreError};
@@ -236,7 +237,10 @@ impl fmt::Display for BatchSummary {
             self.rows_in,
             self.scored,
             self.rejected,
-            self.rejects.display(),
+            match self.rejects.as_os_str() == "-" {
+                true => "marked in the output".into(),
+                false => self.rejects.display().to_string(),
+            },
             self.seconds,
             self.rows_in as f64 / self.seconds.max(1e-9)
         )
@@ -248,6 +252,9 @@ struct Layout {
     inputs: Vec<Option<usize>>,
     id: Option<usize>,
     header: Vec<String>,
+    /// Rejected rows go into the output, marked, instead of a rejects file; CSV rows
+    /// then end with the (empty) `_rejected,_record` columns.
+    mark_rejects: bool,
 }
 
 impl Layout {
@@ -278,7 +285,12 @@ impl Layout {
             })?),
             None => None,
         };
-        Ok(Layout { inputs, id, header })
+        Ok(Layout {
+            inputs,
+            id,
+            header,
+            mark_rejects: false,
+        })
     }
 }
 
@@ -322,6 +334,25 @@ struct Part {
     contacts: Vec<Contact>,
 }
 
+/// Where rows that cannot be scored go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectsTo {
+    /// A CSV file of `line, reason, record`.
+    File(PathBuf),
+    /// The output stream itself, as rows marked rejected: CSV rows with the extra
+    /// columns `_rejected` (line and reason) and `_record` (the row as read), empty on
+    /// scored rows; JSON lines `{"_rejected": {"line", "reason", "record"}}`.
+    Output,
+}
+
+/// How a run reads its input and writes its answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOptions {
+    pub input: InputSpec,
+    pub format: Format,
+    pub rejects: RejectsTo,
+}
+
 /// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
 pub fn score_stream(
     scorer: &Scorer,
@@ -331,7 +362,25 @@ pub fn score_stream(
     format: Format,
     contacts: Option<ContactLog>,
 ) -> Result<BatchSummary, BatchError> {
+    let options = StreamOptions {
+        input: InputSpec::default(),
+        format,
+        rejects: RejectsTo::File(rejects.to_path_buf()),
+    };
+    score_stream_with(scorer, input, output, &options, contacts)
+}
+
+/// Score `input` into `output` as `options` say: header-less CSV or JSON Lines input,
+/// rejects to a file or marked in the output.
+pub fn score_stream_with(
+    scorer: &Scorer,
+    input: &Stream,
+    output: &Stream,
+    options: &StreamOptions,
+    contacts: Option<ContactLog>,
+) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
+    let format = options.format;
     let (campaign, store) = match contacts {
         Some(log) => {
             let run = CampaignRun {
@@ -349,10 +398,19 @@ pub fn score_stream(
         path: in_name.clone(),
         source,
     };
-    let (reader, layout, size) = open_input(scorer, input)?;
-    let mut writer = Writer::create(output, rejects, store)?;
-    if format == Format::Csv {
-        writer.write_header(scorer, campaign.is_some())?;
+    let (reader, mut layout, size) = open_input(scorer, input, &options.input)?;
+    layout.mark_rejects = options.rejects == RejectsTo::Output;
+    let header = csv_header(scorer, campaign.is_some(), layout.mark_rejects);
+    let sink = match &options.rejects {
+        RejectsTo::File(path) => RejectSink::file(path)?,
+        RejectsTo::Output if format == Format::Jsonl => RejectSink::JsonLines,
+        RejectsTo::Output => RejectSink::CsvRows {
+            empty_fields: count_fields(&header) - 2,
+        },
+    };
+    let mut writer = Writer::create(output, sink, store)?;
+    if format == Format::Csv && options.input.output_header() {
+        writer.out.write_all(&header)?;
     }
 
     let progress = progress_bar(size);
@@ -411,7 +469,10 @@ pub fn score_stream(
         scored,
         rejected,
         seconds: started.elapsed().as_secs_f64(),
-        rejects: rejects.to_path_buf(),
+        rejects: match &options.rejects {
+            RejectsTo::File(path) => path.clone(),
+            RejectsTo::Output => PathBuf::from("-"),
+        },
         drift: slots.map(|slots| DriftReport::compare(&slots, &drift, Thresholds::default())),
         contacts: campaign.map(|run| ContactCounts {
             campaign: run.campaign.name().to_string(),
@@ -420,11 +481,16 @@ pub fn score_stream(
     })
 }
 
-type Input = RecordReader<Box<dyn BufRead + Send>>;
+type Input = InputReader<Box<dyn BufRead + Send>>;
 
-/// Open the input, read its header and find the scorer's columns in it; also the file
-/// size when known, for the progress bar.
-fn open_input(scorer: &Scorer, input: &Stream) -> Result<(Input, Layout, Option<u64>), BatchError> {
+/// Open the input, take its column names (from its header, the user or the bundle) and
+/// find the scorer's columns among them; also the file size when known, for the
+/// progress bar.
+fn open_input(
+    scorer: &Scorer,
+    input: &Stream,
+    spec: &InputSpec,
+) -> Result<(Input, Layout, Option<u64>), BatchError> {
     let in_name = input.name();
     let read_error = |source| BatchError::Read {
         path: in_name.clone(),
@@ -439,15 +505,25 @@ fn open_input(scorer: &Scorer, input: &Stream) -> Result<(Input, Layout, Option<
         }
     };
     let source = csv_input::decompressed(source).map_err(read_error)?;
+    use crate::batch_input::{bundle_columns, Columns};
+    if spec.jsonl {
+        let columns = bundle_columns(scorer.bundle());
+        let reader = InputReader::Jsonl(JsonlReader::new(source, columns.clone()));
+        return Ok((reader, Layout::new(scorer, columns, &in_name)?, size));
+    }
     let mut reader = RecordReader::new(source);
-    let header = csv_input::read_header(&mut reader)
-        .map_err(read_error)?
-        .map_err(|source| BatchError::HeaderRow {
-            path: in_name.clone(),
-            problem: source,
-        })?;
+    let header = match &spec.columns {
+        Columns::Header => csv_input::read_header(&mut reader)
+            .map_err(read_error)?
+            .map_err(|source| BatchError::HeaderRow {
+                path: in_name.clone(),
+                problem: source,
+            })?,
+        Columns::Named(names) => names.clone(),
+        Columns::Bundle => bundle_columns(scorer.bundle()),
+    };
     let layout = Layout::new(scorer, header, &in_name)?;
-    Ok((reader, layout, size))
+    Ok((InputReader::Csv(Box::new(reader)), layout, size))
 }
 
 /// Rows read, scored and refused by [`scan_stream`].
@@ -466,7 +542,7 @@ pub fn scan_stream(
     input: &Stream,
     visit: &(dyn Fn(&Scored) + Sync),
 ) -> Result<ScanSummary, BatchError> {
-    let (reader, layout, _) = open_input(scorer, input)?;
+    let (reader, layout, _) = open_input(scorer, input, &InputSpec::default())?;
     let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(IN_FLIGHT);
     let (recycle_chunk, recycled_chunks) = pool::<Chunk>();
     let mut summary = ScanSummary::default();
@@ -519,7 +595,7 @@ fn score_chunk(
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
 /// or reading fails.
 fn read_chunks<R: BufRead>(
-    mut reader: RecordReader<R>,
+    mut reader: InputReader<R>,
     chunks: mpsc::SyncSender<std::io::Result<Chunk>>,
     recycled: mpsc::Receiver<Chunk>,
 ) {
@@ -538,11 +614,9 @@ fn read_chunks<R: BufRead>(
             }
             let row = &mut chunk.rows[chunk.len];
             match reader.read(&mut row.record) {
-                Ok(Next::End) => break,
-                Ok(Next::Record) => row.error = None,
-                Ok(Next::TooLong) => {
-                    row.error = Some(csv_input::too_long_reason());
-                }
+                Ok(RowRead::End) => break,
+                Ok(RowRead::Row) => row.error = None,
+                Ok(RowRead::Bad(reason)) => row.error = Some(reason),
                 Err(e) => {
                     let _ = chunks.send(Err(e));
                     return;
@@ -603,6 +677,10 @@ fn score_part(
                 if let Some((run, arm)) = contact(&id, scored) {
                     append_arm(&mut part.bytes, &run.name_csv, arm);
                 }
+                if layout.mark_rejects {
+                    part.bytes.pop();
+                    part.bytes.extend_from_slice(b",,\n");
+                }
                 count(scored);
             })
         }
@@ -626,6 +704,31 @@ fn score_part(
 fn append_arm_header(out: &mut Vec<u8>) {
     out.pop();
     out.extend_from_slice(b",campaign,arm\n");
+}
+
+/// The CSV header line: the scored columns, `campaign,arm` for a campaign run, and
+/// `_rejected,_record` when rejects are marked in the output.
+fn csv_header(scorer: &Scorer, with_arm: bool, mark_rejects: bool) -> Vec<u8> {
+    let mut header = Vec::new();
+    scorer.write_csv_header(&mut header);
+    if with_arm {
+        append_arm_header(&mut header);
+    }
+    if mark_rejects {
+        header.pop();
+        header.extend_from_slice(b",_rejected,_record\n");
+    }
+    header
+}
+
+/// Fields in one CSV line.
+fn count_fields(line: &[u8]) -> usize {
+    let mut reader = RecordReader::new(line);
+    let mut record = Record::default();
+    match reader.read(&mut record) {
+        Ok(_) => record.len(),
+        Err(_) => 0,
+    }
 }
 
 /// Replace the line end of the row just written with `,campaign,arm\n`.
@@ -829,12 +932,58 @@ fn describe(row: &Row) -> String {
         .join(",")
 }
 
+/// Where the writer puts rejected rows.
+enum RejectSink {
+    File {
+        csv: Box<csv::Writer<Output>>,
+        path: PathBuf,
+    },
+    /// Into CSV output: `empty_fields` empty fields, then `_rejected` and `_record`.
+    CsvRows { empty_fields: usize },
+    /// Into JSON Lines output.
+    JsonLines,
+}
+
+impl RejectSink {
+    fn file(path: &Path) -> Result<Self, BatchError> {
+        let mut csv = csv::Writer::from_writer(Output::create(&Stream::File(path.to_path_buf()))?);
+        csv.write_record(["line", "reason", "record"])
+            .map_err(|e| write_error(path, e))?;
+        Ok(RejectSink::File {
+            csv: Box::new(csv),
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// A rejected row as one line of the output stream.
+fn marked_reject(sink: &RejectSink, line: u64, reason: &str, raw: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    match sink {
+        RejectSink::CsvRows { empty_fields } => {
+            out.resize(*empty_fields, b',');
+            out.extend_from_slice(
+                crate::score::csv_field(&format!("line {line}: {reason}")).as_bytes(),
+            );
+            out.push(b',');
+            out.extend_from_slice(crate::score::csv_field(raw).as_bytes());
+        }
+        _ => {
+            let marked = serde_json::json!({
+                "_rejected": {"line": line, "reason": reason, "record": raw}
+            });
+            let _ = serde_json::to_writer(&mut out, &marked);
+        }
+    }
+    out.push(b'\n');
+    out
+}
+
 /// The output and rejects files, written by their own thread while the next chunk is
 /// scored.
 struct Writer<'s> {
     out: Output,
-    rejects: csv::Writer<Output>,
-    rejects_path: PathBuf,
+    rejects: RejectSink,
     scored: usize,
     rejected: usize,
     /// Where contacts go (one transaction per batch of parts).
@@ -845,33 +994,18 @@ struct Writer<'s> {
 impl<'s> Writer<'s> {
     fn create(
         output: &Stream,
-        rejects: &Path,
+        rejects: RejectSink,
         store: Option<&'s mut dyn Store>,
     ) -> Result<Self, BatchError> {
         let out = Output::create(output)?;
-        let mut rejects_csv =
-            csv::Writer::from_writer(Output::create(&Stream::File(rejects.to_path_buf()))?);
-        rejects_csv
-            .write_record(["line", "reason", "record"])
-            .map_err(|e| write_error(rejects, e))?;
         Ok(Writer {
             out,
-            rejects: rejects_csv,
-            rejects_path: rejects.to_path_buf(),
+            rejects,
             scored: 0,
             rejected: 0,
             store,
             contacts: ContactCounts::default(),
         })
-    }
-
-    fn write_header(&mut self, scorer: &Scorer, with_arm: bool) -> Result<(), BatchError> {
-        let mut header = Vec::new();
-        scorer.write_csv_header(&mut header);
-        if with_arm {
-            append_arm_header(&mut header);
-        }
-        self.out.write_all(&header)
     }
 
     /// Record the contacts of a batch of parts in one transaction.
@@ -907,9 +1041,15 @@ impl<'s> Writer<'s> {
                 self.out.write_all(&part.bytes)?;
                 for (line, reason, raw) in &part.rejects {
                     self.rejected += 1;
-                    self.rejects
-                        .write_record([line.to_string().as_str(), reason, raw])
-                        .map_err(|e| write_error(&self.rejects_path, e))?;
+                    match &mut self.rejects {
+                        RejectSink::File { csv, path } => csv
+                            .write_record([line.to_string().as_str(), reason, raw])
+                            .map_err(|e| write_error(path, e))?,
+                        sink => {
+                            let marked = marked_reject(sink, *line, reason, raw);
+                            self.out.write_all(&marked)?;
+                        }
+                    }
                 }
             }
             let _ = recycle.send(batch);
@@ -921,11 +1061,12 @@ impl<'s> Writer<'s> {
     /// the contacts recorded.
     fn finish(self) -> Result<(usize, usize, ContactCounts), BatchError> {
         self.out.finish()?;
-        let rejects = self
-            .rejects
-            .into_inner()
-            .map_err(|e| write_error(&self.rejects_path, csv::Error::from(e.into_error())))?;
-        rejects.finish()?;
+        if let RejectSink::File { csv, path } = self.rejects {
+            let rejects = (*csv)
+                .into_inner()
+                .map_err(|e| write_error(&path, csv::Error::from(e.into_error())))?;
+            rejects.finish()?;
+        }
         Ok((self.scored, self.rejected, self.contacts))
     }
 }

@@ -43,6 +43,10 @@ pub enum Command {
     /// How a campaign did: realized AUC and lift per model version, treatment against
     /// control with 95% intervals.
     Evaluate(EvaluateArgs),
+    /// Turn an order log, or any part of one that holds whole customers, into the
+    /// customer table `train --transactions` builds (same features, same `churned`
+    /// label) as of a given cut-off.
+    Aggregate(AggregateArgs),
 }
 
 /// Where contacts and outcomes are kept.
@@ -341,11 +345,64 @@ pub struct TransactionArgs {
     pub churn_after_days: Option<i64>,
     /// Cut-off date: features from before it, the label from after it
     /// (default: last event minus the churn window).
-    #[arg(long, env = "CUSTSCORE_CUTOFF")]
+    #[arg(long, visible_alias = "as-of", env = "CUSTSCORE_CUTOFF")]
     pub cutoff: Option<String>,
     /// Item codes that are not products, e.g. POST,D,M,BANK CHARGES (comma-separated).
     #[arg(long, env = "CUSTSCORE_EXCLUDE_ITEMS", value_delimiter = ',')]
     pub exclude_items: Vec<String>,
+}
+
+impl TransactionArgs {
+    /// The flags given, over what the config file says.
+    pub fn apply(&self, log: &mut crate::config::TransactionsConfig) {
+        let set = |flag: &Option<String>, field: &mut Option<String>| {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        };
+        if let Some(file) = &self.transactions {
+            log.file = Some(file.clone());
+        }
+        set(&self.customer_col, &mut log.customer_col);
+        set(&self.order_col, &mut log.order_col);
+        set(&self.item_col, &mut log.item_col);
+        set(&self.time_col, &mut log.time_col);
+        set(&self.amount_col, &mut log.amount_col);
+        set(&self.price_col, &mut log.price_col);
+        set(&self.quantity_col, &mut log.quantity_col);
+        set(&self.cutoff, &mut log.cutoff);
+        if let Some(days) = self.churn_after_days {
+            log.churn_after_days = days;
+        }
+        if !self.exclude_items.is_empty() {
+            log.exclude_items = self.exclude_items.clone();
+        }
+    }
+}
+
+/// `aggregate`: an order log (or a part holding whole customers) → the customer table.
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    #[command(flatten)]
+    pub log: TransactionArgs,
+    /// TOML config whose `[transactions]` table gives the column roles (flags win).
+    #[arg(long, env = "CUSTSCORE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The log has no header row (a partition of a larger log): name its columns with
+    /// --columns. The output then has no header row either.
+    #[arg(long, env = "CUSTSCORE_NO_HEADER", requires = "columns")]
+    pub no_header: bool,
+    /// Column names of a header-less log, in order (comma-separated).
+    #[arg(
+        long,
+        env = "CUSTSCORE_COLUMNS",
+        value_delimiter = ',',
+        requires = "no_header"
+    )]
+    pub columns: Vec<String>,
+    /// Where to write the customer table; `-` writes standard output.
+    #[arg(long, env = "CUSTSCORE_OUTPUT", default_value = "-")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -374,9 +431,30 @@ pub struct ScoreArgs {
     #[arg(long, env = "CUSTSCORE_OUTPUT")]
     pub output: PathBuf,
     /// Where rows that cannot be scored go, with line number and reason (default: OUTPUT
-    /// with `.rejects.csv` appended; required when OUTPUT is `-`).
+    /// with `.rejects.csv` appended; required when OUTPUT is `-`). `-` marks them in the
+    /// output instead: CSV columns `_rejected,_record`, or a JSON line `{"_rejected": …}`.
     #[arg(long, env = "CUSTSCORE_REJECTS")]
     pub rejects: Option<PathBuf>,
+    /// Input format (default: jsonl for a `.jsonl` file name, else csv). JSON Lines: one
+    /// customer object per line, read as POST /v1/score reads one.
+    #[arg(long, env = "CUSTSCORE_INPUT_FORMAT", value_enum)]
+    pub input_format: Option<crate::batch_input::InputFormat>,
+    /// The CSV input has no header row (a partition of a text file): name its columns
+    /// with --columns or --columns-from-bundle. The CSV output then has no header either.
+    #[arg(long, env = "CUSTSCORE_NO_HEADER")]
+    pub no_header: bool,
+    /// Column names of header-less input, in order (comma-separated).
+    #[arg(
+        long,
+        env = "CUSTSCORE_COLUMNS",
+        value_delimiter = ',',
+        conflicts_with = "columns_from_bundle"
+    )]
+    pub columns: Vec<String>,
+    /// Header-less input has the bundle's columns: the id column, then the inputs in
+    /// training order (`custscore inspect` lists them).
+    #[arg(long, env = "CUSTSCORE_COLUMNS_FROM_BUNDLE")]
+    pub columns_from_bundle: bool,
     /// Output format.
     #[arg(long, env = "CUSTSCORE_FORMAT", value_enum, default_value = "csv")]
     pub format: crate::batch::Format,

@@ -118,6 +118,11 @@ pub fn describe(bundle: &Bundle) -> String {
     for t in m.schema.targets.iter().filter(|t| !t.attrition) {
         let _ = writeln!(out, "target: {} = {}", t.label.column, t.label.positive);
     }
+    let _ = writeln!(
+        out,
+        "columns of header-less input (score --columns-from-bundle): {}",
+        crate::batch_input::bundle_columns(bundle).join(",")
+    );
     out.push('\n');
     out.push_str(&log_section(bundle));
     let _ = writeln!(out, "data quality: {}", bundle.quality);

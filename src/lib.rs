@@ -20,7 +20,9 @@ pub mod train;
 
 /// Crate version, recorded in every bundle manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub mod aggregate_cli;
 pub mod batch;
+pub mod batch_input;
 pub mod cli;
 pub mod drift_cli;
 pub mod inspect;

@@ -1,8 +1,6 @@
 use clap::Parser;
-use custscore::cli::{
-    Cli, Command, InspectArgs, ReportArgs, ScoreArgs, ServeArgs, TrainArgs, TransactionArgs,
-};
-use custscore::config::{TrainConfig, TransactionsConfig};
+use custscore::cli::{Cli, Command, InspectArgs, ReportArgs, ScoreArgs, ServeArgs, TrainArgs};
+use custscore::config::TrainConfig;
 use custscore::progress::Progress;
 use custscore::{batch, bundle::Bundle, inspect, report, score::Scorer, serve};
 use std::process::ExitCode;
@@ -36,6 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Drift(args) => run_drift(args),
         Command::Lifetime(args) => Ok(custscore::lifetime_cli::run_lifetime(&args)?),
         Command::Outcomes(args) => Ok(custscore::outcomes_cli::run_outcomes(args.action)?),
+        Command::Aggregate(args) => Ok(custscore::aggregate_cli::run_aggregate(&args)?),
         Command::Evaluate(args) => {
             print!("{}", custscore::outcomes_cli::run_evaluate(&args)?);
             Ok(())
@@ -103,7 +102,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if !args.holdings.is_empty() {
         data.holdings = args.holdings.clone();
     }
-    apply_log_flags(&args.log, &mut config.transactions);
+    args.log.apply(&mut config.transactions);
     if let Some(k) = args.segments {
         config.segments.k = Some(k);
     }
@@ -126,45 +125,30 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
-fn apply_log_flags(args: &TransactionArgs, log: &mut TransactionsConfig) {
-    let set = |flag: &Option<String>, field: &mut Option<String>| {
-        if flag.is_some() {
-            field.clone_from(flag);
-        }
-    };
-    if let Some(file) = &args.transactions {
-        log.file = Some(file.clone());
-    }
-    set(&args.customer_col, &mut log.customer_col);
-    set(&args.order_col, &mut log.order_col);
-    set(&args.item_col, &mut log.item_col);
-    set(&args.time_col, &mut log.time_col);
-    set(&args.amount_col, &mut log.amount_col);
-    set(&args.price_col, &mut log.price_col);
-    set(&args.quantity_col, &mut log.quantity_col);
-    set(&args.cutoff, &mut log.cutoff);
-    if let Some(days) = args.churn_after_days {
-        log.churn_after_days = days;
-    }
-    if !args.exclude_items.is_empty() {
-        log.exclude_items = args.exclude_items.clone();
-    }
-}
-
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     let scorer = Scorer::new(bundle);
     let rejects = match (&args.rejects, args.output.as_os_str() == "-") {
-        (Some(r), _) => r.clone(),
-        (None, true) => {
-            anyhow::bail!("--rejects FILE is required when --output is - (standard output)")
-        }
+        (Some(r), _) if r.as_os_str() == "-" => batch::RejectsTo::Output,
+        (Some(r), _) => batch::RejectsTo::File(r.clone()),
+        (None, true) => anyhow::bail!(
+            "--rejects FILE is required when --output is - (standard output); --rejects - marks them in the output"
+        ),
         (None, false) => {
             let mut name = args.output.clone().into_os_string();
             name.push(".rejects.csv");
-            name.into()
+            batch::RejectsTo::File(name.into())
         }
     };
+    let input_spec = custscore::batch_input::InputSpec::new(
+        custscore::batch_input::InputFormat::resolve(
+            args.input_format,
+            args.input.as_deref().unwrap_or("-".as_ref()),
+        ),
+        args.no_header,
+        &args.columns,
+        args.columns_from_bundle,
+    )?;
     let output = batch::Stream::from_arg(&args.output);
     // Kept alive until scoring ends: the aggregated customers of a transaction log.
     let mut aggregated = None;
@@ -191,7 +175,12 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let contacts = campaign
         .zip(store.as_deref_mut())
         .map(|(campaign, store)| batch::ContactLog { campaign, store });
-    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format, contacts)?;
+    let options = batch::StreamOptions {
+        input: input_spec,
+        format: args.format,
+        rejects,
+    };
+    let summary = batch::score_stream_with(&scorer, &input, &output, &options, contacts)?;
     drop(aggregated);
     eprintln!("{summary}");
     if let Some(line) = summary.drift_line() {

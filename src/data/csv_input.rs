@@ -201,6 +201,25 @@ impl Record {
         (0..self.fields).filter_map(|i| self.get(i))
     }
 
+    /// Start an empty record on `line`, to be filled by [`Record::push_field`] (rows of
+    /// inputs that are not CSV, such as JSON Lines).
+    pub fn start(&mut self, line: u64) {
+        self.shrink();
+        self.bytes.clear();
+        self.ends.clear();
+        self.fields = 0;
+        self.line = line;
+    }
+
+    /// Append one field to a record begun with [`Record::start`].
+    pub fn push_field(&mut self, field: &[u8]) {
+        self.ends.truncate(self.fields);
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+        self.bytes.extend_from_slice(field);
+        self.ends.push(self.bytes.len());
+        self.fields += 1;
+    }
+
     /// A record of one field (the start of an over-long record, for the rejects file).
     fn set_single(&mut self, bytes: &[u8]) {
         self.bytes.clear();

@@ -244,18 +244,36 @@ pub fn customer_table_streamed(
 pub fn for_each_event(
     path: &Path,
     spec: &TransactionSpec,
+    each: impl FnMut(Event),
+) -> Result<LogScan, TransactionError> {
+    for_each_event_in(path, None, spec, each)
+}
+
+/// [`for_each_event`] where `path` may be `-` (standard input) and `columns`, when
+/// given, names the columns of a log without a header row (a partition of a larger log).
+pub fn for_each_event_in(
+    path: &Path,
+    columns: Option<&[String]>,
+    spec: &TransactionSpec,
     mut each: impl FnMut(Event),
 ) -> Result<LogScan, TransactionError> {
     let open_error = |source| DataError::Open {
         path: path.to_path_buf(),
         source,
     };
+    let inner = match path == Path::new("-") {
+        true => csv_input::decompressed(Box::new(std::io::stdin())),
+        false => csv_input::open(path),
+    };
     let source = Hashed {
-        inner: csv_input::open(path).map_err(open_error)?,
+        inner: inner.map_err(open_error)?,
         hasher: Sha256::new(),
     };
     let mut reader = RecordReader::new(source);
-    let header = csv_input::file_header(path, &mut reader)?;
+    let header = match columns {
+        Some(names) => names.to_vec(),
+        None => csv_input::file_header(path, &mut reader)?,
+    };
     let columns = LogColumns::find(path, &header, spec)?;
     let excluded: HashSet<&str> = spec.exclude_items.iter().map(String::as_str).collect();
     let mut quality = LogQuality::default();
@@ -713,10 +731,22 @@ pub fn show_time(t: NaiveDateTime) -> String {
 
 /// Write an aggregated customer table as CSV (id column first), for scoring.
 pub fn write_customer_csv(table: &Table, id_column: &str, path: &Path) -> std::io::Result<()> {
-    let mut out = csv::Writer::from_path(path)?;
-    let mut header = vec![id_column.to_string()];
-    header.extend(table.columns.iter().map(|c| c.name.clone()));
-    out.write_record(&header)?;
+    write_customer_rows(table, id_column, std::fs::File::create(path)?, true)
+}
+
+/// [`write_customer_csv`] to any writer, with or without the header row.
+pub fn write_customer_rows(
+    table: &Table,
+    id_column: &str,
+    sink: impl std::io::Write,
+    header: bool,
+) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(sink);
+    if header {
+        let mut names = vec![id_column.to_string()];
+        names.extend(table.columns.iter().map(|c| c.name.clone()));
+        out.write_record(&names)?;
+    }
     for row in 0..table.rows() {
         let mut record = vec![table.ids[row].clone()];
         for column in &table.columns {
