@@ -337,6 +337,10 @@ pub struct TransactionArgs {
     /// Item codes that are not products, e.g. POST,D,M,BANK CHARGES (comma-separated).
     #[arg(long, env = "CUSTSCORE_EXCLUDE_ITEMS", value_delimiter = ',')]
     pub exclude_items: Vec<String>,
+    /// Cross-sell rules fire on the items of each customer's last N baskets (default:
+    /// every item bought); nothing bought before is offered either way.
+    #[arg(long, env = "CUSTSCORE_HISTORY_BASKETS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub history_baskets: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ const TREE: &str = "tree.json";
 const DRIFT: &str = "drift_reference.json";
 const LIFETIME: &str = "lifetime.json";
 const RFM: &str = "rfm.json";
+const HISTORY: &str = "history.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -228,6 +229,9 @@ pub struct Bundle {
     pub lifetime: Option<crate::models::lifetime::LifetimeModel>,
     /// RFM quintile edges and rhythm figures (order-log bundles; absent in older ones).
     pub rfm: Option<crate::models::rfm::RfmModel>,
+    /// Each customer's items for cross-sell from purchase history (order-log bundles with
+    /// items; absent in older ones).
+    pub history: Option<crate::models::offers::PurchaseHistory>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -289,6 +293,9 @@ impl Bundle {
         }
         if let Some(rfm) = &self.rfm {
             files.push((RFM, to_json(rfm, RFM)?));
+        }
+        if let Some(history) = &self.history {
+            files.push((HISTORY, to_json(history, HISTORY)?));
         }
         Ok(files)
     }
@@ -411,6 +418,10 @@ impl Bundle {
             },
             rfm: match manifest.files.contains_key(RFM) {
                 true => Some(parse_json(&dir.join(RFM), &read(RFM)?)?),
+                false => None,
+            },
+            history: match manifest.files.contains_key(HISTORY) {
+                true => Some(parse_json(&dir.join(HISTORY), &read(HISTORY)?)?),
                 false => None,
             },
             manifest,
