@@ -588,13 +588,9 @@ impl Scorer {
         };
         held.clear();
         if let Some(items) = self.items_of(bought) {
-            // Cache key: the antecedent set, a separator no item id reaches, what is owned.
-            held.extend_from_slice(items.antecedent());
-            held.push(u32::MAX);
-            held.extend_from_slice(&items.bought);
-            return self.cached_offers(held, || {
-                model.offers_from(items.antecedent(), &items.bought, model.params.top_n)
-            });
+            // Not remembered: purchase histories rarely repeat, and can be long.
+            let offers = model.offers_from(items.antecedent(), &items.bought, model.params.top_n);
+            return Arc::new(offers);
         }
         for (column, at) in self.holdings_inputs.iter().enumerate() {
             let value = at.and_then(|at| values.get(at));
@@ -633,23 +629,14 @@ impl Scorer {
 
     /// The model's ranked offers for a (sorted) set of held products, remembered.
     fn ranked_offers(&self, model: &CrossSellModel, held: &[u32]) -> Arc<Vec<ItemOffer>> {
-        self.cached_offers(held, || model.offers(held, model.params.top_n))
-    }
-
-    /// The offers remembered under `key`, or those `rank` gives (then remembered).
-    fn cached_offers(
-        &self,
-        key: &[u32],
-        rank: impl FnOnce() -> Vec<ItemOffer>,
-    ) -> Arc<Vec<ItemOffer>> {
-        let seen = |cache: &HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>| cache.get(key).cloned();
+        let seen = |cache: &HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>| cache.get(held).cloned();
         if let Some(hit) = self.offers_seen.read().ok().and_then(|c| seen(&c)) {
             return hit;
         }
-        let offers = Arc::new(rank());
+        let offers = Arc::new(model.offers(held, model.params.top_n));
         if let Ok(mut cache) = self.offers_seen.write() {
             if cache.len() < OFFER_CACHE_LIMIT {
-                cache.insert(key.to_vec(), offers.clone());
+                cache.insert(held.to_vec(), offers.clone());
             }
         }
         offers

@@ -166,3 +166,19 @@ fn bad_events_are_400s_naming_the_event_and_field() {
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.json()["id"], "c1");
 }
+
+#[test]
+fn customer_table_bundles_ignore_an_events_field_unless_it_is_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = train_small(&models);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = start(&models, &[]);
+    let record = json!({"customer_id": "a", "tenure": 3, "events": 12});
+    let response = post_json(server.addr, "/v1/score", &record.to_string());
+    assert_eq!(response.status, 200, "{}", response.body);
+    let record = json!({"customer_id": "a", "tenure": 3, "events": []});
+    let response = post_json(server.addr, "/v1/score", &record.to_string());
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert_eq!(response.json()["field"], "events");
+}

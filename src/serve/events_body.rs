@@ -47,6 +47,10 @@ pub fn score_events(
         .as_ref()
         .map(|t| &t.spec)
     else {
+        // A customer table may have a column of that name: only a list is meant as events.
+        if !events.is_array() {
+            return Ok(None);
+        }
         return Err(ApiError::field(
             Code::InvalidField,
             "events",

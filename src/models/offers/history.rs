@@ -84,7 +84,7 @@ impl PurchaseHistory {
         })
     }
 
-    /// `lines` of `inspect`: settings and size.
+    /// The `inspect` line: how many customers and item ids, and what fires rules.
     pub fn describe(&self) -> String {
         let window = match self.settings.baskets {
             Some(n) => format!("items of the last {n} baskets fire rules"),
