@@ -12,7 +12,7 @@ use crate::data::csv_input::{self, Record, RecordReader};
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
 use crate::outcomes::{Arm, Campaign, Contact, Store, StoreError};
-use crate::score::{Scored, Scorer, Scratch};
+use crate::score::{Bought, Scored, Scorer, Scratch};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -106,6 +106,8 @@ pub struct AggregatedLog {
     file: tempfile::NamedTempFile,
     /// What reading the log found (lines used, returns, the cut-off, ...).
     pub quality: crate::data::transactions::LogQuality,
+    /// Each customer's items in the log, when the bundle offers from purchase history.
+    pub history: Option<crate::models::offers::PurchaseHistory>,
 }
 
 impl AggregatedLog {
@@ -123,14 +125,47 @@ pub fn aggregate_log(
     log: &Path,
     cutoff: Option<&str>,
 ) -> Result<AggregatedLog, BatchError> {
+    aggregate(manifest, None, log, cutoff)
+}
+
+/// [`aggregate_log`], also collecting each customer's items (in the same pass) when the
+/// bundle offers from purchase history, for [`Scorer::use_history`].
+pub fn aggregate_log_with_items(
+    bundle: &crate::bundle::Bundle,
+    log: &Path,
+    cutoff: Option<&str>,
+) -> Result<AggregatedLog, BatchError> {
+    let offers = bundle.rules.as_ref().zip(bundle.history.as_ref());
+    aggregate(&bundle.manifest, offers, log, cutoff)
+}
+
+fn aggregate(
+    manifest: &crate::bundle::Manifest,
+    offers: Option<(
+        &crate::models::rules::CrossSellModel,
+        &crate::models::offers::PurchaseHistory,
+    )>,
+    log: &Path,
+    cutoff: Option<&str>,
+) -> Result<AggregatedLog, BatchError> {
     use crate::data::transactions;
+    use crate::models::offers::HistoryBuilder;
     let Some(info) = &manifest.transactions else {
         return Err(BatchError::NotFromALog {
             version: manifest.version.clone(),
         });
     };
     let cutoff = cutoff.map(transactions::parse_cutoff).transpose()?;
-    let (table, quality) = transactions::customer_table_streamed(log, &info.spec, cutoff)?;
+    let mut items = offers.map(|(_, h)| HistoryBuilder::new(h.settings.clone(), cutoff));
+    let (table, quality) =
+        transactions::customer_table_streamed_with(log, &info.spec, cutoff, |event| {
+            if let Some(items) = &mut items {
+                items.add(event);
+            }
+        })?;
+    let history = offers
+        .zip(items)
+        .map(|((rules, _), items)| items.finish(rules));
     let temp_error = |source| BatchError::Write {
         path: std::env::temp_dir(),
         source,
@@ -142,7 +177,11 @@ pub fn aggregate_log(
             source,
         },
     )?;
-    Ok(AggregatedLog { file, quality })
+    Ok(AggregatedLog {
+        file,
+        quality,
+        history,
+    })
 }
 
 /// How scored rows are written.
@@ -762,7 +801,9 @@ fn for_each_scored<'a>(
         let mut panicked = false;
         let result = guarded(&mut panicked, || {
             read_row(scorer, layout, row, &mut scratch.values).and_then(|id| {
-                let answer = scorer.score_into(&mut scratch).map_err(|e| e.to_string())?;
+                let answer = scorer
+                    .score_bought_into(&mut scratch, Bought::Customer(&id))
+                    .map_err(|e| e.to_string())?;
                 write(id, &answer);
                 Ok(())
             })

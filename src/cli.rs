@@ -350,6 +350,10 @@ pub struct TransactionArgs {
     /// Item codes that are not products, e.g. POST,D,M,BANK CHARGES (comma-separated).
     #[arg(long, env = "CUSTSCORE_EXCLUDE_ITEMS", value_delimiter = ',')]
     pub exclude_items: Vec<String>,
+    /// Cross-sell rules fire on the items of each customer's last N baskets (default:
+    /// every item bought); nothing bought before is offered either way.
+    #[arg(long, env = "CUSTSCORE_HISTORY_BASKETS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub history_baskets: Option<u32>,
 }
 
 impl TransactionArgs {
@@ -376,6 +380,9 @@ impl TransactionArgs {
         }
         if !self.exclude_items.is_empty() {
             log.exclude_items = self.exclude_items.clone();
+        }
+        if let Some(n) = self.history_baskets {
+            log.history_baskets = Some(n as usize);
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum ConfigError {
     MissingTransactionColumn(&'static str),
     #[error("--churn-after-days must be between 1 and {MAX_CHURN_WINDOW_DAYS} (got {0})")]
     BadChurnWindow(i64),
+    #[error("--history-baskets (`[transactions] history_baskets`) must be at least 1")]
+    NoHistoryBaskets,
     #[error("no customer file: pass --customers FILE, --transactions FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
     NoCustomers,
     #[error("[rules]: {0}")]
@@ -78,6 +80,9 @@ pub struct TransactionsConfig {
     pub cutoff: Option<String>,
     /// Item codes that are not products (postage, fees).
     pub exclude_items: Vec<String>,
+    /// Cross-sell rules fire on the items of each customer's last N baskets (default:
+    /// every item bought).
+    pub history_baskets: Option<usize>,
 }
 
 impl Default for TransactionsConfig {
@@ -94,6 +99,7 @@ impl Default for TransactionsConfig {
             churn_after_days: 90,
             cutoff: None,
             exclude_items: Vec::new(),
+            history_baskets: None,
         }
     }
 }
@@ -111,6 +117,9 @@ impl TransactionsConfig {
         }
         if !(1..=MAX_CHURN_WINDOW_DAYS).contains(&self.churn_after_days) {
             return Err(ConfigError::BadChurnWindow(self.churn_after_days));
+        }
+        if self.history_baskets == Some(0) {
+            return Err(ConfigError::NoHistoryBaskets);
         }
         Ok(crate::data::transactions::TransactionSpec {
             customer_col: need(&self.customer_col, "--customer-col")?,

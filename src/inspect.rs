@@ -138,6 +138,9 @@ pub fn describe(bundle: &Bundle) -> String {
     out.push_str(&crate::inspect_retention::value_section(bundle));
     out.push_str(&targets_section(bundle, 3));
     out.push_str(&lifetime_section(bundle));
+    if let Some(history) = &bundle.history {
+        out.push_str(&history.describe());
+    }
     if let Some(rfm) = &bundle.rfm {
         out.push_str(&rfm.describe());
     }

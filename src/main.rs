@@ -127,7 +127,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
 
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
-    let scorer = Scorer::new(bundle);
+    let mut scorer = Scorer::new(bundle);
     let rejects = match (&args.rejects, args.output.as_os_str() == "-") {
         (Some(r), _) if r.as_os_str() == "-" => batch::RejectsTo::Output,
         (Some(r), _) => batch::RejectsTo::File(r.clone()),
@@ -155,7 +155,10 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let input = match (&args.input, &args.transactions) {
         (Some(input), _) => batch::Stream::from_arg(input),
         (None, Some(log)) => {
-            let log = aggregated_log(&scorer, log, args.cutoff.as_deref())?;
+            let mut log = aggregated_log(&scorer, log, args.cutoff.as_deref())?;
+            if let Some(history) = log.history.take() {
+                scorer.use_history(history);
+            }
             aggregated.insert(log).stream()
         }
         (None, None) => anyhow::bail!("pass --input FILE or --transactions FILE"),
@@ -196,7 +199,7 @@ fn aggregated_log(
     log: &std::path::Path,
     cutoff: Option<&str>,
 ) -> anyhow::Result<batch::AggregatedLog> {
-    let aggregated = batch::aggregate_log(&scorer.bundle().manifest, log, cutoff)?;
+    let aggregated = batch::aggregate_log_with_items(scorer.bundle(), log, cutoff)?;
     for line in aggregated.quality.findings() {
         eprintln!("{line}");
     }

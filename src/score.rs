@@ -6,6 +6,7 @@ use crate::features::{EncodeError, Value};
 use crate::models::classifier::explain::{push_reason, reason_texts};
 use crate::models::classifier::{ReasonScratch, RiskScore, ValueInputs};
 use crate::models::lifetime::{LifetimeAnswer, RepeatSummary};
+use crate::models::offers::{CustomerItems, PurchaseHistory};
 use crate::models::rfm::{RfmAnswer, RfmMeasures};
 use crate::models::rules::{CrossSellModel, HeldLookup, ItemOffer};
 use crate::numfmt;
@@ -128,6 +129,20 @@ pub struct Scorer {
     /// (telco: at most 2^10), so most lookups skip the rule scan; bounded for catalogues
     /// where sets rarely repeat.
     offers_seen: RwLock<HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>>,
+    /// Item sets of the log being scored (`score --transactions`), used instead of the
+    /// bundle's.
+    log_history: Option<PurchaseHistory>,
+}
+
+/// What the customer bought, for cross-sell from purchase history (order-log bundles).
+#[derive(Debug, Clone, Copy)]
+pub enum Bought<'h> {
+    /// Not known: offers come from the record's holdings columns (or popularity).
+    Unknown,
+    /// The customer with this id: their items from the log being scored, else the bundle's.
+    Customer(&'h str),
+    /// These items (e.g. aggregated from raw events in a request).
+    Items(&'h CustomerItems),
 }
 
 /// Most distinct held-product sets remembered by one Scorer.
@@ -233,7 +248,14 @@ impl Scorer {
             segment_names_csv,
             version_csv,
             offers_seen: RwLock::new(HashMap::new()),
+            log_history: None,
         }
+    }
+
+    /// Answer cross-sell from these item sets (those of the log being scored) rather than
+    /// the bundle's.
+    pub fn use_history(&mut self, history: PurchaseHistory) {
+        self.log_history = Some(history);
     }
 
     pub fn bundle(&self) -> &Bundle {
@@ -291,7 +313,7 @@ impl Scorer {
             values: raw,
             ..Scratch::default()
         };
-        let scored = self.score_into(&mut scratch)?;
+        let scored = self.score_bought_into(&mut scratch, Bought::Customer(&id))?;
         observe(&scored);
         Ok(self.answer(id, &scored))
     }
@@ -300,6 +322,15 @@ impl Scorer {
     pub fn score_into<'s, 'a>(
         &'s self,
         scratch: &'s mut Scratch<'a>,
+    ) -> Result<Scored<'s, 'a>, ScoreError> {
+        self.score_bought_into(scratch, Bought::Unknown)
+    }
+
+    /// [`score_into`](Self::score_into), with cross-sell from what the customer bought.
+    pub fn score_bought_into<'s, 'a>(
+        &'s self,
+        scratch: &'s mut Scratch<'a>,
+        bought: Bought,
     ) -> Result<Scored<'s, 'a>, ScoreError> {
         if scratch.values.len() != self.n_inputs() {
             return Err(ScoreError::Arity {
@@ -352,7 +383,7 @@ impl Scorer {
             targets,
             lifetime,
             rfm,
-            offers: self.cross_sell(values, held),
+            offers: self.cross_sell(values, held, bought),
             warnings,
             values,
         })
@@ -624,12 +655,23 @@ impl<'o> CsvRow<'o> {
 }
 
 impl Scorer {
-    /// Ranked offers for the products the record's holdings columns say are held.
-    fn cross_sell(&self, values: &[Value], held: &mut Vec<u32>) -> Arc<Vec<ItemOffer>> {
+    /// Ranked offers: from the customer's own items when they are known, else for the
+    /// products the record's holdings columns say are held.
+    fn cross_sell(
+        &self,
+        values: &[Value],
+        held: &mut Vec<u32>,
+        bought: Bought,
+    ) -> Arc<Vec<ItemOffer>> {
         let Some(model) = &self.bundle.rules else {
             return Arc::default();
         };
         held.clear();
+        if let Some(items) = self.items_of(bought) {
+            // Not remembered: purchase histories rarely repeat, and can be long.
+            let offers = model.offers_from(items.antecedent(), &items.bought, model.params.top_n);
+            return Arc::new(offers);
+        }
         for (column, at) in self.holdings_inputs.iter().enumerate() {
             let value = at.and_then(|at| values.get(at));
             if let Some(id) = value.and_then(|v| self.held_items.item(column, v)) {
@@ -678,6 +720,19 @@ impl Scorer {
             }
         }
         offers
+    }
+
+    /// The customer's items: given, or looked up in the log's or the bundle's history.
+    fn items_of<'h>(&'h self, bought: Bought<'h>) -> Option<&'h CustomerItems> {
+        match bought {
+            Bought::Unknown => None,
+            Bought::Items(items) => Some(items),
+            Bought::Customer(id) => self
+                .log_history
+                .as_ref()
+                .or(self.bundle.history.as_ref())?
+                .items_of(id),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::models::classifier::{
     fit_retention, RetentionError, RetentionFit, RetentionInputs, RetentionParams,
 };
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
+use crate::models::offers::{HistoryBuilder, HistorySettings};
 use crate::models::rfm::RfmModel;
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
@@ -109,10 +110,11 @@ pub fn train_with_holdout(
     config.check()?;
     // Baskets of the order log's invoices, when it names items: the cross-sell source.
     let mut invoices: Option<Baskets> = None;
+    let mut purchases: Option<HistoryBuilder> = None;
     let (mut table, log, config) = match &config.transactions.file {
         Some(path) if config.data.customers.is_none() => {
             let (table, log, orders) = table_from_log(path, config, progress)?;
-            invoices = orders;
+            (invoices, purchases) = orders.unzip();
             let config = from_log_config(config, &log.spec.customer_col);
             (table, Some(log), config)
         }
@@ -193,6 +195,10 @@ pub fn train_with_holdout(
     };
 
     let cross_sell = fit_cross_sell(&table, invoices.as_ref(), config, progress);
+    let history = cross_sell
+        .as_ref()
+        .zip(purchases)
+        .map(|((model, _), purchases)| purchases.finish(model));
     let retention = match &churned {
         Some(churned) => {
             progress.step(&format!(
@@ -333,6 +339,7 @@ pub fn train_with_holdout(
         drift: None,
         lifetime,
         rfm,
+        history,
     };
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));
@@ -623,13 +630,16 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
         .collect()
 }
 
+/// The invoices before the cut-off as baskets, and each customer's items.
+type LogItems = (Baskets, HistoryBuilder);
+
 /// Aggregate an order log into the customer table (features before the cut-off, the
 /// `churned` label after it).
 fn table_from_log(
     path: &std::path::Path,
     config: &TrainConfig,
     progress: &Progress,
-) -> Result<(Table, TransactionsInfo, Option<Baskets>), TrainError> {
+) -> Result<(Table, TransactionsInfo, Option<LogItems>), TrainError> {
     let spec = config.transactions.spec()?;
     progress.step(&format!("reading transactions {}", path.display()));
     let (events, mut quality, sha256) = transactions::read_log(path, &spec)?;
@@ -654,10 +664,20 @@ fn table_from_log(
     quality.note_span(&events, cutoff);
     table.source = path.display().to_string();
     table.sha256 = sha256;
-    let invoices = spec
-        .item_col
-        .is_some()
-        .then(|| Baskets::from_lists(transactions::baskets(&events)));
+    // Rules and item sets from purchases before the cut-off only, like every feature.
+    let invoices = spec.item_col.is_some().then(|| {
+        let before = || events.iter().filter(|e| e.time < cutoff);
+        let settings = HistorySettings {
+            baskets: config.transactions.history_baskets,
+            ..Default::default()
+        };
+        let mut purchases = HistoryBuilder::new(settings, Some(cutoff));
+        before().for_each(|e| purchases.add(e));
+        (
+            Baskets::from_lists(transactions::baskets(before())),
+            purchases,
+        )
+    });
     let info = TransactionsInfo {
         spec,
         cutoff: transactions::show_time(cutoff),

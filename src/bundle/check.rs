@@ -3,7 +3,7 @@
 //! and the field named, never discovered by a panic or an endless loop while scoring.
 
 use super::{corrupt, Bundle, BundleError, Schema, MANIFEST};
-use super::{DRIFT, ENCODER, LIFETIME, PYRAMID, RETENTION, RFM, RULES, SEGMENTS, TREE};
+use super::{DRIFT, ENCODER, HISTORY, LIFETIME, PYRAMID, RETENTION, RFM, RULES, SEGMENTS, TREE};
 use crate::config::MAX_CHURN_WINDOW_DAYS;
 use crate::features::Encoding;
 use crate::models::classifier::calibration::Calibrator;
@@ -142,6 +142,13 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     }
     if let Some(model) = &b.rfm {
         rfm(b, model)?;
+    }
+    if let Some(history) = &b.history {
+        let items = b.rules.as_ref().map_or(0, |r| r.items.len());
+        if !history.is_consistent(items) {
+            let what = format!("item ids must be sorted, below {items} (the rules' items), and `recent` within `bought`");
+            return Err(problem(HISTORY, "customers", what));
+        }
     }
     Ok(())
 }

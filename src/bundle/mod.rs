@@ -40,6 +40,7 @@ const TREE: &str = "tree.json";
 const DRIFT: &str = "drift_reference.json";
 const LIFETIME: &str = "lifetime.json";
 const RFM: &str = "rfm.json";
+const HISTORY: &str = "history.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -242,6 +243,9 @@ pub struct Bundle {
     pub lifetime: Option<crate::models::lifetime::LifetimeModel>,
     /// RFM quintile edges and rhythm figures (order-log bundles; absent in older ones).
     pub rfm: Option<crate::models::rfm::RfmModel>,
+    /// Each customer's items for cross-sell from purchase history (order-log bundles with
+    /// items; absent in older ones).
+    pub history: Option<crate::models::offers::PurchaseHistory>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -303,6 +307,9 @@ impl Bundle {
         }
         if let Some(rfm) = &self.rfm {
             files.push((RFM, to_json(rfm, RFM)?));
+        }
+        if let Some(history) = &self.history {
+            files.push((HISTORY, to_json(history, HISTORY)?));
         }
         let mut files: Vec<(String, Vec<u8>)> =
             files.into_iter().map(|(n, b)| (n.to_string(), b)).collect();
@@ -446,6 +453,10 @@ impl Bundle {
                     parse_json(&dir.join(&name), &read(&name)?)
                 })
                 .collect::<Result<_, _>>()?,
+            history: match manifest.files.contains_key(HISTORY) {
+                true => Some(parse_json(&dir.join(HISTORY), &read(HISTORY)?)?),
+                false => None,
+            },
             manifest,
         };
         check::check(&bundle, dir)?;

@@ -230,8 +230,21 @@ pub fn customer_table_streamed(
     spec: &TransactionSpec,
     cutoff: Option<NaiveDateTime>,
 ) -> Result<(Table, LogQuality), TransactionError> {
+    customer_table_streamed_with(path, spec, cutoff, |_| ())
+}
+
+/// [`customer_table_streamed`], showing every usable event to `also` as it goes past.
+pub fn customer_table_streamed_with(
+    path: &Path,
+    spec: &TransactionSpec,
+    cutoff: Option<NaiveDateTime>,
+    mut also: impl FnMut(&Event),
+) -> Result<(Table, LogQuality), TransactionError> {
     let mut totals = CustomerTotals::new(cutoff, spec.churn_after_days);
-    let scan = for_each_event(path, spec, |event| totals.add(&event))?;
+    let scan = for_each_event(path, spec, |event| {
+        totals.add(&event);
+        also(&event);
+    })?;
     let cutoff = cutoff.unwrap_or(scan.last + Duration::seconds(1));
     let mut quality = scan.quality;
     quality.note_scan_span(scan.first, scan.last, cutoff);
@@ -703,9 +716,9 @@ impl CustomerTotals {
 }
 
 /// Orders as baskets of distinct product items (returns and excluded codes left out).
-pub fn baskets(events: &[Event]) -> Vec<Vec<String>> {
+pub fn baskets<'e>(events: impl IntoIterator<Item = &'e Event>) -> Vec<Vec<String>> {
     let mut by_order: HashMap<&str, Vec<String>> = HashMap::new();
-    for e in events.iter().filter(|e| !e.is_return()) {
+    for e in events.into_iter().filter(|e| !e.is_return()) {
         if let Some(item) = &e.item {
             by_order
                 .entry(e.order.as_str())

@@ -3,6 +3,7 @@
 
 pub mod classifier;
 pub mod lifetime;
+pub mod offers;
 pub mod rfm;
 pub mod rules;
 pub mod segment;

@@ -2,6 +2,7 @@
 //! serves and that the tests start, so there is one configuration to get right.
 
 pub mod error;
+mod events_body;
 mod lifecycle;
 mod metrics;
 mod openapi;

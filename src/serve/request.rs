@@ -162,7 +162,7 @@ fn record_id<'a>(
     .map_err(missing)
 }
 
-fn kind(value: &Json) -> &'static str {
+pub(super) fn kind(value: &Json) -> &'static str {
     match value {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",

@@ -125,6 +125,14 @@ pub async fn score_one(
     let (answer, contact) = off_worker_if_big(body.len(), move || {
         let json = parse_json(&body)?;
         let scorer = shared.scorer();
+        if super::events_body::may_have_events(&body) {
+            let events = isolated(&shared.metrics, || {
+                super::events_body::score_events(&shared, &scorer, &json)
+            })?;
+            if let Some(answer) = events {
+                return Ok((to_json(&answer)?, None));
+            }
+        }
         let window = shared.window_for(&scorer);
         let (answer, contact) =
             score_value(&shared.metrics, &scorer, window.as_deref(), &json, "")?;

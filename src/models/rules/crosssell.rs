@@ -311,22 +311,36 @@ impl CrossSellModel {
 
     /// The best `top_n` products for a customer holding `held` (item ids, any order).
     pub fn offers(&self, held: &[u32], top_n: usize) -> Vec<ItemOffer> {
-        let mut held_bits = vec![0u64; self.items.len().div_ceil(64)];
-        for &h in held {
-            if let Some(word) = held_bits.get_mut(h as usize / 64) {
-                *word |= 1 << (h % 64);
+        self.offers_from(held, held, top_n)
+    }
+
+    /// The best `top_n` products when the rules fire on `antecedent` and nothing in
+    /// `owned` (which holds `antecedent`) may be offered: a customer's last baskets and
+    /// everything they ever bought.
+    pub fn offers_from(&self, antecedent: &[u32], owned: &[u32], top_n: usize) -> Vec<ItemOffer> {
+        let bits = |set: &[u32]| {
+            let mut bits = vec![0u64; self.items.len().div_ceil(64)];
+            for &h in set {
+                if let Some(word) = bits.get_mut(h as usize / 64) {
+                    *word |= 1 << (h % 64);
+                }
             }
-        }
-        let is_held = |i: u32| held_bits[i as usize / 64] & (1 << (i % 64)) != 0;
+            bits
+        };
+        let (fires_bits, owned_bits) = (bits(antecedent), bits(owned));
+        let is_set = |bits: &[u64], i: u32| bits[i as usize / 64] & (1 << (i % 64)) != 0;
+        let is_held = |i: u32| is_set(&fires_bits, i);
+        let is_owned = |i: u32| is_set(&owned_bits, i);
+        let held = owned;
         let mut offers: Vec<ItemOffer> = Vec::new();
-        for &h in held {
+        for &h in antecedent {
             for entry in self
                 .by_first_item
                 .get(h as usize)
                 .map_or(&[][..], Vec::as_slice)
             {
                 let rest = &self.rest_items[entry.rest.0 as usize..entry.rest.1 as usize];
-                if is_held(entry.consequent)
+                if is_owned(entry.consequent)
                     || !rest.iter().all(|&a| is_held(a))
                     || self.excluded(held, entry.consequent)
                 {
