@@ -103,9 +103,13 @@ impl BgNbd {
         let z = t / (alpha + c.age + t);
         // Euler's transformation: 2F1(ha, hb; hc; z) = (1 − z)^(hc−ha−hb) 2F1(hc−ha, hc−hb;
         // hc; z), whose terms stay small for large x (where the direct series overflows).
-        let ln_hyp = hyp2f1(hc - ha, hc - hb, hc, z)?.ln() + (hc - ha - hb) * (1.0 - z).ln();
+        // With a + b + x < 1 the series can sum to a negative number, so its sign is
+        // carried apart from the logarithm of its size.
+        let hyp = hyp2f1(hc - ha, hc - hb, hc, z)?;
+        let ln_rest = (hc - ha - hb) * (1.0 - z).ln()
+            + (r + x) * ((alpha + c.age) / (alpha + t + c.age)).ln();
         let first = (a + b + x - 1.0) / (a - 1.0);
-        let second = 1.0 - (ln_hyp + (r + x) * ((alpha + c.age) / (alpha + t + c.age)).ln()).exp();
+        let second = 1.0 - hyp.signum() * (hyp.abs().ln() + ln_rest).exp();
         let denominator = match x > 0.0 {
             true => 1.0 + a / (b + x - 1.0) * ((alpha + c.age) / (alpha + c.recency)).powf(r + x),
             false => 1.0,
