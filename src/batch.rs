@@ -8,6 +8,7 @@
 //! binary runs unchanged as a pipe stage (Spark `RDD.pipe`, Hadoop streaming, a shell).
 
 use crate::data::csv_input::{self, Next, Record, RecordReader};
+use crate::decisions::Decider;
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
 use crate::outcomes::{Arm, Campaign, Contact, Store, StoreError};
@@ -322,7 +323,8 @@ struct Part {
     contacts: Vec<Contact>,
 }
 
-/// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
+/// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`; with a
+/// `decider`, CSV rows gain the next best action and its expected value.
 pub fn score_stream(
     scorer: &Scorer,
     input: &Stream,
@@ -330,6 +332,7 @@ pub fn score_stream(
     rejects: &Path,
     format: Format,
     contacts: Option<ContactLog>,
+    decider: Option<&Decider>,
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
     let (campaign, store) = match contacts {
@@ -352,7 +355,7 @@ pub fn score_stream(
     let (reader, layout, size) = open_input(scorer, input)?;
     let mut writer = Writer::create(output, rejects, store)?;
     if format == Format::Csv {
-        writer.write_header(scorer, campaign.is_some())?;
+        writer.write_header(scorer, decider.is_some(), campaign.is_some())?;
     }
 
     let progress = progress_bar(size);
@@ -380,7 +383,7 @@ pub fn score_stream(
                 chunk.rows(),
                 format,
                 slots.as_ref(),
-                campaign,
+                Extras { campaign, decider },
                 &mut parts,
             );
             for part in &parts {
@@ -464,7 +467,7 @@ pub struct ScanSummary {
 pub fn scan_stream(
     scorer: &Scorer,
     input: &Stream,
-    visit: &(dyn Fn(&Scored) + Sync),
+    visit: &(dyn Fn(&str, &Scored) + Sync),
 ) -> Result<ScanSummary, BatchError> {
     let (reader, layout, _) = open_input(scorer, input)?;
     let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(IN_FLIGHT);
@@ -482,7 +485,7 @@ pub fn scan_stream(
                 .par_chunks(256)
                 .map(|rows| {
                     let mut rejects = Vec::new();
-                    for_each_scored(scorer, &layout, rows, &mut rejects, |_, s| visit(s))
+                    for_each_scored(scorer, &layout, rows, &mut rejects, |id, s| visit(&id, s))
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -503,7 +506,7 @@ fn score_chunk(
     rows: &[Row],
     format: Format,
     slots: Option<&SlotMap>,
-    campaign: Option<&CampaignRun>,
+    extras: Extras,
     parts: &mut Vec<Part>,
 ) {
     let part_rows = rows
@@ -513,7 +516,7 @@ fn score_chunk(
     parts.resize_with(rows.len().div_ceil(part_rows), Part::default);
     rows.par_chunks(part_rows)
         .zip(parts.par_iter_mut())
-        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, campaign, part));
+        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, extras, part));
 }
 
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
@@ -570,9 +573,10 @@ fn score_part(
     rows: &[Row],
     format: Format,
     slots: Option<&SlotMap>,
-    campaign: Option<&CampaignRun>,
+    extras: Extras,
     part: &mut Part,
 ) {
+    let campaign = extras.campaign;
     part.bytes.clear();
     part.rejects.clear();
     part.contacts.clear();
@@ -600,6 +604,9 @@ fn score_part(
             let mut field = String::new();
             for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
                 scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+                if let Some(decider) = extras.decider {
+                    append_next_best_action(&mut part.bytes, scorer, decider, &id, scored);
+                }
                 if let Some((run, arm)) = contact(&id, scored) {
                     append_arm(&mut part.bytes, &run.name_csv, arm);
                 }
@@ -620,6 +627,35 @@ fn score_part(
             count(scored);
         }),
     };
+}
+
+/// What a run adds to each scored row besides the answers.
+#[derive(Clone, Copy)]
+struct Extras<'r> {
+    campaign: Option<&'r CampaignRun>,
+    decider: Option<&'r Decider>,
+}
+
+/// Replace the line end of the row just written with the best action's name and
+/// expected value (empty when no action is eligible).
+fn append_next_best_action(
+    out: &mut Vec<u8>,
+    scorer: &Scorer,
+    decider: &Decider,
+    id: &str,
+    scored: &Scored,
+) {
+    let best = decider.best_for_scored(scorer, id, scored);
+    out.pop();
+    out.push(b',');
+    if let Some(best) = best {
+        out.extend_from_slice(crate::score::csv_field(&best.action).as_bytes());
+        out.push(b',');
+        out.extend_from_slice(crate::numfmt::fixed(best.expected_value, 2).as_bytes());
+    } else {
+        out.push(b',');
+    }
+    out.push(b'\n');
 }
 
 /// The header of a campaign run: the scored columns, then `campaign` and `arm`.
@@ -794,6 +830,7 @@ pub fn score_file(
         rejects,
         Format::Csv,
         None,
+        None,
     )
 }
 
@@ -865,9 +902,18 @@ impl<'s> Writer<'s> {
         })
     }
 
-    fn write_header(&mut self, scorer: &Scorer, with_arm: bool) -> Result<(), BatchError> {
+    fn write_header(
+        &mut self,
+        scorer: &Scorer,
+        with_actions: bool,
+        with_arm: bool,
+    ) -> Result<(), BatchError> {
         let mut header = Vec::new();
         scorer.write_csv_header(&mut header);
+        if with_actions {
+            header.pop();
+            header.extend_from_slice(b",next_best_action,next_best_action_value\n");
+        }
         if with_arm {
             append_arm_header(&mut header);
         }

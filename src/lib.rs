@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod config;
 pub mod data;
+pub mod decisions;
 pub mod features;
 pub mod lifecycle;
 pub mod models;
@@ -22,6 +23,7 @@ pub mod train;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod batch;
 pub mod cli;
+pub mod decisions_cli;
 pub mod drift_cli;
 pub mod inspect;
 pub mod inspect_retention;

@@ -36,6 +36,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Drift(args) => run_drift(args),
         Command::Lifetime(args) => Ok(custscore::lifetime_cli::run_lifetime(&args)?),
         Command::Outcomes(args) => Ok(custscore::outcomes_cli::run_outcomes(args.action)?),
+        Command::Target(args) => {
+            print!("{}", custscore::decisions_cli::run_target(&args)?);
+            Ok(())
+        }
+        Command::Changes(args) => {
+            print!("{}", custscore::decisions_cli::run_changes(&args)?);
+            Ok(())
+        }
         Command::Evaluate(args) => {
             print!("{}", custscore::outcomes_cli::run_evaluate(&args)?);
             Ok(())
@@ -185,7 +193,19 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let contacts = campaign
         .zip(store.as_deref_mut())
         .map(|(campaign, store)| batch::ContactLog { campaign, store });
-    let summary = batch::score_stream(&scorer, &input, &output, &rejects, args.format, contacts)?;
+    let decider = custscore::decisions::Decider::from_file(args.actions.as_deref(), &scorer)?;
+    if decider.is_some() && args.format != batch::Format::Csv {
+        anyhow::bail!("--actions adds CSV columns: use --format csv (POST /v1/next-best-action answers in JSON)");
+    }
+    let summary = batch::score_stream(
+        &scorer,
+        &input,
+        &output,
+        &rejects,
+        args.format,
+        contacts,
+        decider.as_ref(),
+    )?;
     drop(aggregated);
     eprintln!("{summary}");
     if let Some(line) = summary.drift_line() {
@@ -266,6 +286,11 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         workers,
         watch_interval: watch_interval(args.watch_interval)?,
+        actions: args
+            .actions
+            .as_deref()
+            .map(custscore::decisions::ActionSet::load)
+            .transpose()?,
         shadow: args
             .shadow
             .map(|version| serve::shadow::ShadowOptions::new(version, args.shadow_share))
