@@ -493,6 +493,57 @@ mod tests {
         assert!(summary.not_compared[0].starts_with("`lifecycle_status` (absent from "));
     }
 
+    /// One customer in a generated scored file: (tier, band, value), or absent.
+    type Snapshot = Option<(usize, usize, u32)>;
+
+    fn scored_file(customers: &[Snapshot], order: &[usize]) -> String {
+        const TIERS: [&str; 3] = ["gold", "iron", "lead"];
+        const BANDS: [&str; 3] = ["low", "medium", "high"];
+        let mut text = String::from("id,tier,risk_band,clv\n");
+        for &i in order {
+            if let Some((tier, band, value)) = customers[i] {
+                text += &format!("c{i},{},{},{value}\n", TIERS[tier], BANDS[band]);
+            }
+        }
+        text
+    }
+
+    proptest::proptest! {
+        /// Whatever the two files hold and in whatever order, the counts are those of a
+        /// plain comparison customer by customer.
+        #[test]
+        fn counts_match_a_customer_by_customer_comparison(
+            pairs in proptest::collection::vec(
+                (proptest::option::of((0..3usize, 0..3usize, 0..100u32)),
+                 proptest::option::of((0..3usize, 0..3usize, 0..100u32))),
+                0..30),
+            shuffle in proptest::collection::vec(0..1000usize, 30),
+        ) {
+            let before: Vec<Snapshot> = pairs.iter().map(|p| p.0).collect();
+            let after: Vec<Snapshot> = pairs.iter().map(|p| p.1).collect();
+            let mut order: Vec<usize> = (0..pairs.len()).collect();
+            order.sort_by_key(|&i| shuffle[i]);
+            let (summary, out) = run(
+                &scored_file(&before, &(0..pairs.len()).collect::<Vec<_>>()),
+                &scored_file(&after, &order),
+                &ChangeOptions::default(),
+            ).unwrap();
+            let both = || pairs.iter().filter_map(|p| Some((p.0?, p.1?)));
+            let expected = [
+                ("tier", both().filter(|(a, b)| a.0 != b.0).count()),
+                ("risk_band", both().filter(|(a, b)| a.1 != b.1).count()),
+                ("value_drop", both().filter(|(a, b)| a.2 > 0 && (a.2 - b.2.min(a.2)) as f64 >= 0.2 * a.2 as f64).count()),
+                ("new", pairs.iter().filter(|p| p.0.is_none() && p.1.is_some()).count()),
+                ("gone", pairs.iter().filter(|p| p.0.is_some() && p.1.is_none()).count()),
+            ];
+            for (kind, n) in expected {
+                proptest::prop_assert_eq!(summary.counts.get(kind).copied().unwrap_or(0), n, "{}", kind);
+            }
+            proptest::prop_assert_eq!(summary.matched, both().count());
+            proptest::prop_assert_eq!(out.lines().count() - 1, summary.counts.values().sum::<usize>());
+        }
+    }
+
     #[test]
     fn a_fall_smaller_than_the_threshold_is_not_a_change() {
         let after = "id,segment,tier,risk_band,clv\na,1,gold,low,810\n";
