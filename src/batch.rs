@@ -9,6 +9,7 @@
 
 use crate::batch_input::{InputReader, InputSpec, JsonlReader, RowRead};
 use crate::data::csv_input::{self, Record, RecordReader};
+use crate::decisions::Decider;
 use crate::features::Value;
 use crate::monitoring::{Counts, DriftReport, SlotMap, Thresholds};
 use crate::outcomes::{Arm, Campaign, Contact, Store, StoreError};
@@ -392,7 +393,8 @@ pub struct StreamOptions {
     pub rejects: RejectsTo,
 }
 
-/// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`.
+/// Score `input` into `output` (CSV or JSON Lines), rejects to `rejects`; with a
+/// `decider`, CSV rows gain the next best action and its expected value.
 pub fn score_stream(
     scorer: &Scorer,
     input: &Stream,
@@ -400,13 +402,14 @@ pub fn score_stream(
     rejects: &Path,
     format: Format,
     contacts: Option<ContactLog>,
+    decider: Option<&Decider>,
 ) -> Result<BatchSummary, BatchError> {
     let options = StreamOptions {
         input: InputSpec::default(),
         format,
         rejects: RejectsTo::File(rejects.to_path_buf()),
     };
-    score_stream_with(scorer, input, output, &options, contacts)
+    score_stream_with(scorer, input, output, &options, contacts, decider)
 }
 
 /// Score `input` into `output` as `options` say: header-less CSV or JSON Lines input,
@@ -417,6 +420,7 @@ pub fn score_stream_with(
     output: &Stream,
     options: &StreamOptions,
     contacts: Option<ContactLog>,
+    decider: Option<&Decider>,
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
     let format = options.format;
@@ -439,7 +443,7 @@ pub fn score_stream_with(
     };
     let (reader, mut layout, size) = open_input(scorer, input, &options.input)?;
     layout.mark_rejects = options.rejects == RejectsTo::Output;
-    let header = csv_header(scorer, campaign.is_some(), layout.mark_rejects);
+    let header = csv_header(scorer, decider.is_some(), campaign.is_some(), layout.mark_rejects);
     let sink = match &options.rejects {
         RejectsTo::File(path) => RejectSink::file(path)?,
         RejectsTo::Output if format == Format::Jsonl => RejectSink::JsonLines,
@@ -477,7 +481,7 @@ pub fn score_stream_with(
                 chunk.rows(),
                 format,
                 slots.as_ref(),
-                campaign,
+                Extras { campaign, decider },
                 &mut parts,
             );
             for part in &parts {
@@ -579,7 +583,7 @@ pub struct ScanSummary {
 pub fn scan_stream(
     scorer: &Scorer,
     input: &Stream,
-    visit: &(dyn Fn(&Scored) + Sync),
+    visit: &(dyn Fn(&str, &Scored) + Sync),
 ) -> Result<ScanSummary, BatchError> {
     let (reader, layout, _) = open_input(scorer, input, &InputSpec::default())?;
     let (chunks, inbox) = mpsc::sync_channel::<std::io::Result<Chunk>>(IN_FLIGHT);
@@ -597,7 +601,7 @@ pub fn scan_stream(
                 .par_chunks(256)
                 .map(|rows| {
                     let mut rejects = Vec::new();
-                    for_each_scored(scorer, &layout, rows, &mut rejects, |_, s| visit(s))
+                    for_each_scored(scorer, &layout, rows, &mut rejects, |id, s| visit(&id, s))
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -618,7 +622,7 @@ fn score_chunk(
     rows: &[Row],
     format: Format,
     slots: Option<&SlotMap>,
-    campaign: Option<&CampaignRun>,
+    extras: Extras,
     parts: &mut Vec<Part>,
 ) {
     let part_rows = rows
@@ -628,7 +632,7 @@ fn score_chunk(
     parts.resize_with(rows.len().div_ceil(part_rows), Part::default);
     rows.par_chunks(part_rows)
         .zip(parts.par_iter_mut())
-        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, campaign, part));
+        .for_each(|(rows, part)| score_part(scorer, layout, rows, format, slots, extras, part));
 }
 
 /// The reader thread: chunks of rows, until the input ends, the scorer side hangs up,
@@ -683,9 +687,10 @@ fn score_part(
     rows: &[Row],
     format: Format,
     slots: Option<&SlotMap>,
-    campaign: Option<&CampaignRun>,
+    extras: Extras,
     part: &mut Part,
 ) {
+    let campaign = extras.campaign;
     part.bytes.clear();
     part.rejects.clear();
     part.contacts.clear();
@@ -713,6 +718,9 @@ fn score_part(
             let mut field = String::new();
             for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
                 scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+                if let Some(decider) = extras.decider {
+                    append_next_best_action(&mut part.bytes, scorer, decider, &id, scored);
+                }
                 if let Some((run, arm)) = contact(&id, scored) {
                     append_arm(&mut part.bytes, &run.name_csv, arm);
                 }
@@ -739,17 +747,51 @@ fn score_part(
     };
 }
 
+/// What a run adds to each scored row besides the answers.
+#[derive(Clone, Copy)]
+struct Extras<'r> {
+    campaign: Option<&'r CampaignRun>,
+    decider: Option<&'r Decider>,
+}
+
+/// Replace the line end of the row just written with the best action's name and
+/// expected value (empty when no action is eligible).
+fn append_next_best_action(
+    out: &mut Vec<u8>,
+    scorer: &Scorer,
+    decider: &Decider,
+    id: &str,
+    scored: &Scored,
+) {
+    let best = decider.best_for_scored(scorer, id, scored);
+    out.pop();
+    out.push(b',');
+    if let Some(best) = best {
+        out.extend_from_slice(crate::score::csv_field(&best.action).as_bytes());
+        out.push(b',');
+        out.extend_from_slice(crate::numfmt::fixed(best.expected_value, 2).as_bytes());
+    } else {
+        out.push(b',');
+    }
+    out.push(b'\n');
+}
+
 /// The header of a campaign run: the scored columns, then `campaign` and `arm`.
 fn append_arm_header(out: &mut Vec<u8>) {
     out.pop();
     out.extend_from_slice(b",campaign,arm\n");
 }
 
-/// The CSV header line: the scored columns, `campaign,arm` for a campaign run, and
-/// `_rejected,_record` when rejects are marked in the output.
-fn csv_header(scorer: &Scorer, with_arm: bool, mark_rejects: bool) -> Vec<u8> {
+/// The CSV header line: the scored columns, the next best action when actions are
+/// given, `campaign,arm` for a campaign run, and `_rejected,_record` when rejects are
+/// marked in the output.
+fn csv_header(scorer: &Scorer, with_actions: bool, with_arm: bool, mark_rejects: bool) -> Vec<u8> {
     let mut header = Vec::new();
     scorer.write_csv_header(&mut header);
+    if with_actions {
+        header.pop();
+        header.extend_from_slice(b",next_best_action,next_best_action_value\n");
+    }
     if with_arm {
         append_arm_header(&mut header);
     }
@@ -937,6 +979,7 @@ pub fn score_file(
         &Stream::from_arg(output),
         rejects,
         Format::Csv,
+        None,
         None,
     )
 }

@@ -47,6 +47,12 @@ pub enum Command {
     /// customer table `train --transactions` builds (same features, same `churned`
     /// label) as of a given cut-off.
     Aggregate(AggregateArgs),
+    /// A target list for one action: the customers that maximise its total expected value
+    /// within a budget.
+    Target(crate::decisions_cli::TargetArgs),
+    /// Changes between two scored files (tier, segment, risk band, lifecycle, value
+    /// drop), one row per change: the triggers of event-based marketing.
+    Changes(crate::decisions_cli::ChangesArgs),
 }
 
 /// Where contacts and outcomes are kept.
@@ -481,6 +487,9 @@ pub struct ScoreArgs {
         requires = "campaign"
     )]
     pub control_share: f64,
+    /// Actions (TOML): adds the columns next_best_action and next_best_action_value.
+    #[arg(long, env = "CUSTSCORE_ACTIONS")]
+    pub actions: Option<PathBuf>,
     #[command(flatten)]
     pub db: OutcomesDbArg,
     #[command(flatten)]
@@ -557,6 +566,9 @@ pub struct ServeArgs {
         requires = "shadow"
     )]
     pub shadow_share: f64,
+    /// Actions (TOML) for POST /v1/next-best-action (without it that route answers 404).
+    #[arg(long, env = "CUSTSCORE_ACTIONS")]
+    pub actions: Option<PathBuf>,
     #[command(flatten)]
     pub db: OutcomesDbArg,
     #[command(flatten)]

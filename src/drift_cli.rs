@@ -169,7 +169,7 @@ fn count_file(
     input: &Stream,
 ) -> Result<(ScanSummary, crate::monitoring::Counts), BatchError> {
     let counts = AtomicCounts::new(slots.len());
-    let summary = scan_stream(scorer, input, &|s| {
+    let summary = scan_stream(scorer, input, &|_, s| {
         let (segment, probability) = scores(s);
         slots.record(s.values(), segment, probability, |slot| counts.hit(slot));
     })?;
@@ -218,7 +218,7 @@ fn samples(scorer: &Scorer, slots: &SlotMap, input: &Stream) -> Result<Vec<Sampl
         .map(|i| encoder.input_index(&i.name))
         .collect();
     let columns = Mutex::new(empty_samples(slots));
-    scan_stream(scorer, input, &|s| {
+    scan_stream(scorer, input, &|_, s| {
         let mut columns = columns.lock().unwrap_or_else(|e| e.into_inner());
         for (column, i) in columns.iter_mut().zip(&at) {
             match (column, i.and_then(|i| s.values().get(i))) {

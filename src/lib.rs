@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod config;
 pub mod data;
+pub mod decisions;
 pub mod features;
 pub mod lifecycle;
 pub mod models;
@@ -24,6 +25,7 @@ pub mod aggregate_cli;
 pub mod batch;
 pub mod batch_input;
 pub mod cli;
+pub mod decisions_cli;
 pub mod drift_cli;
 pub mod inspect;
 pub mod inspect_retention;

@@ -35,6 +35,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lifetime(args) => Ok(custscore::lifetime_cli::run_lifetime(&args)?),
         Command::Outcomes(args) => Ok(custscore::outcomes_cli::run_outcomes(args.action)?),
         Command::Aggregate(args) => Ok(custscore::aggregate_cli::run_aggregate(&args)?),
+        Command::Target(args) => {
+            print!("{}", custscore::decisions_cli::run_target(&args)?);
+            Ok(())
+        }
+        Command::Changes(args) => {
+            print!("{}", custscore::decisions_cli::run_changes(&args)?);
+            Ok(())
+        }
         Command::Evaluate(args) => {
             print!("{}", custscore::outcomes_cli::run_evaluate(&args)?);
             Ok(())
@@ -183,7 +191,12 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         format: args.format,
         rejects,
     };
-    let summary = batch::score_stream_with(&scorer, &input, &output, &options, contacts)?;
+    let decider = custscore::decisions::Decider::from_file(args.actions.as_deref(), &scorer)?;
+    if decider.is_some() && args.format != batch::Format::Csv {
+        anyhow::bail!("--actions adds CSV columns: use --format csv (POST /v1/next-best-action answers in JSON)");
+    }
+    let summary =
+        batch::score_stream_with(&scorer, &input, &output, &options, contacts, decider.as_ref())?;
     drop(aggregated);
     eprintln!("{summary}");
     if let Some(line) = summary.drift_line() {
@@ -264,6 +277,11 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         workers,
         watch_interval: watch_interval(args.watch_interval)?,
+        actions: args
+            .actions
+            .as_deref()
+            .map(custscore::decisions::ActionSet::load)
+            .transpose()?,
         shadow: args
             .shadow
             .map(|version| serve::shadow::ShadowOptions::new(version, args.shadow_share))

@@ -1,6 +1,7 @@
 //! The REST scoring service (actix-web). `app` builds the exact application that `run`
 //! serves and that the tests start, so there is one configuration to get right.
 
+mod decisions;
 pub mod error;
 mod events_body;
 mod lifecycle;
@@ -46,6 +47,8 @@ pub struct ServeOptions {
     pub outcomes: crate::outcomes::StoreLocation,
     /// The location was named by the user: failing to open it stops the start.
     pub outcomes_required: bool,
+    /// Actions for POST /v1/next-best-action.
+    pub actions: Option<crate::decisions::ActionSet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,8 @@ pub enum ServeError {
     Shadow(#[from] shadow::ShadowError),
     #[error(transparent)]
     Outcomes(#[from] crate::outcomes::StoreError),
+    #[error(transparent)]
+    Actions(#[from] crate::decisions::ActionsError),
 }
 
 /// Load the CURRENT bundle; on a first start with none, train the default one first.
@@ -163,6 +168,7 @@ pub fn app(
         })
         .service(routes::score_batch)
         .service(routes::score_one)
+        .service(decisions::next_best_action)
         .service(routes::models)
         .service(routes::segments)
         .service(routes::rules)
@@ -239,6 +245,11 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         options.monitoring,
     )?;
     state.outcomes = Some(open_outcomes(&options)?);
+    if let Some(actions) = options.actions.clone() {
+        // Checked against the bundle now, so a column typo stops the start.
+        crate::decisions::Decider::new(actions.clone(), &state.scorer())?;
+        state.actions = Some(std::sync::Arc::new(actions));
+    }
     if let Some(shadowing) = &options.shadow {
         let shadow = start_shadow(&state, &options.models, shadowing)?;
         shadow.follow_served(&version);

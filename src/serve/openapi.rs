@@ -21,6 +21,7 @@ use utoipa::OpenApi;
     paths(
         routes::score_one,
         routes::score_batch,
+        super::decisions::next_best_action,
         routes::models,
         routes::segments,
         routes::rules,
@@ -65,7 +66,10 @@ use utoipa::OpenApi;
         crate::outcomes::evaluate::Decile,
         crate::outcomes::evaluate::BandFigures,
         crate::outcomes::evaluate::ArmFigures,
-        crate::outcomes::evaluate::Effect
+        crate::outcomes::evaluate::Effect,
+        crate::decisions::NextBestAction,
+        crate::decisions::nba::Choice,
+        crate::decisions::nba::Ineligible
     ))
 )]
 struct ApiDoc;

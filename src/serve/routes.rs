@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 #[schema(example = json!({"customer_id": "7590-VHVEG", "tenure": 1, "contract": "Month-to-month", "monthly_charges": 29.85, "total_charges": 29.85}))]
 pub struct CustomerRecord(#[allow(dead_code)] std::collections::HashMap<String, Json>);
 
-fn score_error(error: ScoreError, path: &str) -> ApiError {
+pub(super) fn score_error(error: ScoreError, path: &str) -> ApiError {
     match error.field() {
         Some(field) => ApiError::field(
             Code::InvalidField,
@@ -82,7 +82,7 @@ fn score_value(
 /// Run `work`, turning a panic into an internal error with its message, counted in
 /// `custscore_scoring_panics_total`. The Scorer is immutable apart from its offer cache,
 /// whose lock tolerates poisoning, so it is safe to keep serving after an unwind.
-fn isolated<T>(
+pub(super) fn isolated<T>(
     counters: &Metrics,
     work: impl FnOnce() -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
@@ -152,7 +152,7 @@ pub async fn score_one(
 /// the worker. Smaller bodies stay inline, where the thread hop would cost more than the work.
 const INLINE_BODY_BYTES: usize = 16 * 1024;
 
-async fn off_worker_if_big<T: Send + 'static>(
+pub(super) async fn off_worker_if_big<T: Send + 'static>(
     body_bytes: usize,
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -166,12 +166,12 @@ fn blocking_error(e: actix_web::error::BlockingError) -> ApiError {
     ApiError::new(Code::Internal, format!("the blocking pool failed: {e}"))
 }
 
-fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+pub(super) fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value)
         .map_err(|e| ApiError::new(Code::Internal, format!("cannot write the answer: {e}")))
 }
 
-fn json_response(body: Vec<u8>) -> HttpResponse {
+pub(super) fn json_response(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body)

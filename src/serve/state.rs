@@ -127,6 +127,8 @@ pub struct AppState {
     pub shadow: Option<super::shadow::Shadow>,
     /// Where contacts and outcome events go.
     pub outcomes: Option<super::outcomes::OutcomesStore>,
+    /// The actions of POST /v1/next-best-action, when configured.
+    pub actions: Option<Arc<crate::decisions::ActionSet>>,
     reloading: Mutex<()>,
 }
 
@@ -150,6 +152,7 @@ impl AppState {
             limits,
             shadow: None,
             outcomes: None,
+            actions: None,
             reloading: Mutex::new(()),
         })
     }

@@ -1,0 +1,361 @@
+//! Decisions end to end with the real binary: `score --actions`, `target`, `changes`, and
+//! POST /v1/next-best-action on a real server.
+
+mod common;
+use common::http::{post_json, start};
+use common::*;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+const ACTIONS: &str = "training-data/actions.toml";
+
+const CUSTOMER: &str = r#"{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0,
+  "partner": 1, "dependents": 0, "tenure": 1, "phone_service": 0,
+  "multiple_lines": "No phone service", "internet_service": "DSL", "online_security": "No",
+  "online_backup": "Yes", "device_protection": "No", "tech_support": "No",
+  "streaming_tv": "No", "streaming_movies": "No", "contract": "Month-to-month",
+  "paperless_billing": 1, "payment_method": "Electronic check",
+  "monthly_charges": 29.85, "total_charges": 29.85}"#;
+
+fn trained(dir: &Path) -> PathBuf {
+    let models = dir.join("models");
+    train_small(&models);
+    models
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn number(record: &csv::StringRecord, headers: &csv::StringRecord, name: &str) -> f64 {
+    let at = headers.iter().position(|h| h == name).unwrap();
+    record[at].parse().unwrap()
+}
+
+#[test]
+fn score_with_actions_adds_the_best_action_and_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let output = dir.path().join("scored.csv");
+    let out = run(&[
+        "score",
+        "--input",
+        path(&fixture("telco_400.csv")),
+        "--output",
+        path(&output),
+        "--models",
+        path(&models),
+        "--actions",
+        ACTIONS,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(&output).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let tail: Vec<&str> = headers.iter().rev().take(2).collect();
+    assert_eq!(tail, ["next_best_action_value", "next_best_action"]);
+    let rows: Vec<_> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 400);
+    let mut seen = BTreeMap::new();
+    for row in &rows {
+        let action = &row[headers.len() - 2];
+        *seen.entry(action.to_string()).or_insert(0) += 1;
+        let value = number(row, &headers, "next_best_action_value");
+        // "nothing" is configured, so the best action is never worth less than nothing.
+        assert!(value >= 0.0, "{row:?}");
+        if action == "nothing" {
+            assert_eq!(value, 0.0);
+        }
+    }
+    assert!(
+        // The small bundle has no cross-sell rules: retention or nothing.
+        seen.contains_key("retention_offer") && seen.contains_key("nothing"),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn target_list_stays_within_budget_and_beats_a_random_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let list = dir.path().join("list.csv");
+    let out = run(&[
+        "target",
+        "--actions",
+        ACTIONS,
+        "--action",
+        "retention_offer",
+        "--budget",
+        "3000",
+        "--customers",
+        path(&fixture("telco_400.csv")),
+        "--output",
+        path(&list),
+        "--models",
+        path(&models),
+        "--compare",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut reader = csv::Reader::from_path(&list).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let rows: Vec<_> = reader.records().map(Result::unwrap).collect();
+    assert!(!rows.is_empty(), "{text}");
+    let cost: f64 = rows.iter().map(|r| number(r, &headers, "cost")).sum();
+    let value: f64 = rows
+        .iter()
+        .map(|r| number(r, &headers, "expected_value"))
+        .sum();
+    assert!(cost <= 3000.0 + 0.01 * rows.len() as f64, "{cost}");
+    assert!(rows
+        .iter()
+        .all(|r| number(r, &headers, "expected_value") > 0.0));
+    let ids: std::collections::HashSet<_> = rows.iter().map(|r| r[1].to_string()).collect();
+    assert_eq!(ids.len(), rows.len(), "a customer twice on the list");
+    assert!(rows[0][7].starts_with("P(churn) "), "{:?}", &rows[0]);
+    assert!(
+        text.contains(&format!("list: {} customers", rows.len())),
+        "{text}"
+    );
+    // The printed figures are the list's, and the random list of the same cost is worse.
+    let figure = |line: &str| -> f64 {
+        let from = line.rfind("expected value").unwrap() + "expected value".len();
+        let to = line.find(", cost").unwrap();
+        line[from..to].trim().replace(',', "").parse().unwrap()
+    };
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("{start}: {text}"))
+    };
+    let ours = figure(line("by expected value per cost"));
+    assert!(
+        (ours - value).abs() <= 1.0 + 0.01 * rows.len() as f64,
+        "{ours} vs {value}"
+    );
+    assert!(ours > figure(line("random, same cost")), "{text}");
+    assert!(ours >= figure(line("highest probability first")), "{text}");
+}
+
+#[test]
+fn target_refuses_mistakes_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let list = dir.path().join("list.csv");
+    let customers = fixture("telco_400.csv");
+    let target = |action: &str, budget: &str, customers: &Path, actions: &str| {
+        run(&[
+            "target",
+            "--actions",
+            actions,
+            "--action",
+            action,
+            "--budget",
+            budget,
+            "--customers",
+            path(customers),
+            "--output",
+            path(&list),
+            "--models",
+            path(&models),
+        ])
+    };
+    let out = target("retention", "100", &customers, ACTIONS);
+    assert_fails_with(
+        &out,
+        &[
+            "no action named `retention`",
+            "retention_offer, cross_sell, nothing",
+        ],
+    );
+    let out = target("retention_offer", "NaN", &customers, ACTIONS);
+    assert_fails_with(&out, &["--budget NaN"]);
+    let twice = {
+        let text = std::fs::read_to_string(&customers).unwrap();
+        let second = text.lines().nth(1).unwrap();
+        write(
+            dir.path(),
+            "twice.csv",
+            format!("{text}{second}\n").as_bytes(),
+        )
+    };
+    let out = target("retention_offer", "100", &twice, ACTIONS);
+    assert_fails_with(
+        &out,
+        &[
+            "twice.csv",
+            "customer id `7590-VHVEG` appears more than once",
+        ],
+    );
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        b"[[actions]]\nname = \"call\"\nkind = \"retention\"\nsave_rate = 0.3\nvalue_column = \"contract\"\n",
+    );
+    let out = target("call", "100", &customers, path(&bad));
+    assert_fails_with(
+        &out,
+        &[
+            "action `call`: `contract` is not a numeric input column",
+            "monthly_charges",
+        ],
+    );
+    assert!(!list.exists(), "no list is written on a failed run");
+}
+
+/// The telco fixture as a later extract: charges raised for some, contracts switched for
+/// others, one customer gone, one new, one id twice.
+fn later_extract(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("telco_400.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (monthly, contract) = (col("monthly_charges"), col("contract"));
+    for (i, line) in lines.iter_mut().enumerate().skip(1) {
+        let mut fields: Vec<String> = line.split(',').map(String::from).collect();
+        match i % 5 {
+            0 => {
+                let raised = fields[monthly].parse::<f64>().unwrap() * 1.3;
+                fields[monthly] = format!("{raised:.2}");
+            }
+            1 => {
+                fields[contract] = match fields[contract].as_str() {
+                    "Month-to-month" => "Two year".into(),
+                    _ => "Month-to-month".into(),
+                }
+            }
+            _ => {}
+        }
+        *line = fields.join(",");
+    }
+    let gone = lines.remove(2);
+    let mut new = gone.split_once(',').unwrap().1.to_string();
+    new.insert_str(0, "NEW-0001,");
+    lines.push(new);
+    lines.push(lines[3].clone());
+    write(dir, "later.csv", (lines.join("\n") + "\n").as_bytes())
+}
+
+fn scored(models: &Path, input: &Path, output: &Path) -> HashMap<String, Vec<String>> {
+    let rows = score_file(models, input, output);
+    let mut reader = csv::Reader::from_path(output).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let at = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let picks = [at("tier"), at("segment"), at("risk_band")];
+    rows.iter()
+        .map(|r| {
+            (
+                r[0].to_string(),
+                picks.iter().map(|&i| r[i].to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn changes_between_two_scorings_are_counted_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let (before, after) = (dir.path().join("before.csv"), dir.path().join("after.csv"));
+    let early = scored(&models, &fixture("telco_400.csv"), &before);
+    let late = scored(&models, &later_extract(dir.path()), &after);
+    let changes = dir.path().join("changes.csv");
+    let out = run(&[
+        "changes",
+        "--before",
+        path(&before),
+        "--after",
+        path(&after),
+        "--output",
+        path(&changes),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = csv_rows(&changes);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r[1].to_string()).or_default() += 1;
+    }
+    // The oracle: the same comparison done here on the two scored files.
+    for (k, kind) in ["tier", "segment", "risk_band"].iter().enumerate() {
+        let expected = early
+            .iter()
+            .filter(|(id, a)| late.get(*id).is_some_and(|b| a[k] != b[k]))
+            .count();
+        assert_eq!(
+            counts.get(*kind).copied().unwrap_or(0),
+            expected,
+            "{kind}: {}",
+            stdout(&out)
+        );
+    }
+    assert!(
+        counts["risk_band"] > 0,
+        "switched contracts move risk bands: {counts:?}"
+    );
+    assert_eq!(
+        (counts["new"], counts["gone"], counts["duplicate_id"]),
+        (1, 1, 1)
+    );
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("401 after, 399 customers in both"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("  risk_band     {}", counts["risk_band"])),
+        "{printed}"
+    );
+    let out = run(&[
+        "changes",
+        "--before",
+        path(&before),
+        "--after",
+        path(&after),
+        "--output",
+        path(&changes),
+        "--id-col",
+        "customer",
+    ]);
+    assert_fails_with(&out, &["before.csv: line 1: no `customer` column"]);
+}
+
+#[test]
+fn next_best_action_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let server = start(&models, &["--actions", ACTIONS]);
+    let answer = post_json(server.addr, "/v1/next-best-action", CUSTOMER);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let json = answer.json();
+    assert_eq!(json["id"], "7590-VHVEG");
+    let ranked = json["ranked"].as_array().unwrap();
+    assert!(!ranked.is_empty());
+    assert_eq!(json["best"], ranked[0]);
+    let values: Vec<f64> = ranked
+        .iter()
+        .map(|c| c["expected_value"].as_f64().unwrap())
+        .collect();
+    assert!(values.windows(2).all(|w| w[0] >= w[1]), "{values:?}");
+    let listed = ranked.len() + json["not_eligible"].as_array().unwrap().len();
+    assert_eq!(listed, 3, "every configured action is ranked or explained");
+    assert!(ranked
+        .iter()
+        .all(|c| c["reason"].as_str().unwrap().contains("= ") || c["action"] == "nothing"));
+
+    let bad = post_json(
+        server.addr,
+        "/v1/next-best-action",
+        r#"{"customer_id": "x", "tenure": [1]}"#,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["field"], "tenure");
+    let broken = post_json(server.addr, "/v1/next-best-action", "{not json");
+    assert_eq!(broken.status, 400, "{}", broken.body);
+
+    let plain = start(&models, &[]);
+    let none = post_json(plain.addr, "/v1/next-best-action", CUSTOMER);
+    assert_eq!(none.status, 404, "{}", none.body);
+    assert!(none.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("--actions"));
+}
