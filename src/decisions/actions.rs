@@ -24,7 +24,7 @@
 //!
 //! Parsed once into checked [`Action`]s; everything after loading trusts them.
 
-use super::nba::known_target;
+use crate::models::targets::is_target_name;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,12 @@ pub enum ActionsError {
     Empty { path: PathBuf, message: String },
     #[error("no action named `{name}` (the actions file has: {known})")]
     UnknownAction { name: String, known: String },
+    #[error("action `{action}`: bundle {version} has no target `{target}` (train it with --label {target}=VALUE)")]
+    UnknownTarget {
+        action: String,
+        target: String,
+        version: String,
+    },
     #[error("action `{action}`: `{column}` is not a numeric input column of bundle {version} (numeric inputs: {inputs})")]
     UnknownColumn {
         action: String,
@@ -150,6 +156,14 @@ impl Action {
         };
         let cost = self.cost.per_unit.as_ref().map(|(c, _)| c.as_str());
         stake.into_iter().chain(cost)
+    }
+
+    /// The target whose probability this action acts on (retention actions).
+    pub fn target(&self) -> Option<&str> {
+        match &self.effect {
+            Effect::Retention { target, .. } => Some(target),
+            _ => None,
+        }
     }
 }
 
@@ -266,10 +280,10 @@ fn check(spec: &ActionSpec) -> Result<Action, Problem> {
 fn retention(spec: &ActionSpec) -> Result<Effect, Problem> {
     refuse_fields(spec, &["margin", "margins", "product"])?;
     let target = spec.target.clone().unwrap_or_else(|| DEFAULT_TARGET.into());
-    if !known_target(&target) {
+    if !is_target_name(&target) {
         return Err((
             "target",
-            format!("`{target}` is not a target of the bundle"),
+            format!("`{target}` is not a target name (letters, digits and '_')"),
         ));
     }
     let save_rate = match spec.save_rate {
@@ -424,8 +438,8 @@ mod tests {
         assert!(
             message(wrong_field).contains("`save_rate`: does not apply to a `crosssell` action")
         );
-        let unknown_target = "[[actions]]\nname = \"x\"\nkind = \"retention\"\nsave_rate = 0.2\ntarget = \"upgrade\"\n";
-        assert!(message(unknown_target).contains("`upgrade` is not a target"));
+        let unknown_target = "[[actions]]\nname = \"x\"\nkind = \"retention\"\nsave_rate = 0.2\ntarget = \"up-grade\"\n";
+        assert!(message(unknown_target).contains("`up-grade` is not a target name"));
         let unpriced = "[[actions]]\nname = \"x\"\nkind = \"cross_sell\"\nproduct = \"tv\"\nmargins = { phone = 1 }\n";
         assert!(message(unpriced).contains("no margin for product `tv`"));
     }

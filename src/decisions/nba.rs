@@ -20,16 +20,25 @@ use std::borrow::Cow;
 /// Target names that mean the bundle's attrition (churn) model.
 const ATTRITION_TARGETS: [&str; 3] = ["churn", "attrition", "retention"];
 
-/// Can an action name this target?
+/// Can an action name this target without knowing the bundle? The attrition target
+/// answers to these names whatever it was called in training.
 pub fn known_target(target: &str) -> bool {
     ATTRITION_TARGETS.contains(&target)
 }
 
+/// Is `target` one the scorer's bundle answers: an attrition alias, or a target it
+/// was trained for?
+fn bundle_has_target(scorer: &Scorer, target: &str) -> bool {
+    known_target(target)
+        || (scorer.bundle().manifest.schema.targets.iter()).any(|t| t.name == target)
+}
+
 /// The one place a target's probability is read from an answer.
 pub fn target_probability(answer: &Answer, target: &str) -> Option<f64> {
-    match known_target(target) {
-        true => answer.retention.as_ref().map(|r| r.probability),
-        false => None,
+    match answer.propensity(target) {
+        Some(p) => Some(p.probability),
+        None if known_target(target) => answer.retention.as_ref().map(|r| r.probability),
+        None => None,
     }
 }
 
@@ -81,6 +90,15 @@ impl Decider {
         let encoder = &scorer.bundle().encoder;
         let mut columns = Vec::new();
         for action in &actions.actions {
+            if let Some(target) = action.target() {
+                if !bundle_has_target(scorer, target) {
+                    return Err(ActionsError::UnknownTarget {
+                        action: action.name.clone(),
+                        target: target.to_string(),
+                        version: scorer.version().to_string(),
+                    });
+                }
+            }
             for column in action.columns() {
                 let at = encoder
                     .input_index(column)
@@ -334,7 +352,7 @@ pub fn amount(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::score::{Offer, Retention, SegmentAnswer};
+    use crate::score::{Offer, Propensity, Retention, SegmentAnswer};
     use std::collections::HashMap;
     use std::path::Path;
 
@@ -369,12 +387,27 @@ mod tests {
                 reasons: vec![],
                 clv,
             }),
+            propensities: Default::default(),
             lifetime: None,
             rfm: None,
             warnings: vec![],
             model_version: "v1".into(),
             contact: None,
         }
+    }
+
+    #[test]
+    fn other_targets_are_read_from_the_propensities() {
+        let mut a = answer(Some(0.4), None, &[]);
+        let upgraded = Propensity {
+            probability: 0.7,
+            band: "high".into(),
+            reasons: vec![],
+        };
+        a.propensities.insert("upgraded".into(), upgraded);
+        assert_eq!(target_probability(&a, "upgraded"), Some(0.7));
+        assert_eq!(target_probability(&a, "autopay"), None);
+        assert_eq!(target_probability(&a, "attrition"), Some(0.4));
     }
 
     fn actions(text: &str) -> ActionSet {
