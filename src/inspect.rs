@@ -15,6 +15,10 @@ pub fn training_summary(bundle: &Bundle) -> String {
     out.push_str(&rules_section(bundle, 5));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
     out.push_str(&lifetime_section(bundle));
+    if let Some(uplift) = &bundle.uplift {
+        out.push('\n');
+        out.push_str(&uplift.describe());
+    }
     out
 }
 
@@ -73,6 +77,10 @@ pub fn describe(bundle: &Bundle) -> String {
     out.push_str(&crate::inspect_retention::retention_section(bundle));
     out.push_str(&crate::inspect_retention::value_section(bundle));
     out.push_str(&lifetime_section(bundle));
+    if let Some(uplift) = &bundle.uplift {
+        out.push('\n');
+        out.push_str(&uplift.describe());
+    }
     if let Some(rfm) = &bundle.rfm {
         out.push_str(&rfm.describe());
     }

@@ -62,6 +62,10 @@ pub struct Answer {
     /// log, for records carrying recency, frequency and monetary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rfm: Option<Box<RfmAnswer>>,
+    /// Treatment response probability minus control response probability: what a contact
+    /// changes (bundles trained with `--uplift`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uplift: Option<f64>,
     /// Things the caller should know about the input (e.g. categories never seen in
     /// training, scored as unknown).
     pub warnings: Vec<String>,
@@ -114,6 +118,9 @@ pub struct Scorer {
     offers_seen: RwLock<HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>>,
 }
 
+/// The scored CSV column of a bundle with an uplift model.
+pub const UPLIFT_COLUMN: &str = "uplift";
+
 /// Most distinct held-product sets remembered by one Scorer.
 const OFFER_CACHE_LIMIT: usize = 65_536;
 
@@ -140,6 +147,7 @@ pub struct Scored<'s, 'a> {
     pub offers: Arc<Vec<ItemOffer>>,
     pub lifetime: Option<LifetimeAnswer>,
     pub rfm: Option<RfmAnswer>,
+    pub uplift: Option<f64>,
     pub warnings: &'s [String],
     values: &'s [Value<'a>],
 }
@@ -308,6 +316,7 @@ impl Scorer {
             .map(|r| r.score(encoder, &self.value_inputs, values, features, reasons));
         let lifetime = self.lifetime(values, warnings);
         let rfm = self.rfm(values);
+        let uplift = self.bundle.uplift.as_ref().map(|m| m.uplift(features));
         Ok(Scored {
             segment,
             segment_name: &self.bundle.segments.profiles[segment].name,
@@ -315,6 +324,7 @@ impl Scorer {
             risk,
             lifetime,
             rfm,
+            uplift,
             offers: self.cross_sell(values, held),
             warnings,
             values,
@@ -341,6 +351,7 @@ impl Scorer {
             }),
             lifetime: scored.lifetime.map(Box::new),
             rfm: scored.rfm.clone().map(Box::new),
+            uplift: scored.uplift,
             warnings: scored.warnings.to_vec(),
             model_version: self.version().to_string(),
             contact: None,
@@ -397,6 +408,9 @@ impl Scorer {
             for column in ["rfm_cell", "rfm_group", "lifecycle_status"] {
                 row.field(column);
             }
+        }
+        if self.bundle.uplift.is_some() {
+            row.field(UPLIFT_COLUMN);
         }
         row.end();
     }
@@ -464,6 +478,13 @@ impl Scorer {
             row.plain(rfm.map_or("", |a| a.cell.as_str()));
             row.field(rfm.map_or("", |a| a.group));
             row.plain(rfm.map_or("", |a| a.lifecycle));
+        }
+        if self.bundle.uplift.is_some() {
+            row.number(field, |f| {
+                if let Some(uplift) = scored.uplift {
+                    numfmt::push_fixed(f, uplift, 4);
+                }
+            });
         }
         row.end();
     }

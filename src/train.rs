@@ -59,6 +59,8 @@ pub enum TrainError {
     ValueNotNumeric { file: String, column: String },
     #[error("--holdout needs a churn label (--label COL=VALUE) to compare bundles on")]
     HoldoutNeedsLabel,
+    #[error(transparent)]
+    Uplift(#[from] crate::models::uplift::UpliftError),
 }
 
 /// Labelled customers kept for comparing bundles: the table (label column removed) and
@@ -132,6 +134,9 @@ pub fn train_with_holdout(
     for column in &config.data.drop {
         table.remove_column(column);
     }
+    let treated = (config.data.campaign.as_ref())
+        .filter(|c| c.uplift)
+        .map(|_| crate::outcomes::uplift::split_arm(&mut table));
     let churned = label
         .as_ref()
         .map(|l| split_label(&mut table, l))
@@ -222,6 +227,20 @@ pub fn train_with_holdout(
         None => (None, None, None),
     };
 
+    let uplift = match (&treated, &churned) {
+        (Some(treated), Some(responded)) => {
+            progress.step("fitting the uplift learners (two-model, X-learner)");
+            let params = crate::models::uplift::UpliftParams {
+                seed: config.retention.seed,
+                ..Default::default()
+            };
+            Some(crate::outcomes::uplift::fit(
+                &matrix, treated, responded, &params,
+            )?)
+        }
+        _ => None,
+    };
+
     if let Some(tree) = &mut tree {
         tree.link_segments(matrix.view(), &segment_labels, segments.k());
     }
@@ -277,6 +296,7 @@ pub fn train_with_holdout(
         drift: None,
         lifetime,
         rfm,
+        uplift,
     };
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));

@@ -36,6 +36,7 @@ const TREE: &str = "tree.json";
 const DRIFT: &str = "drift_reference.json";
 const LIFETIME: &str = "lifetime.json";
 const RFM: &str = "rfm.json";
+pub(crate) const UPLIFT: &str = "uplift.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -228,6 +229,9 @@ pub struct Bundle {
     pub lifetime: Option<crate::models::lifetime::LifetimeModel>,
     /// RFM quintile edges and rhythm figures (order-log bundles; absent in older ones).
     pub rfm: Option<crate::models::rfm::RfmModel>,
+    /// Treatment-minus-control response model with its held-out Qini curve (bundles
+    /// trained with `--from-campaign --uplift`).
+    pub uplift: Option<crate::models::uplift::UpliftModel>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -289,6 +293,9 @@ impl Bundle {
         }
         if let Some(rfm) = &self.rfm {
             files.push((RFM, to_json(rfm, RFM)?));
+        }
+        if let Some(uplift) = &self.uplift {
+            files.push((UPLIFT, to_json(uplift, UPLIFT)?));
         }
         Ok(files)
     }
@@ -411,6 +418,10 @@ impl Bundle {
             },
             rfm: match manifest.files.contains_key(RFM) {
                 true => Some(parse_json(&dir.join(RFM), &read(RFM)?)?),
+                false => None,
+            },
+            uplift: match manifest.files.contains_key(UPLIFT) {
+                true => Some(parse_json(&dir.join(UPLIFT), &read(UPLIFT)?)?),
                 false => None,
             },
             manifest,

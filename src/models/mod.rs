@@ -8,4 +8,5 @@ pub mod rules;
 pub mod segment;
 pub mod stats;
 pub mod tree;
+pub mod uplift;
 pub mod value;

@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod store;
 pub mod training;
+pub mod uplift;
 
 pub use contacts::{Arm, Campaign, Contact};
 pub use evaluate::{evaluate, CampaignReport};
