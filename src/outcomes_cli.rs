@@ -94,17 +94,7 @@ pub fn realized_aucs(
             return Ok(BTreeMap::new());
         }
     }
-    let mut store = outcomes::open(location)?;
-    let mut rows = Vec::new();
-    for campaign in store.campaigns()? {
-        rows.extend(store.campaign(&campaign, "churned")?);
-    }
-    let report = outcomes::evaluate("", "churned", &rows);
-    Ok(report
-        .versions
-        .into_iter()
-        .filter_map(|v| Some((v.model_version, (v.auc?, v.contacts))))
-        .collect())
+    outcomes::realized::realized_aucs(outcomes::open(location)?.as_mut())
 }
 
 pub fn run_outcomes(action: OutcomesAction) -> Result<(), OutcomesCliError> {

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod events;
 pub mod import;
 pub mod postgres;
+pub mod realized;
 pub mod sqlite;
 pub mod store;
 pub mod training;
