@@ -213,6 +213,10 @@ pub struct TrainArgs {
         requires = "from_campaign"
     )]
     pub arm: crate::outcomes::training::ArmChoice,
+    /// With --from-campaign: also fit an uplift model (treatment minus control response)
+    /// from both arms' contacts; scores then carry `uplift`.
+    #[arg(long, requires = "from_campaign", conflicts_with = "arm")]
+    pub uplift: bool,
     #[command(flatten)]
     pub db: OutcomesDbArg,
     /// Columns to leave out of every model (comma-separated).
@@ -490,6 +494,10 @@ pub struct ScoreArgs {
     /// Actions (TOML): adds the columns next_best_action and next_best_action_value.
     #[arg(long, env = "CUSTSCORE_ACTIONS")]
     pub actions: Option<PathBuf>,
+    /// Order the output best first by this numeric column once scoring ends (e.g.
+    /// `uplift` for a target list of the customers a contact moves most).
+    #[arg(long, value_name = "COLUMN")]
+    pub rank_by: Option<String>,
     #[command(flatten)]
     pub db: OutcomesDbArg,
     #[command(flatten)]

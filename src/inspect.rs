@@ -16,6 +16,10 @@ pub fn training_summary(bundle: &Bundle) -> String {
     out.push_str(&crate::inspect_retention::retention_section(bundle));
     out.push_str(&targets_section(bundle, 0));
     out.push_str(&lifetime_section(bundle));
+    if let Some(uplift) = &bundle.uplift {
+        out.push('\n');
+        out.push_str(&uplift.describe());
+    }
     out
 }
 
@@ -140,6 +144,10 @@ pub fn describe(bundle: &Bundle) -> String {
     out.push_str(&lifetime_section(bundle));
     if let Some(history) = &bundle.history {
         out.push_str(&history.describe());
+    }
+    if let Some(uplift) = &bundle.uplift {
+        out.push('\n');
+        out.push_str(&uplift.describe());
     }
     if let Some(rfm) = &bundle.rfm {
         out.push_str(&rfm.describe());

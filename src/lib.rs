@@ -16,6 +16,7 @@ pub mod monitoring;
 pub mod numfmt;
 pub mod outcomes;
 pub mod progress;
+pub mod rank;
 pub mod score;
 pub mod train;
 

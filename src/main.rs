@@ -186,6 +186,13 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let contacts = campaign
         .zip(store.as_deref_mut())
         .map(|(campaign, store)| batch::ContactLog { campaign, store });
+    if args.rank_by.is_some() && (output == batch::Stream::Std || args.format != batch::Format::Csv)
+    {
+        return Err(custscore::rank::RankError::NotAFile.into());
+    }
+    if let Some(column) = &args.rank_by {
+        custscore::rank::require_column(&scorer, column, &args.output)?;
+    }
     let options = batch::StreamOptions {
         input: input_spec,
         format: args.format,
@@ -198,6 +205,9 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let summary =
         batch::score_stream_with(&scorer, &input, &output, &options, contacts, decider.as_ref())?;
     drop(aggregated);
+    if let Some(column) = &args.rank_by {
+        custscore::rank::rank_csv(&args.output, column)?;
+    }
     eprintln!("{summary}");
     if let Some(line) = summary.drift_line() {
         eprintln!("{line}");

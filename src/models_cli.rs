@@ -51,12 +51,7 @@ fn add_realized_aucs(registry: &mut Registry, location: &crate::outcomes::StoreL
             return;
         }
     };
-    for v in &mut registry.versions {
-        if let Some(&(auc, contacts)) = realized.get(&v.version) {
-            v.realized_auc = Some(auc);
-            v.realized_contacts = Some(contacts);
-        }
-    }
+    crate::outcomes::realized::attach(registry, &realized);
 }
 
 fn to_json(registry: &Registry) -> String {

@@ -38,7 +38,10 @@ pub fn campaign_training_table(
     let dir = tempfile::tempdir().map_err(OutcomesCliError::TempDir)?;
     let path = dir.path().join("campaign.csv");
     let location = args.db.location(&args.models.models);
-    let source = campaign_table(&location, campaign, outcome, args.arm, &path)?;
+    let source = match args.uplift {
+        true => uplift_table(&location, campaign, outcome, &path)?,
+        false => campaign_table(&location, campaign, outcome, args.arm, &path)?,
+    };
     config.data.customers = Some(path);
     config.data.id = Some(training::ID_COLUMN.to_string());
     config.data.label = Some(format!("{}=1", training::LABEL_COLUMN));
@@ -63,6 +66,23 @@ pub fn campaign_table(
     )?)
 }
 
+/// Write every contact of the campaign, with its arm and labelled by `outcome`, as the
+/// customer table of an uplift model at `path`.
+pub fn uplift_table(
+    location: &StoreLocation,
+    campaign: &str,
+    outcome: &str,
+    path: &Path,
+) -> Result<CampaignSource, OutcomesCliError> {
+    if !EVENT_TYPES.contains(&outcome) {
+        return Err(OutcomesCliError::OutcomeType(outcome.to_string()));
+    }
+    let contacts = outcomes::open(location)?.campaign_inputs(campaign, outcome)?;
+    Ok(training::write_uplift_table(
+        campaign, outcome, &contacts, path,
+    )?)
+}
+
 /// Realized AUC of the contact-time churn probability against `churned` events, with the
 /// number of contacts, per model version over every campaign. Empty when there is no
 /// store yet (a missing SQLite file is not created).
@@ -74,17 +94,7 @@ pub fn realized_aucs(
             return Ok(BTreeMap::new());
         }
     }
-    let mut store = outcomes::open(location)?;
-    let mut rows = Vec::new();
-    for campaign in store.campaigns()? {
-        rows.extend(store.campaign(&campaign, "churned")?);
-    }
-    let report = outcomes::evaluate("", "churned", &rows);
-    Ok(report
-        .versions
-        .into_iter()
-        .filter_map(|v| Some((v.model_version, (v.auc?, v.contacts))))
-        .collect())
+    outcomes::realized::realized_aucs(outcomes::open(location)?.as_mut())
 }
 
 pub fn run_outcomes(action: OutcomesAction) -> Result<(), OutcomesCliError> {

@@ -77,6 +77,10 @@ pub struct Answer {
     /// log, for records carrying recency, frequency and monetary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rfm: Option<Box<RfmAnswer>>,
+    /// Treatment response probability minus control response probability: what a contact
+    /// changes (bundles trained with `--uplift`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uplift: Option<f64>,
     /// Things the caller should know about the input (e.g. categories never seen in
     /// training, scored as unknown).
     pub warnings: Vec<String>,
@@ -145,6 +149,9 @@ pub enum Bought<'h> {
     Items(&'h CustomerItems),
 }
 
+/// The scored CSV column of a bundle with an uplift model.
+pub const UPLIFT_COLUMN: &str = "uplift";
+
 /// Most distinct held-product sets remembered by one Scorer.
 const OFFER_CACHE_LIMIT: usize = 65_536;
 
@@ -174,6 +181,7 @@ pub struct Scored<'s, 'a> {
     pub offers: Arc<Vec<ItemOffer>>,
     pub lifetime: Option<LifetimeAnswer>,
     pub rfm: Option<RfmAnswer>,
+    pub uplift: Option<f64>,
     pub warnings: &'s [String],
     values: &'s [Value<'a>],
 }
@@ -375,6 +383,7 @@ impl Scorer {
         }
         let lifetime = self.lifetime(values, warnings);
         let rfm = self.rfm(values);
+        let uplift = self.bundle.uplift.as_ref().map(|m| m.uplift(features));
         Ok(Scored {
             segment,
             segment_name: &self.bundle.segments.profiles[segment].name,
@@ -383,6 +392,7 @@ impl Scorer {
             targets,
             lifetime,
             rfm,
+            uplift,
             offers: self.cross_sell(values, held, bought),
             warnings,
             values,
@@ -410,6 +420,7 @@ impl Scorer {
             propensities: self.propensities(scored),
             lifetime: scored.lifetime.map(Box::new),
             rfm: scored.rfm.clone().map(Box::new),
+            uplift: scored.uplift,
             warnings: scored.warnings.to_vec(),
             model_version: self.version().to_string(),
             contact: None,
@@ -490,6 +501,9 @@ impl Scorer {
                 row.field(&format!("{}_{part}", target.name));
             }
         }
+        if self.bundle.uplift.is_some() {
+            row.field(UPLIFT_COLUMN);
+        }
         row.end();
     }
 
@@ -559,6 +573,13 @@ impl Scorer {
         }
         for target in scored.targets {
             self.write_risk(&mut row, field, target, scored.values);
+        }
+        if self.bundle.uplift.is_some() {
+            row.number(field, |f| {
+                if let Some(uplift) = scored.uplift {
+                    numfmt::push_fixed(f, uplift, 4);
+                }
+            });
         }
         row.end();
     }

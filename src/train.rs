@@ -65,6 +65,8 @@ pub enum TrainError {
     ValueNotNumeric { file: String, column: String },
     #[error("--holdout needs a churn label (--label COL=VALUE) to compare bundles on")]
     HoldoutNeedsLabel,
+    #[error(transparent)]
+    Uplift(#[from] crate::models::uplift::UpliftError),
 }
 
 /// Labelled customers kept for comparing bundles: the table (label column removed) and
@@ -138,6 +140,9 @@ pub fn train_with_holdout(
     for column in &config.data.drop {
         table.remove_column(column);
     }
+    let treated = (config.data.campaign.as_ref())
+        .filter(|c| c.uplift)
+        .map(|_| crate::outcomes::uplift::split_arm(&mut table));
     let churned = label
         .as_ref()
         .map(|l| split_label(&mut table, l))
@@ -279,6 +284,20 @@ pub fn train_with_holdout(
         None => (None, None, None),
     };
 
+    let uplift = match (&treated, &churned) {
+        (Some(treated), Some(responded)) => {
+            progress.step("fitting the uplift learners (two-model, X-learner)");
+            let params = crate::models::uplift::UpliftParams {
+                seed: config.retention.seed,
+                ..Default::default()
+            };
+            Some(crate::outcomes::uplift::fit(
+                &matrix, treated, responded, &params,
+            )?)
+        }
+        _ => None,
+    };
+
     if let Some(tree) = &mut tree {
         tree.link_segments(matrix.view(), &segment_labels, segments.k());
     }
@@ -340,6 +359,7 @@ pub fn train_with_holdout(
         lifetime,
         rfm,
         history,
+        uplift,
     };
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));

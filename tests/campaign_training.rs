@@ -1,17 +1,58 @@
-//! Learning from a campaign: `train --from-campaign` and realized AUC in `models list`.
+//! Learning from a campaign: `train --from-campaign` and realized AUC in `models list`
+//! and `GET /v1/models`, on SQLite and on a real PostgreSQL server.
 
 mod common;
 
 use common::*;
 use std::path::Path;
 
+/// Where the outcomes go: the default SQLite file in the models folder, or a PostgreSQL
+/// database passed as `--outcomes-db`.
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    fn flag(&self) -> Vec<&str> {
+        match self {
+            Backend::Sqlite => vec![],
+            Backend::Postgres(url) => vec!["--outcomes-db", url],
+        }
+    }
+
+    /// Run custscore with `args` and this store.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut all = args.to_vec();
+        all.extend(self.flag());
+        run(&all)
+    }
+
+    /// Store a `type` event for the customer, straight into the events table.
+    fn insert_event(&self, models: &Path, key: &str, customer: &str, kind: &str) {
+        let sql = format!(
+            "INSERT INTO outcome_events VALUES ('{key}', 'spring', '{customer}', '{kind}', '2026-01-01T00:00:00Z', NULL)"
+        );
+        match self {
+            Backend::Sqlite => {
+                let db = rusqlite::Connection::open(models.join("outcomes.db")).unwrap();
+                db.execute(&sql, []).unwrap();
+            }
+            Backend::Postgres(url) => {
+                let mut db = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+                db.execute(sql.as_str(), &[]).unwrap();
+            }
+        }
+    }
+}
+
 /// Score the fixture in campaign `spring` and record a `churned` event for every customer
 /// the fixture marks churned.
-fn campaign_with_outcomes(models: &Path) {
+fn campaign_with_outcomes(models: &Path, backend: &Backend) {
     let dir = models.parent().unwrap();
     let output = dir.join("scored.csv");
     let input = fixture("telco_400.csv");
-    let out = run(&[
+    let out = backend.run(&[
         "score",
         "--input",
         input.to_str().unwrap(),
@@ -31,20 +72,15 @@ fn campaign_with_outcomes(models: &Path) {
         h.iter().position(|c| c == "customer_id").unwrap(),
         h.iter().position(|c| c == "churn").unwrap(),
     );
-    let db = rusqlite::Connection::open(models.join("outcomes.db")).unwrap();
     for row in reader.records().map(Result::unwrap) {
         if &row[churn] == "Yes" {
-            db.execute(
-                "INSERT INTO outcome_events VALUES (?1, 'spring', ?2, 'churned', '2026-01-01T00:00:00Z', NULL)",
-                [format!("k-{}", &row[id]), row[id].to_string()],
-            )
-            .unwrap();
+            backend.insert_event(models, &format!("k-{}", &row[id]), &row[id], "churned");
         }
     }
 }
 
-fn models_list(models: &Path) -> serde_json::Value {
-    let out = run(&[
+fn models_list(models: &Path, backend: &Backend) -> serde_json::Value {
+    let out = backend.run(&[
         "models",
         "list",
         "--json",
@@ -56,17 +92,32 @@ fn models_list(models: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn trains_from_a_campaign_and_lists_the_realized_auc() {
+fn trains_from_a_campaign_and_lists_the_realized_auc_on_sqlite() {
+    trains_from_a_campaign_and_lists_the_realized_auc(&Backend::Sqlite);
+}
+
+#[test]
+fn trains_from_a_campaign_and_lists_the_realized_auc_on_postgres() {
+    if common::postgres::skipped("trains_from_a_campaign_and_lists_the_realized_auc_on_postgres") {
+        return;
+    }
+    let server = common::postgres::Postgres::start();
+    trains_from_a_campaign_and_lists_the_realized_auc(&Backend::Postgres(
+        server.database("campaign_training"),
+    ));
+}
+
+fn trains_from_a_campaign_and_lists_the_realized_auc(backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     train_small(&models);
-    let before = models_list(&models);
+    let before = models_list(&models, backend);
     assert!(before["versions"][0].get("realized_auc").is_none());
     let scored_by = before["current"].as_str().unwrap().to_string();
-    campaign_with_outcomes(&models);
+    campaign_with_outcomes(&models, backend);
 
     let m = models.to_str().unwrap();
-    let out = run(&[
+    let out = backend.run(&[
         "train",
         "--from-campaign",
         "spring",
@@ -82,7 +133,7 @@ fn trains_from_a_campaign_and_lists_the_realized_auc() {
         m,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let listed = models_list(&models);
+    let listed = models_list(&models, backend);
     let versions = listed["versions"].as_array().unwrap();
     let new = versions
         .iter()
@@ -105,7 +156,7 @@ fn trains_from_a_campaign_and_lists_the_realized_auc() {
     let cv_auc = new["cv_auc"].as_f64().unwrap();
     assert!((0.7..0.99).contains(&cv_auc), "CV AUC {cv_auc}");
 
-    let out = run(&[
+    let out = backend.run(&[
         "evaluate",
         "--campaign",
         "spring",
@@ -127,20 +178,52 @@ fn trains_from_a_campaign_and_lists_the_realized_auc() {
     assert_eq!(scorer["realized_contacts"], 400);
     assert!(new.get("realized_auc").is_none());
 
-    let out = run(&["models", "list", "--models", m]);
+    let out = backend.run(&["models", "list", "--models", m]);
     let text = String::from_utf8_lossy(&out.stdout);
     let auc = evaluated["auc"].as_f64().unwrap();
     assert!(text.contains(&format!("{auc:.4} (400)")), "{text}");
+
+    // The service lists the same realized AUC per version.
+    let server = common::http::start(&models, &backend.flag());
+    let answer = common::http::get(server.addr, "/v1/models");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let served = answer.json();
+    let listed = served["registry"]["versions"].as_array().unwrap();
+    let scorer = listed
+        .iter()
+        .find(|v| v["version"] == scored_by.as_str())
+        .unwrap();
+    assert_eq!(scorer["realized_auc"], evaluated["auc"]);
+    assert_eq!(scorer["realized_contacts"], 400);
+    let new = listed.iter().find(|v| v["version"] != scored_by.as_str());
+    assert!(new.unwrap().get("realized_auc").is_none());
 }
 
 #[test]
-fn refuses_a_campaign_without_contacts_or_with_one_class() {
+fn refuses_a_campaign_without_contacts_or_with_one_class_on_sqlite() {
+    refuses_a_campaign_without_contacts_or_with_one_class(&Backend::Sqlite);
+}
+
+#[test]
+fn refuses_a_campaign_without_contacts_or_with_one_class_on_postgres() {
+    if common::postgres::skipped(
+        "refuses_a_campaign_without_contacts_or_with_one_class_on_postgres",
+    ) {
+        return;
+    }
+    let server = common::postgres::Postgres::start();
+    refuses_a_campaign_without_contacts_or_with_one_class(&Backend::Postgres(
+        server.database("one_class"),
+    ));
+}
+
+fn refuses_a_campaign_without_contacts_or_with_one_class(backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     train_small(&models);
     let m = models.to_str().unwrap();
     let train = |campaign: &str| {
-        run(&[
+        backend.run(&[
             "train",
             "--from-campaign",
             campaign,
@@ -157,7 +240,7 @@ fn refuses_a_campaign_without_contacts_or_with_one_class() {
         "{}",
         stderr(&out)
     );
-    campaign_with_outcomes(&models);
+    campaign_with_outcomes(&models, backend);
     let out = train("spring");
     assert!(!out.status.success());
     assert!(

@@ -150,6 +150,32 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
             return Err(problem(HISTORY, "customers", what));
         }
     }
+    if let Some(model) = &b.uplift {
+        uplift(model, width)?;
+    }
+    Ok(())
+}
+
+/// The uplift learner's trees stay within the encoder's width and its blend weight is a
+/// share.
+fn uplift(m: &crate::models::uplift::UpliftModel, width: usize) -> Result<(), Problem> {
+    use crate::bundle::UPLIFT;
+    use crate::models::uplift::learners::Learner;
+    for (name, gbm) in m.learner.models() {
+        for (t, tree) in gbm.trees().iter().enumerate() {
+            flat_tree(tree, width)
+                .map_err(|(f, w)| problem(UPLIFT, format!("learner.{name}.trees[{t}].{f}"), w))?;
+        }
+    }
+    if let Learner::X { treated_share, .. } = &m.learner {
+        if !(0.0..=1.0).contains(treated_share) {
+            return Err(problem(
+                UPLIFT,
+                "learner.treated_share",
+                format!("{treated_share} is not a share between 0 and 1"),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -41,6 +41,7 @@ const DRIFT: &str = "drift_reference.json";
 const LIFETIME: &str = "lifetime.json";
 const RFM: &str = "rfm.json";
 const HISTORY: &str = "history.json";
+pub(crate) const UPLIFT: &str = "uplift.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -246,6 +247,9 @@ pub struct Bundle {
     /// Each customer's items for cross-sell from purchase history (order-log bundles with
     /// items; absent in older ones).
     pub history: Option<crate::models::offers::PurchaseHistory>,
+    /// Treatment-minus-control response model with its held-out Qini curve (bundles
+    /// trained with `--from-campaign --uplift`).
+    pub uplift: Option<crate::models::uplift::UpliftModel>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -307,6 +311,9 @@ impl Bundle {
         }
         if let Some(rfm) = &self.rfm {
             files.push((RFM, to_json(rfm, RFM)?));
+        }
+        if let Some(uplift) = &self.uplift {
+            files.push((UPLIFT, to_json(uplift, UPLIFT)?));
         }
         if let Some(history) = &self.history {
             files.push((HISTORY, to_json(history, HISTORY)?));
@@ -455,6 +462,10 @@ impl Bundle {
                 .collect::<Result<_, _>>()?,
             history: match manifest.files.contains_key(HISTORY) {
                 true => Some(parse_json(&dir.join(HISTORY), &read(HISTORY)?)?),
+                false => None,
+            },
+            uplift: match manifest.files.contains_key(UPLIFT) {
+                true => Some(parse_json(&dir.join(UPLIFT), &read(UPLIFT)?)?),
                 false => None,
             },
             manifest,

@@ -10,4 +10,5 @@ pub mod segment;
 pub mod stats;
 pub mod targets;
 pub mod tree;
+pub mod uplift;
 pub mod value;

@@ -8,9 +8,11 @@ pub mod evaluate;
 pub mod events;
 pub mod import;
 pub mod postgres;
+pub mod realized;
 pub mod sqlite;
 pub mod store;
 pub mod training;
+pub mod uplift;
 
 pub use contacts::{Arm, Campaign, Contact};
 pub use evaluate::{evaluate, CampaignReport};

@@ -9,6 +9,9 @@ use std::path::Path;
 /// The id and label columns of the table handed to the trainer.
 pub const ID_COLUMN: &str = "customer_id";
 pub const LABEL_COLUMN: &str = "campaign_outcome";
+/// With `--uplift`: each contact's arm (`treatment` / `control`), taken out of the table
+/// before the features are fitted.
+pub const ARM_COLUMN: &str = "campaign_arm";
 
 /// Which arm's contacts to learn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -37,6 +40,9 @@ pub struct CampaignSource {
     pub arm: ArmChoice,
     pub rows: usize,
     pub positives: usize,
+    /// `train --uplift`: the table carries [`ARM_COLUMN`] for an uplift model.
+    #[serde(default)]
+    pub uplift: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +79,28 @@ pub fn write_campaign_table(
     contacts: &[ContactInputs],
     path: &Path,
 ) -> Result<CampaignSource, CampaignTableError> {
+    write_table(campaign, outcome, arm, contacts, path, false)
+}
+
+/// Every contact of both arms as a CSV (id, the stored inputs, [`ARM_COLUMN`], 1/0
+/// label): what an uplift model learns from.
+pub fn write_uplift_table(
+    campaign: &str,
+    outcome: &str,
+    contacts: &[ContactInputs],
+    path: &Path,
+) -> Result<CampaignSource, CampaignTableError> {
+    write_table(campaign, outcome, ArmChoice::All, contacts, path, true)
+}
+
+fn write_table(
+    campaign: &str,
+    outcome: &str,
+    arm: ArmChoice,
+    contacts: &[ContactInputs],
+    path: &Path,
+    uplift: bool,
+) -> Result<CampaignSource, CampaignTableError> {
     let kept: Vec<&ContactInputs> = contacts.iter().filter(|c| arm.admits(c.arm)).collect();
     let arm_name = format!("{arm:?}").to_lowercase();
     if kept.is_empty() {
@@ -96,14 +124,17 @@ pub fn write_campaign_table(
     let mut writer = csv::Writer::from_path(path).map_err(|e| write_error(e.into()))?;
     let header = std::iter::once(ID_COLUMN)
         .chain(columns.iter().map(String::as_str))
+        .chain(uplift.then_some(ARM_COLUMN))
         .chain(std::iter::once(LABEL_COLUMN));
     writer
         .write_record(header)
         .map_err(|e| write_error(e.into()))?;
     for (contact, inputs) in kept.iter().zip(&rows) {
         let cells = columns.iter().map(|c| cell(inputs.get(c)));
+        let arm_cell = uplift.then(|| contact.arm.as_str().to_string());
         let record = std::iter::once(contact.customer_id.clone())
             .chain(cells)
+            .chain(arm_cell)
             .chain(std::iter::once(u8::from(contact.outcome).to_string()));
         writer
             .write_record(record)
@@ -116,6 +147,7 @@ pub fn write_campaign_table(
         arm,
         rows: kept.len(),
         positives,
+        uplift,
     })
 }
 
@@ -180,6 +212,24 @@ mod tests {
         assert_eq!(
             text,
             "customer_id,note,plan,tenure,campaign_outcome\na,,Two year,3.0,1\nb,,Two year,3.0,0\n"
+        );
+    }
+
+    #[test]
+    fn the_uplift_table_keeps_both_arms_with_their_arm() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let contacts = [
+            contact("a", Arm::Treatment, true),
+            contact("c", Arm::Control, false),
+        ];
+        let source = write_uplift_table("spring", "responded", &contacts, &path).unwrap();
+        assert!(source.uplift);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "customer_id,note,plan,tenure,campaign_arm,campaign_outcome\n\
+             a,,Two year,3.0,treatment,1\nc,,Two year,3.0,control,0\n"
         );
     }
 

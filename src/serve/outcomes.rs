@@ -30,6 +30,17 @@ impl OutcomesStore {
         OutcomesStore { store: Err(reason) }
     }
 
+    /// Fill the registry's realized AUCs from the store, already on a blocking thread; a
+    /// missing or failing store leaves them out (the listing still answers).
+    pub fn add_realized_aucs(&self, registry: &mut crate::lifecycle::Registry) {
+        let Ok(store) = &self.store else { return };
+        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+        match crate::outcomes::realized::realized_aucs(store.as_mut()) {
+            Ok(realized) => crate::outcomes::realized::attach(registry, &realized),
+            Err(e) => tracing::warn!(error = %e, "realized AUC left out of /v1/models"),
+        }
+    }
+
     /// Run `work` with the store, on the blocking pool.
     async fn with<T: Send + 'static>(
         state: &web::Data<AppState>,

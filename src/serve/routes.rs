@@ -290,12 +290,15 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpRes
     let m = &scorer.bundle().manifest;
     // Listing a folder can block on a slow or network disk: never on an async worker.
     let folder = state.models.clone();
-    let shadowing = state.clone();
+    let app = state.clone();
     let (available, registry) = web::block(move || {
-        let registry = crate::lifecycle::registry::list(&folder)
+        let mut registry = crate::lifecycle::registry::list(&folder)
             .map_err(|e| tracing::warn!(error = %e, "cannot list the registry"))
             .ok();
-        if let Some(shadow) = &shadowing.shadow {
+        if let (Some(registry), Some(store)) = (&mut registry, &app.outcomes) {
+            store.add_realized_aucs(registry);
+        }
+        if let Some(shadow) = &app.shadow {
             shadow.follow_folder(&folder);
         }
         (bundle_versions(&folder), registry)

@@ -401,22 +401,33 @@ fn partition(rows: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
 }
 
 /// Summed log loss of log-odds `f` (divide by the row count for the mean).
+#[cfg(test)]
 fn log_loss_sum(y: &[bool], f: &[f64]) -> f64 {
     y.iter()
         .zip(f)
-        .map(|(&y, &z)| {
-            // log(1 + e^-z) for positives, log(1 + e^z) for negatives, computed stably.
-            let s = if y { -z } else { z };
-            s.max(0.0) + (-s.abs()).exp().ln_1p()
-        })
+        .map(|(&y, &z)| softplus(if y { -z } else { z }))
         .sum()
+}
+
+/// Summed cross-entropy of log-odds `f` against targets in [0, 1] (0/1 labels give the
+/// log loss).
+fn cross_entropy_sum(t: &[f64], f: &[f64]) -> f64 {
+    t.iter()
+        .zip(f)
+        .map(|(&t, &z)| t * softplus(-z) + (1.0 - t) * softplus(z))
+        .sum()
+}
+
+/// log(1 + e^s), computed stably.
+fn softplus(s: f64) -> f64 {
+    s.max(0.0) + (-s.abs()).exp().ln_1p()
 }
 
 /// Held-out rows whose log-odds are kept up to date tree by tree (each new tree's output
 /// is added; earlier trees are never walked again).
 struct Validation {
     data: BinnedRows,
-    y: Vec<bool>,
+    y: Vec<f64>,
     scores: Vec<f64>,
     /// The scores after the best round so far.
     best: Vec<f64>,
@@ -426,7 +437,8 @@ struct Validation {
 struct Booster<'a> {
     cuts: &'a BinCuts,
     data: BinnedRows,
-    y: Vec<bool>,
+    /// Targets in [0, 1]: 0/1 labels, or probabilities for [`fit_gbm_targets`].
+    y: Vec<f64>,
     base: f64,
     scores: Vec<f64>,
     grad: Vec<f64>,
@@ -439,10 +451,10 @@ impl<'a> Booster<'a> {
     fn new(
         cuts: &'a BinCuts,
         data: BinnedRows,
-        y: Vec<bool>,
-        valid: Option<(BinnedRows, Vec<bool>)>,
+        y: Vec<f64>,
+        valid: Option<(BinnedRows, Vec<f64>)>,
     ) -> Self {
-        let rate = y.iter().filter(|&&c| c).count() as f64 / y.len().max(1) as f64;
+        let rate = y.iter().sum::<f64>() / y.len().max(1) as f64;
         let base = super::calibration::logit(rate);
         let n = y.len();
         let valid = valid.map(|(data, y)| Validation {
@@ -473,7 +485,7 @@ impl<'a> Booster<'a> {
             .zip(&self.y)
         {
             let p = sigmoid(z);
-            *g = p - f64::from(u8::from(y));
+            *g = p - y;
             *h = (p * (1.0 - p)).max(1e-12);
         }
         let mut rows: Vec<u32> = (0..self.y.len() as u32).collect();
@@ -507,7 +519,7 @@ impl<'a> Booster<'a> {
     fn valid_loss(&self) -> f64 {
         self.valid
             .as_ref()
-            .map_or(0.0, |v| log_loss_sum(&v.y, &v.scores))
+            .map_or(0.0, |v| cross_entropy_sum(&v.y, &v.scores))
     }
 
     fn keep_best(&mut self) {
@@ -568,6 +580,13 @@ fn predict_binned(tree: &FlatTree, cuts: &BinCuts, row: &[u8]) -> f64 {
 /// Fit on every row: choose the number of rounds by early stopping on a stratified
 /// inner split, then boost that many rounds (scaled up for the extra rows) on all rows.
 pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) -> GbmModel {
+    let targets: Vec<f64> = y.iter().map(|&y| f64::from(u8::from(y))).collect();
+    fit_gbm_targets(x, &targets, params, seed)
+}
+
+/// [`fit_gbm`] on targets in [0, 1] (cross-entropy loss, so the model's probability
+/// estimates the target's mean); the inner split is stratified by target above 1/2.
+pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: u64) -> GbmModel {
     let cuts = BinCuts::fit(x, params.max_bins);
     let data = cuts.bin(x);
     let fit_all = |data: BinnedRows, rounds: usize| {
@@ -580,7 +599,8 @@ pub fn fit_gbm(x: ArrayView2<f64>, y: &[bool], params: &GbmParams, seed: u64) ->
         return fit_all(data, params.max_rounds);
     }
     let k = (1.0 / params.validation_share.clamp(0.05, 0.5)).round() as usize;
-    let folds = stratified_folds(y, k, seed);
+    let high: Vec<bool> = y.iter().map(|&t| t > 0.5).collect();
+    let folds = stratified_folds(&high, k, seed);
     let (valid, fit): (Vec<u32>, Vec<u32>) =
         (0..y.len() as u32).partition(|&r| folds[r as usize] == 0);
     let labels = |rows: &[u32]| rows.iter().map(|&r| y[r as usize]).collect::<Vec<_>>();
@@ -636,7 +656,14 @@ pub fn cross_validate_rounds(folds: Vec<GbmFold>, params: &GbmParams) -> (usize,
     let mut boosters: Vec<Booster> = cuts
         .iter()
         .zip(rows)
-        .map(|(cuts, (train, y, test, y_test))| Booster::new(cuts, train, y, Some((test, y_test))))
+        .map(|(cuts, (train, y, test, y_test))| {
+            Booster::new(
+                cuts,
+                train,
+                as_targets(&y),
+                Some((test, as_targets(&y_test))),
+            )
+        })
         .collect();
     let rounds = boost_in_step(&mut boosters, params, params.max_rounds);
     let held_out = boosters
@@ -644,6 +671,10 @@ pub fn cross_validate_rounds(folds: Vec<GbmFold>, params: &GbmParams) -> (usize,
         .map(|b| b.valid.map(|v| v.best).unwrap_or_default())
         .collect();
     (rounds, held_out)
+}
+
+fn as_targets(y: &[bool]) -> Vec<f64> {
+    y.iter().map(|&y| f64::from(u8::from(y))).collect()
 }
 
 /// One classification tree (CART with the Gini criterion): with a constant starting

@@ -1,0 +1,137 @@
+//! Meta-learners on our GBM (Künzel et al. 2019). The two-model (T-) learner fits the
+//! response of each arm and takes the difference. The X-learner starts from the same two
+//! models, imputes each customer's effect from the other arm's model, fits that effect in
+//! each arm and blends the two by the treated share (the propensity of a randomized
+//! campaign).
+
+use crate::models::classifier::calibration::sigmoid;
+use crate::models::classifier::gbm::{fit_gbm, fit_gbm_targets, GbmModel, GbmParams};
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+/// A fitted uplift learner: `uplift(x)` is the treatment response probability minus the
+/// control one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "learner", rename_all = "snake_case")]
+pub enum Learner {
+    TwoModel {
+        treatment: GbmModel,
+        control: GbmModel,
+    },
+    X {
+        /// Effect fitted on treated customers (their outcome less the control model's).
+        effect_treated: GbmModel,
+        /// Effect fitted on control customers (the treatment model's less their outcome).
+        effect_control: GbmModel,
+        /// Share of contacts in treatment: the control-fitted effect gets this weight.
+        treated_share: f64,
+    },
+}
+
+impl Learner {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Learner::TwoModel { .. } => "two-model",
+            Learner::X { .. } => "X-learner",
+        }
+    }
+
+    /// Predicted uplift of one encoded row, in [-1, 1].
+    pub fn uplift(&self, x: &[f64]) -> f64 {
+        match self {
+            Learner::TwoModel { treatment, control } => {
+                sigmoid(treatment.log_odds(x)) - sigmoid(control.log_odds(x))
+            }
+            Learner::X {
+                effect_treated,
+                effect_control,
+                treated_share,
+            } => {
+                let effect = |m: &GbmModel| 2.0 * sigmoid(m.log_odds(x)) - 1.0;
+                treated_share * effect(effect_control)
+                    + (1.0 - treated_share) * effect(effect_treated)
+            }
+        }
+    }
+
+    /// Every GBM of the learner (for checking a stored bundle).
+    pub fn models(&self) -> Vec<(&'static str, &GbmModel)> {
+        match self {
+            Learner::TwoModel { treatment, control } => {
+                vec![("treatment", treatment), ("control", control)]
+            }
+            Learner::X {
+                effect_treated,
+                effect_control,
+                ..
+            } => vec![
+                ("effect_treated", effect_treated),
+                ("effect_control", effect_control),
+            ],
+        }
+    }
+}
+
+/// Rows of each arm, with their outcomes.
+pub struct Arms {
+    pub treated: Array2<f64>,
+    pub treated_y: Vec<bool>,
+    pub control: Array2<f64>,
+    pub control_y: Vec<bool>,
+}
+
+impl Arms {
+    pub fn split(x: ArrayView2<f64>, treated: &[bool], y: &[bool]) -> Arms {
+        let (t, c): (Vec<usize>, Vec<usize>) = (0..treated.len()).partition(|&i| treated[i]);
+        let pick = |rows: &[usize]| rows.iter().map(|&i| y[i]).collect();
+        Arms {
+            treated: x.select(Axis(0), &t),
+            treated_y: pick(&t),
+            control: x.select(Axis(0), &c),
+            control_y: pick(&c),
+        }
+    }
+}
+
+/// The response model of each arm: (treatment, control). The two fits run one after the
+/// other, each on every core.
+pub fn fit_two_model(arms: &Arms, params: &GbmParams, seed: u64) -> (GbmModel, GbmModel) {
+    (
+        fit_gbm(arms.treated.view(), &arms.treated_y, params, seed),
+        fit_gbm(arms.control.view(), &arms.control_y, params, seed),
+    )
+}
+
+/// The X-learner's effect models from the two response models. Imputed effects lie in
+/// [-1, 1]; they are fitted as probabilities (effect + 1) / 2 with cross-entropy, which
+/// keeps every prediction inside that range.
+pub fn fit_x(
+    arms: &Arms,
+    treatment: &GbmModel,
+    control: &GbmModel,
+    params: &GbmParams,
+    seed: u64,
+) -> Learner {
+    let as_target = |effect: f64| ((effect + 1.0) / 2.0).clamp(0.0, 1.0);
+    let outcome = |y: bool| f64::from(u8::from(y));
+    let treated_effects: Vec<f64> = (arms.treated.rows().into_iter().zip(&arms.treated_y))
+        .map(|(row, &y)| as_target(outcome(y) - prob(control, row)))
+        .collect();
+    let control_effects: Vec<f64> = (arms.control.rows().into_iter().zip(&arms.control_y))
+        .map(|(row, &y)| as_target(prob(treatment, row) - outcome(y)))
+        .collect();
+    let n_treated = arms.treated_y.len() as f64;
+    let n = n_treated + arms.control_y.len() as f64;
+    Learner::X {
+        effect_treated: fit_gbm_targets(arms.treated.view(), &treated_effects, params, seed),
+        effect_control: fit_gbm_targets(arms.control.view(), &control_effects, params, seed),
+        treated_share: n_treated / n.max(1.0),
+    }
+}
+
+fn prob(model: &GbmModel, row: ndarray::ArrayView1<f64>) -> f64 {
+    match row.as_slice() {
+        Some(x) => sigmoid(model.log_odds(x)),
+        None => sigmoid(model.log_odds(&row.to_vec())),
+    }
+}
