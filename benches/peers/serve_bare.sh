@@ -44,15 +44,15 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # wrk's latency in ms whatever unit it printed (us, ms, s).
 ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }' <<< "$1"; }
 
-target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18191 --workers "$WORKERS" 2>/dev/null &
+target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18471 --workers "$WORKERS" 2>/dev/null &
 OURS=$!
-"$BARE_BIN" 127.0.0.1:18192 "$WORKERS" 2>/dev/null &
+"$BARE_BIN" 127.0.0.1:18472 "$WORKERS" 2>/dev/null &
 BARE=$!
 trap 'kill $OURS $BARE 2>/dev/null || true' EXIT
-wait_ready http://127.0.0.1:18191/healthz
-for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18192/ && break; sleep 0.1; done
+wait_ready http://127.0.0.1:18471/healthz
+for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18472/ && break; sleep 0.1; done
 first="$(head -n 1 "$BODIES")"
-for port in 18191 18192; do
+for port in 18471 18472; do
     echo "answer on :$port: $(curl -sf -H 'content-type: application/json' -d "$first" "http://127.0.0.1:$port/v1/score" | cut -c1-200)"
 done
 
@@ -64,7 +64,7 @@ for c in $CONNS; do
     declare -A rps=() p50=() p99=()
     for round in $(seq "$ROUNDS"); do
         for side in bare custscore; do
-            port=18191; [ "$side" = bare ] && port=18192
+            port=18471; [ "$side" = bare ] && port=18472
             out="$OUT/bare_wrk_${side}_c${c}_$round.txt"
             wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
                 "http://127.0.0.1:$port/v1/score" > "$out"

@@ -21,16 +21,16 @@ fi
 PROFILE="$OUT/callgrind.serve.out"
 rm -f "$PROFILE"*
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" \
-    "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18199 --workers 1 2>/dev/null &
+    "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18479 --workers 1 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18199/healthz && break; sleep 0.5; done
+for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18479/healthz && break; sleep 0.5; done
 callgrind_control -i on "$SERVER" >/dev/null 2>&1
 # A fixed number of requests, one connection (wrk stops only at the end of -d).
 python3 - "$BODIES" "$REQUESTS" <<'PY'
 import http.client, sys
 bodies = [l for l in open(sys.argv[1]).read().splitlines() if l]
-conn = http.client.HTTPConnection("127.0.0.1", 18199)
+conn = http.client.HTTPConnection("127.0.0.1", 18479)
 for i in range(int(sys.argv[2])):
     conn.request("POST", "/v1/score", bodies[i % len(bodies)], {"content-type": "application/json"})
     answer = conn.getresponse()
