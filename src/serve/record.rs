@@ -11,8 +11,8 @@ use super::request::{
     bad_value, id_error, json_syntax, not_an_object, out_of_range, Fields, RawRecord,
 };
 use crate::features::Value;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Number;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value as Json};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -187,7 +187,7 @@ impl<'de, F: Fields> Visitor<'de> for RecordSeed<'_, F> {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Shape<'de>, S::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Json>()?.is_some() {}
         Ok(Shape::NotObject("an array"))
     }
 
@@ -265,7 +265,8 @@ impl<'de> Visitor<'de> for KeySeed {
     }
 }
 
-/// A field's value; arrays and objects are skipped over (still checked as JSON).
+/// A field's value. Arrays and objects are read as JSON values and dropped: serde's
+/// `IgnoredAny` would be cheaper, but its errors on bad JSON are worded differently.
 struct ScalarSeed;
 
 impl<'de> DeserializeSeed<'de> for ScalarSeed {
@@ -316,12 +317,12 @@ impl<'de> Visitor<'de> for ScalarSeed {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Scalar<'de>, S::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Json>()?.is_some() {}
         Ok(Scalar::Other("an array"))
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Scalar<'de>, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<String, Json>()?.is_some() {}
         Ok(Scalar::Other("an object"))
     }
 }
@@ -362,7 +363,7 @@ impl<'de, F: Fields> Visitor<'de> for BatchSeed<'_, F> {
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Batch<'de>, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<String, Json>()?.is_some() {}
         Ok(Batch::NotArray)
     }
 
