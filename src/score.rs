@@ -129,6 +129,8 @@ pub struct Scorer {
     /// Segment names and the version as CSV fields, quoted once here.
     segment_names_csv: Vec<String>,
     version_csv: String,
+    /// The bundle's fixed texts as JSON strings, made at the first answer that needs them.
+    json_texts: std::sync::OnceLock<JsonTexts>,
     /// Ranked offers by set of held products. Customers share few distinct product sets
     /// (telco: at most 2^10), so most lookups skip the rule scan; bounded for catalogues
     /// where sets rarely repeat.
@@ -152,6 +154,34 @@ pub enum Bought<'h> {
 /// The scored CSV column of a bundle with an uplift model.
 pub const UPLIFT_COLUMN: &str = "uplift";
 
+/// A bundle's fixed texts as JSON string literals (quoted and escaped once), so that an
+/// answer can be written without escaping them for every request.
+#[derive(Debug)]
+pub struct JsonTexts {
+    pub segment_names: Vec<String>,
+    pub items: Vec<String>,
+    pub rules: Vec<String>,
+    pub version: String,
+}
+
+impl JsonTexts {
+    fn of(bundle: &Bundle) -> Self {
+        let json = |text: &str| serde_json::to_string(text).unwrap_or_default();
+        let profiles = &bundle.segments.profiles;
+        let rules = bundle.rules.as_ref();
+        JsonTexts {
+            segment_names: profiles.iter().map(|p| json(&p.name)).collect(),
+            items: rules.map_or_else(Vec::new, |m| m.items.iter().map(|i| json(i)).collect()),
+            rules: rules.map_or_else(Vec::new, |m| {
+                (0..m.rules.len() as u32)
+                    .map(|r| json(m.rule_text(r)))
+                    .collect()
+            }),
+            version: json(&bundle.manifest.version),
+        }
+    }
+}
+
 /// Most distinct held-product sets remembered by one Scorer.
 const OFFER_CACHE_LIMIT: usize = 65_536;
 
@@ -165,6 +195,16 @@ pub struct Scratch<'a> {
     held: Vec<u32>,
     warnings: Vec<String>,
     targets: Vec<RiskScore>,
+}
+
+impl<'a> Scratch<'a> {
+    /// Buffers for a record whose values (in input order) are already read.
+    pub fn with_values(values: Vec<Value<'a>>) -> Self {
+        Scratch {
+            values,
+            ..Scratch::default()
+        }
+    }
 }
 
 /// One customer's answers as the Scorer found them, borrowing names from the bundle and
@@ -255,6 +295,7 @@ impl Scorer {
             attrition_name,
             segment_names_csv,
             version_csv,
+            json_texts: std::sync::OnceLock::new(),
             offers_seen: RwLock::new(HashMap::new()),
             log_history: None,
         }
@@ -268,6 +309,16 @@ impl Scorer {
 
     pub fn bundle(&self) -> &Bundle {
         &self.bundle
+    }
+
+    /// Segment names, item names, rule texts and the version as JSON strings.
+    pub fn json_texts(&self) -> &JsonTexts {
+        self.json_texts.get_or_init(|| JsonTexts::of(&self.bundle))
+    }
+
+    /// The name the attrition target was trained under (e.g. `churn`), when the bundle has one.
+    pub fn attrition_name(&self) -> Option<&str> {
+        self.attrition_name.as_deref()
     }
 
     pub fn version(&self) -> &str {
@@ -714,10 +765,7 @@ impl Scorer {
                 item: model.items[offer.item as usize].clone(),
                 score: offer.score,
                 because: match offer.because.is_empty() {
-                    true => vec![format!(
-                        "popular: held by {:.0}% of customers (no rule fired)",
-                        100.0 * model.popularity(offer.item)
-                    )],
+                    true => vec![popular_text(model, offer.item)],
                     false => offer
                         .because
                         .iter()
@@ -755,6 +803,14 @@ impl Scorer {
                 .items_of(id),
         }
     }
+}
+
+/// Why an item is offered when no rule fired for the customer.
+pub fn popular_text(model: &CrossSellModel, item: u32) -> String {
+    format!(
+        "popular: held by {:.0}% of customers (no rule fired)",
+        100.0 * model.popularity(item)
+    )
 }
 
 impl Answer {

@@ -388,6 +388,7 @@ mod tests {
                 clv,
             }),
             propensities: Default::default(),
+            uplift: None,
             lifetime: None,
             rfm: None,
             warnings: vec![],

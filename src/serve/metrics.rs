@@ -4,11 +4,15 @@
 
 use crate::monitoring::DriftReport;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Metrics {
+    /// Tells this registry's series apart in the workers' caches.
+    id: u64,
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
@@ -17,6 +21,24 @@ pub struct Metrics {
     /// Records whose scoring panicked (a bug): each one was answered with a 500.
     pub scoring_panics: IntCounter,
     drift: DriftGauges,
+}
+
+/// One request series (route pattern, method, status) of one registry, resolved.
+struct Series {
+    metrics: u64,
+    route: String,
+    method: String,
+    status: u16,
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+/// Series a worker thread keeps; routes, methods and statuses are few, so this is a
+/// guard against a bug, not a working limit.
+const SERIES_PER_THREAD: usize = 256;
+
+thread_local! {
+    static SERIES: RefCell<Vec<Series>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Drift of the monitoring window, set from a fresh report at each scrape.
@@ -238,7 +260,9 @@ impl Metrics {
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(scoring_panics.clone()))?;
         let drift = DriftGauges::new(&registry)?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Ok(Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             drift,
             registry,
             requests,
@@ -247,6 +271,38 @@ impl Metrics {
             reloads,
             scoring_panics,
         })
+    }
+
+    /// Count and time one request. `with_label_values` hashes the labels and takes the
+    /// vector's lock, shared by every worker; each worker thread resolves a series once,
+    /// so a request only bumps the counter and histogram (atomics).
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        SERIES.with(|cell| {
+            let mut series = cell.borrow_mut();
+            let found = series.iter().position(|s| {
+                s.metrics == self.id && s.status == status && s.method == method && s.route == route
+            });
+            let at = found.unwrap_or_else(|| {
+                if series.len() >= SERIES_PER_THREAD {
+                    series.clear();
+                }
+                series.push(Series {
+                    metrics: self.id,
+                    route: route.to_string(),
+                    method: method.to_string(),
+                    status,
+                    requests: self.requests.with_label_values(&[
+                        route,
+                        method,
+                        &status.to_string(),
+                    ]),
+                    latency: self.latency.with_label_values(&[route, method]),
+                });
+                series.len() - 1
+            });
+            series[at].requests.inc();
+            series[at].latency.observe(seconds);
+        });
     }
 
     /// Point the model gauge at the version now served.

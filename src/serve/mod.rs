@@ -2,12 +2,14 @@
 //! serves and that the tests start, so there is one configuration to get right.
 
 mod decisions;
+mod answer_json;
 pub mod error;
 mod events_body;
 mod lifecycle;
 mod metrics;
 mod openapi;
 pub mod outcomes;
+mod record;
 mod request;
 mod routes;
 pub mod shadow;
@@ -203,27 +205,19 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 /// Count, time and log one request by its route pattern; never log bodies or paths.
+/// The log line's fields are only formatted when debug logging is on.
 fn observe<B>(state: &AppState, res: &ServiceResponse<B>, started: Instant, request_id: &str) {
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
-    let method = res.request().method().as_str().to_string();
-    let status = res.status().as_u16().to_string();
+    let request = res.request();
+    let pattern = request.match_pattern();
+    let route = pattern.as_deref().unwrap_or("unmatched");
+    let status = res.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state
         .metrics
-        .requests
-        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
-        .inc();
-    state
-        .metrics
-        .latency
-        .with_label_values(&[route.as_str(), method.as_str()])
-        .observe(seconds);
+        .observe_request(route, request.method().as_str(), status, seconds);
     tracing::debug!(
         request_id,
-        method,
+        method = %request.method(),
         route,
         status,
         micros = (seconds * 1e6) as u64,

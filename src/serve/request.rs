@@ -53,7 +53,7 @@ pub async fn json_body(
 
 /// Parse a body read by [`json_body`]; bad JSON is a 400 as with actix's extractor.
 pub fn parse_json(body: &[u8]) -> Result<Json, ApiError> {
-    serde_json::from_slice(body).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+    serde_json::from_slice(body).map_err(json_syntax)
 }
 
 /// Parse a body that must be a JSON array of at most `limit` elements: `what` names the
@@ -81,6 +81,35 @@ pub fn parse_json_array(
     Ok(items)
 }
 
+/// The fields a record is read into: the inputs in input order, and the id column.
+pub trait Fields {
+    fn n_inputs(&self) -> usize;
+    fn input_name(&self, at: usize) -> &str;
+    fn id_column(&self) -> Option<&str>;
+}
+
+impl Fields for Scorer {
+    fn n_inputs(&self) -> usize {
+        Scorer::n_inputs(self)
+    }
+
+    fn input_name(&self, at: usize) -> &str {
+        &self.bundle().encoder.inputs[at].name
+    }
+
+    fn id_column(&self) -> Option<&str> {
+        Scorer::id_column(self)
+    }
+}
+
+/// A record's values (one per input, in input order) and its id as sent (`None` when
+/// absent or null), before the id rule of [`finish_id`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord<'a> {
+    pub id: Option<Cow<'a, str>>,
+    pub values: Vec<Value<'a>>,
+}
+
 /// Turn one JSON object into (id, values in the scorer's input order).
 /// `path` prefixes field names in errors (`items[2].`) for batch requests.
 pub fn record_from_json<'a>(
@@ -88,69 +117,54 @@ pub fn record_from_json<'a>(
     body: &'a Json,
     path: &str,
 ) -> Result<(Cow<'a, str>, Vec<Value<'a>>), ApiError> {
-    let Json::Object(fields) = body else {
-        let field = if path.is_empty() {
-            "body"
-        } else {
-            path.trim_end_matches('.')
-        };
-        return Err(ApiError::field(
-            Code::InvalidJson,
-            field,
-            format!(
-                "expected a JSON object of customer fields, got {}",
-                kind(body)
-            ),
-        ));
-    };
-    let values = scorer
-        .input_names()
-        .map(|name| match fields.get(name) {
-            None | Some(Json::Null) => Ok(Value::Missing),
-            Some(Json::Number(n)) => n.as_f64().map(Value::Number).ok_or_else(|| {
-                ApiError::field(
-                    Code::InvalidField,
-                    format!("{path}{name}"),
-                    "number out of range",
-                )
-            }),
-            Some(Json::String(s)) => Ok(Value::Text(Cow::Borrowed(s.as_str()))),
-            Some(other) => Err(ApiError::field(
-                Code::InvalidField,
-                format!("{path}{name}"),
-                format!("expected a number or a string, got {}", kind(other)),
-            )),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let id = record_id(scorer, fields, path)?;
-    Ok((id, values))
+    let raw = raw_from_tree(scorer, body, path)?;
+    Ok((finish_id(scorer, raw.id, path)?, raw.values))
 }
 
-/// The record's id by the Scorer's one rule; a string or a number is accepted as an id.
-fn record_id<'a>(
-    scorer: &Scorer,
-    fields: &'a serde_json::Map<String, Json>,
+/// The values and id of a JSON tree by the rules in this module's head.
+pub fn raw_from_tree<'a>(
+    fields: &impl Fields,
+    body: &'a Json,
     path: &str,
-) -> Result<Cow<'a, str>, ApiError> {
-    let Some(column) = scorer.id_column() else {
-        return Ok(Cow::Borrowed(""));
+) -> Result<RawRecord<'a>, ApiError> {
+    let Json::Object(map) = body else {
+        return Err(not_an_object(path, kind(body)));
     };
-    let raw = match fields.get(column) {
+    let values = (0..fields.n_inputs())
+        .map(|at| {
+            let name = fields.input_name(at);
+            match map.get(name) {
+                None | Some(Json::Null) => Ok(Value::Missing),
+                Some(Json::Number(n)) => n
+                    .as_f64()
+                    .map(Value::Number)
+                    .ok_or_else(|| out_of_range(path, name)),
+                Some(Json::String(s)) => Ok(Value::Text(Cow::Borrowed(s.as_str()))),
+                Some(other) => Err(bad_value(path, name, kind(other))),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(column) = fields.id_column() else {
+        return Ok(RawRecord { id: None, values });
+    };
+    let id = match map.get(column) {
         None | Some(Json::Null) => None,
         Some(Json::String(s)) => Some(Cow::Borrowed(s.as_str())),
         Some(Json::Number(n)) => Some(Cow::Owned(n.to_string())),
-        Some(other) => {
-            return Err(ApiError::field(
-                Code::InvalidField,
-                format!("{path}{column}"),
-                format!(
-                    "expected the id as a string or a number, got {}",
-                    kind(other)
-                ),
-            ))
-        }
+        Some(other) => return Err(id_error(path, column, kind(other))),
     };
+    Ok(RawRecord { id, values })
+}
+
+/// The record's id by the Scorer's one rule (trimmed; refused when the bundle has an id
+/// column and the record has none).
+pub fn finish_id<'a>(
+    scorer: &Scorer,
+    raw: Option<Cow<'a, str>>,
+    path: &str,
+) -> Result<Cow<'a, str>, ApiError> {
     let missing = |e: ScoreError| {
+        let column = scorer.id_column().unwrap_or_default();
         ApiError::field(Code::InvalidField, format!("{path}{column}"), e.to_string())
     };
     match raw {
@@ -160,6 +174,48 @@ fn record_id<'a>(
             .map(|id| Cow::Owned(id.to_string())),
     }
     .map_err(missing)
+}
+
+/// A syntax error in a body, as actix's JSON extractor answers it.
+pub fn json_syntax(e: serde_json::Error) -> ApiError {
+    json_error(JsonPayloadError::Deserialize(e))
+}
+
+pub fn not_an_object(path: &str, kind: &str) -> ApiError {
+    let field = if path.is_empty() {
+        "body"
+    } else {
+        path.trim_end_matches('.')
+    };
+    ApiError::field(
+        Code::InvalidJson,
+        field,
+        format!("expected a JSON object of customer fields, got {kind}"),
+    )
+}
+
+pub fn bad_value(path: &str, name: &str, kind: &str) -> ApiError {
+    ApiError::field(
+        Code::InvalidField,
+        format!("{path}{name}"),
+        format!("expected a number or a string, got {kind}"),
+    )
+}
+
+pub fn out_of_range(path: &str, name: &str) -> ApiError {
+    ApiError::field(
+        Code::InvalidField,
+        format!("{path}{name}"),
+        "number out of range",
+    )
+}
+
+pub fn id_error(path: &str, column: &str, kind: &str) -> ApiError {
+    ApiError::field(
+        Code::InvalidField,
+        format!("{path}{column}"),
+        format!("expected the id as a string or a number, got {kind}"),
+    )
 }
 
 pub(super) fn kind(value: &Json) -> &'static str {

@@ -1,22 +1,28 @@
 //! The HTTP routes. Handlers only translate between JSON and the Scorer; every answer
 //! comes from `Scorer::score`, exactly as batch scoring does.
 
+use super::answer_json::write_answer;
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use super::outcomes::{campaign_of, record_contacts};
-use super::request::{json_body, parse_json, parse_json_array, record_from_json};
+use super::record::{read_batch, read_record};
+use super::request::{
+    finish_id, json_body, parse_json, parse_json_array, record_from_json, RawRecord,
+};
 use super::state::{Admin, AppState, Authorized};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
+use crate::features::Value;
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
 use crate::monitoring::{DriftReport, Window};
 use crate::outcomes::contacts::{now_utc, ContactArm};
-use crate::outcomes::Contact;
-use crate::score::{Answer, ScoreError, Scorer};
+use crate::outcomes::{Campaign, Contact};
+use crate::score::{Answer, ScoreError, Scorer, Scratch};
 use actix_web::http::header::ContentType;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::any::Any;
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use utoipa::ToSchema;
 
@@ -58,25 +64,82 @@ fn score_value(
     }
     isolated(counters, || {
         let (id, values) = record_from_json(scorer, body, path)?;
-        let mut contact = None;
-        let contact_id = campaign.as_ref().map(|_| id.to_string());
-        let answer = scorer.score_observed(id, values, |s| {
-            if let Some(window) = window {
-                window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
-            }
-            if let (Some(campaign), Some(id)) = (&campaign, &contact_id) {
-                contact = Some(Contact::new(scorer, campaign, id, s, &now_utc()));
-            }
-        });
-        let mut answer = answer.map_err(|e| score_error(e, path))?;
-        answer.contact = contact.as_ref().map(|c| {
-            Box::new(ContactArm {
-                campaign: c.campaign.clone(),
-                arm: c.arm,
-            })
-        });
-        Ok((answer, contact))
+        score_record(scorer, window, id, values, campaign.as_ref(), path)
     })
+}
+
+/// Score a record read straight from the body (one that names no campaign) and append
+/// its answer as JSON to `out` (nothing on an error), texts borrowed from the bundle.
+fn score_raw_into(
+    counters: &Metrics,
+    scorer: &Scorer,
+    window: Option<&Window>,
+    raw: RawRecord,
+    path: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), ApiError> {
+    let start = out.len();
+    let written = isolated(counters, || {
+        let id = finish_id(scorer, raw.id, path)?;
+        let mut scratch = Scratch::with_values(raw.values);
+        let scored = scorer
+            .score_into(&mut scratch)
+            .map_err(|e| score_error(e, path))?;
+        if let Some(window) = window {
+            window.record(
+                scored.values(),
+                scored.segment,
+                scored.risk.map(|r| r.probability),
+            );
+        }
+        write_answer(out, scorer, &id, &scored).map_err(write_error)
+    });
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// Score a record read straight from the body (one that names no campaign).
+fn score_raw(
+    counters: &Metrics,
+    scorer: &Scorer,
+    window: Option<&Window>,
+    raw: RawRecord,
+    path: &str,
+) -> Result<Answer, ApiError> {
+    isolated(counters, || {
+        let id = finish_id(scorer, raw.id, path)?;
+        score_record(scorer, window, id, raw.values, None, path).map(|(answer, _)| answer)
+    })
+}
+
+fn score_record(
+    scorer: &Scorer,
+    window: Option<&Window>,
+    id: Cow<str>,
+    values: Vec<Value>,
+    campaign: Option<&Campaign>,
+    path: &str,
+) -> Result<(Answer, Option<Contact>), ApiError> {
+    let mut contact = None;
+    let contact_id = campaign.map(|_| id.to_string());
+    let answer = scorer.score_observed(id, values, |s| {
+        if let Some(window) = window {
+            window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
+        }
+        if let (Some(campaign), Some(id)) = (campaign, &contact_id) {
+            contact = Some(Contact::new(scorer, campaign, id, s, &now_utc()));
+        }
+    });
+    let mut answer = answer.map_err(|e| score_error(e, path))?;
+    answer.contact = contact.as_ref().map(|c| {
+        Box::new(ContactArm {
+            campaign: c.campaign.clone(),
+            arm: c.arm,
+        })
+    });
+    Ok((answer, contact))
 }
 
 /// Run `work`, turning a panic into an internal error with its message, counted in
@@ -123,9 +186,9 @@ pub async fn score_one(
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
     let (answer, contact) = off_worker_if_big(body.len(), move || {
-        let json = parse_json(&body)?;
         let scorer = shared.scorer();
         if super::events_body::may_have_events(&body) {
+            let json = parse_json(&body)?;
             let events = isolated(&shared.metrics, || {
                 super::events_body::score_events(&shared, &scorer, &json)
             })?;
@@ -134,13 +197,28 @@ pub async fn score_one(
             }
         }
         let window = shared.window_for(&scorer);
-        let (answer, contact) =
-            score_value(&shared.metrics, &scorer, window.as_deref(), &json, "")?;
-        let body = to_json(&answer)?;
+        let counters = &shared.metrics;
+        let (answer, contact) = match read_record(&*scorer, &body)? {
+            Some(raw) if shared.shadow.is_none() => {
+                let mut out = Vec::with_capacity(1024);
+                score_raw_into(counters, &scorer, window.as_deref(), raw, "", &mut out)?;
+                return Ok((out, None));
+            }
+            Some(raw) => (
+                score_raw(counters, &scorer, window.as_deref(), raw, "")?,
+                None,
+            ),
+            None => {
+                let json = parse_json(&body)?;
+                score_value(counters, &scorer, window.as_deref(), &json, "")?
+            }
+        };
+        let out = to_json(&answer)?;
         if let Some(shadow) = &shared.shadow {
-            shadow.offer(&answer, move || json);
+            // The body parsed once already: the tree is rebuilt only for shadowed records.
+            shadow.offer(&answer, || parse_json(&body).unwrap_or(Json::Null));
         }
-        Ok((body, contact))
+        Ok((out, contact))
     })
     .await?;
     record_contacts(&state, contact.into_iter().collect()).await?;
@@ -167,8 +245,11 @@ fn blocking_error(e: actix_web::error::BlockingError) -> ApiError {
 }
 
 pub(super) fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value)
-        .map_err(|e| ApiError::new(Code::Internal, format!("cannot write the answer: {e}")))
+    serde_json::to_vec(value).map_err(write_error)
+}
+
+fn write_error(e: serde_json::Error) -> ApiError {
+    ApiError::new(Code::Internal, format!("cannot write the answer: {e}"))
 }
 
 pub(super) fn json_response(body: Vec<u8>) -> HttpResponse {
@@ -208,6 +289,11 @@ pub async fn score_batch(
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
     let (answer, contacts) = off_worker_if_big(body.len(), move || {
+        if shared.shadow.is_none() {
+            if let Some(written) = write_batch(&shared, &body)? {
+                return Ok((written, Vec::new()));
+            }
+        }
         let (answer, contacts) = batch_answer(&shared, &body)?;
         Ok((to_json(&answer)?, contacts))
     })
@@ -216,34 +302,97 @@ pub async fn score_batch(
     Ok(json_response(answer))
 }
 
-fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Contact>), ApiError> {
-    let items = parse_json_array(
-        body,
-        state.limits.max_batch_items,
-        "customer objects",
-        "items",
-    )?;
+/// The batch answer written straight from the records (the JSON of [`BatchAnswer`]);
+/// `None` when a record names a campaign, which [`batch_answer`] handles.
+fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
+    let Some(records) = read_batch(&*scorer, body, state.limits.max_batch_items)? else {
+        return Ok(None);
+    };
+    let total = records.len();
+    let mut results = Vec::with_capacity(total * 1024);
+    let mut failed = 0;
+    for (index, record) in records.into_iter().enumerate() {
+        if index > 0 {
+            results.push(b',');
+        }
+        let path = format!("[{index}].");
+        let written = record.and_then(|raw| {
+            let w = window.as_deref();
+            score_raw_into(&state.metrics, &scorer, w, raw, &path, &mut results)
+        });
+        if let Err(error) = written {
+            failed += 1;
+            let item = BatchItem::Failed { index, error };
+            serde_json::to_writer(&mut results, &item).map_err(write_error)?;
+        }
+    }
+    let scored = total - failed;
+    let mut out = Vec::with_capacity(results.len() + 128);
+    out.extend_from_slice(b"{\"model_version\":");
+    serde_json::to_writer(&mut out, scorer.version()).map_err(write_error)?;
+    out.extend_from_slice(b",\"scored\":");
+    out.extend_from_slice(scored.to_string().as_bytes());
+    out.extend_from_slice(b",\"failed\":");
+    out.extend_from_slice(failed.to_string().as_bytes());
+    out.extend_from_slice(b",\"results\":[");
+    out.extend_from_slice(&results);
+    out.extend_from_slice(b"]}");
+    Ok(Some(out))
+}
+
+fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Contact>), ApiError> {
+    let scorer = state.scorer();
+    let window = state.window_for(&scorer);
+    let limit = state.limits.max_batch_items;
     let mut contacts = Vec::new();
-    let results: Vec<BatchItem> = items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let path = format!("[{index}].");
-            match score_value(&state.metrics, &scorer, window.as_deref(), item, &path) {
-                Ok((answer, contact)) => {
-                    contacts.extend(contact);
-                    BatchItem::Scored(Box::new(answer))
+    let results: Vec<BatchItem> = match read_batch(&*scorer, body, limit)? {
+        Some(records) => records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| {
+                let path = format!("[{index}].");
+                let scored = record.and_then(|raw| {
+                    score_raw(&state.metrics, &scorer, window.as_deref(), raw, &path)
+                });
+                match scored {
+                    Ok(answer) => BatchItem::Scored(Box::new(answer)),
+                    Err(error) => BatchItem::Failed { index, error },
                 }
-                Err(error) => BatchItem::Failed { index, error },
-            }
-        })
-        .collect();
+            })
+            .collect(),
+        None => {
+            let items = parse_json_array(body, limit, "customer objects", "items")?;
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let path = format!("[{index}].");
+                    match score_value(&state.metrics, &scorer, window.as_deref(), item, &path) {
+                        Ok((answer, contact)) => {
+                            contacts.extend(contact);
+                            BatchItem::Scored(Box::new(answer))
+                        }
+                        Err(error) => BatchItem::Failed { index, error },
+                    }
+                })
+                .collect()
+        }
+    };
     if let Some(shadow) = &state.shadow {
-        for (item, result) in items.iter().zip(&results) {
+        // The tree is built once, and only when a record is picked for shadowing.
+        let tree = std::cell::OnceCell::new();
+        for (index, result) in results.iter().enumerate() {
             if let BatchItem::Scored(answer) = result {
-                shadow.offer(answer, || item.clone());
+                shadow.offer(answer, || {
+                    let items = tree.get_or_init(|| parse_json(body).ok());
+                    items
+                        .as_ref()
+                        .and_then(|items| items.get(index))
+                        .cloned()
+                        .unwrap_or(Json::Null)
+                });
             }
         }
     }

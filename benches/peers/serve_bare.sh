@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# custscore serve against the framework's limit: a bare actix-web handler
+# (benches/peers/bare_actix: same actix-web and serde_json versions, from custscore's
+# Cargo.lock, same allocator, worker count, keep-alive, backlog and shutdown settings)
+# that parses the same JSON body into a serde_json::Value and answers a small JSON object.
+#
+# Same load on both sides, in one run:
+# - every request carries a different real customer: score.lua cycles through the telco
+#   rows (training-data/telco_churn.csv, BODIES_ROWS of them, default all 7,043) as JSON
+#   bodies, each wrk thread from its own place;
+# - the same WORKERS (default: the core count) for both servers, on loopback; wrk runs on
+#   the same machine (-t1 at c1, -t2 above) and takes CPU from both alike;
+# - for each concurrency in CONNS (default "1 8 32"), ROUNDS rounds (default 3) of
+#   DURATION each (default 8s), the two servers alternating within a round.
+# Prints req/s, p50 and p99 per side (medians over the rounds, every round's req/s), and
+# custscore/bare ratios of throughput and p99.
+# usage: benches/peers/serve_bare.sh [DURATION]   (ROUNDS, CONNS, WORKERS, BODIES_ROWS)
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+DURATION="${1:-8s}"
+ROUNDS="${ROUNDS:-3}"
+CONNS="${CONNS:-1 8 32}"
+CORES="$(nproc)"
+WORKERS="${WORKERS:-$CORES}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+peer_venv pandas
+cd "$REPO"
+cargo build --release --quiet
+# The bare handler builds against our lock file, so its actix-web is ours to the patch.
+cp Cargo.lock "$PEERS/bare_actix/Cargo.lock"
+CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
+    --manifest-path "$PEERS/bare_actix/Cargo.toml"
+BARE_BIN="$OUT/bare_target/release/bare_actix"
+echo "actix-web $(awk '/^name = "actix-web"$/ { getline; print $3 }' Cargo.lock | tr -d '"') on both sides"
+
+MODELS="$OUT/bare_models"
+[ -f "$MODELS/CURRENT" ] || target/release/custscore train --models "$MODELS" >/dev/null 2>&1
+export BODIES="$OUT/telco_bodies_bare.jsonl"
+"$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES.all" churn
+head -n "${BODIES_ROWS:-100000}" "$BODIES.all" > "$BODIES"
+
+wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# wrk's latency in ms whatever unit it printed (us, ms, s).
+ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }' <<< "$1"; }
+
+target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18471 --workers "$WORKERS" 2>/dev/null &
+OURS=$!
+"$BARE_BIN" 127.0.0.1:18472 "$WORKERS" 2>/dev/null &
+BARE=$!
+trap 'kill $OURS $BARE 2>/dev/null || true' EXIT
+wait_ready http://127.0.0.1:18471/healthz
+for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18472/ && break; sleep 0.1; done
+first="$(head -n 1 "$BODIES")"
+for port in 18471 18472; do
+    echo "answer on :$port: $(curl -sf -H 'content-type: application/json' -d "$first" "http://127.0.0.1:$port/v1/score" | cut -c1-200)"
+done
+
+echo "machine: $CORES cores; custscore serve --workers $WORKERS; bare_actix $WORKERS workers; both: actix default keep-alive and backlog"
+echo "load: wrk on loopback, $DURATION per round, bodies cycling through $(wc -l < "$BODIES") telco customers; medians of $ROUNDS rounds, sides alternating"
+printf "%-5s %-10s %9s %8s %8s  %s\n" conns server "req/s" "p50 ms" "p99 ms" "rounds (req/s)"
+for c in $CONNS; do
+    threads=$(( c < 2 ? 1 : 2 ))
+    declare -A rps=() p50=() p99=()
+    for round in $(seq "$ROUNDS"); do
+        for side in bare custscore; do
+            port=18471; [ "$side" = bare ] && port=18472
+            out="$OUT/bare_wrk_${side}_c${c}_$round.txt"
+            wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
+                "http://127.0.0.1:$port/v1/score" > "$out"
+            if grep -q "Non-2xx" "$out"; then echo "$side: $(grep Non-2xx "$out")" >&2; exit 1; fi
+            rps[$side]+="$(awk '/Requests\/sec/ { print $2 }' "$out") "
+            p50[$side]+="$(ms "$(awk '/^ +50%/ { print $2 }' "$out")") "
+            p99[$side]+="$(ms "$(awk '/^ +99%/ { print $2 }' "$out")") "
+        done
+    done
+    declare -A med=()
+    for side in bare custscore; do
+        for m in rps p50 p99; do
+            declare -n series="$m"
+            med[$side.$m]="$(tr ' ' '\n' <<< "${series[$side]}" | grep . | median)"
+        done
+        printf "%-5s %-10s %9.0f %8s %8s  %s\n" "c$c" "$side" "${med[$side.rps]}" \
+            "${med[$side.p50]}" "${med[$side.p99]}" "${rps[$side]}"
+    done
+    awk -v c="$c" -v o="${med[custscore.rps]}" -v b="${med[bare.rps]}" \
+        -v op="${med[custscore.p99]}" -v bp="${med[bare.p99]}" \
+        'BEGIN { printf "c%-4s custscore/bare: throughput %.2f, p99 %.2fx\n", c, o / b, op / bp }'
+    unset rps p50 p99 med
+done

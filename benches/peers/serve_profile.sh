@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Where one request's instructions go: `custscore serve` (one worker) under callgrind,
+# counting only while wrk sends a fixed number of POST /v1/score requests (REQUESTS,
+# default 2000), each a different telco customer, over one keep-alive connection. Instruction counts are repeatable where timings on a shared machine are not.
+# Prints instructions per request in total and inclusive for the parts of the request
+# (functions matched by name; a part inlined into its caller shows under the caller).
+# usage: benches/peers/serve_profile.sh [BINARY]   (default target/release/custscore)
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+REQUESTS="${REQUESTS:-2000}"
+cd "$REPO"
+BIN="${1:-target/release/custscore}"
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+MODELS="$OUT/bare_models"
+[ -f "$MODELS/CURRENT" ] || "$BIN" train --models "$MODELS" >/dev/null 2>&1
+export BODIES="$OUT/telco_bodies_bare.jsonl"
+if [ ! -s "$BODIES" ]; then
+    peer_venv pandas
+    "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES" churn
+fi
+PROFILE="$OUT/callgrind.serve.out"
+rm -f "$PROFILE"*
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" \
+    "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18479 --workers 1 2>/dev/null &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18479/healthz && break; sleep 0.5; done
+callgrind_control -i on "$SERVER" >/dev/null 2>&1
+# A fixed number of requests, one connection (wrk stops only at the end of -d).
+python3 - "$BODIES" "$REQUESTS" <<'PY'
+import http.client, sys
+bodies = [l for l in open(sys.argv[1]).read().splitlines() if l]
+conn = http.client.HTTPConnection("127.0.0.1", 18479)
+for i in range(int(sys.argv[2])):
+    conn.request("POST", "/v1/score", bodies[i % len(bodies)], {"content-type": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    assert answer.status == 200, answer.status
+PY
+callgrind_control -i off "$SERVER" >/dev/null 2>&1
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+DUMP="$PROFILE"
+ANNOTATED="$OUT/callgrind.serve.txt"
+callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
+total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
+echo "requests: $REQUESTS; instructions counted: $total; per request: $(( total / REQUESTS ))"
+# part | function name patterns (inclusive cost; the largest match of each pattern, added)
+parts=(
+    "HTTP request parse (actix-http decode)|as actix_http::h1::decoder::MessageType>::decode"
+    "read body (json_body)|request::json_body::{{closure}}"
+    "auth extractor (Authorized)|state::Authorized as actix_web::extract::FromRequest"
+    "JSON into a value tree|serde_json::value::Value>::deserialize ["
+    "value tree into inputs|request::record_from_json"
+    "drop the value tree|BTreeMap<K,V,A> as core::ops::drop::Drop"
+    "JSON into input slots (one pass)|record::RecordSeed<F> as serde_core::de::DeserializeSeed>::deserialize|record::Shape::into_record"
+    "scoring (Scorer::score_into)|Scorer::score_into"
+    "owned answer (Scorer::answer)|Scorer::answer"
+    "answer into JSON|routes::to_json|answer_json::write_answer"
+    "drift window (Window::record)|Window::record"
+    "metrics + log line (observe)|serve::observe"
+    "request id|serve::request_id"
+)
+printf "%-36s %12s\n" part "instr/request"
+for part in "${parts[@]}"; do
+    name="${part%%|*}"; patterns="${part#*|}"
+    cost=0
+    IFS='|' read -ra alts <<< "$patterns"
+    for p in "${alts[@]}"; do
+        c=$(grep -F -- "$p" "$ANNOTATED" | head -n 1 | awk '{ gsub(",", "", $1); print $1 }' || true)
+        [ -n "$c" ] && cost=$(( cost + c ))
+    done
+    printf "%-36s %12d\n" "$name" $(( cost / REQUESTS ))
+done
+echo "top functions by inclusive cost: $ANNOTATED"
