@@ -443,7 +443,12 @@ pub fn score_stream_with(
     };
     let (reader, mut layout, size) = open_input(scorer, input, &options.input)?;
     layout.mark_rejects = options.rejects == RejectsTo::Output;
-    let header = csv_header(scorer, decider.is_some(), campaign.is_some(), layout.mark_rejects);
+    let header = csv_header(
+        scorer,
+        decider.is_some(),
+        campaign.is_some(),
+        layout.mark_rejects,
+    );
     let sink = match &options.rejects {
         RejectsTo::File(path) => RejectSink::file(path)?,
         RejectsTo::Output if format == Format::Jsonl => RejectSink::JsonLines,

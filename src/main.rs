@@ -202,8 +202,14 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     if decider.is_some() && args.format != batch::Format::Csv {
         anyhow::bail!("--actions adds CSV columns: use --format csv (POST /v1/next-best-action answers in JSON)");
     }
-    let summary =
-        batch::score_stream_with(&scorer, &input, &output, &options, contacts, decider.as_ref())?;
+    let summary = batch::score_stream_with(
+        &scorer,
+        &input,
+        &output,
+        &options,
+        contacts,
+        decider.as_ref(),
+    )?;
     drop(aggregated);
     if let Some(column) = &args.rank_by {
         custscore::rank::rank_csv(&args.output, column)?;

@@ -1,8 +1,8 @@
 //! The REST scoring service (actix-web). `app` builds the exact application that `run`
 //! serves and that the tests start, so there is one configuration to get right.
 
-mod decisions;
 mod answer_json;
+mod decisions;
 pub mod error;
 mod events_body;
 mod lifecycle;
