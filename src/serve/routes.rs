@@ -1,11 +1,13 @@
 //! The HTTP routes. Handlers only translate between JSON and the Scorer; every answer
 //! comes from `Scorer::score`, exactly as batch scoring does.
 
+use super::access;
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use super::outcomes::{campaign_of, record_contacts};
 use super::request::{json_body, parse_json, parse_json_array, record_from_json};
 use super::state::{Admin, AppState, Authorized};
+use crate::access::audit::Subjects;
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
 use crate::monitoring::{DriftReport, Window};
@@ -122,7 +124,7 @@ pub async fn score_one(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
-    let (answer, contact) = off_worker_if_big(body.len(), move || {
+    let (answer, contact, (id, version)) = off_worker_if_big(body.len(), move || {
         let json = parse_json(&body)?;
         let scorer = shared.scorer();
         let window = shared.window_for(&scorer);
@@ -132,9 +134,12 @@ pub async fn score_one(
         if let Some(shadow) = &shared.shadow {
             shadow.offer(&answer, move || json);
         }
-        Ok((body, contact))
+        Ok((body, contact, (answer.id, answer.model_version)))
     })
     .await?;
+    access::note(&req, Some(&version), || Subjects::Ids {
+        customer_ids: vec![id],
+    });
     record_contacts(&state, contact.into_iter().collect()).await?;
     Ok(json_response(answer))
 }
@@ -199,11 +204,13 @@ pub async fn score_batch(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
-    let (answer, contacts) = off_worker_if_big(body.len(), move || {
+    let (answer, contacts, (version, customers)) = off_worker_if_big(body.len(), move || {
         let (answer, contacts) = batch_answer(&shared, &body)?;
-        Ok((to_json(&answer)?, contacts))
+        let seen = (answer.model_version.clone(), answer.results.len());
+        Ok((to_json(&answer)?, contacts, seen))
     })
     .await?;
+    access::note(&req, Some(&version), || Subjects::Count { customers });
     record_contacts(&state, contacts).await?;
     Ok(json_response(answer))
 }
