@@ -53,6 +53,31 @@ pub enum Command {
     /// Changes between two scored files (tier, segment, risk band, lifecycle, value
     /// drop), one row per change: the triggers of event-based marketing.
     Changes(crate::decisions_cli::ChangesArgs),
+    /// API keys for `serve`: create one with scopes (printed once; the file keeps its hash).
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysCommand {
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key: 32 random bytes, printed once on stdout; the keys file gets
+    /// `id:scopes:sha256`.
+    Create {
+        /// The key's name in logs and the audit trail (letters, digits, `-`, `_`, `.`).
+        #[arg(long)]
+        id: String,
+        /// Comma-separated: score, read, outcomes:write, admin.
+        #[arg(long, default_value = "score,read")]
+        scopes: String,
+        /// The keys file to append to (created, owner-only, if absent).
+        #[arg(long, env = "CUSTSCORE_API_KEYS_FILE", default_value = "api-keys.txt")]
+        keys_file: PathBuf,
+    },
 }
 
 /// Where contacts and outcomes are kept.
@@ -521,7 +546,8 @@ pub struct ServeArgs {
     /// Address to listen on. Without API keys only loopback addresses are allowed.
     #[arg(long, env = "CUSTSCORE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
-    /// File with one API key per line; clients send `Authorization: Bearer <key>`.
+    /// Keys file: `id:scopes:sha256` lines from `custscore keys create`, or plain keys
+    /// (scopes score and read); clients send `Authorization: Bearer <key>`.
     #[arg(long, env = "CUSTSCORE_API_KEYS_FILE")]
     pub api_keys_file: Option<PathBuf>,
     /// File holding the token for admin routes (POST /v1/admin/reload). Without it the
@@ -580,7 +606,95 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub db: OutcomesDbArg,
     #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
     pub models: ModelsArg,
+}
+
+/// Rate limits, lock-out, audit trail and TLS of `serve`.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Requests per second per key (token bucket); each item of a batch counts as a
+    /// request. Over it: 429 with Retry-After. Default: no limit.
+    #[arg(long, env = "CUSTSCORE_RATE_LIMIT", value_name = "N")]
+    pub rate_limit: Option<f64>,
+    /// Requests a key may send at once (default: the rate limit).
+    #[arg(
+        long,
+        env = "CUSTSCORE_RATE_BURST",
+        value_name = "N",
+        requires = "rate_limit"
+    )]
+    pub rate_burst: Option<f64>,
+    /// Invalid keys from one address within --lockout-window that lock it out (0: never).
+    #[arg(long, env = "CUSTSCORE_LOCKOUT_FAILURES", default_value_t = 10)]
+    pub lockout_failures: u32,
+    /// Seconds in which --lockout-failures invalid keys lock an address out.
+    #[arg(
+        long,
+        env = "CUSTSCORE_LOCKOUT_WINDOW",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
+    pub lockout_window: u64,
+    /// Seconds a locked-out address gets 429.
+    #[arg(
+        long,
+        env = "CUSTSCORE_LOCKOUT_SECS",
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
+    pub lockout_secs: u64,
+    /// Append one JSON line per request touching customer data or changing state (key
+    /// id, route, model version, customer ids or count, status; never field values).
+    #[arg(long, env = "CUSTSCORE_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Start a new audit file past this size; the full one is kept with its UTC time.
+    #[arg(long, env = "CUSTSCORE_AUDIT_MAX_BYTES", default_value_t = 100 << 20)]
+    pub audit_max_bytes: u64,
+    /// Serve HTTPS: PEM certificate chain, leaf first (with --tls-key).
+    #[arg(long, env = "CUSTSCORE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "CUSTSCORE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl AccessArgs {
+    pub fn options(&self) -> Result<crate::serve::AccessOptions, String> {
+        use crate::access::limits::{LockoutPolicy, RateLimit};
+        let rate_limit = match self.rate_limit {
+            None => None,
+            Some(rate) if rate.is_finite() && rate > 0.0 => {
+                let burst = self.rate_burst.unwrap_or(rate.max(1.0));
+                if !(burst.is_finite() && burst >= 1.0) {
+                    return Err(format!("--rate-burst {burst}: give at least 1"));
+                }
+                Some(RateLimit { rate, burst })
+            }
+            Some(rate) => return Err(format!("--rate-limit {rate}: give a positive number")),
+        };
+        if self.lockout_window == 0 {
+            return Err("--lockout-window 0: give at least 1 second".into());
+        }
+        Ok(crate::serve::AccessOptions {
+            rate_limit,
+            lockout: LockoutPolicy {
+                failures: self.lockout_failures,
+                window: std::time::Duration::from_secs(self.lockout_window),
+                cooldown: std::time::Duration::from_secs(self.lockout_secs),
+            },
+            audit_log: self.audit_log.clone(),
+            audit_max_bytes: self.audit_max_bytes,
+        })
+    }
+
+    pub fn tls(&self) -> Option<crate::serve::tls::TlsFiles> {
+        Some(crate::serve::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

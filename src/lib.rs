@@ -5,6 +5,7 @@
 //! `models::*` (fitted models) → `bundle` (versioned, checksummed directory) →
 //! `score::Scorer` (one record → three answers), used by both `batch` and `serve`.
 
+pub mod access;
 pub mod bundle;
 pub mod config;
 pub mod data;
@@ -30,6 +31,7 @@ pub mod decisions_cli;
 pub mod drift_cli;
 pub mod inspect;
 pub mod inspect_retention;
+pub mod keys_cli;
 pub mod lifetime_cli;
 pub mod models_cli;
 pub mod outcomes_cli;

@@ -47,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", custscore::outcomes_cli::run_evaluate(&args)?);
             Ok(())
         }
+        Command::Keys(args) => Ok(custscore::keys_cli::run_keys(args.action)?),
     }
 }
 
@@ -302,6 +303,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .shadow
             .map(|version| serve::shadow::ShadowOptions::new(version, args.shadow_share))
             .transpose()?,
+        access: args.access.options().map_err(anyhow::Error::msg)?,
+        tls: args.access.tls(),
     })?;
     Ok(())
 }

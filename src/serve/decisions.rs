@@ -5,6 +5,7 @@ use super::error::{ApiError, Code};
 use super::request::{json_body, parse_json, record_from_json};
 use super::routes::{isolated, json_response, off_worker_if_big, score_error, to_json};
 use super::state::{AppState, Authorized};
+use crate::access::audit::Subjects;
 use crate::decisions::{Decider, NextBestAction};
 use crate::score::Scratch;
 use actix_web::{post, web, HttpRequest, HttpResponse};
@@ -29,7 +30,7 @@ pub async fn next_best_action(
     };
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
-    let answer = off_worker_if_big(body.len(), move || {
+    let (answer, (id, version)) = off_worker_if_big(body.len(), move || {
         let json = parse_json(&body)?;
         let scorer = shared.scorer();
         // Checked at start; a bundle reloaded since may lack a column an action reads.
@@ -44,9 +45,13 @@ pub async fn next_best_action(
                 .map_err(|e| score_error(e, ""))?;
             let answer = scorer.answer(id, &scored);
             let record = decider.record(&scorer, scored.values());
-            to_json(&decider.decide(&answer, &record))
+            let body = to_json(&decider.decide(&answer, &record))?;
+            Ok((body, (answer.id, answer.model_version)))
         })
     })
     .await?;
+    super::access::note(&req, Some(&version), || Subjects::Ids {
+        customer_ids: vec![id],
+    });
     Ok(json_response(answer))
 }

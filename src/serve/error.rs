@@ -19,6 +19,12 @@ pub enum Code {
     MissingApiKey,
     InvalidApiKey,
     AdminForbidden,
+    /// A valid key without the scope the route needs.
+    InsufficientScope,
+    /// Over the key's `--rate-limit` (with `Retry-After`).
+    RateLimited,
+    /// The address sent too many invalid keys (with `Retry-After`).
+    LockedOut,
     BundleRefused,
     NotFound,
     StoreUnavailable,
@@ -34,7 +40,8 @@ impl Code {
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::MissingApiKey | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            Code::AdminForbidden => StatusCode::FORBIDDEN,
+            Code::AdminForbidden | Code::InsufficientScope => StatusCode::FORBIDDEN,
+            Code::RateLimited | Code::LockedOut => StatusCode::TOO_MANY_REQUESTS,
             Code::BundleRefused => StatusCode::CONFLICT,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,

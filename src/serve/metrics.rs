@@ -20,6 +20,8 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// Records whose scoring panicked (a bug): each one was answered with a 500.
     pub scoring_panics: IntCounter,
+    /// Audit lines lost: not written (disk full, file gone) or dropped (queue full).
+    pub audit_failures: IntCounter,
     drift: DriftGauges,
 }
 
@@ -259,6 +261,11 @@ impl Metrics {
         registry.register(Box::new(model.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(scoring_panics.clone()))?;
+        let audit_failures = IntCounter::new(
+            "audit_failures_total",
+            "Audit lines that could not be written (or were dropped with the queue full)",
+        )?;
+        registry.register(Box::new(audit_failures.clone()))?;
         let drift = DriftGauges::new(&registry)?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Ok(Metrics {
@@ -270,6 +277,7 @@ impl Metrics {
             model,
             reloads,
             scoring_panics,
+            audit_failures,
         })
     }
 

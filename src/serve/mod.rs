@@ -1,6 +1,7 @@
 //! The REST scoring service (actix-web). `app` builds the exact application that `run`
 //! serves and that the tests start, so there is one configuration to get right.
 
+pub mod access;
 mod answer_json;
 mod decisions;
 pub mod error;
@@ -14,6 +15,7 @@ mod request;
 mod routes;
 pub mod shadow;
 mod state;
+pub mod tls;
 
 pub use state::{AppState, Credentials, Limits, Monitoring};
 
@@ -51,6 +53,18 @@ pub struct ServeOptions {
     pub outcomes_required: bool,
     /// Actions for POST /v1/next-best-action.
     pub actions: Option<crate::decisions::ActionSet>,
+    /// Rate limits, lock-out and the audit trail.
+    pub access: AccessOptions,
+    /// Serve HTTPS with this certificate chain and key.
+    pub tls: Option<tls::TlsFiles>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccessOptions {
+    pub rate_limit: Option<crate::access::limits::RateLimit>,
+    pub lockout: crate::access::limits::LockoutPolicy,
+    pub audit_log: Option<PathBuf>,
+    pub audit_max_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +94,12 @@ pub enum ServeError {
     Outcomes(#[from] crate::outcomes::StoreError),
     #[error(transparent)]
     Actions(#[from] crate::decisions::ActionsError),
+    #[error(transparent)]
+    Keys(#[from] crate::access::KeysError),
+    #[error(transparent)]
+    Audit(#[from] crate::access::audit::AuditError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Load the CURRENT bundle; on a first start with none, train the default one first.
@@ -124,7 +144,7 @@ fn read_secrets(path: &Path) -> Result<Vec<String>, ServeError> {
 
 pub fn credentials(options: &ServeOptions) -> Result<Credentials, ServeError> {
     let api_keys = match &options.api_keys_file {
-        Some(path) => read_secrets(path)?,
+        Some(path) => crate::access::keys::read_keys(path)?,
         None => Vec::new(),
     };
     let admin_token = match &options.admin_token_file {
@@ -134,7 +154,7 @@ pub fn credentials(options: &ServeOptions) -> Result<Credentials, ServeError> {
     if api_keys.is_empty() && !options.addr.ip().is_loopback() {
         return Err(ServeError::OpenWithoutKeys(options.addr));
     }
-    Ok(Credentials::new(&api_keys, admin_token.as_deref()))
+    Ok(Credentials::with_keys(api_keys, admin_token.as_deref()))
 }
 
 /// The application: routes, limits, JSON errors, metrics and request logging.
@@ -152,6 +172,7 @@ pub fn app(
     let observed = state.clone();
     App::new()
         .app_data(state)
+        .wrap_fn(access::guard)
         .wrap_fn(move |req, srv| {
             use actix_web::dev::Service;
             let started = Instant::now();
@@ -244,6 +265,7 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         crate::decisions::Decider::new(actions.clone(), &state.scorer())?;
         state.actions = Some(std::sync::Arc::new(actions));
     }
+    let limits_note = access_controls(&mut state, &options.access)?;
     if let Some(shadowing) = &options.shadow {
         let shadow = start_shadow(&state, &options.models, shadowing)?;
         shadow.follow_served(&version);
@@ -267,26 +289,75 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         (n, false) => format!("{n} API key(s), admin routes disabled (no admin token)"),
     };
     tracing::info!(addr = %options.addr, version = %version, auth = %auth, "custscore serving");
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     eprintln!(
-        "serving bundle {version} on http://{} ({auth})",
+        "serving bundle {version} on {scheme}://{} ({auth}; {limits_note})",
         options.addr
     );
+    let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
     actix_web::rt::System::new().block_on(async move {
         let factory_state = state.clone();
         let server = HttpServer::new(move || app(factory_state.clone()))
             .workers(options.workers.max(1))
-            .shutdown_timeout(30)
-            .bind(options.addr)
-            .map_err(|source| ServeError::Bind {
-                addr: options.addr,
-                source,
-            })?
-            .run();
+            .shutdown_timeout(30);
+        let server = match tls {
+            Some(config) => server.bind_rustls_0_23(options.addr, config),
+            None => server.bind(options.addr),
+        }
+        .map_err(|source| ServeError::Bind {
+            addr: options.addr,
+            source,
+        })?
+        .run();
         if let Some(interval) = options.watch_interval {
             actix_web::rt::spawn(watch_current(state.clone(), interval));
         }
         actix_web::rt::spawn(reload_on_hangup(state));
         server.await.map_err(ServeError::Server)
+    })
+}
+
+/// Rate limits, lock-out and the audit trail from the options; what is on, for the log.
+fn access_controls(state: &mut AppState, options: &AccessOptions) -> Result<String, ServeError> {
+    let access = &mut state.access;
+    access.lockout = crate::access::limits::Lockout::new(options.lockout);
+    access.rate = options.rate_limit.map(|limit| {
+        let buckets = access::Access::buckets(&access.keys);
+        crate::access::limits::RateLimiter::new(limit, buckets, Instant::now())
+    });
+    if let Some(path) = &options.audit_log {
+        let failures = state.metrics.audit_failures.clone();
+        access.audit = Some(crate::access::audit::AuditLog::start(
+            path,
+            options.audit_max_bytes,
+            failures,
+        )?);
+    }
+    let mut notes = Vec::new();
+    if let Some(limit) = options.rate_limit {
+        notes.push(format!(
+            "rate limit {}/s per key, burst {}",
+            limit.rate, limit.burst
+        ));
+    }
+    if options.lockout.failures > 0 {
+        notes.push(format!(
+            "lock-out after {} invalid keys in {} s for {} s",
+            options.lockout.failures,
+            options.lockout.window.as_secs(),
+            options.lockout.cooldown.as_secs()
+        ));
+    }
+    if let Some(path) = &options.audit_log {
+        notes.push(format!("audit log {}", path.display()));
+    }
+    Ok(match notes.is_empty() {
+        true => "no rate limit, no lock-out, no audit log".into(),
+        false => notes.join(", "),
     })
 }
 

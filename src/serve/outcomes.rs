@@ -5,6 +5,7 @@
 use super::error::{ApiError, Code};
 use super::request::{json_body, parse_json_array};
 use super::state::{AppState, Authorized};
+use crate::access::audit::Subjects;
 use crate::outcomes::events::{self, EventError, EVENT_TYPES};
 use crate::outcomes::{Campaign, CampaignReport, Contact, Store, StoreError};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -174,6 +175,9 @@ pub async fn post_outcomes(
         "outcome events",
         "events",
     )?;
+    super::access::note(&req, None, || Subjects::Count {
+        customers: items.len(),
+    });
     let checked: Vec<Result<events::Event, EventError>> = items
         .iter()
         .enumerate()

@@ -1,6 +1,7 @@
 //! The HTTP routes. Handlers only translate between JSON and the Scorer; every answer
 //! comes from `Scorer::score`, exactly as batch scoring does.
 
+use super::access;
 use super::answer_json::write_answer;
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
@@ -10,6 +11,7 @@ use super::request::{
     finish_id, json_body, parse_json, parse_json_array, record_from_json, RawRecord,
 };
 use super::state::{Admin, AppState, Authorized};
+use crate::access::audit::Subjects;
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::features::Value;
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
@@ -70,6 +72,7 @@ fn score_value(
 
 /// Score a record read straight from the body (one that names no campaign) and append
 /// its answer as JSON to `out` (nothing on an error), texts borrowed from the bundle.
+/// Returns the customer's id (for the audit trail).
 fn score_raw_into(
     counters: &Metrics,
     scorer: &Scorer,
@@ -77,7 +80,7 @@ fn score_raw_into(
     raw: RawRecord,
     path: &str,
     out: &mut Vec<u8>,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     let start = out.len();
     let written = isolated(counters, || {
         let id = finish_id(scorer, raw.id, path)?;
@@ -92,7 +95,8 @@ fn score_raw_into(
                 scored.risk.map(|r| r.probability),
             );
         }
-        write_answer(out, scorer, &id, &scored).map_err(write_error)
+        write_answer(out, scorer, &id, &scored).map_err(write_error)?;
+        Ok(id.into_owned())
     });
     if written.is_err() {
         out.truncate(start);
@@ -185,7 +189,7 @@ pub async fn score_one(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
-    let (answer, contact) = off_worker_if_big(body.len(), move || {
+    let (answer, contact, (id, version)) = off_worker_if_big(body.len(), move || {
         let scorer = shared.scorer();
         if super::events_body::may_have_events(&body) {
             let json = parse_json(&body)?;
@@ -193,7 +197,7 @@ pub async fn score_one(
                 super::events_body::score_events(&shared, &scorer, &json)
             })?;
             if let Some(answer) = events {
-                return Ok((to_json(&answer)?, None));
+                return Ok((to_json(&answer)?, None, (answer.id, answer.model_version)));
             }
         }
         let window = shared.window_for(&scorer);
@@ -201,8 +205,8 @@ pub async fn score_one(
         let (answer, contact) = match read_record(&*scorer, &body)? {
             Some(raw) if shared.shadow.is_none() => {
                 let mut out = Vec::with_capacity(1024);
-                score_raw_into(counters, &scorer, window.as_deref(), raw, "", &mut out)?;
-                return Ok((out, None));
+                let id = score_raw_into(counters, &scorer, window.as_deref(), raw, "", &mut out)?;
+                return Ok((out, None, (id, scorer.version().to_string())));
             }
             Some(raw) => (
                 score_raw(counters, &scorer, window.as_deref(), raw, "")?,
@@ -218,9 +222,12 @@ pub async fn score_one(
             // The body parsed once already: the tree is rebuilt only for shadowed records.
             shadow.offer(&answer, || parse_json(&body).unwrap_or(Json::Null));
         }
-        Ok((out, contact))
+        Ok((out, contact, (answer.id, answer.model_version)))
     })
     .await?;
+    access::note(&req, Some(&version), || Subjects::Ids {
+        customer_ids: vec![id],
+    });
     record_contacts(&state, contact.into_iter().collect()).await?;
     Ok(json_response(answer))
 }
@@ -288,23 +295,29 @@ pub async fn score_batch(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
-    let (answer, contacts) = off_worker_if_big(body.len(), move || {
+    let (answer, contacts, (version, customers)) = off_worker_if_big(body.len(), move || {
         if shared.shadow.is_none() {
-            if let Some(written) = write_batch(&shared, &body)? {
-                return Ok((written, Vec::new()));
+            if let Some((written, seen)) = write_batch(&shared, &body)? {
+                return Ok((written, Vec::new(), seen));
             }
         }
         let (answer, contacts) = batch_answer(&shared, &body)?;
-        Ok((to_json(&answer)?, contacts))
+        let seen = (answer.model_version.clone(), answer.results.len());
+        Ok((to_json(&answer)?, contacts, seen))
     })
     .await?;
+    access::note(&req, Some(&version), || Subjects::Count { customers });
     record_contacts(&state, contacts).await?;
     Ok(json_response(answer))
 }
 
 /// The batch answer written straight from the records (the JSON of [`BatchAnswer`]);
 /// `None` when a record names a campaign, which [`batch_answer`] handles.
-fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+/// The batch's answer, with the version and the number of records (for the audit trail).
+fn write_batch(
+    state: &AppState,
+    body: &[u8],
+) -> Result<Option<(Vec<u8>, (String, usize))>, ApiError> {
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
     let Some(records) = read_batch(&*scorer, body, state.limits.max_batch_items)? else {
@@ -320,7 +333,7 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<Vec<u8>>, ApiErro
         let path = format!("[{index}].");
         let written = record.and_then(|raw| {
             let w = window.as_deref();
-            score_raw_into(&state.metrics, &scorer, w, raw, &path, &mut results)
+            score_raw_into(&state.metrics, &scorer, w, raw, &path, &mut results).map(drop)
         });
         if let Err(error) = written {
             failed += 1;
@@ -339,7 +352,7 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<Vec<u8>>, ApiErro
     out.extend_from_slice(b",\"results\":[");
     out.extend_from_slice(&results);
     out.extend_from_slice(b"]}");
-    Ok(Some(out))
+    Ok(Some((out, (scorer.version().to_string(), total))))
 }
 
 fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Contact>), ApiError> {

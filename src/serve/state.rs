@@ -1,21 +1,21 @@
 //! What every request shares: the current Scorer (swapped atomically on reload), the
 //! metrics, the credentials and the limits.
 
+use super::access::{granted, Access};
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
+use crate::access::limits::{Lockout, LockoutPolicy};
+use crate::access::{Key, KeyRing, Scope, Scopes};
 use crate::bundle::{Bundle, BundleError};
 use crate::lifecycle::{LifecycleError, Switch};
 use crate::monitoring::{DriftReport, Thresholds, Window, WindowInfo, WindowSpan};
 use crate::score::Scorer;
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 use arc_swap::{ArcSwap, ArcSwapOption};
-use sha2::{Digest as _, Sha256};
-use std::fmt;
 use std::future::{ready, Ready};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use subtle::{Choice, ConstantTimeEq};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -43,37 +43,33 @@ impl Default for Monitoring {
     }
 }
 
-/// A secret kept only as its sha256: comparing digests of equal length in constant time
-/// says nothing about a guess's length or where it first differs, and a memory dump or a
-/// log line never shows the secret itself.
-#[derive(Clone, PartialEq, Eq)]
-struct Digest([u8; 32]);
-
-impl Digest {
-    fn of(secret: &str) -> Self {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&Sha256::digest(secret.as_bytes()));
-        Digest(out)
-    }
-
-    fn matches(&self, other: &Digest) -> Choice {
-        self.0[..].ct_eq(&other.0[..])
-    }
-}
-
-/// Bearer credentials. No API keys configured means the server only listens on loopback;
-/// no admin token means the admin routes answer 403 (SIGHUP still reloads).
-#[derive(Clone, Default)]
+/// Bearer credentials: the API keys (with their scopes) and the admin token (scope
+/// `admin`). No API keys configured means the server only listens on loopback; no admin
+/// token and no key with scope `admin` means the admin routes answer 403 (SIGHUP still
+/// reloads).
+#[derive(Clone, Default, Debug)]
 pub struct Credentials {
-    api_keys: Vec<Digest>,
-    admin_token: Option<Digest>,
+    api_keys: Vec<Key>,
+    admin_token: Option<Key>,
 }
 
 impl Credentials {
+    /// Plain API keys (scopes `score` and `read`) and an admin token.
     pub fn new<S: AsRef<str>>(api_keys: &[S], admin_token: Option<&str>) -> Self {
+        let plain = Scopes::of(&[Scope::Score, Scope::Read]);
+        let keys = api_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Key::new(format!("key{}", i + 1), plain, k.as_ref()))
+            .collect();
+        Credentials::with_keys(keys, admin_token)
+    }
+
+    pub fn with_keys(api_keys: Vec<Key>, admin_token: Option<&str>) -> Self {
         Credentials {
-            api_keys: api_keys.iter().map(|k| Digest::of(k.as_ref())).collect(),
-            admin_token: admin_token.map(Digest::of),
+            api_keys,
+            admin_token: admin_token
+                .map(|t| Key::new("admin-token", Scopes::of(&[Scope::Admin]), t)),
         }
     }
 
@@ -85,32 +81,15 @@ impl Credentials {
         self.admin_token.is_some()
     }
 
-    /// Whether `given` is one of the API keys. Every key is compared, so the time taken
-    /// does not tell which key matched, or whether one did.
-    pub fn is_api_key(&self, given: &str) -> bool {
-        let given = Digest::of(given);
-        let any = self
-            .api_keys
-            .iter()
-            .fold(Choice::from(0), |found, key| found | key.matches(&given));
-        any.into()
-    }
-
-    pub fn is_admin_token(&self, given: &str) -> bool {
-        let given = Digest::of(given);
-        self.admin_token
-            .as_ref()
-            .is_some_and(|token| token.matches(&given).into())
-    }
-}
-
-/// Counts only: credentials reach logs through `Debug` of the options and state.
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("api_keys", &self.api_keys.len())
-            .field("admin_token", &self.has_admin_token())
-            .finish()
+    /// Every key the server accepts: the API keys, then the admin token.
+    pub fn ring(&self) -> KeyRing {
+        KeyRing::new(
+            self.api_keys
+                .iter()
+                .chain(&self.admin_token)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -122,6 +101,8 @@ pub struct AppState {
     pub models: PathBuf,
     pub metrics: Metrics,
     pub credentials: Credentials,
+    /// Keys, rate limits, lock-out and the audit trail (`serve::access`).
+    pub access: Access,
     pub limits: Limits,
     /// The challenger scoring a share of the records off the response path, if any.
     pub shadow: Option<super::shadow::Shadow>,
@@ -148,6 +129,13 @@ impl AppState {
             scorer: ArcSwap::from_pointee(scorer),
             models,
             metrics,
+            access: Access {
+                keys: credentials.ring(),
+                open: credentials.api_key_count() == 0,
+                rate: None,
+                lockout: Lockout::new(LockoutPolicy::default()),
+                audit: None,
+            },
             credentials,
             limits,
             shadow: None,
@@ -240,22 +228,7 @@ fn new_window(scorer: &Scorer, monitoring: &Monitoring) -> Option<Arc<Window>> {
     )))
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
-    req.app_data::<web::Data<AppState>>()
-        .map(|d| d.get_ref())
-        .ok_or_else(|| ApiError::new(Code::Internal, "application state is missing"))
-}
-
-/// A request that passed the API-key check (or the server runs without keys).
+/// A request the access guard let through for its route's scope (`serve::access`).
 pub struct Authorized;
 
 impl FromRequest for Authorized {
@@ -263,29 +236,16 @@ impl FromRequest for Authorized {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state(req).and_then(|state| {
-            let creds = &state.credentials;
-            if creds.api_key_count() == 0 {
-                return Ok(Authorized);
-            }
-            match bearer(req) {
-                None => Err(ApiError::new(
-                    Code::MissingApiKey,
-                    "send an API key as `Authorization: Bearer <key>`",
-                )),
-                Some(key) if creds.is_api_key(key) => Ok(Authorized),
-                Some(_) => Err(ApiError::new(
-                    Code::InvalidApiKey,
-                    "the API key is not valid",
-                )),
-            }
-        }))
+        ready(match granted(req) {
+            true => Ok(Authorized),
+            false => Err(unguarded()),
+        })
     }
 }
 
-/// A request carrying the admin token. Without a configured token the admin routes are
-/// closed, even on a loopback server without API keys: any local process could otherwise
-/// swap the bundle. SIGHUP still reloads.
+/// A request the access guard let through with scope `admin` (the admin token or a key
+/// with that scope). Without either configured the admin routes are closed, even on a
+/// loopback server without API keys: any local process could otherwise swap the bundle.
 pub struct Admin;
 
 impl FromRequest for Admin {
@@ -293,28 +253,19 @@ impl FromRequest for Admin {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state(req).and_then(|state| {
-            let creds = &state.credentials;
-            if !creds.has_admin_token() {
-                return Err(ApiError::new(
-                    Code::AdminForbidden,
-                    "admin routes are disabled: no admin token is configured \
-                     (--admin-token-file); SIGHUP reloads the bundle",
-                ));
-            }
-            match bearer(req) {
-                Some(given) if creds.is_admin_token(given) => Ok(Admin),
-                Some(_) => Err(ApiError::new(
-                    Code::AdminForbidden,
-                    "this route needs the admin token",
-                )),
-                None => Err(ApiError::new(
-                    Code::MissingApiKey,
-                    "send the admin token as `Authorization: Bearer <token>`",
-                )),
-            }
-        }))
+        ready(match granted(req) {
+            true => Ok(Admin),
+            false => Err(unguarded()),
+        })
     }
+}
+
+/// A handler reached without the guard's grant: the app was built without it (a bug).
+fn unguarded() -> ApiError {
+    ApiError::new(
+        Code::Internal,
+        "the access guard did not run for this route",
+    )
 }
 
 #[cfg(test)]
@@ -322,20 +273,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_compare_exactly() {
-        let creds = Credentials::new(&["key-one", "key-two"], Some("admin"));
-        assert!(creds.is_api_key("key-one"));
-        assert!(creds.is_api_key("key-two"));
-        assert!(!creds.is_api_key("key-on"));
-        assert!(!creds.is_api_key("key-one "));
-        assert!(!creds.is_api_key(""));
-        assert!(
-            !creds.is_api_key("admin"),
-            "the admin token is not an API key"
-        );
-        assert!(creds.is_admin_token("admin"));
-        assert!(!creds.is_admin_token("key-one"));
-        assert!(!Credentials::default().is_admin_token(""));
+    fn keys_compare_exactly_and_the_admin_token_has_scope_admin_only() {
+        let ring = Credentials::new(&["key-one", "key-two"], Some("admin")).ring();
+        let scopes = |k: &str| ring.find(k).and_then(|i| ring.get(i)).map(|k| k.scopes);
+        assert_eq!(scopes("key-one").unwrap().names(), ["score", "read"]);
+        assert!(scopes("key-two").is_some());
+        for wrong in ["key-on", "key-one ", ""] {
+            assert!(scopes(wrong).is_none(), "{wrong:?}");
+        }
+        assert_eq!(scopes("admin").unwrap().names(), ["admin"]);
+        assert!(!Credentials::default().ring().grants(Scope::Admin));
     }
 
     #[test]
@@ -346,7 +293,6 @@ mod tests {
             !shown.contains("sk-live-123") && !shown.contains("admin-secret"),
             "{shown}"
         );
-        assert!(shown.contains("api_keys: 1"), "{shown}");
-        assert!(creds.api_keys[0] == Digest::of("sk-live-123"));
+        assert_eq!(creds.api_key_count(), 1);
     }
 }

@@ -1,0 +1,457 @@
+//! API keys with scopes, kept as sha256 digests. A keys file holds one key per line:
+//!
+//! ```text
+//! # id:scopes:sha256 of the key (written by `custscore keys create`)
+//! crm-nightly:score,read:5f2b…(64 hex digits)
+//! ops:admin:9c0e…
+//! a-plain-key-from-before
+//! ```
+//!
+//! A line that is not `id:scope,scope:<64 hex>` is a plain key from before scopes
+//! existed: it keeps working with scopes `score` and `read`, and its id is `line<N>`.
+//! Blank lines and lines starting with `#` are skipped.
+
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+/// What a key may do. Every route needs exactly one scope (see `serve::access::scopes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Score customers (`/v1/score`, `/v1/score/batch`).
+    Score,
+    /// Read models, segments, rules, monitoring and campaign reports.
+    Read,
+    /// Store outcome events (`POST /v1/outcomes`).
+    OutcomesWrite,
+    /// Reload, promote and roll back bundles.
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::Score,
+        Scope::Read,
+        Scope::OutcomesWrite,
+        Scope::Admin,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Score => "score",
+            Scope::Read => "read",
+            Scope::OutcomesWrite => "outcomes:write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.name() == text)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    pub fn of(scopes: &[Scope]) -> Self {
+        Scopes(scopes.iter().fold(0, |bits, s| bits | s.bit()))
+    }
+
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// `score,read` and the like; an unknown name is an error naming it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut scopes = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            let scope = Scope::parse(name).ok_or_else(|| {
+                let known: Vec<_> = Scope::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown scope {name:?} (known: {})", known.join(", "))
+            })?;
+            scopes.push(scope);
+        }
+        Ok(Scopes::of(&scopes))
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        Scope::ALL
+            .into_iter()
+            .filter(|s| self.contains(*s))
+            .map(Scope::name)
+            .collect()
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.names().join(","))
+    }
+}
+
+/// A secret kept only as its sha256: comparing digests of equal length in constant time
+/// says nothing about a guess's length or where it first differs, and a memory dump or a
+/// log line never shows the secret itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    pub fn of(secret: &str) -> Self {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&Sha256::digest(secret.as_bytes()));
+        Digest(out)
+    }
+
+    fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            let text = std::str::from_utf8(pair).ok()?;
+            *byte = u8::from_str_radix(text, 16).ok()?;
+        }
+        Some(Digest(out))
+    }
+
+    fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn matches(&self, other: &Digest) -> Choice {
+        self.0[..].ct_eq(&other.0[..])
+    }
+}
+
+/// One key: its id (what logs and the audit trail show), scopes and digest.
+#[derive(Clone)]
+pub struct Key {
+    /// Shared with every request it grants (no copy per request).
+    pub id: Arc<str>,
+    pub scopes: Scopes,
+    digest: Digest,
+}
+
+impl Key {
+    pub fn new(id: impl Into<Arc<str>>, scopes: Scopes, secret: &str) -> Self {
+        Key {
+            id: id.into(),
+            scopes,
+            digest: Digest::of(secret),
+        }
+    }
+}
+
+/// Ids, scopes and digest count only: keys reach logs through `Debug` of the state.
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({}: {})", self.id, self.scopes)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: line {line}: {reason}", path.display())]
+    Line {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{}: holds no key (one per line; # starts a comment)", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: line {line} already has the id {id:?}", path.display())]
+    DuplicateId {
+        path: PathBuf,
+        line: usize,
+        id: String,
+    },
+    #[error("key id {0:?}: use 1 to 64 letters, digits, `-`, `_` or `.`")]
+    BadId(String),
+    #[error("--scopes: {0}")]
+    BadScopes(String),
+    #[error("cannot draw random bytes from the operating system: {0}")]
+    Random(String),
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `id:scope,scope:<64 hex>` → (id, scopes text, digest); anything else is a plain key.
+fn split_scoped(line: &str) -> Option<(&str, &str, Digest)> {
+    let (rest, hex) = line.rsplit_once(':')?;
+    let (id, scopes) = rest.split_once(':')?;
+    let digest = Digest::from_hex(hex)?;
+    valid_id(id).then_some((id, scopes, digest))
+}
+
+/// Read a keys file: scoped lines and plain keys (scopes `score` and `read`).
+pub fn read_keys(path: &Path) -> Result<Vec<Key>, KeysError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeysError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut keys: Vec<Key> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let key = match split_scoped(trimmed) {
+            Some((id, scopes, digest)) => Key {
+                id: id.into(),
+                scopes: Scopes::parse(scopes).map_err(|reason| KeysError::Line {
+                    path: path.to_path_buf(),
+                    line,
+                    reason,
+                })?,
+                digest,
+            },
+            None => Key::new(
+                format!("line{line}"),
+                Scopes::of(&[Scope::Score, Scope::Read]),
+                trimmed,
+            ),
+        };
+        if keys.iter().any(|k| k.id == key.id) {
+            return Err(KeysError::DuplicateId {
+                path: path.to_path_buf(),
+                line,
+                id: key.id.to_string(),
+            });
+        }
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(KeysError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(keys)
+}
+
+/// The keys a server accepts, looked up in constant time.
+#[derive(Clone, Default, Debug)]
+pub struct KeyRing {
+    keys: Vec<Key>,
+}
+
+impl KeyRing {
+    pub fn new(keys: Vec<Key>) -> Self {
+        KeyRing { keys }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Key> {
+        self.keys.get(index)
+    }
+
+    /// Whether any key holds `scope`.
+    pub fn grants(&self, scope: Scope) -> bool {
+        self.keys.iter().any(|k| k.scopes.contains(scope))
+    }
+
+    /// The index of the key `given` is. Every key is compared and the index is selected
+    /// without a branch, so the time taken does not tell which key matched, or whether one did.
+    pub fn find(&self, given: &str) -> Option<usize> {
+        let given = Digest::of(given);
+        let mut found = Choice::from(0);
+        let mut index = 0u32;
+        for (i, key) in self.keys.iter().enumerate() {
+            let same = key.digest.matches(&given);
+            index.conditional_assign(&(i as u32), same);
+            found |= same;
+        }
+        bool::from(found).then_some(index as usize)
+    }
+}
+
+/// A new key: 32 random bytes from the operating system, as 64 hex digits after `csk_`.
+pub fn new_secret() -> Result<String, KeysError> {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| KeysError::Random(e.to_string()))?;
+    Ok(format!("csk_{}", Digest(bytes).hex()))
+}
+
+/// Create a key with `id` and `scopes`, append its line to `path` (made if absent, readable
+/// by its owner only) and return the secret, which is not stored anywhere.
+pub fn create_key(path: &Path, id: &str, scopes: &str) -> Result<String, KeysError> {
+    if !valid_id(id) {
+        return Err(KeysError::BadId(id.to_string()));
+    }
+    let scopes = Scopes::parse(scopes).map_err(KeysError::BadScopes)?;
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|source| KeysError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if let Some(line) = text
+            .lines()
+            .position(|l| split_scoped(l.trim()).is_some_and(|(other, _, _)| other == id))
+        {
+            return Err(KeysError::DuplicateId {
+                path: path.to_path_buf(),
+                line: line + 1,
+                id: id.to_string(),
+            });
+        }
+    }
+    let secret = new_secret()?;
+    let line = format!("{id}:{scopes}:{}\n", Digest::of(&secret).hex());
+    append_private(path, line.as_bytes()).map_err(|source| KeysError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(secret)
+}
+
+fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // A file ending without a newline would glue this line to its last one.
+    let ends_open = std::fs::read(path)?.last().is_some_and(|&b| b != b'\n');
+    if ends_open {
+        file.write_all(b"\n")?;
+    }
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ring(lines: &str) -> (tempfile::TempDir, KeyRing) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, lines).unwrap();
+        let keys = read_keys(&path).unwrap();
+        (dir, KeyRing::new(keys))
+    }
+
+    #[test]
+    fn plain_lines_mean_score_and_read_and_scoped_lines_carry_their_scopes() {
+        let ops = Digest::of("ops-secret").hex();
+        let (_dir, ring) = ring(&format!(
+            "# clients\nplain-one\n\nops:admin,outcomes:write:{ops}\n"
+        ));
+        let plain = ring.get(ring.find("plain-one").unwrap()).unwrap();
+        assert_eq!(&*plain.id, "line2");
+        assert_eq!(plain.scopes.names(), ["score", "read"]);
+        let ops = ring.get(ring.find("ops-secret").unwrap()).unwrap();
+        assert_eq!(&*ops.id, "ops");
+        assert_eq!(ops.scopes.names(), ["outcomes:write", "admin"]);
+        assert!(ring.find("ops").is_none());
+        assert!(ring.find(&Digest::of("ops-secret").hex()).is_none());
+        assert!(ring.grants(Scope::Admin) && !Scopes::default().contains(Scope::Read));
+    }
+
+    #[test]
+    fn a_scoped_line_with_an_unknown_scope_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        let hex = Digest::of("x").hex();
+        std::fs::write(&path, format!("a\nbad:score,write:{hex}\n")).unwrap();
+        let e = read_keys(&path).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("\"write\""), "{e}");
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(matches!(read_keys(&path), Err(KeysError::Empty { .. })));
+    }
+
+    #[test]
+    fn created_keys_are_found_by_their_secret_only_and_ids_stay_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "old-plain-key").unwrap();
+        let secret = create_key(&path, "crm", "score,read").unwrap();
+        assert!(secret.starts_with("csk_") && secret.len() == 68, "{secret}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&secret), "the file holds the hash only");
+        assert!(text.starts_with("old-plain-key\ncrm:score,read:"), "{text}");
+        let ring = KeyRing::new(read_keys(&path).unwrap());
+        assert_eq!(&*ring.get(ring.find(&secret).unwrap()).unwrap().id, "crm");
+        assert!(ring.find("old-plain-key").is_some());
+        let again = create_key(&path, "crm", "read").unwrap_err();
+        assert!(
+            matches!(again, KeysError::DuplicateId { line: 2, .. }),
+            "{again}"
+        );
+        assert!(matches!(
+            create_key(&path, "a:b", "read"),
+            Err(KeysError::BadId(_))
+        ));
+        assert!(matches!(
+            create_key(&path, "x", "score,everything"),
+            Err(KeysError::BadScopes(_))
+        ));
+        assert_ne!(create_key(&path, "other", "admin").unwrap(), secret);
+    }
+
+    #[test]
+    fn keys_never_show_in_debug_output() {
+        let ring = KeyRing::new(vec![Key::new("crm", Scopes::of(&[Scope::Score]), "sk-9")]);
+        let shown = format!("{ring:?} {ring:#?}");
+        assert!(!shown.contains("sk-9") && shown.contains("crm"), "{shown}");
+    }
+
+    proptest! {
+        /// Whatever a line holds, reading it never panics, and a scoped line written by
+        /// `create_key` reads back with the same id and scopes.
+        #[test]
+        fn any_line_reads_without_panic(line in "[ -~]{0,120}") {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("keys");
+            std::fs::write(&path, &line).unwrap();
+            let _ = read_keys(&path);
+        }
+
+        #[test]
+        fn scopes_round_trip(bits in 1u8..16) {
+            let scopes = Scopes(bits);
+            prop_assert_eq!(Scopes::parse(&scopes.to_string()).unwrap(), scopes);
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Rate limits per key (token buckets) and the lock-out of addresses that keep sending
+//! invalid keys. Both take the time as an argument, so tests need no sleeps.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// `rate` requests per second per key, at most `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// May go below zero: a batch is admitted on one token and then pays for its items,
+    /// so the key waits until the debt is repaid.
+    tokens: f64,
+    last: Instant,
+}
+
+/// One token bucket per key (by the key's index; the last ones are the admin token and
+/// the anonymous caller of a server without keys).
+pub struct RateLimiter {
+    limit: RateLimit,
+    buckets: Vec<Mutex<Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(limit: RateLimit, keys: usize, now: Instant) -> Self {
+        let full = Bucket {
+            tokens: limit.burst,
+            last: now,
+        };
+        RateLimiter {
+            limit,
+            buckets: (0..keys).map(|_| Mutex::new(full)).collect(),
+        }
+    }
+
+    fn with_bucket<T>(&self, key: usize, now: Instant, f: impl FnOnce(&mut Bucket) -> T) -> T {
+        let Some(bucket) = self.buckets.get(key) else {
+            // A key index beyond the table is a bug; it is not rate-limited rather than refused.
+            return f(&mut Bucket {
+                tokens: f64::INFINITY,
+                last: now,
+            });
+        };
+        let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.limit.rate).min(self.limit.burst);
+        b.last = now;
+        f(&mut b)
+    }
+
+    /// Take one token for a request, or say how long until one is there.
+    pub fn admit(&self, key: usize, now: Instant) -> Result<(), Duration> {
+        let rate = self.limit.rate;
+        self.with_bucket(key, now, |b| {
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+            }
+        })
+    }
+
+    /// Charge `items` more tokens to an admitted request (the rest of a batch's items).
+    pub fn charge(&self, key: usize, items: usize, now: Instant) {
+        if items > 0 {
+            self.with_bucket(key, now, |b| b.tokens -= items as f64);
+        }
+    }
+}
+
+/// Repeated invalid keys from one address within `window` → that address is refused for
+/// `cooldown`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LockoutPolicy {
+    pub failures: u32,
+    pub window: Duration,
+    pub cooldown: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            failures: 10,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Failures {
+    since: Instant,
+    count: u32,
+    locked_until: Option<Instant>,
+}
+
+/// Addresses tracked at most; beyond it, entries whose window and lock have passed are dropped.
+const TRACKED_MAX: usize = 10_000;
+
+pub struct Lockout {
+    policy: LockoutPolicy,
+    addresses: Mutex<HashMap<IpAddr, Failures>>,
+    /// Entries in the map: while zero, a request checks nothing under the lock.
+    tracked: AtomicUsize,
+}
+
+impl Lockout {
+    pub fn new(policy: LockoutPolicy) -> Self {
+        Lockout {
+            policy,
+            addresses: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
+        }
+    }
+
+    /// How long `address` stays locked out, if it is.
+    pub fn locked(&self, address: IpAddr, now: Instant) -> Option<Duration> {
+        if self.tracked.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        let until = addresses.get(&address)?.locked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    /// Count an invalid key from `address`; true when this failure locks it out.
+    pub fn failed(&self, address: IpAddr, now: Instant) -> bool {
+        if self.policy.failures == 0 {
+            return false;
+        }
+        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        if addresses.len() >= TRACKED_MAX {
+            let policy = self.policy;
+            addresses.retain(|_, f| {
+                now.saturating_duration_since(f.since) < policy.window
+                    || f.locked_until.is_some_and(|u| u > now)
+            });
+        }
+        let entry = addresses.entry(address).or_insert(Failures {
+            since: now,
+            count: 0,
+            locked_until: None,
+        });
+        if now.saturating_duration_since(entry.since) >= self.policy.window {
+            entry.since = now;
+            entry.count = 0;
+        }
+        entry.count += 1;
+        let locks = entry.count >= self.policy.failures
+            && entry.locked_until.is_none_or(|until| until <= now);
+        if locks {
+            entry.locked_until = Some(now + self.policy.cooldown);
+            entry.since = now;
+            entry.count = 0;
+        }
+        self.tracked.store(addresses.len(), Ordering::Relaxed);
+        locks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+    #[test]
+    fn a_bucket_admits_its_burst_then_one_request_per_interval() {
+        let t0 = Instant::now();
+        let limiter = RateLimiter::new(
+            RateLimit {
+                rate: 10.0,
+                burst: 3.0,
+            },
+            2,
+            t0,
+        );
+        for _ in 0..3 {
+            assert!(limiter.admit(0, t0).is_ok());
+        }
+        let wait = limiter.admit(0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9, "{wait:?}");
+        assert!(
+            limiter.admit(1, t0).is_ok(),
+            "another key has its own bucket"
+        );
+        assert!(limiter.admit(0, t0 + Duration::from_millis(100)).is_ok());
+        assert!(limiter.admit(0, t0 + Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn a_batch_pays_for_its_items_and_the_key_waits_off_the_debt() {
+        let t0 = Instant::now();
+        let limit = RateLimit {
+            rate: 5.0,
+            burst: 5.0,
+        };
+        let limiter = RateLimiter::new(limit, 1, t0);
+        assert!(limiter.admit(0, t0).is_ok());
+        limiter.charge(0, 19, t0); // a batch of 20: 5 - 20 = -15 tokens
+        let wait = limiter.admit(0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 16.0 / 5.0).abs() < 1e-9, "{wait:?}");
+        assert!(limiter.admit(0, t0 + Duration::from_secs_f64(3.2)).is_ok());
+    }
+
+    #[test]
+    fn ten_invalid_keys_in_a_minute_lock_that_address_only_for_the_cooldown() {
+        let t0 = Instant::now();
+        let lockout = Lockout::new(LockoutPolicy::default());
+        assert_eq!(lockout.locked(A, t0), None);
+        for i in 0..9 {
+            assert!(!lockout.failed(A, t0 + Duration::from_secs(i)));
+        }
+        assert_eq!(lockout.locked(A, t0 + Duration::from_secs(9)), None);
+        assert!(lockout.failed(A, t0 + Duration::from_secs(9)));
+        let left = lockout.locked(A, t0 + Duration::from_secs(10)).unwrap();
+        assert_eq!(left, Duration::from_secs(299));
+        assert_eq!(lockout.locked(B, t0 + Duration::from_secs(10)), None);
+        assert_eq!(lockout.locked(A, t0 + Duration::from_secs(309)), None);
+    }
+
+    #[test]
+    fn failures_spread_wider_than_the_window_never_lock() {
+        let t0 = Instant::now();
+        let lockout = Lockout::new(LockoutPolicy::default());
+        for i in 0..100u64 {
+            assert!(!lockout.failed(A, t0 + Duration::from_secs(7 * i)));
+        }
+        let off = Lockout::new(LockoutPolicy {
+            failures: 0,
+            ..LockoutPolicy::default()
+        });
+        assert!((0..50).all(|_| !off.failed(A, t0)));
+        assert_eq!(off.locked(A, t0), None);
+    }
+
+    proptest! {
+        /// Over any stretch of time a key gets at most burst + rate × seconds requests.
+        #[test]
+        fn admitted_never_exceed_burst_plus_rate_times_time(
+            rate in 0.5f64..50.0, burst in 1.0f64..20.0,
+            gaps in proptest::collection::vec(0u64..200, 1..300),
+        ) {
+            let t0 = Instant::now();
+            let limiter = RateLimiter::new(RateLimit { rate, burst }, 1, t0);
+            let mut now = t0;
+            let mut admitted = 0.0;
+            for gap in gaps {
+                now += Duration::from_millis(gap);
+                if limiter.admit(0, now).is_ok() {
+                    admitted += 1.0;
+                }
+            }
+            let allowed = burst + rate * (now - t0).as_secs_f64();
+            prop_assert!(admitted <= allowed + 1e-9, "{} > {}", admitted, allowed);
+        }
+    }
+}
