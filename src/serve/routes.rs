@@ -313,11 +313,11 @@ pub async fn score_batch(
 
 /// The batch answer written straight from the records (the JSON of [`BatchAnswer`]);
 /// `None` when a record names a campaign, which [`batch_answer`] handles.
-/// The batch's answer, with the version and the number of records (for the audit trail).
-fn write_batch(
-    state: &AppState,
-    body: &[u8],
-) -> Result<Option<(Vec<u8>, (String, usize))>, ApiError> {
+/// What the audit trail notes of a batch: the model version and the number of records.
+type BatchSeen = (String, usize);
+
+/// The batch's answer, with what the audit trail notes of it.
+fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSeen)>, ApiError> {
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
     let Some(records) = read_batch(&*scorer, body, state.limits.max_batch_items)? else {
