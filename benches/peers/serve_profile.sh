@@ -4,7 +4,11 @@
 # default 2000), each a different telco customer, over one keep-alive connection. Instruction counts are repeatable where timings on a shared machine are not.
 # Prints instructions per request in total and inclusive for the parts of the request
 # (functions matched by name; a part inlined into its caller shows under the caller).
-# usage: benches/peers/serve_profile.sh [BINARY]   (default target/release/custscore)
+# ACCESS=on turns on what benches/access_cost.sh calls "on": ten scoped keys (the
+# client sends one), an audit log and a rate limit far above the load; ACCESS=off (the
+# default) runs without keys, audit or limits. SERVE_FLAGS adds more `serve` flags.
+# usage: [ACCESS=on] [SERVE_FLAGS=...] benches/peers/serve_profile.sh [BINARY]
+#        (default target/release/custscore)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 REQUESTS="${REQUESTS:-2000}"
@@ -18,21 +22,38 @@ if [ ! -s "$BODIES" ]; then
     peer_venv pandas
     "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES" churn
 fi
-PROFILE="$OUT/callgrind.serve.out"
+ACCESS="${ACCESS:-off}"
+read -ra FLAGS <<< "${SERVE_FLAGS:-}"
+FLAGS+=(--lockout-failures 0)
+KEY=""
+if [ "$ACCESS" = on ]; then
+    KEYS="$OUT/profile_keys.txt"; AUDIT="$OUT/profile_audit.jsonl"; rm -f "$KEYS" "$AUDIT"*
+    KEY="$("$BIN" keys create --id bench --scopes score,read --keys-file "$KEYS" 2>/dev/null)"
+    for n in 1 2 3 4 5 6 7 8 9; do   # the key is found among ten, as in access_cost.sh
+        "$BIN" keys create --id "other$n" --scopes score --keys-file "$KEYS" >/dev/null 2>&1
+    done
+    FLAGS+=(--api-keys-file "$KEYS" --audit-log "$AUDIT" \
+        --rate-limit 1000000000 --rate-burst 1000000000)
+fi
+echo "access: $ACCESS; serve flags: ${FLAGS[*]}"
+PROFILE="$OUT/callgrind.serve.$ACCESS.out"
 rm -f "$PROFILE"*
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" \
-    "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18479 --workers 1 2>/dev/null &
+    "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18479 --workers 1 "${FLAGS[@]}" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18479/healthz && break; sleep 0.5; done
 callgrind_control -i on "$SERVER" >/dev/null 2>&1
 # A fixed number of requests, one connection (wrk stops only at the end of -d).
-python3 - "$BODIES" "$REQUESTS" <<'PY'
+python3 - "$BODIES" "$REQUESTS" "$KEY" <<'PY'
 import http.client, sys
 bodies = [l for l in open(sys.argv[1]).read().splitlines() if l]
 conn = http.client.HTTPConnection("127.0.0.1", 18479)
+headers = {"content-type": "application/json"}
+if sys.argv[3]:
+    headers["authorization"] = "Bearer " + sys.argv[3]
 for i in range(int(sys.argv[2])):
-    conn.request("POST", "/v1/score", bodies[i % len(bodies)], {"content-type": "application/json"})
+    conn.request("POST", "/v1/score", bodies[i % len(bodies)], headers)
     answer = conn.getresponse()
     answer.read()
     assert answer.status == 200, answer.status
@@ -40,7 +61,7 @@ PY
 callgrind_control -i off "$SERVER" >/dev/null 2>&1
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 DUMP="$PROFILE"
-ANNOTATED="$OUT/callgrind.serve.txt"
+ANNOTATED="$OUT/callgrind.serve.$ACCESS.txt"
 callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
 echo "requests: $REQUESTS; instructions counted: $total; per request: $(( total / REQUESTS ))"
@@ -59,6 +80,12 @@ parts=(
     "drift window (Window::record)|Window::record"
     "metrics + log line (observe)|serve::observe"
     "request id|serve::request_id"
+    "  key lookup (sha256 + compare)|access::keys::KeyRing::find"
+    "  rate limiter (admit)|access::limits::RateLimiter::admit"
+    "  audit event (after)|serve::access::after"
+    "  channel send (record)|access::audit::AuditLog::record"
+    "audit thread: JSON line|access::audit::AuditEvent::to_line|access::audit::Compact"
+    "audit thread: write + flush|access::audit::Writer::write"
 )
 printf "%-36s %12s\n" part "instr/request"
 for part in "${parts[@]}"; do
