@@ -49,37 +49,70 @@ pub struct AuditEvent {
     pub status: u16,
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    time: String,
-    key_id: Option<&'a str>,
-    client: Option<IpAddr>,
-    method: &'a str,
-    route: &'a str,
-    model_version: Option<&'a str>,
-    #[serde(flatten)]
-    subjects: Option<&'a Subjects>,
-    status: u16,
-}
-
 impl AuditEvent {
+    /// The JSON line, written field by field (as `serde_json` would write it, which the
+    /// tests check): serialising through a struct escaped every string char by char.
     fn to_line(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
         let time = chrono::DateTime::<chrono::Utc>::from(self.time)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let line = Line {
-            time,
-            key_id: self.key_id.as_deref(),
-            client: self.client,
-            method: self.method,
-            route: self.route,
-            model_version: self.model_version.as_deref(),
-            subjects: self.subjects.as_ref(),
-            status: self.status,
-        };
-        // Plain strings, numbers and addresses always serialise.
-        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
+        out.extend_from_slice(b"{\"time\":");
+        push_str(&mut out, &time);
+        out.extend_from_slice(b",\"key_id\":");
+        push_opt_str(&mut out, self.key_id.as_deref());
+        out.extend_from_slice(b",\"client\":");
+        match self.client {
+            // An address's text never needs escaping.
+            Some(ip) => {
+                let _ = write!(out, "\"{ip}\"");
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"method\":");
+        push_str(&mut out, self.method);
+        out.extend_from_slice(b",\"route\":");
+        push_str(&mut out, self.route);
+        out.extend_from_slice(b",\"model_version\":");
+        push_opt_str(&mut out, self.model_version.as_deref());
+        match &self.subjects {
+            Some(Subjects::Ids { customer_ids }) => {
+                out.extend_from_slice(b",\"customer_ids\":[");
+                for (i, id) in customer_ids.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    push_str(&mut out, id);
+                }
+                out.push(b']');
+            }
+            Some(Subjects::Count { customers }) => {
+                let _ = write!(out, ",\"customers\":{customers}");
+            }
+            None => {}
+        }
+        let _ = writeln!(out, ",\"status\":{}}}", self.status);
+        out
+    }
+}
+
+/// A JSON string: copied as is when nothing in it needs escaping (ids and versions
+/// almost never do), else escaped by `serde_json`.
+fn push_str(out: &mut Vec<u8>, text: &str) {
+    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
+}
+
+fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => push_str(out, text),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -284,6 +317,64 @@ mod tests {
         batch.subjects = Some(Subjects::Count { customers: 100 });
         let line = String::from_utf8(batch.to_line()).unwrap();
         assert!(line.contains("\"customers\":100,") && !line.contains("customer_ids"));
+    }
+
+    /// What `serde_json` writes for an event: the oracle for the hand-written line.
+    #[derive(Serialize)]
+    struct Line<'a> {
+        time: String,
+        key_id: Option<&'a str>,
+        client: Option<IpAddr>,
+        method: &'a str,
+        route: &'a str,
+        model_version: Option<&'a str>,
+        #[serde(flatten)]
+        subjects: Option<&'a Subjects>,
+        status: u16,
+    }
+
+    fn serde_line(e: &AuditEvent) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec(&Line {
+            time: chrono::DateTime::<chrono::Utc>::from(e.time)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            key_id: e.key_id.as_deref(),
+            client: e.client,
+            method: e.method,
+            route: e.route,
+            model_version: e.model_version.as_deref(),
+            subjects: e.subjects.as_ref(),
+            status: e.status,
+        })
+        .unwrap();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_what_serde_json_writes(
+            ids in proptest::collection::vec(".{0,12}", 0..4),
+            version in proptest::option::of(".{0,12}"),
+            key in proptest::option::of("[a-z\"\\\\]{0,8}"),
+            count in proptest::option::of(0usize..100_000),
+            v6 in proptest::bool::ANY,
+            status in 100u16..600,
+        ) {
+            let mut e = event("x");
+            e.subjects = match count {
+                Some(customers) => Some(Subjects::Count { customers }),
+                None if ids.is_empty() => None,
+                None => Some(Subjects::Ids { customer_ids: ids }),
+            };
+            e.model_version = version;
+            e.key_id = key.map(Arc::from);
+            e.client = Some(if v6 { "::1".parse().unwrap() } else { "10.0.0.7".parse().unwrap() });
+            e.status = status;
+            proptest::prop_assert_eq!(
+                String::from_utf8(e.to_line()).unwrap(),
+                String::from_utf8(serde_line(&e)).unwrap()
+            );
+        }
     }
 
     #[test]

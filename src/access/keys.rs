@@ -133,8 +133,16 @@ impl Digest {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Constant time: the words' differences are ORed together without a branch and only
+    /// the total is compared (one `ct_eq`, not one optimisation barrier per byte).
     fn matches(&self, other: &Digest) -> Choice {
-        self.0[..].ct_eq(&other.0[..])
+        let word = |d: &Digest, i: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&d.0[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(bytes)
+        };
+        let difference = (0..4).fold(0u64, |acc, i| acc | (word(self, i) ^ word(other, i)));
+        difference.ct_eq(&0)
     }
 }
 
@@ -370,6 +378,19 @@ mod tests {
         std::fs::write(&path, lines).unwrap();
         let keys = read_keys(&path).unwrap();
         (dir, KeyRing::new(keys))
+    }
+
+    #[test]
+    fn digests_differing_in_any_one_bit_do_not_match() {
+        let digest = Digest::of("csk_secret");
+        assert!(bool::from(digest.matches(&digest.clone())));
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut other = digest.clone();
+                other.0[byte] ^= 1 << bit;
+                assert!(!bool::from(digest.matches(&other)), "byte {byte} bit {bit}");
+            }
+        }
     }
 
     #[test]
