@@ -263,6 +263,10 @@ pub struct TrainArgs {
     /// Random seed for every model.
     #[arg(long, env = "CUSTSCORE_SEED")]
     pub seed: Option<u64>,
+    /// Train on N customers when the table holds more: a sample stratified by the label
+    /// (uniform without one), the same rows for the same --seed.
+    #[arg(long, env = "CUSTSCORE_SAMPLE", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub sample: Option<u64>,
     /// Margin per period column for customer lifetime value (e.g. monthly_charges).
     #[arg(long, env = "CUSTSCORE_MARGIN")]
     pub margin: Option<String>,

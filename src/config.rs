@@ -56,6 +56,9 @@ pub struct DataConfig {
     /// Keep examples of customer values (duplicate ids, unreadable cells) in the bundle's
     /// data quality findings. Off by default: only counts and line numbers are kept.
     pub quality_samples: bool,
+    /// Train on this many customers, sampled stratified by the label, when the table
+    /// holds more (`train --sample`).
+    pub sample: Option<usize>,
     /// Set by `train --from-campaign`: where the (temporary) customer table came from.
     #[serde(skip)]
     pub campaign: Option<crate::outcomes::training::CampaignSource>,

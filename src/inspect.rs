@@ -7,6 +7,18 @@ use std::fmt::Write;
 /// What `train` prints when it finishes.
 pub fn training_summary(bundle: &Bundle) -> String {
     let mut out = log_section(bundle);
+    let training = &bundle.manifest.training;
+    if let Some(total) = training.sampled_from {
+        let kind = match bundle.manifest.schema.label {
+            Some(_) => "stratified",
+            None => "uniform",
+        };
+        let _ = writeln!(
+            out,
+            "trained on a {kind} sample of {} of {total} customers",
+            training.rows
+        );
+    }
     let _ = writeln!(out, "data quality: {}", bundle.quality);
     out.push_str(&segments_section(bundle));
     if let Some(p) = &bundle.pyramid {
@@ -103,9 +115,13 @@ pub fn describe(bundle: &Bundle) -> String {
         m.version, m.format_version, m.custscore_version
     );
     let _ = writeln!(out, "created {}", m.created);
+    let sampled = match m.training.sampled_from {
+        Some(total) => format!(" sampled of {total}"),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "trained on {} ({} rows, sha256 {})",
+        "trained on {} ({} rows{sampled}, sha256 {})",
         m.training.source, m.training.rows, m.training.sha256
     );
     let used = m.schema.columns.iter().filter(|c| c.used).count();

@@ -125,6 +125,9 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if let Some(margin) = &args.margin {
         config.retention.margin = Some(margin.clone());
     }
+    if let Some(n) = args.sample {
+        config.data.sample = Some(usize::try_from(n).unwrap_or(usize::MAX));
+    }
     if args.quality_samples {
         config.data.quality_samples = true;
     }

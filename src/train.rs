@@ -133,6 +133,7 @@ pub fn train_with_holdout(
     };
     let config = &config;
     let label = config.label()?;
+    let sampled_from = sample_table(&mut table, label.as_ref(), config, progress)?;
     let holdout = match (&label, keep_holdout) {
         (Some(label), true) => Some(take_holdout(&mut table, label, config.retention.seed)?),
         _ => None,
@@ -325,6 +326,7 @@ pub fn train_with_holdout(
             },
             sha256: table.sha256.clone(),
             rows: table.rows(),
+            sampled_from,
             campaign: config.data.campaign.clone(),
         },
         schema,
@@ -369,6 +371,30 @@ pub fn train_with_holdout(
     }
     bundle.segments.cube = training_cube(&bundle, &table, churned.as_deref(), value.as_deref());
     Ok((bundle, holdout))
+}
+
+/// `--sample N`: keep N rows of a larger table, stratified by the label (uniform without
+/// one); returns how many rows the table held, when it was sampled.
+fn sample_table(
+    table: &mut Table,
+    label: Option<&Label>,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Result<Option<usize>, TrainError> {
+    let (Some(n), rows) = (config.data.sample, table.rows()) else {
+        return Ok(None);
+    };
+    if n >= rows {
+        return Ok(None);
+    }
+    let class = match label {
+        Some(label) => label_of(table, label)?,
+        None => vec![None; rows],
+    };
+    progress.step(&format!("sampling {n} of {rows} customers"));
+    let keep = crate::data::sample::stratified_sample(&class, n, config.retention.seed);
+    *table = table.select_rows(&keep);
+    Ok(Some(rows))
 }
 
 /// Move a stratified 1/[`HOLDOUT_FOLDS`] of the labelled rows out of `table` (all columns,

@@ -223,3 +223,62 @@ fn the_bundle_carries_a_drift_reference_of_aggregates_only() {
     assert!((sum(&profile["churn_probability"]["shares"]) - 1.0).abs() < 1e-9);
     assert!((sum(&profile["segments"]) - 1.0).abs() < 1e-9);
 }
+
+#[test]
+fn sample_trains_on_n_customers_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let out = run(&[
+        "train",
+        "--customers",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--id",
+        "customer_id",
+        "--label",
+        "churn=Yes",
+        "--segments",
+        "2",
+        "--sample",
+        "150",
+        "--seed",
+        "5",
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("trained on a stratified sample of 150 of 400 customers"),
+        "{text}"
+    );
+    let version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(models.join(version.trim()).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["training"]["rows"], 150);
+    assert_eq!(manifest["training"]["sampled_from"], 400);
+    let out = run(&["inspect", "--models", models.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("(150 rows sampled of 400,"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A sample no smaller than the table changes nothing and is not mentioned.
+    let out = run(&[
+        "train",
+        "--customers",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--id",
+        "customer_id",
+        "--segments",
+        "2",
+        "--sample",
+        "400",
+        "--models",
+        dir.path().join("whole").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("sample of"), "{}", stdout(&out));
+}

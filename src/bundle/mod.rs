@@ -80,6 +80,9 @@ pub struct TrainingData {
     pub source: String,
     pub sha256: String,
     pub rows: usize,
+    /// The customers in the table when training ran on a sample of them (`--sample`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_from: Option<usize>,
     /// The campaign, outcome and arm the table was built from (`train --from-campaign`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign: Option<crate::outcomes::training::CampaignSource>,

@@ -7,6 +7,7 @@ pub mod csv_input;
 mod error;
 mod quality;
 mod reader;
+pub mod sample;
 mod table;
 pub mod transactions;
 
