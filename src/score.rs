@@ -316,11 +316,6 @@ impl Scorer {
         self.json_texts.get_or_init(|| JsonTexts::of(&self.bundle))
     }
 
-    /// The name the attrition target was trained under (e.g. `churn`), when the bundle has one.
-    pub fn attrition_name(&self) -> Option<&str> {
-        self.attrition_name.as_deref()
-    }
-
     pub fn version(&self) -> &str {
         &self.bundle.manifest.version
     }
@@ -479,12 +474,19 @@ impl Scorer {
     }
 
     /// Every target's answer by name: the attrition target's, then the others'.
-    fn propensities(&self, scored: &Scored) -> BTreeMap<String, Propensity> {
+    /// Every target's score by target name: the attrition target (when the bundle names
+    /// one), then the others in bundle order.
+    pub fn target_scores<'a>(
+        &'a self,
+        scored: &'a Scored,
+    ) -> impl Iterator<Item = (&'a str, &'a RiskScore)> {
         let attrition = self.attrition_name.as_deref().zip(scored.risk.as_ref());
         let others = (self.bundle.targets.iter().map(|t| t.name.as_str())).zip(scored.targets);
-        attrition
-            .into_iter()
-            .chain(others)
+        attrition.into_iter().chain(others)
+    }
+
+    fn propensities(&self, scored: &Scored) -> BTreeMap<String, Propensity> {
+        self.target_scores(scored)
             .map(|(name, r)| {
                 let answer = Propensity {
                     probability: r.probability,

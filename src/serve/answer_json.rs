@@ -85,9 +85,7 @@ fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &
 /// Every target's answer by name (sorted, as the `BTreeMap` of `Answer` serialises);
 /// nothing when the bundle has no label.
 fn write_propensities(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored) -> Written {
-    let attrition = scorer.attrition_name().zip(scored.risk.as_ref());
-    let others = (scorer.bundle().targets.iter().map(|t| t.name.as_str())).zip(scored.targets);
-    let mut targets: Vec<(&str, &RiskScore)> = attrition.into_iter().chain(others).collect();
+    let mut targets: Vec<(&str, &RiskScore)> = scorer.target_scores(scored).collect();
     if targets.is_empty() {
         return Ok(());
     }
