@@ -11,29 +11,10 @@ const AS_OF: &str = "2011-10-01";
 
 fn train(models: &std::path::Path) {
     let log = fixture("retail_sample.csv");
-    let out = run(&[
-        "train",
-        "--transactions",
-        log.to_str().unwrap(),
-        "--customer-col",
-        "CustomerID",
-        "--order-col",
-        "InvoiceNo",
-        "--item-col",
-        "StockCode",
-        "--time-col",
-        "InvoiceDate",
-        "--price-col",
-        "UnitPrice",
-        "--quantity-col",
-        "Quantity",
-        "--exclude-items",
-        "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
+    args.extend(RETAIL_LOG_COLUMNS);
+    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
+    let out = run(&args);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 

@@ -6,27 +6,10 @@ mod common;
 use common::*;
 use std::collections::{HashMap, HashSet};
 
-const LOG_COLUMNS: [&str; 14] = [
-    "--customer-col",
-    "CustomerID",
-    "--order-col",
-    "InvoiceNo",
-    "--item-col",
-    "StockCode",
-    "--time-col",
-    "InvoiceDate",
-    "--price-col",
-    "UnitPrice",
-    "--quantity-col",
-    "Quantity",
-    "--exclude-items",
-    "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
-];
-
 fn train(models: &std::path::Path, extra: &[&str]) {
     let log = fixture("retail_sample.csv");
     let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
-    args.extend(LOG_COLUMNS);
+    args.extend(RETAIL_LOG_COLUMNS);
     args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
     args.extend(extra);
     let out = run(&args);

@@ -6,6 +6,25 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_custscore");
 
+/// The column roles of `tests/fixtures/retail_sample.csv` (Online Retail's header) and
+/// its non-product item codes, as `train --transactions` flags.
+pub const RETAIL_LOG_COLUMNS: [&str; 14] = [
+    "--customer-col",
+    "CustomerID",
+    "--order-col",
+    "InvoiceNo",
+    "--item-col",
+    "StockCode",
+    "--time-col",
+    "InvoiceDate",
+    "--price-col",
+    "UnitPrice",
+    "--quantity-col",
+    "Quantity",
+    "--exclude-items",
+    "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
+];
+
 /// The repository root (tests run with it as the working directory).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
