@@ -426,6 +426,24 @@ impl TransactionArgs {
     }
 }
 
+impl ScoreArgs {
+    /// Where rejected rows go: `--rejects FILE`, marked in the output (`--rejects -`), or
+    /// OUTPUT with `.rejects.csv` appended. Standard output needs one of the first two.
+    pub fn rejects_to(&self) -> Result<crate::batch::RejectsTo, &'static str> {
+        use crate::batch::RejectsTo;
+        match (&self.rejects, self.output.as_os_str() == "-") {
+            (Some(r), _) if r.as_os_str() == "-" => Ok(RejectsTo::Output),
+            (Some(r), _) => Ok(RejectsTo::File(r.clone())),
+            (None, true) => Err("--rejects FILE is required when --output is - (standard output); --rejects - marks them in the output"),
+            (None, false) => {
+                let mut name = self.output.clone().into_os_string();
+                name.push(".rejects.csv");
+                Ok(RejectsTo::File(name.into()))
+            }
+        }
+    }
+}
+
 /// `aggregate`: an order log (or a part holding whole customers) → the customer table.
 #[derive(Debug, Args)]
 pub struct AggregateArgs {

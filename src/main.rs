@@ -140,18 +140,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
 fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
     let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
     let mut scorer = Scorer::new(bundle);
-    let rejects = match (&args.rejects, args.output.as_os_str() == "-") {
-        (Some(r), _) if r.as_os_str() == "-" => batch::RejectsTo::Output,
-        (Some(r), _) => batch::RejectsTo::File(r.clone()),
-        (None, true) => anyhow::bail!(
-            "--rejects FILE is required when --output is - (standard output); --rejects - marks them in the output"
-        ),
-        (None, false) => {
-            let mut name = args.output.clone().into_os_string();
-            name.push(".rejects.csv");
-            batch::RejectsTo::File(name.into())
-        }
-    };
+    let rejects = args.rejects_to().map_err(anyhow::Error::msg)?;
     let input_spec = custscore::batch_input::InputSpec::new(
         custscore::batch_input::InputFormat::resolve(
             args.input_format,
