@@ -10,6 +10,8 @@ use super::dense_forest::DenseForest;
 use super::explain::ReasonMethod;
 use super::flat_tree::{FlatTree, Node};
 use ndarray::ArrayView2;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -29,19 +31,30 @@ pub struct GbmParams {
     /// Share of the training rows held out to choose the number of rounds.
     pub validation_share: f64,
     pub max_bins: usize,
+    /// Leaf-wise growth: split the leaf with the largest gain first, up to this many
+    /// leaves per tree (still no deeper than `max_depth`); 0 grows level by level.
+    pub max_leaves: usize,
+    /// Share of the training rows each tree is grown on (a fresh random draw per round);
+    /// 1 uses every row.
+    pub row_share: f64,
+    /// Share of the features each tree may split on (a fresh draw per tree); 1 uses all.
+    pub feature_share: f64,
 }
 
 impl Default for GbmParams {
     fn default() -> Self {
         GbmParams {
-            learning_rate: 0.05,
+            learning_rate: 0.1,
             max_depth: 3,
             min_leaf: 20,
             lambda: 1.0,
-            max_rounds: 1000,
+            max_rounds: 150,
             early_stopping_rounds: 20,
             validation_share: 0.15,
             max_bins: 64,
+            max_leaves: 0,
+            row_share: 0.8,
+            feature_share: 0.8,
         }
     }
 }
@@ -292,9 +305,20 @@ struct Grower<'a> {
     grad: &'a [f64],
     hess: &'a [f64],
     params: &'a GbmParams,
+    /// Features this tree may split on (all when empty).
+    features: &'a [bool],
     nodes: Vec<Node>,
     /// Each leaf's rows as a range of the grown row list, and its value.
     leaves: Vec<(std::ops::Range<usize>, f64)>,
+}
+
+/// A leaf that may still be split: its rows, histogram and best split.
+struct OpenLeaf {
+    node: u32,
+    rows: std::ops::Range<usize>,
+    hist: Vec<Slot>,
+    depth: usize,
+    split: Split,
 }
 
 impl Grower<'_> {
@@ -308,6 +332,9 @@ impl Grower<'_> {
         let parent = g * g / (h + lambda);
         let mut best: Option<Split> = None;
         for f in 0..self.cuts.width() {
+            if !self.features.is_empty() && !self.features[f] {
+                continue;
+            }
             let block = &hist[self.cuts.offsets[f]..][..self.cuts.cuts[f].len()];
             let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
             for (bin, slot) in block.iter().enumerate().take(block.len() - 1) {
@@ -335,17 +362,60 @@ impl Grower<'_> {
     }
 
     /// Grow the tree over `rows`, reordered in place so each leaf's rows are adjacent.
+    /// Level by level every leaf that can be split is; leaf-wise (`max_leaves` > 0) the
+    /// leaf with the largest gain is split next until the tree has `max_leaves` leaves.
     fn grow_tree(&mut self, rows: &mut [u32]) {
         let hist = histogram(self.cuts, self.data, self.grad, self.hess, rows);
-        self.grow(rows, 0, hist, 0);
+        let mut open = Vec::new();
+        self.add_leaf(&mut open, 0..rows.len(), hist, 0);
+        let max_leaves = match self.params.max_leaves {
+            0 => usize::MAX,
+            n => n.max(2),
+        };
+        let mut leaves = 1;
+        while leaves < max_leaves {
+            let Some(at) = self.next_to_split(&open) else {
+                break;
+            };
+            let leaf = open.swap_remove(at);
+            self.split(&mut open, rows, leaf);
+            leaves += 1;
+        }
+        for leaf in open {
+            let value = self.nodes[leaf.node as usize].value;
+            self.leaves.push((leaf.rows, value));
+        }
     }
 
-    /// Grow the subtree over `rows` (at `start` of the full list); returns its node index.
-    fn grow(&mut self, rows: &mut [u32], start: usize, hist: Vec<Slot>, depth: usize) -> u32 {
-        let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
-            (g + self.grad[r as usize], h + self.hess[r as usize])
-        });
-        let at = self.nodes.len() as u32;
+    /// Which open leaf to split: the largest gain (ties to the earlier node) leaf-wise,
+    /// any (the last) level by level, where every one is split anyway.
+    fn next_to_split(&self, open: &[OpenLeaf]) -> Option<usize> {
+        if self.params.max_leaves == 0 {
+            return open.len().checked_sub(1);
+        }
+        (0..open.len()).max_by(|&a, &b| {
+            let (a, b) = (&open[a], &open[b]);
+            a.split
+                .gain
+                .total_cmp(&b.split.gain)
+                .then(b.node.cmp(&a.node))
+        })
+    }
+
+    /// A new leaf node over `rows`: kept open if it may be split, else finished.
+    fn add_leaf(
+        &mut self,
+        open: &mut Vec<OpenLeaf>,
+        rows: std::ops::Range<usize>,
+        hist: Vec<Slot>,
+        depth: usize,
+    ) -> u32 {
+        // Any feature's block sums to the node's totals.
+        let block = &hist[..self.cuts.cuts.first().map_or(0, Vec::len)];
+        let (g, h) = block
+            .iter()
+            .fold((0.0, 0.0), |(g, h), s| (g + s.g, h + s.h));
+        let node = self.nodes.len() as u32;
         let value = self.value(g, h);
         self.nodes.push(Node {
             cover: rows.len() as f64,
@@ -355,21 +425,40 @@ impl Grower<'_> {
             true => self.best_split(&hist, g, h, rows.len() as u32),
             false => None,
         };
-        let Some(split) = split else {
-            self.leaves.push((start..start + rows.len(), value));
-            return at;
-        };
-        let goes_left = |r: u32| self.data.row(r as usize)[split.feature] as usize <= split.bin;
-        let mid = partition(rows, goes_left);
-        let (left_rows, right_rows) = rows.split_at_mut(mid);
-        // Build the smaller child's histogram; the other is the parent's minus it.
+        match split {
+            Some(split) => open.push(OpenLeaf {
+                node,
+                rows,
+                hist,
+                depth,
+                split,
+            }),
+            None => self.leaves.push((rows, value)),
+        }
+        node
+    }
+
+    /// Split an open leaf: its rows are partitioned, the smaller child's histogram is
+    /// built and the larger one's is the parent's minus it.
+    fn split(&mut self, open: &mut Vec<OpenLeaf>, rows: &mut [u32], leaf: OpenLeaf) {
+        let OpenLeaf {
+            node,
+            rows: range,
+            hist,
+            depth,
+            split,
+        } = leaf;
+        let data = self.data;
+        let goes_left = |r: u32| data.row(r as usize)[split.feature] as usize <= split.bin;
+        let mid = range.start + partition(&mut rows[range.clone()], goes_left);
+        let (left_rows, right_rows) = (range.start..mid, mid..range.end);
         let small_is_left = left_rows.len() <= right_rows.len();
         let small_rows = if small_is_left {
-            &*left_rows
+            left_rows.clone()
         } else {
-            &*right_rows
+            right_rows.clone()
         };
-        let small = histogram(self.cuts, self.data, self.grad, self.hess, small_rows);
+        let small = histogram(self.cuts, data, self.grad, self.hess, &rows[small_rows]);
         let large = subtract(&hist, &small);
         drop(hist);
         let (left_hist, right_hist) = if small_is_left {
@@ -377,14 +466,13 @@ impl Grower<'_> {
         } else {
             (large, small)
         };
-        let left = self.grow(left_rows, start, left_hist, depth + 1);
-        let right = self.grow(right_rows, start + mid, right_hist, depth + 1);
-        let node = &mut self.nodes[at as usize];
-        node.feature = split.feature as u32;
-        node.threshold = self.cuts.cuts[split.feature][split.bin];
-        node.left = left;
-        node.right = right;
-        at
+        let left = self.add_leaf(open, left_rows, left_hist, depth + 1);
+        let right = self.add_leaf(open, right_rows, right_hist, depth + 1);
+        let parent = &mut self.nodes[node as usize];
+        parent.feature = split.feature as u32;
+        parent.threshold = self.cuts.cuts[split.feature][split.bin];
+        parent.left = left;
+        parent.right = right;
     }
 }
 
@@ -445,6 +533,8 @@ struct Booster<'a> {
     hess: Vec<f64>,
     trees: Vec<FlatTree>,
     valid: Option<Validation>,
+    /// Draws the rows and features of each round.
+    rng: Xoshiro256PlusPlus,
 }
 
 impl<'a> Booster<'a> {
@@ -453,6 +543,7 @@ impl<'a> Booster<'a> {
         data: BinnedRows,
         y: Vec<f64>,
         valid: Option<(BinnedRows, Vec<f64>)>,
+        seed: u64,
     ) -> Self {
         let rate = y.iter().sum::<f64>() / y.len().max(1) as f64;
         let base = super::calibration::logit(rate);
@@ -473,6 +564,7 @@ impl<'a> Booster<'a> {
             hess: vec![0.0; n],
             trees: Vec::new(),
             valid,
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
         }
     }
 
@@ -488,13 +580,15 @@ impl<'a> Booster<'a> {
             *g = p - y;
             *h = (p * (1.0 - p)).max(1e-12);
         }
-        let mut rows: Vec<u32> = (0..self.y.len() as u32).collect();
+        let (mut rows, out_of_bag) = self.draw_rows(params.row_share);
+        let features = self.draw_features(params.feature_share);
         let mut grower = Grower {
             cuts: self.cuts,
             data: &self.data,
             grad: &self.grad,
             hess: &self.hess,
             params,
+            features: &features,
             nodes: Vec::new(),
             leaves: Vec::new(),
         };
@@ -507,12 +601,41 @@ impl<'a> Booster<'a> {
         let tree = FlatTree {
             nodes: grower.nodes,
         };
+        for r in out_of_bag {
+            let r = r as usize;
+            self.scores[r] += predict_binned(&tree, self.cuts, self.data.row(r));
+        }
         if let Some(valid) = &mut self.valid {
             for (r, score) in valid.scores.iter_mut().enumerate() {
                 *score += predict_binned(&tree, self.cuts, valid.data.row(r));
             }
         }
         self.trees.push(tree);
+    }
+
+    /// The rows this round's tree is grown on, and the others (drawn from the booster's
+    /// own generator, so the draw does not depend on the threads).
+    fn draw_rows(&mut self, share: f64) -> (Vec<u32>, Vec<u32>) {
+        let all = 0..self.y.len() as u32;
+        if share >= 1.0 {
+            return (all.collect(), Vec::new());
+        }
+        let share = share.max(0.01);
+        all.partition(|_| self.rng.gen::<f64>() < share)
+    }
+
+    /// Which features this round's tree may split on (empty: all of them).
+    fn draw_features(&mut self, share: f64) -> Vec<bool> {
+        let width = self.cuts.width();
+        if share >= 1.0 || width < 2 {
+            return Vec::new();
+        }
+        let keep = ((share * width as f64).ceil() as usize).clamp(1, width);
+        let mut allowed = vec![false; width];
+        for f in rand::seq::index::sample(&mut self.rng, width, keep) {
+            allowed[f] = true;
+        }
+        allowed
     }
 
     /// Summed validation log loss now (0 without validation rows).
@@ -590,7 +713,7 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
     let cuts = BinCuts::fit(x, params.max_bins);
     let data = cuts.bin(x);
     let fit_all = |data: BinnedRows, rounds: usize| {
-        let mut booster = [Booster::new(&cuts, data, y.to_vec(), None)];
+        let mut booster = [Booster::new(&cuts, data, y.to_vec(), None, seed)];
         boost_in_step(&mut booster, params, rounds);
         let [booster] = booster;
         GbmModel::new(booster.base, booster.trees)
@@ -609,6 +732,7 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
         data.select(&fit),
         labels(&fit),
         Some((data.select(&valid), labels(&valid))),
+        seed,
     )];
     let best = boost_in_step(&mut inner, params, params.max_rounds);
     drop(inner);
@@ -656,12 +780,14 @@ pub fn cross_validate_rounds(folds: Vec<GbmFold>, params: &GbmParams) -> (usize,
     let mut boosters: Vec<Booster> = cuts
         .iter()
         .zip(rows)
-        .map(|(cuts, (train, y, test, y_test))| {
+        .enumerate()
+        .map(|(fold, (cuts, (train, y, test, y_test)))| {
             Booster::new(
                 cuts,
                 train,
                 as_targets(&y),
                 Some((test, as_targets(&y_test))),
+                fold as u64,
             )
         })
         .collect();
@@ -700,6 +826,7 @@ pub fn fit_cart(x: ArrayView2<f64>, y: &[bool], max_depth: usize, min_leaf: usiz
         grad: &grad,
         hess: &hess,
         params: &params,
+        features: &[],
         nodes: Vec::new(),
         leaves: Vec::new(),
     };
@@ -809,22 +936,98 @@ mod tests {
         }
     }
 
+    fn leaf_count(tree: &FlatTree) -> usize {
+        tree.nodes.iter().filter(|n| n.is_leaf()).count()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Leaf-wise growth allowed 2^depth leaves makes every split level-by-level growth
+        /// makes, so the two predict the same; a smaller cap bounds every tree.
+        #[test]
+        fn leaf_wise_with_room_for_every_leaf_equals_depth_wise(
+            seed in 0u64..1000,
+            depth in 1usize..5,
+            cap in 2usize..12,
+        ) {
+            let (x, y) = random_data(800, 4, seed);
+            prop_assume!(y.iter().any(|&v| v) && y.iter().any(|&v| !v));
+            let level = GbmParams { max_depth: depth, min_leaf: 5, max_rounds: 10, early_stopping_rounds: 0, ..GbmParams::default() };
+            let leaf_wise = GbmParams { max_leaves: 1 << depth, ..level.clone() };
+            let (a, b) = (fit_gbm(x.view(), &y, &level, 1), fit_gbm(x.view(), &y, &leaf_wise, 1));
+            for r in 0..x.nrows() {
+                let row = x.row(r).to_vec();
+                prop_assert!((a.log_odds(&row) - b.log_odds(&row)).abs() < 1e-12);
+            }
+            let capped = GbmParams { max_leaves: cap, max_depth: 16, ..level };
+            let model = fit_gbm(x.view(), &y, &capped, 1);
+            prop_assert!(model.trees().iter().all(|t| leaf_count(t) <= cap));
+        }
+    }
+
+    /// Leaf-wise, the split made is always the best open one: a tree capped at n + 1
+    /// leaves is the tree capped at n with one more split.
+    #[test]
+    fn each_extra_leaf_adds_one_split_to_the_same_tree() {
+        let (x, y) = random_data(3000, 5, 11);
+        let tree = |leaves: usize| {
+            let params = GbmParams {
+                max_leaves: leaves,
+                max_depth: 16,
+                max_rounds: 1,
+                early_stopping_rounds: 0,
+                ..GbmParams::default()
+            };
+            fit_gbm(x.view(), &y, &params, 1).trees()[0].clone()
+        };
+        for leaves in 2..10 {
+            let (small, large) = (tree(leaves), tree(leaves + 1));
+            assert_eq!(leaf_count(&small), leaves);
+            assert_eq!(leaf_count(&large), leaves + 1);
+            let splits = |t: &FlatTree| {
+                let mut s: Vec<(u32, u64)> = t
+                    .nodes
+                    .iter()
+                    .filter(|n| !n.is_leaf())
+                    .map(|n| (n.feature, n.threshold.to_bits()))
+                    .collect();
+                s.sort_unstable();
+                s
+            };
+            let (a, b) = (splits(&small), splits(&large));
+            assert!(a.iter().all(|s| b.contains(s)), "{leaves}: {a:?} {b:?}");
+        }
+    }
+
     /// Histogram parts depend on the row count, not the threads: one core and two give
     /// the same trees to the last bit, for a single fit and for folds boosted in step.
     #[test]
     fn one_thread_and_two_fit_the_same_model() {
         let (x, y) = random_data(3 * PART_ROWS, 6, 5);
-        let params = GbmParams {
+        let level = GbmParams {
             max_rounds: 40,
             ..GbmParams::default()
         };
+        let sampled = GbmParams {
+            max_leaves: 6,
+            row_share: 0.7,
+            feature_share: 0.6,
+            ..level.clone()
+        };
+        for params in [level, sampled] {
+            one_and_two_threads_agree(&x, &y, &params);
+        }
+    }
+
+    fn one_and_two_threads_agree(x: &Array2<f64>, y: &[bool], params: &GbmParams) {
+        let params = params.clone();
         let fit = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .expect("thread pool");
             pool.install(|| {
-                let model = fit_gbm(x.view(), &y, &params, 3);
+                let model = fit_gbm(x.view(), y, &params, 3);
                 let half = x.nrows() / 2;
                 let folds = (0..2)
                     .map(|k| {
