@@ -4,6 +4,7 @@
 //! terminal only.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,18 @@ impl Progress {
         }
     }
 
+    /// Reading a file of unknown length: lines, megabytes and rate on a terminal as it
+    /// goes ([`Reading::update`]); one step line with the totals at [`Reading::done`].
+    pub fn reading(&self, what: &str) -> Reading<'_> {
+        self.step(what);
+        Reading {
+            progress: self,
+            what: what.to_string(),
+            started: Instant::now(),
+            so_far: Cell::new((0, 0)),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
@@ -97,5 +110,40 @@ impl Drop for Stage {
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
         }
+    }
+}
+
+/// A file being read; see [`Progress::reading`].
+pub struct Reading<'p> {
+    progress: &'p Progress,
+    what: String,
+    started: Instant,
+    /// Lines and bytes read so far.
+    so_far: Cell<(u64, u64)>,
+}
+
+impl Reading<'_> {
+    pub fn update(&self, lines: u64, bytes: u64) {
+        self.so_far.set((lines, bytes));
+        if let Some(bar) = &self.progress.bar {
+            bar.set_message(format!("{}: {}", self.what, self.summary()));
+        }
+    }
+
+    pub fn done(&self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let summary = self.summary();
+        (self.progress).step(&format!("{}: {summary} ({seconds:.1} s)", self.what));
+    }
+
+    /// `12000000 lines, 1034.2 MB, 850000 lines/s`
+    fn summary(&self) -> String {
+        let (lines, bytes) = self.so_far.get();
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        format!(
+            "{lines} lines, {:.1} MB, {:.0} lines/s",
+            bytes as f64 / 1e6,
+            lines as f64 / seconds
+        )
     }
 }
