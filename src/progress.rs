@@ -1,7 +1,8 @@
 //! Progress for long commands: a spinner with the current step on a terminal, plain
 //! step lines on stderr otherwise (logs of a scheduled job stay readable). Counted stages
-//! (every k tried, bootstrap refits) show a bar with rows, steps done and an ETA on a
-//! terminal only.
+//! (every k tried, bootstrap refits, each churn candidate and fold) show a bar with rows,
+//! steps done and an ETA, and a file being read its lines, megabytes and rate, on a
+//! terminal only; elsewhere a read ends with one step line of its totals.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::cell::Cell;
@@ -67,6 +68,8 @@ impl Progress {
         }
         Stage {
             bar: self.bar.clone(),
+            what: format!("{what} ({rows} rows)"),
+            started: Cell::new(false),
         }
     }
 
@@ -92,12 +95,25 @@ impl Progress {
 /// One counted stage; back to the plain spinner when dropped.
 pub struct Stage {
     bar: Option<ProgressBar>,
+    what: String,
+    /// Whether [`Stage::next`] has been called: the steps before this one are done.
+    started: Cell<bool>,
 }
 
 impl Stage {
     pub fn tick(&self) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
+        }
+    }
+
+    /// The previous step is done and `step` starts (named on a terminal only).
+    pub fn next(&self, step: &str) {
+        if self.started.replace(true) {
+            self.tick();
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: {step}", self.what));
         }
     }
 }

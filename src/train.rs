@@ -12,7 +12,8 @@ use crate::data::Baskets;
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{
-    fit_retention, RetentionError, RetentionFit, RetentionInputs, RetentionParams,
+    fit_retention_watched, retention_steps, RetentionError, RetentionFit, RetentionInputs,
+    RetentionParams,
 };
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
 use crate::models::offers::HistoryBuilder;
@@ -207,17 +208,18 @@ pub fn train_with_holdout(
         .map(|((model, _), purchases)| purchases.finish(model));
     let retention = match &churned {
         Some(churned) => {
-            progress.step(&format!(
-                "comparing churn models by cross-validation ({} rows)",
-                table.rows()
-            ));
+            let stage = progress.stage(
+                "comparing churn models by cross-validation",
+                table.rows(),
+                retention_steps(&config.retention),
+            );
             let numeric = |name: &str| {
                 table
                     .column(name)
                     .and_then(|c| c.numeric())
                     .map(<[Option<f64>]>::to_vec)
             };
-            Some(fit_retention(
+            Some(fit_retention_watched(
                 &RetentionInputs {
                     x: &matrix,
                     table: &table,
@@ -230,6 +232,7 @@ pub fn train_with_holdout(
                     value_column: config.data.value.as_deref(),
                 },
                 &config.retention,
+                &|step| stage.next(step),
             )?)
         }
         None => None,
@@ -738,7 +741,10 @@ fn fit_cross_sell(
         .collect();
     let baskets = match invoices {
         Some(invoices) => {
-            progress.step("mining association rules from invoices");
+            progress.step(&format!(
+                "mining association rules from {} invoices",
+                invoices.len()
+            ));
             invoices.clone()
         }
         None if holdings.is_empty() => return None,

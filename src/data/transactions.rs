@@ -315,13 +315,14 @@ pub fn for_each_event_watched(
     let mut quality = LogQuality::default();
     let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
     let mut record = Record::default();
+    let mut times = LastTime::default();
     loop {
-        let mut fields = Vec::new();
+        let mut fields = Vec::with_capacity(header.len());
         let parsed = match reader.read(&mut record).map_err(open_error)? {
             Next::End => break,
             Next::TooLong => Err(csv_input::too_long_reason()),
             Next::Record => text_fields(&record, &header, &mut fields)
-                .and_then(|f| columns.event(f, header.len(), &excluded, &mut quality)),
+                .and_then(|f| columns.event(f, header.len(), &excluded, &mut times, &mut quality)),
         };
         quality.lines += 1;
         if (quality.lines as u64).is_multiple_of(WATCH_EVERY) {
@@ -402,6 +403,25 @@ pub fn read_log(
     Ok((events, scan.quality, scan.sha256))
 }
 
+/// The last time text parsed and what it gave: an order's lines share their time, so
+/// most lines of a log need no parsing of it.
+#[derive(Default)]
+struct LastTime {
+    text: String,
+    time: Option<NaiveDateTime>,
+}
+
+impl LastTime {
+    fn parse(&mut self, text: &str) -> Option<NaiveDateTime> {
+        if self.text != text {
+            self.text.clear();
+            self.text.push_str(text);
+            self.time = parse_time(text);
+        }
+        self.time
+    }
+}
+
 /// Positions of the spec's columns in the header.
 struct LogColumns {
     customer: usize,
@@ -434,6 +454,7 @@ impl LogColumns {
         r: &[&str],
         width: usize,
         excluded: &HashSet<&str>,
+        times: &mut LastTime,
         quality: &mut LogQuality,
     ) -> Result<Event, String> {
         if r.len() != width {
@@ -449,7 +470,7 @@ impl LogColumns {
             }
         };
         // Reasons name the column, never the cell: they end up in the bundle's manifest.
-        let time = parse_time(r[self.time])
+        let time = (times.parse(r[self.time]))
             .ok_or_else(|| format!("column {}: not a date", self.time + 1))?;
         let quantity = number(self.quantity, 1.0)?;
         let value = match self.price {
