@@ -20,6 +20,7 @@ pub mod progress;
 pub mod rank;
 pub mod score;
 pub mod train;
+pub mod train_log;
 
 /// Crate version, recorded in every bundle manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,9 +1,11 @@
 //! Progress for long commands: a spinner with the current step on a terminal, plain
 //! step lines on stderr otherwise (logs of a scheduled job stay readable). Counted stages
-//! (every k tried, bootstrap refits) show a bar with rows, steps done and an ETA on a
-//! terminal only.
+//! (every k tried, bootstrap refits, each churn candidate and fold) show a bar with rows,
+//! steps done and an ETA, and a file being read its lines, megabytes and rate, on a
+//! terminal only; elsewhere a read ends with one step line of its totals.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -66,6 +68,20 @@ impl Progress {
         }
         Stage {
             bar: self.bar.clone(),
+            what: format!("{what} ({rows} rows)"),
+            started: Cell::new(false),
+        }
+    }
+
+    /// Reading a file of unknown length: lines, megabytes and rate on a terminal as it
+    /// goes ([`Reading::update`]); one step line with the totals at [`Reading::done`].
+    pub fn reading(&self, what: &str) -> Reading<'_> {
+        self.step(what);
+        Reading {
+            progress: self,
+            what: what.to_string(),
+            started: Instant::now(),
+            so_far: Cell::new((0, 0)),
         }
     }
 
@@ -79,12 +95,25 @@ impl Progress {
 /// One counted stage; back to the plain spinner when dropped.
 pub struct Stage {
     bar: Option<ProgressBar>,
+    what: String,
+    /// Whether [`Stage::next`] has been called: the steps before this one are done.
+    started: Cell<bool>,
 }
 
 impl Stage {
     pub fn tick(&self) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
+        }
+    }
+
+    /// The previous step is done and `step` starts (named on a terminal only).
+    pub fn next(&self, step: &str) {
+        if self.started.replace(true) {
+            self.tick();
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: {step}", self.what));
         }
     }
 }
@@ -97,5 +126,40 @@ impl Drop for Stage {
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
         }
+    }
+}
+
+/// A file being read; see [`Progress::reading`].
+pub struct Reading<'p> {
+    progress: &'p Progress,
+    what: String,
+    started: Instant,
+    /// Lines and bytes read so far.
+    so_far: Cell<(u64, u64)>,
+}
+
+impl Reading<'_> {
+    pub fn update(&self, lines: u64, bytes: u64) {
+        self.so_far.set((lines, bytes));
+        if let Some(bar) = &self.progress.bar {
+            bar.set_message(format!("{}: {}", self.what, self.summary()));
+        }
+    }
+
+    pub fn done(&self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let summary = self.summary();
+        (self.progress).step(&format!("{}: {summary} ({seconds:.1} s)", self.what));
+    }
+
+    /// `12000000 lines, 1034.2 MB, 850000 lines/s`
+    fn summary(&self) -> String {
+        let (lines, bytes) = self.so_far.get();
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        format!(
+            "{lines} lines, {:.1} MB, {:.0} lines/s",
+            bytes as f64 / 1e6,
+            lines as f64 / seconds
+        )
     }
 }

@@ -1,21 +1,22 @@
 //! Training: read the customer table, fit the encoder and every model, and assemble the
 //! bundle. Saving is the caller's choice (`Bundle::save`), so tests can train in memory.
 
+use crate::bundle::ScoredTraining;
 use crate::bundle::{
     library_versions, Bundle, BundleError, CrossSellMetrics, Manifest, Metrics, Schema,
     SegmentMetrics, TrainingData, FORMAT_VERSION,
 };
-use crate::bundle::{ScoredTraining, TransactionsInfo};
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::transactions::{self, TransactionError};
 use crate::data::Baskets;
 use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{
-    fit_retention, RetentionError, RetentionFit, RetentionInputs, RetentionParams,
+    fit_retention_watched, retention_steps, RetentionError, RetentionFit, RetentionInputs,
+    RetentionParams,
 };
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
-use crate::models::offers::{HistoryBuilder, HistorySettings};
+use crate::models::offers::HistoryBuilder;
 use crate::models::rfm::RfmModel;
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
@@ -115,10 +116,10 @@ pub fn train_with_holdout(
     let mut purchases: Option<HistoryBuilder> = None;
     let (mut table, log, config) = match &config.transactions.file {
         Some(path) if config.data.customers.is_none() => {
-            let (table, log, orders) = table_from_log(path, config, progress)?;
-            (invoices, purchases) = orders.unzip();
-            let config = from_log_config(config, &log.spec.customer_col);
-            (table, Some(log), config)
+            let log = crate::train_log::table_from_log(path, config, progress)?;
+            (invoices, purchases) = log.items.unzip();
+            let config = from_log_config(config, &log.info.spec.customer_col);
+            (log.table, Some(log.info), config)
         }
         _ => {
             let path = config
@@ -207,17 +208,18 @@ pub fn train_with_holdout(
         .map(|((model, _), purchases)| purchases.finish(model));
     let retention = match &churned {
         Some(churned) => {
-            progress.step(&format!(
-                "comparing churn models by cross-validation ({} rows)",
-                table.rows()
-            ));
+            let stage = progress.stage(
+                "comparing churn models by cross-validation",
+                table.rows(),
+                retention_steps(&config.retention),
+            );
             let numeric = |name: &str| {
                 table
                     .column(name)
                     .and_then(|c| c.numeric())
                     .map(<[Option<f64>]>::to_vec)
             };
-            Some(fit_retention(
+            Some(fit_retention_watched(
                 &RetentionInputs {
                     x: &matrix,
                     table: &table,
@@ -230,6 +232,7 @@ pub fn train_with_holdout(
                     value_column: config.data.value.as_deref(),
                 },
                 &config.retention,
+                &|step| stage.next(step),
             )?)
         }
         None => None,
@@ -676,62 +679,6 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
         .collect()
 }
 
-/// The invoices before the cut-off as baskets, and each customer's items.
-type LogItems = (Baskets, HistoryBuilder);
-
-/// Aggregate an order log into the customer table (features before the cut-off, the
-/// `churned` label after it).
-fn table_from_log(
-    path: &std::path::Path,
-    config: &TrainConfig,
-    progress: &Progress,
-) -> Result<(Table, TransactionsInfo, Option<LogItems>), TrainError> {
-    let spec = config.transactions.spec()?;
-    progress.step(&format!("reading transactions {}", path.display()));
-    let (events, mut quality, sha256) = transactions::read_log(path, &spec)?;
-    let cutoff = match &config.transactions.cutoff {
-        Some(text) => {
-            let cutoff = transactions::parse_cutoff(text)?;
-            transactions::check_cutoff(path, &events, cutoff, spec.churn_after_days)?;
-            cutoff
-        }
-        None => transactions::default_cutoff(&events, spec.churn_after_days),
-    };
-    progress.step("aggregating customers (features before the cut-off, label after)");
-    let (mut table, after_cutoff) = transactions::customer_table(&events, &spec, cutoff, true);
-    if table.rows() == 0 {
-        return Err(TransactionError::NothingBeforeCutoff {
-            path: path.to_path_buf(),
-            cutoff: transactions::show_time(cutoff),
-        }
-        .into());
-    }
-    quality.customers_after_cutoff = after_cutoff;
-    quality.note_span(&events, cutoff);
-    table.source = path.display().to_string();
-    table.sha256 = sha256;
-    // Rules and item sets from purchases before the cut-off only, like every feature.
-    let invoices = spec.item_col.is_some().then(|| {
-        let before = || events.iter().filter(|e| e.time < cutoff);
-        let settings = HistorySettings {
-            baskets: config.transactions.history_baskets,
-            ..Default::default()
-        };
-        let mut purchases = HistoryBuilder::new(settings, Some(cutoff));
-        before().for_each(|e| purchases.add(e));
-        (
-            Baskets::from_lists(transactions::baskets(before())),
-            purchases,
-        )
-    });
-    let info = TransactionsInfo {
-        spec,
-        cutoff: transactions::show_time(cutoff),
-        quality,
-    };
-    Ok((table, info, invoices))
-}
-
 /// BG/NBD and Gamma-Gamma on the customers' repeat-purchase summaries before the
 /// cut-off. A log whose customers never buy twice has no lifetime model (not an error:
 /// the other models still stand).
@@ -794,7 +741,10 @@ fn fit_cross_sell(
         .collect();
     let baskets = match invoices {
         Some(invoices) => {
-            progress.step("mining association rules from invoices");
+            progress.step(&format!(
+                "mining association rules from {} invoices",
+                invoices.len()
+            ));
             invoices.clone()
         }
         None if holdings.is_empty() => return None,

@@ -492,3 +492,34 @@ fn an_order_log_bundle_answers_lifetime_value() {
         assert!((0.0..=1.0).contains(&p), "{row:?}");
     }
 }
+
+#[test]
+fn training_from_a_log_prints_its_steps_on_a_non_terminal_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = train_retail(&dir.path().join("models"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let steps = stderr(&out);
+    // `[  1.2s] step`: a plain line per step, no spinner or bar drawn into a log file.
+    assert!(
+        !steps.contains('\r') && !steps.contains('\u{1b}'),
+        "{steps}"
+    );
+    for needle in [
+        "] finding the last event of",
+        "] reading transactions",
+        // The read's totals: every line of the fixture, its size and rate.
+        &format!(": {} lines, ", fixture_lines("retail_sample.csv")),
+        " lines/s (",
+        "] fitting BG/NBD and Gamma-Gamma",
+        "] mining association rules from ",
+        "] comparing churn models by cross-validation (",
+        "] writing the bundle",
+    ] {
+        assert!(steps.contains(needle), "{needle:?} missing:\n{steps}");
+    }
+}
+
+/// Lines of a fixture after its header.
+fn fixture_lines(name: &str) -> usize {
+    csv_rows(&fixture(name)).len()
+}

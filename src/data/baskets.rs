@@ -129,6 +129,23 @@ impl BasketBuilder {
         }
     }
 
+    /// The baskets sorted by order id, each basket's items by name, item ids given in
+    /// that order: the same baskets whatever order the log's lines came in.
+    pub fn finish_by_order_id(self) -> Baskets {
+        let mut orders: Vec<(String, usize)> = self.orders.into_iter().collect();
+        orders.sort_unstable();
+        let names = &self.names;
+        let lists = orders.iter().map(|(_, index)| {
+            let mut items: Vec<&str> = (self.lists[*index].iter())
+                .map(|&id| names[id as usize].as_str())
+                .collect();
+            items.sort_unstable();
+            items.dedup();
+            items
+        });
+        Baskets::from_lists(lists)
+    }
+
     pub fn finish(self) -> Baskets {
         let total = self.lists.iter().map(Vec::len).sum();
         let mut items = Vec::with_capacity(total);

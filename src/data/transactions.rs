@@ -149,6 +149,8 @@ pub enum TransactionError {
     BadCutoff(String),
     #[error("{}: no customer has purchases before the cut-off {cutoff}", path.display())]
     NothingBeforeCutoff { path: PathBuf, cutoff: String },
+    #[error("standard input is read once: give --cutoff (the default cut-off is measured back from the log's last event)")]
+    CutoffNeeded,
     #[error("{}: --cutoff {cutoff} leaves less than the {days}-day churn window before the log ends ({last}): every customer would look churned; use a cut-off on or before {latest}", path.display())]
     CutoffTooLate {
         path: PathBuf,
@@ -268,7 +270,28 @@ pub fn for_each_event_in(
     path: &Path,
     columns: Option<&[String]>,
     spec: &TransactionSpec,
+    each: impl FnMut(Event),
+) -> Result<LogScan, TransactionError> {
+    for_each_event_watched(path, columns, spec, each, |_| ())
+}
+
+/// How far a log has been read: lines and (decompressed) bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReadSoFar {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+/// Lines between two calls of the `watch` of [`for_each_event_watched`].
+const WATCH_EVERY: u64 = 1 << 16;
+
+/// [`for_each_event_in`], telling `watch` how far it got every 65,536 lines and at the end.
+pub fn for_each_event_watched(
+    path: &Path,
+    columns: Option<&[String]>,
+    spec: &TransactionSpec,
     mut each: impl FnMut(Event),
+    mut watch: impl FnMut(ReadSoFar),
 ) -> Result<LogScan, TransactionError> {
     let open_error = |source| DataError::Open {
         path: path.to_path_buf(),
@@ -292,15 +315,22 @@ pub fn for_each_event_in(
     let mut quality = LogQuality::default();
     let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
     let mut record = Record::default();
+    let mut times = LastTime::default();
     loop {
-        let mut fields = Vec::new();
+        let mut fields = Vec::with_capacity(header.len());
         let parsed = match reader.read(&mut record).map_err(open_error)? {
             Next::End => break,
             Next::TooLong => Err(csv_input::too_long_reason()),
             Next::Record => text_fields(&record, &header, &mut fields)
-                .and_then(|f| columns.event(f, header.len(), &excluded, &mut quality)),
+                .and_then(|f| columns.event(f, header.len(), &excluded, &mut times, &mut quality)),
         };
         quality.lines += 1;
+        if (quality.lines as u64).is_multiple_of(WATCH_EVERY) {
+            watch(ReadSoFar {
+                lines: quality.lines as u64,
+                bytes: reader.bytes_read(),
+            });
+        }
         match parsed {
             Ok(event) => {
                 quality.used += 1;
@@ -317,6 +347,10 @@ pub fn for_each_event_in(
             }
         }
     }
+    watch(ReadSoFar {
+        lines: quality.lines as u64,
+        bytes: reader.bytes_read(),
+    });
     let Some((first, last)) = span else {
         return Err(TransactionError::NoEvents {
             path: path.to_path_buf(),
@@ -369,6 +403,25 @@ pub fn read_log(
     Ok((events, scan.quality, scan.sha256))
 }
 
+/// The last time text parsed and what it gave: an order's lines share their time, so
+/// most lines of a log need no parsing of it.
+#[derive(Default)]
+struct LastTime {
+    text: String,
+    time: Option<NaiveDateTime>,
+}
+
+impl LastTime {
+    fn parse(&mut self, text: &str) -> Option<NaiveDateTime> {
+        if self.text != text {
+            self.text.clear();
+            self.text.push_str(text);
+            self.time = parse_time(text);
+        }
+        self.time
+    }
+}
+
 /// Positions of the spec's columns in the header.
 struct LogColumns {
     customer: usize,
@@ -401,6 +454,7 @@ impl LogColumns {
         r: &[&str],
         width: usize,
         excluded: &HashSet<&str>,
+        times: &mut LastTime,
         quality: &mut LogQuality,
     ) -> Result<Event, String> {
         if r.len() != width {
@@ -416,7 +470,7 @@ impl LogColumns {
             }
         };
         // Reasons name the column, never the cell: they end up in the bundle's manifest.
-        let time = parse_time(r[self.time])
+        let time = (times.parse(r[self.time]))
             .ok_or_else(|| format!("column {}: not a date", self.time + 1))?;
         let quantity = number(self.quantity, 1.0)?;
         let value = match self.price {
@@ -451,26 +505,25 @@ impl LogColumns {
     }
 }
 
-/// The default cut-off: the last event minus the churn window, so the label window is
-/// fully observed.
-pub fn default_cutoff(events: &[Event], churn_after_days: i64) -> NaiveDateTime {
-    let last = events.iter().map(|e| e.time).max().unwrap_or_default();
+/// The default cut-off: the log's last event minus the churn window, so the label window
+/// is fully observed.
+pub fn default_cutoff(last: NaiveDateTime, churn_after_days: i64) -> NaiveDateTime {
     shift_days(last, -churn_after_days)
 }
 
-/// A cut-off the user chose must leave the whole churn window inside the log; a later
-/// one labels everyone whose next purchase falls after the log's end as churned.
+/// A cut-off the user chose must leave the whole churn window inside the log (whose last
+/// event is `last`); a later one labels everyone whose next purchase falls after the
+/// log's end as churned.
 pub fn check_cutoff(
     path: &Path,
-    events: &[Event],
+    last: NaiveDateTime,
     cutoff: NaiveDateTime,
     churn_after_days: i64,
 ) -> Result<(), TransactionError> {
-    let latest = default_cutoff(events, churn_after_days);
+    let latest = default_cutoff(last, churn_after_days);
     if cutoff <= latest {
         return Ok(());
     }
-    let last = events.iter().map(|e| e.time).max().unwrap_or_default();
     Err(TransactionError::CutoffTooLate {
         path: path.to_path_buf(),
         cutoff: show_time(cutoff),

@@ -428,6 +428,23 @@ pub fn fit_retention(
     inputs: &RetentionInputs,
     params: &RetentionParams,
 ) -> Result<RetentionFit, RetentionError> {
+    fit_retention_watched(inputs, params, &|_| ())
+}
+
+/// How many times [`fit_retention_watched`] calls its `next_step`: once per candidate and
+/// fold, once for the GBM's folds boosted in step, once for the refit.
+pub fn retention_steps(params: &RetentionParams) -> u64 {
+    let gbm = params.candidates.contains(&CandidateKind::Gbm);
+    (params.folds * params.candidates.len() + usize::from(gbm) + 1) as u64
+}
+
+/// [`fit_retention`], naming each step (candidate and fold, the refit) to `next_step`
+/// before it starts, so a long comparison can show where it is.
+pub fn fit_retention_watched(
+    inputs: &RetentionInputs,
+    params: &RetentionParams,
+    next_step: &dyn Fn(&str),
+) -> Result<RetentionFit, RetentionError> {
     params.check()?;
     let labeled: Vec<usize> = (0..inputs.churned.len())
         .filter(|&i| inputs.churned[i].is_some())
@@ -454,7 +471,14 @@ pub fn fit_retention(
     // A candidate that cannot be fitted on this table is reported and left out; the
     // others still compete.
     let (mut results, mut skipped, mut first_error) = (Vec::new(), Vec::new(), None);
-    let outcomes = cross_validate(&params.candidates, &fold_features, &y, &folds, params);
+    let outcomes = cross_validate(
+        &params.candidates,
+        &fold_features,
+        &y,
+        &folds,
+        params,
+        next_step,
+    );
     for (&kind, outcome) in params.candidates.iter().zip(outcomes) {
         match outcome {
             Ok(run) => results.push((kind, run)),
@@ -475,6 +499,7 @@ pub fn fit_retention(
         return Err(first_error.unwrap_or(RetentionError::NoCandidates));
     };
     let kind = *kind;
+    next_step(&format!("refitting {} on every row", kind.name()));
 
     // A GBM ships with the round count its folds chose together, so the out-of-fold
     // predictions the calibrator learns from are those of the configuration shipped.
@@ -582,6 +607,7 @@ pub fn cross_validate(
     y: &[bool],
     folds: &[usize],
     params: &RetentionParams,
+    next_step: &dyn Fn(&str),
 ) -> Vec<Result<CandidateRun, RetentionError>> {
     let mut runs: Vec<Result<FoldRun, RetentionError>> =
         kinds.iter().map(|_| Ok(FoldRun::new(y.len()))).collect();
@@ -593,6 +619,7 @@ pub fn cross_validate(
         let y_train: Vec<bool> = train.iter().map(|&i| y[i]).collect();
         let y_test: Vec<bool> = test.iter().map(|&i| y[i]).collect();
         for (&kind, run) in kinds.iter().zip(&mut runs) {
+            next_step(&format!("{}, fold {}/{}", kind.name(), k + 1, params.folds));
             let Ok(state) = run else { continue };
             let started = Instant::now();
             if kind == CandidateKind::Gbm {
@@ -621,6 +648,7 @@ pub fn cross_validate(
     let mut gbm_rounds = None;
     if let Some(at) = kinds.iter().position(|&k| k == CandidateKind::Gbm) {
         if let Ok(state) = &mut runs[at] {
+            next_step(&format!("gbm, {} folds boosted in step", params.folds));
             let started = Instant::now();
             let (rounds, held_out) = gbm::cross_validate_rounds(gbm_folds, &params.gbm);
             state.seconds += started.elapsed().as_secs_f64();
