@@ -39,13 +39,19 @@ fn train_telco(models: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 fn with_costs(dir: &Path, basis: &str) -> PathBuf {
-    let text = format!("{TELCO_COSTS}\n").replace("[value]", &format!("[value]\nbasis = \"{basis}\""));
+    let text =
+        format!("{TELCO_COSTS}\n").replace("[value]", &format!("[value]\nbasis = \"{basis}\""));
     let config = write(dir, "costs.toml", text.as_bytes());
     let telco = fixture("telco_400.csv");
     let models = dir.join(format!("models-{basis}"));
     let out = train_telco(
         &models,
-        &["--config", config.to_str().unwrap(), "--customers", telco.to_str().unwrap()],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--customers",
+            telco.to_str().unwrap(),
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     models
@@ -78,7 +84,13 @@ fn a_cost_model_adds_contribution_columns_and_leaves_every_other_column_unchange
     let input = fixture("telco_400.csv");
     let before = score_file(&plain, &input, &dir.path().join("plain.csv"));
     let after = score_file(&costed, &input, &dir.path().join("costed.csv"));
-    let header = |p: &str| csv::Reader::from_path(dir.path().join(p)).unwrap().headers().unwrap().clone();
+    let header = |p: &str| {
+        csv::Reader::from_path(dir.path().join(p))
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone()
+    };
     let (old, new) = (header("plain.csv"), header("costed.csv"));
     assert!(!old.iter().any(|h| h == "contribution" || h == "loss_maker"));
     let mut expected: Vec<&str> = old.iter().collect();
@@ -105,7 +117,10 @@ fn a_cost_model_adds_contribution_columns_and_leaves_every_other_column_unchange
     let out = run(&["inspect", "--models", costed.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains(&format!("loss-makers: {loss_makers} customers")), "{text}");
+    assert!(
+        text.contains(&format!("loss-makers: {loss_makers} customers")),
+        "{text}"
+    );
     assert!(text.contains("whale curve peaks at"), "{text}");
 }
 
@@ -123,7 +138,11 @@ fn contribution_basis_ranks_the_pyramid_by_profit_and_a_cost_column_works() {
     for (i, r) in reader.records().enumerate() {
         let mut r = r.unwrap();
         let revenue: f64 = r[total].trim().parse().unwrap_or(0.0);
-        let cost = if i % 5 == 0 { revenue + 500.0 } else { 0.2 * revenue };
+        let cost = if i % 5 == 0 {
+            revenue + 500.0
+        } else {
+            0.2 * revenue
+        };
         if i % 5 == 0 && !r[total].trim().is_empty() {
             losing.push(r[0].to_string());
         }
@@ -149,10 +168,16 @@ fn contribution_basis_ranks_the_pyramid_by_profit_and_a_cost_column_works() {
     let rows = score_file(&models, &input, &dir.path().join("scored.csv"));
     for r in rows.iter().filter(|r| losing.contains(&r[0].to_string())) {
         assert_eq!(&r[3], "lead", "a loss-maker is never above the bottom tier");
-        assert_eq!(r.iter().last(), Some("yes"));
+        assert_eq!(r.iter().next_back(), Some("yes"));
     }
     let report = dir.path().join("report.html");
-    let out = run(&["report", "--models", models.to_str().unwrap(), "--output", report.to_str().unwrap()]);
+    let out = run(&[
+        "report",
+        "--models",
+        models.to_str().unwrap(),
+        "--output",
+        report.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let html = std::fs::read_to_string(report).unwrap();
     assert!(html.contains(r#"<section id="profit">"#) && html.contains("whale curve"));
@@ -165,10 +190,18 @@ fn a_contribution_basis_without_costs_or_with_a_text_cost_is_refused_by_name() {
     let models = dir.path().join("models");
     let out = train_telco(
         &models,
-        &["--customers", telco.to_str().unwrap(), "--value-basis", "contribution"],
+        &[
+            "--customers",
+            telco.to_str().unwrap(),
+            "--value-basis",
+            "contribution",
+        ],
     );
     assert_fails_with(&out, &["needs a cost model", "--cost"]);
-    let out = train_telco(&models, &["--customers", telco.to_str().unwrap(), "--cost", "contract"]);
+    let out = train_telco(
+        &models,
+        &["--customers", telco.to_str().unwrap(), "--cost", "contract"],
+    );
     assert_fails_with(&out, &["cost", "`contract`", "not a numeric input column"]);
     assert!(!models.join("CURRENT").exists());
 }
@@ -176,10 +209,12 @@ fn a_contribution_basis_without_costs_or_with_a_text_cost_is_refused_by_name() {
 #[test]
 fn an_order_log_counts_orders_for_the_per_order_cost() {
     let dir = tempfile::tempdir().unwrap();
+    // The sample's customers place large wholesale orders: a high cost per order is what
+    // makes some of them lose money.
     let config = write(
         dir.path(),
         "costs.toml",
-        b"[value]\nbasis = \"contribution\"\nrevenue_share = 0.6\nper_order = 6.0\n",
+        b"[value]\nbasis = \"contribution\"\nrevenue_share = 0.6\nper_order = 100.0\n",
     );
     let log = fixture("retail_sample.csv");
     let models = dir.path().join("models");
@@ -209,14 +244,20 @@ fn an_order_log_counts_orders_for_the_per_order_cost() {
         models.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let header = csv::Reader::from_path(&scored).unwrap().headers().unwrap().clone();
+    let header = csv::Reader::from_path(&scored)
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
     let at = header.iter().position(|h| h == "contribution").unwrap();
     let rows = csv_rows(&scored);
     let flags: Vec<(f64, &str)> = rows
         .iter()
         .map(|r| (r[at].parse().unwrap(), &r[at + 1]))
         .collect();
-    assert!(flags.iter().all(|(c, f)| *f == if *c < 0.0 { "yes" } else { "no" }));
+    assert!(flags
+        .iter()
+        .all(|(c, f)| *f == if *c < 0.0 { "yes" } else { "no" }));
     assert!(flags.iter().any(|f| f.1 == "yes") && flags.iter().any(|f| f.1 == "no"));
 }
 
