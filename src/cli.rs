@@ -267,6 +267,13 @@ pub struct TrainArgs {
     /// (uniform without one), the same rows for the same --seed.
     #[arg(long, env = "CUSTSCORE_SAMPLE", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub sample: Option<u64>,
+    /// Column holding each customer's cost to serve (contribution = value − cost).
+    #[arg(long, env = "CUSTSCORE_COST", value_name = "COLUMN")]
+    pub cost: Option<String>,
+    /// Rank the pyramid, value shares, quadrants and CLV by revenue (the value column) or
+    /// by contribution (value less the cost model).
+    #[arg(long, env = "CUSTSCORE_VALUE_BASIS", value_enum)]
+    pub value_basis: Option<crate::models::contribution::ValueBasis>,
     /// Margin per period column for customer lifetime value (e.g. monthly_charges).
     #[arg(long, env = "CUSTSCORE_MARGIN")]
     pub margin: Option<String>,

@@ -155,6 +155,8 @@ pub struct TrainConfig {
     pub retention: RetentionParams,
     /// Several yes/no targets in one bundle, and which is the attrition one.
     pub targets: crate::models::targets::TargetsConfig,
+    /// Cost to serve, and whether value means revenue or contribution.
+    pub value: crate::models::contribution::CostParams,
 }
 
 /// The churn label: a column and the value that marks a churned customer.

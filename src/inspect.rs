@@ -23,6 +23,7 @@ pub fn training_summary(bundle: &Bundle) -> String {
     out.push_str(&segments_section(bundle));
     if let Some(p) = &bundle.pyramid {
         out.push_str(&pyramid_section(p));
+        out.push_str(&crate::inspect_profit::profit_section(p));
     }
     out.push_str(&rules_section(bundle, 5));
     out.push_str(&crate::inspect_retention::retention_section(bundle));
@@ -152,6 +153,7 @@ pub fn describe(bundle: &Bundle) -> String {
     }
     if let Some(p) = &bundle.pyramid {
         out.push_str(&pyramid_section(p));
+        out.push_str(&crate::inspect_profit::profit_section(p));
     }
     out.push_str(&cube_section(&bundle.segments));
     out.push_str(&crate::inspect_retention::retention_section(bundle));

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod decisions_cli;
 pub mod drift_cli;
 pub mod inspect;
+pub mod inspect_profit;
 pub mod inspect_retention;
 pub mod keys_cli;
 pub mod lifetime_cli;

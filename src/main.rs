@@ -122,6 +122,8 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         config.segments.seed = seed;
         config.retention.seed = seed;
     }
+    config.value.cost = args.cost.clone().or(config.value.cost.take());
+    config.value.basis = args.value_basis.unwrap_or(config.value.basis);
     if let Some(margin) = &args.margin {
         config.retention.margin = Some(margin.clone());
     }

@@ -5,6 +5,7 @@ use crate::bundle::Bundle;
 use crate::features::{EncodeError, Value};
 use crate::models::classifier::explain::{push_reason, reason_texts};
 use crate::models::classifier::{ReasonScratch, RiskScore, ValueInputs};
+use crate::models::contribution::{Contribution, CostInputs, ValueBasis};
 use crate::models::lifetime::{LifetimeAnswer, RepeatSummary};
 use crate::models::offers::{CustomerItems, PurchaseHistory};
 use crate::models::rfm::{RfmAnswer, RfmMeasures};
@@ -23,6 +24,12 @@ pub struct SegmentAnswer {
     pub tier: String,
     /// Value quadrant (current value × lifetime value): invest / protect / maintain / let go.
     pub quadrant: Option<String>,
+    /// Revenue less cost to serve (bundles trained with a cost model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contribution: Option<f64>,
+    /// Costs more to serve than it brings in (bundles trained with a cost model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_maker: Option<bool>,
 }
 
 /// One product to offer, with the association rules that fired for it.
@@ -115,6 +122,8 @@ impl ScoreError {
 pub struct Scorer {
     bundle: Bundle,
     value_input: Option<usize>,
+    /// The cost model's columns, when the bundle has one.
+    cost_inputs: Option<CostInputs>,
     /// Input index of each holdings column of the cross-sell rules.
     holdings_inputs: Vec<Option<usize>>,
     held_items: HeldLookup,
@@ -153,6 +162,10 @@ pub enum Bought<'h> {
 
 /// The scored CSV column of a bundle with an uplift model.
 pub const UPLIFT_COLUMN: &str = "uplift";
+/// The scored CSV columns of a bundle with a cost model: revenue less cost to serve, and
+/// yes / no for a negative one.
+pub const CONTRIBUTION_COLUMN: &str = "contribution";
+pub const LOSS_MAKER_COLUMN: &str = "loss_maker";
 
 /// A bundle's fixed texts as JSON string literals (quoted and escaped once), so that an
 /// answer can be written without escaping them for every request.
@@ -222,6 +235,8 @@ pub struct Scored<'s, 'a> {
     pub lifetime: Option<LifetimeAnswer>,
     pub rfm: Option<RfmAnswer>,
     pub uplift: Option<f64>,
+    /// Revenue and cost to serve (bundles with a cost model, records with every figure).
+    pub contribution: Option<Contribution>,
     pub warnings: &'s [String],
     values: &'s [Value<'a>],
 }
@@ -242,6 +257,10 @@ impl Scorer {
             .value
             .as_deref()
             .and_then(|v| encoder.input_index(v));
+        let cost_inputs = bundle.pyramid.as_ref().and_then(|p| {
+            let model = &p.profit.as_ref()?.cost;
+            model.inputs(encoder, &p.column)
+        });
         if let Some(rules) = &bundle.rules {
             rules.rule_text(0); // write the rule texts now, not during the first request
         }
@@ -287,6 +306,7 @@ impl Scorer {
         Scorer {
             bundle,
             value_input,
+            cost_inputs,
             holdings_inputs,
             held_items,
             value_inputs,
@@ -309,6 +329,18 @@ impl Scorer {
 
     pub fn bundle(&self) -> &Bundle {
         &self.bundle
+    }
+
+    /// What the pyramid ranks: revenue unless the bundle's cost model says contribution.
+    pub fn value_basis(&self) -> ValueBasis {
+        (self.bundle.pyramid.as_ref())
+            .and_then(|p| p.profit.as_ref())
+            .map_or(ValueBasis::Revenue, |p| p.cost.basis())
+    }
+
+    /// Does the bundle compute contribution (and so write its columns)?
+    pub fn has_cost_model(&self) -> bool {
+        self.cost_inputs.is_some()
     }
 
     /// Segment names, item names, rule texts and the version as JSON strings.
@@ -405,7 +437,12 @@ impl Scorer {
         warnings.clear();
         encoder.encode(values, features, warnings);
         let segment = self.bundle.segments.assign(features);
+        let contribution =
+            (self.cost_inputs.as_ref()).and_then(|c| c.contribution(encoder, values));
         let tier = match (&self.bundle.pyramid, self.value_input) {
+            (Some(pyramid), _) if self.value_basis() == ValueBasis::Contribution => {
+                pyramid.tier_of(contribution.map(|c| c.value()))
+            }
             (Some(pyramid), Some(at)) => pyramid.tier_of(
                 values[at]
                     .as_number()
@@ -439,6 +476,7 @@ impl Scorer {
             lifetime,
             rfm,
             uplift,
+            contribution,
             offers: self.cross_sell(values, held, bought),
             warnings,
             values,
@@ -455,6 +493,8 @@ impl Scorer {
                 name: scored.segment_name.to_string(),
                 tier: scored.tier.to_string(),
                 quadrant: scored.risk.and_then(|r| r.quadrant).map(String::from),
+                contribution: scored.contribution.map(|c| c.value()),
+                loss_maker: scored.contribution.map(|c| c.loss_maker()),
             },
             cross_sell: self.offer_texts(&scored.offers),
             retention: scored.risk.map(|r| Retention {
@@ -557,6 +597,10 @@ impl Scorer {
         if self.bundle.uplift.is_some() {
             row.field(UPLIFT_COLUMN);
         }
+        if self.has_cost_model() {
+            row.field(CONTRIBUTION_COLUMN);
+            row.field(LOSS_MAKER_COLUMN);
+        }
         row.end();
     }
 
@@ -633,6 +677,15 @@ impl Scorer {
                     numfmt::push_fixed(f, uplift, 4);
                 }
             });
+        }
+        if self.has_cost_model() {
+            let c = scored.contribution;
+            row.number(field, |f| {
+                if let Some(c) = c {
+                    numfmt::push_fixed(f, c.value(), 2);
+                }
+            });
+            row.plain(c.map_or("", |c| if c.loss_maker() { "yes" } else { "no" }));
         }
         row.end();
     }

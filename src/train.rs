@@ -40,6 +40,8 @@ pub enum TrainError {
     #[error(transparent)]
     Pyramid(#[from] PyramidError),
     #[error(transparent)]
+    Contribution(#[from] crate::models::contribution::ContributionError),
+    #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Retention(#[from] RetentionError),
@@ -196,10 +198,15 @@ pub fn train_with_holdout(
         .map(|s| s.silhouette);
 
     progress.step("building the value pyramid");
-    let pyramid = match (&config.data.value, &value) {
-        (Some(column), Some(values)) => Some(config.pyramid.fit(column, values)?),
-        _ => None,
-    };
+    let revenue = config.data.value.as_deref().zip(value.as_deref());
+    let pyramid = crate::models::contribution::train_pyramid(
+        &config.pyramid,
+        &config.value,
+        revenue,
+        &table,
+        &encoder,
+        log.is_some(),
+    )?;
 
     let cross_sell = fit_cross_sell(&table, invoices.as_ref(), config, progress);
     let history = cross_sell

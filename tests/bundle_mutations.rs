@@ -34,6 +34,8 @@ fn trained() -> &'static Trained {
             .map(String::from)
             .to_vec();
         config.segments.k = Some(3);
+        // A cost model, so that edits of it are tried too.
+        config.value.cost = Some("monthly_charges".into());
         let mut bundle = custscore::train::train(&config, &Progress::silent()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let models = dir.path().join("models");

@@ -464,6 +464,18 @@ fn pyramid(b: &Bundle, p: &ValuePyramid) -> Result<(), Problem> {
             (Some(v), false) => previous = v,
         }
     }
+    if let Some(profit) = &p.profit {
+        // A cost model the Scorer cannot read would silently score no contribution.
+        let cost = (profit.cost.params().check(&b.encoder))
+            .map_err(|e| problem(PYRAMID, "profit.cost", e))?;
+        if cost.inputs(&b.encoder, &p.column).is_none() {
+            return Err(problem(
+                PYRAMID,
+                "profit.cost",
+                "needs columns the bundle does not read",
+            ));
+        }
+    }
     match &b.manifest.schema.value {
         Some(value) if &p.column == value && b.encoder.input_index(value).is_some() => Ok(()),
         _ => Err(problem(

@@ -372,6 +372,8 @@ mod tests {
                 name: "s".into(),
                 tier: "gold".into(),
                 quadrant: None,
+                contribution: None,
+                loss_maker: None,
             },
             cross_sell: offers
                 .iter()

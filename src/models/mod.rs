@@ -2,6 +2,7 @@
 //! none of them knows about files, HTTP or the command line.
 
 pub mod classifier;
+pub mod contribution;
 pub mod lifetime;
 pub mod offers;
 pub mod rfm;

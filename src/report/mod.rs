@@ -7,6 +7,7 @@ mod cube;
 mod drift;
 mod retention;
 mod svg;
+mod value;
 
 use crate::bundle::Bundle;
 use crate::monitoring::DriftReport;
@@ -51,6 +52,7 @@ pub fn render_with_drift(bundle: &Bundle, drift: Option<(&str, &DriftReport)>) -
 /// Sections from the other models, when the bundle has them.
 fn extra_sections(bundle: &Bundle) -> Vec<String> {
     [
+        value::section(bundle),
         cube::section(bundle),
         retention::section(bundle),
         crosssell::section(bundle),

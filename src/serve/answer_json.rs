@@ -25,6 +25,12 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
     json(out, scored.tier)?;
     out.extend_from_slice(b",\"quadrant\":");
     json(out, &scored.risk.and_then(|r| r.quadrant))?;
+    if let Some(c) = &scored.contribution {
+        out.extend_from_slice(b",\"contribution\":");
+        json(out, &c.value())?;
+        out.extend_from_slice(b",\"loss_maker\":");
+        json(out, &c.loss_maker())?;
+    }
     out.extend_from_slice(b"},\"cross_sell\":[");
     write_offers(out, scorer, texts, scored)?;
     out.extend_from_slice(b"],\"retention\":");

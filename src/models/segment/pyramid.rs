@@ -68,6 +68,10 @@ pub struct ValuePyramid {
     pub tiers: Vec<Tier>,
     pub total_value: f64,
     pub unranked: usize,
+    /// The cost model and revenue-vs-contribution summary, when training had one (the
+    /// tiers above are by contribution when its basis says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profit: Option<Box<crate::models::contribution::ProfitModel>>,
 }
 
 impl PyramidParams {
@@ -121,6 +125,7 @@ impl PyramidParams {
             total_value: sorted.iter().sum(),
             unranked: values.len() - n,
             tiers,
+            profit: None,
         };
         for &v in &sorted {
             let t = pyramid.tier_index(v);
