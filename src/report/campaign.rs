@@ -333,6 +333,7 @@ fn uplift(model: &UpliftModel, campaign: Option<&str>) -> String {
         .map(|c| {
             vec![
                 c.learner.clone(),
+                c.settings.clone(),
                 format!("{:.4}", c.qini_auc),
                 format!("{:.4}", c.auuc),
             ]
@@ -340,7 +341,7 @@ fn uplift(model: &UpliftModel, campaign: Option<&str>) -> String {
         .collect();
     out.push_str(&table(
         "uplift-candidates",
-        &["learner", "Qini AUC", "AUUC"],
+        &["learner", "GBM settings", "Qini AUC", "AUUC"],
         &rows,
     ));
     out.push_str("</div>");
