@@ -745,6 +745,15 @@ pub struct ReportArgs {
     /// after the log's last event).
     #[arg(long, value_name = "DATE", requires = "drift_transactions")]
     pub drift_as_of: Option<String>,
+    /// A campaign to evaluate in the campaigns section (repeatable; default: every
+    /// campaign in the outcomes store, none when there is no store).
+    #[arg(long, value_name = "NAME")]
+    pub campaign: Vec<String>,
+    /// The event type counted as the campaigns' outcome (as `evaluate --outcome`).
+    #[arg(long, default_value = "churned")]
+    pub outcome: String,
+    #[command(flatten)]
+    pub db: OutcomesDbArg,
     #[command(flatten)]
     pub models: ModelsArg,
 }

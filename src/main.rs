@@ -348,7 +348,14 @@ fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let html = report::render_with_drift(&bundle, drift.as_ref().map(|(p, r)| (p.as_str(), r)));
+    let location = args.db.location(&args.models.models);
+    let campaigns =
+        custscore::outcomes_cli::campaign_reports(&location, &args.campaign, &args.outcome)?;
+    let html = report::render_with_campaigns(
+        &bundle,
+        drift.as_ref().map(|(p, r)| (p.as_str(), r)),
+        &campaigns,
+    );
     std::fs::write(&args.output, html)
         .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", args.output.display()))?;
     eprintln!(

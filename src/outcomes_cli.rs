@@ -5,7 +5,7 @@ use crate::cli::{EvaluateArgs, OutcomesAction, TrainArgs};
 use crate::config::TrainConfig;
 use crate::outcomes::import::{import_file, ImportError, ImportSummary};
 use crate::outcomes::training::{self, ArmChoice, CampaignSource, CampaignTableError};
-use crate::outcomes::{self, events::EVENT_TYPES, StoreError, StoreLocation};
+use crate::outcomes::{self, events::EVENT_TYPES, CampaignReport, StoreError, StoreLocation};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,6 +23,14 @@ pub enum OutcomesCliError {
     NoOutcome,
     #[error("a temporary folder for the campaign's table: {0}")]
     TempDir(std::io::Error),
+    #[error("--campaign {campaign}: no contacts in {store} (campaigns there: {known})")]
+    UnknownCampaign {
+        campaign: String,
+        store: String,
+        known: String,
+    },
+    #[error("--campaign: no outcomes store at {0}; pass --outcomes-db")]
+    NoStore(String),
 }
 
 /// With `--from-campaign`, write the campaign's labelled contacts to a temporary customer
@@ -57,9 +65,7 @@ pub fn campaign_table(
     arm: ArmChoice,
     path: &Path,
 ) -> Result<CampaignSource, OutcomesCliError> {
-    if !EVENT_TYPES.contains(&outcome) {
-        return Err(OutcomesCliError::OutcomeType(outcome.to_string()));
-    }
+    check_outcome(outcome)?;
     let contacts = outcomes::open(location)?.campaign_inputs(campaign, outcome)?;
     Ok(training::write_campaign_table(
         campaign, outcome, arm, &contacts, path,
@@ -74,9 +80,7 @@ pub fn uplift_table(
     outcome: &str,
     path: &Path,
 ) -> Result<CampaignSource, OutcomesCliError> {
-    if !EVENT_TYPES.contains(&outcome) {
-        return Err(OutcomesCliError::OutcomeType(outcome.to_string()));
-    }
+    check_outcome(outcome)?;
     let contacts = outcomes::open(location)?.campaign_inputs(campaign, outcome)?;
     Ok(training::write_uplift_table(
         campaign, outcome, &contacts, path,
@@ -128,14 +132,68 @@ fn describe_import(s: &ImportSummary, location: &str) -> String {
 
 /// The campaign report, as text or JSON.
 pub fn run_evaluate(args: &EvaluateArgs) -> Result<String, OutcomesCliError> {
-    if !EVENT_TYPES.contains(&args.outcome.as_str()) {
-        return Err(OutcomesCliError::OutcomeType(args.outcome.clone()));
-    }
+    check_outcome(&args.outcome)?;
     let mut store = outcomes::open(&args.db.location(&args.models.models))?;
-    let rows = store.campaign(&args.campaign, &args.outcome)?;
-    let report = outcomes::evaluate(&args.campaign, &args.outcome, &rows);
+    let report = evaluate_campaign(store.as_mut(), &args.campaign, &args.outcome)?;
     Ok(match args.json {
         true => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         false => report.table(),
     })
+}
+
+fn check_outcome(outcome: &str) -> Result<(), OutcomesCliError> {
+    match EVENT_TYPES.contains(&outcome) {
+        true => Ok(()),
+        false => Err(OutcomesCliError::OutcomeType(outcome.to_string())),
+    }
+}
+
+/// One campaign's evaluation: what `evaluate`, the API and the report all show.
+fn evaluate_campaign(
+    store: &mut dyn outcomes::Store,
+    campaign: &str,
+    outcome: &str,
+) -> Result<CampaignReport, OutcomesCliError> {
+    let rows = store.campaign(campaign, outcome)?;
+    Ok(outcomes::evaluate(campaign, outcome, &rows))
+}
+
+/// The report's campaigns: those named, or every campaign in the store when none is.
+/// Without a store (no SQLite file yet) there is nothing to show unless campaigns were
+/// named, which is an error; so is a named campaign without contacts.
+pub fn campaign_reports(
+    location: &StoreLocation,
+    named: &[String],
+    outcome: &str,
+) -> Result<Vec<CampaignReport>, OutcomesCliError> {
+    check_outcome(outcome)?;
+    if let StoreLocation::Sqlite(path) = location {
+        if !path.exists() {
+            return match named.is_empty() {
+                true => Ok(Vec::new()),
+                false => Err(OutcomesCliError::NoStore(location.describe())),
+            };
+        }
+    }
+    let mut store = outcomes::open(location)?;
+    let known = store.campaigns()?;
+    let wanted = match named.is_empty() {
+        true => known.clone(),
+        false => named.to_vec(),
+    };
+    let mut reports = Vec::with_capacity(wanted.len());
+    for campaign in &wanted {
+        if !known.contains(campaign) {
+            return Err(OutcomesCliError::UnknownCampaign {
+                campaign: campaign.clone(),
+                store: location.describe(),
+                known: match known.is_empty() {
+                    true => "none".to_string(),
+                    false => known.join(", "),
+                },
+            });
+        }
+        reports.push(evaluate_campaign(store.as_mut(), campaign, outcome)?);
+    }
+    Ok(reports)
 }

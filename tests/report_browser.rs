@@ -236,6 +236,173 @@ fn report_renders_in_a_real_browser_without_console_errors() {
     );
 }
 
+/// A campaign recorded through the CLI (score --campaign with half held back, simulated
+/// responses imported), an uplift model learnt from it, and the report's campaigns
+/// section checked in the browser against `evaluate --json` for the same campaign.
+#[test]
+fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let proxy = RecordingProxy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let of_page = proxy.page_requests(&browser, dir.path());
+    let models = dir.path().join("models");
+    train_small(&models);
+    let scored = dir.path().join("scored.csv");
+    let models_arg = models.to_str().unwrap();
+    let out = run(&[
+        "score",
+        "--input",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--models",
+        models_arg,
+        "--campaign",
+        "spring",
+        "--control-share",
+        "0.5",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let contact_version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
+    let events = dir.path().join("events.csv");
+    let simulated = Command::new("python3")
+        .arg(repo().join("scripts/simulate_outcomes.py"))
+        .args([
+            "--scored",
+            scored.to_str().unwrap(),
+            "--output",
+            events.to_str().unwrap(),
+        ])
+        .args([
+            "--seed",
+            "3",
+            "--base-response",
+            "0.1",
+            "--response-effect",
+            "0.3",
+        ])
+        .output()
+        .expect("python3 runs scripts/simulate_outcomes.py");
+    assert!(simulated.status.success(), "{}", stderr(&simulated));
+    let out = run(&[
+        "outcomes",
+        "import",
+        events.to_str().unwrap(),
+        "--models",
+        models_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "train",
+        "--from-campaign",
+        "spring",
+        "--label",
+        "responded",
+        "--uplift",
+        "--segments",
+        "3",
+        "--promote",
+        "always",
+        "--models",
+        models_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "evaluate",
+        "--campaign",
+        "spring",
+        "--outcome",
+        "responded",
+        "--json",
+        "--models",
+        models_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evaluated: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+
+    let page = dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--models",
+        models_arg,
+        "--output",
+        page.to_str().unwrap(),
+        "--outcome",
+        "responded",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p1"), &proxy, None);
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let fetched = of_page(proxy.take());
+    assert!(fetched.is_empty(), "the report fetched: {fetched:?}");
+    assert!(
+        dom.contains("<section id=\"campaigns\""),
+        "campaigns section missing"
+    );
+    let version = contact_version.trim();
+    for chart in [
+        "responded rate by arm with 95% intervals".to_string(),
+        format!("lift by decile, {version}"),
+        format!("predicted vs observed by band, {version}"),
+        "Qini curve on held-out contacts".to_string(),
+    ] {
+        assert!(
+            dom.contains(&format!("aria-label=\"{chart}\"")),
+            "chart {chart:?} missing"
+        );
+    }
+    for table in ["arms", "effect", "versions", "deciles-1", "bands-1"] {
+        assert!(
+            dom.contains(&format!("id=\"campaign-1-{table}\"")),
+            "table {table} missing"
+        );
+    }
+    assert!(dom.contains("id=\"uplift-candidates\""));
+    // The figures are evaluate's: the rate difference, its interval, the p-value, the AUC.
+    let effect = &evaluated["effect"];
+    let points = |x: &serde_json::Value| format!("{:+.2}", 100.0 * x.as_f64().unwrap());
+    let ci = &effect["rate_difference_ci"];
+    for shown in [
+        points(&effect["rate_difference"]),
+        format!("[{}, {}]", points(&ci[0]), points(&ci[1])),
+        format!("p = {:.4}", effect["p_value"].as_f64().unwrap()),
+        format!("{:.3}", evaluated["versions"][0]["auc"].as_f64().unwrap()),
+    ] {
+        assert!(dom.contains(&shown), "{shown} not in the section");
+    }
+    assert!(dom.contains("The difference is significant at the 5% level"));
+    assert!(external_references(&dom).is_empty());
+
+    let shots = repo().join("target/report-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let png = shots.join("report-campaigns.png");
+    let _ = std::fs::remove_file(&png);
+    open_in_browser(&browser, &page, &dir.path().join("p2"), &proxy, Some(&png));
+    assert!(
+        std::fs::metadata(&png).is_ok_and(|m| m.len() > 10_000),
+        "screenshot saved"
+    );
+
+    // A campaign the store does not hold is named in the error.
+    let out = run(&[
+        "report",
+        "--models",
+        models_arg,
+        "--output",
+        page.to_str().unwrap(),
+        "--campaign",
+        "autumn",
+    ]);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(
+        message.contains("--campaign autumn") && message.contains("spring"),
+        "{message}"
+    );
+}
+
 /// Attribute values and CSS that would make a browser fetch something from elsewhere:
 /// `src`, `href`, `action`, `poster`, `srcset`, `data`, `url(…)` and `@import` naming an
 /// http(s) or protocol-relative (`//host`) address. Namespace declarations (`xmlns`)

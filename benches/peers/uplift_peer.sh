@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Uplift on causalml's own generator (make_uplift_classification: 16 features, some that
-# raise and some that lower the effect): custscore's learners (two-model and X-learner on
-# our GBM, the better by held-out Qini AUC inside the training rows, refitted on all of
-# them; examples/uplift_peer.rs) against causalml's BaseTClassifier and BaseXClassifier
+# raise and some that lower the effect): custscore's learners (two-model, X-learner and
+# class transformation on our GBM, each with three GBM settings; the best pair by Qini AUC
+# on a third of the training rows, refitted on all of them; examples/uplift_peer.rs) against causalml's BaseTClassifier and BaseXClassifier
 # with LightGBM base learners (default settings). One split, stratified by arm x outcome
 # (70% train, 30% test), shared by every model; Qini AUC and AUUC of the test predictions
 # by causalml's qini_score / auuc_score for all of them. Fit times: medians of RUNS fits.
@@ -30,9 +30,10 @@ n, runs, cores = sys.argv[4:7]
 print(f"uplift: make_uplift_classification, {n} per arm, 30% test; median of {runs} fits; "
       f"{cores} cores (custscore rayon {ours['rayon_threads']} threads, LightGBM n_jobs {cores})")
 print(f"  custscore chose {ours['chosen']}; inside training: " + ", ".join(
-    f"{c['learner']} Qini AUC {c['qini_auc']:.4f}" for c in ours["candidates"]))
+    f"{c['learner']} ({c.get('settings', '')}) Qini AUC {c['qini_auc']:.4f}"
+    for c in ours["candidates"]))
 base = ours["median_seconds"]
-rows = [("custscore (both learners + refit)", "custscore", base)]
+rows = [("custscore (9 candidates + refit)", "custscore", base)]
 rows += [(f"{k} (LightGBM)", k, theirs[k]["median_seconds"]) for k in ("causalml_T", "causalml_X")]
 print(f"  {'model':36} {'Qini AUC':>9} {'AUUC':>7} {'fit s':>8} {'vs ours':>8}")
 for label, key, secs in rows:

@@ -167,7 +167,9 @@ fn uplift(m: &crate::models::uplift::UpliftModel, width: usize) -> Result<(), Pr
                 .map_err(|(f, w)| problem(UPLIFT, format!("learner.{name}.trees[{t}].{f}"), w))?;
         }
     }
-    if let Learner::X { treated_share, .. } = &m.learner {
+    if let Learner::X { treated_share, .. } | Learner::Transformed { treated_share, .. } =
+        &m.learner
+    {
         if !(0.0..=1.0).contains(treated_share) {
             return Err(problem(
                 UPLIFT,

@@ -1,7 +1,9 @@
 //! The model report: one self-contained HTML file (inline CSS, inline SVG, a few lines of
 //! inline script to sort tables; nothing fetched) describing the current bundle for an
-//! analyst: data quality, segments, value pyramid, retention and cross-sell.
+//! analyst: data quality, segments, value pyramid, retention and cross-sell, and the
+//! campaigns measured against the outcomes store.
 
+mod campaign;
 mod crosssell;
 mod cube;
 mod drift;
@@ -11,6 +13,7 @@ mod value;
 
 use crate::bundle::Bundle;
 use crate::monitoring::DriftReport;
+use crate::outcomes::CampaignReport;
 use std::fmt::Write;
 use svg::esc;
 
@@ -21,11 +24,24 @@ pub fn render(bundle: &Bundle) -> String {
 
 /// The report, with a drift section when a file (its name, its drift) was compared.
 pub fn render_with_drift(bundle: &Bundle, drift: Option<(&str, &DriftReport)>) -> String {
+    render_with_campaigns(bundle, drift, &[])
+}
+
+/// The report, with a campaigns section for the evaluated campaigns (and the bundle's
+/// uplift model, when it has one).
+pub fn render_with_campaigns(
+    bundle: &Bundle,
+    drift: Option<(&str, &DriftReport)>,
+    campaigns: &[CampaignReport],
+) -> String {
     let mut body = String::new();
     body.push_str(&overview(bundle));
     body.push_str(&segments(bundle));
     body.push_str(&pyramid(bundle));
     for section in extra_sections(bundle) {
+        body.push_str(&section);
+    }
+    if let Some(section) = campaign::section(bundle, campaigns) {
         body.push_str(&section);
     }
     if let Some((source, report)) = drift {

@@ -36,9 +36,14 @@ fn open(out: &mut String, label: &str) {
 }
 
 fn axes(out: &mut String, y_max: f64, y_label: &str, percent: bool) {
+    axes_between(out, 0.0, y_max, y_label, percent);
+}
+
+/// Horizontal grid lines and labels for a y axis from `y_min` to `y_max`.
+fn axes_between(out: &mut String, y_min: f64, y_max: f64, y_label: &str, percent: bool) {
     let plot_h = H - TOP - BOTTOM;
     for i in 0..=4 {
-        let v = y_max * i as f64 / 4.0;
+        let v = y_min + (y_max - y_min) * i as f64 / 4.0;
         let y = TOP + plot_h * (1.0 - i as f64 / 4.0);
         let text = if percent {
             format!("{:.0}%", 100.0 * v)
@@ -140,17 +145,17 @@ pub fn lines(
 ) -> String {
     let mut out = String::new();
     open(&mut out, label);
-    let y_max = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.1))
-        .fold(1.0f64, f64::max);
-    axes(&mut out, y_max, y_label, false);
+    let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1));
+    let y_max = ys().filter(|y| y.is_finite()).fold(1.0f64, f64::max);
+    // Below zero only when a series goes there (a Qini curve can).
+    let y_min = ys().filter(|y| y.is_finite()).fold(0.0f64, f64::min);
+    axes_between(&mut out, y_min, y_max, y_label, false);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let at = |x: f64, y: f64| {
         (
             LEFT + plot_w * x.clamp(0.0, 1.0),
-            TOP + plot_h * (1.0 - y / y_max),
+            TOP + plot_h * (1.0 - (y - y_min) / (y_max - y_min)),
         )
     };
     for i in 0..=4 {
@@ -193,6 +198,60 @@ pub fn lines(
         esc(x_label)
     );
     legend(&mut out, series.iter().map(|(n, _)| n.as_str()));
+    out.push_str("</svg>");
+    out
+}
+
+/// One bar per category with its 95% interval as a whisker (rates of two arms).
+pub fn bars_with_intervals(
+    label: &str,
+    categories: &[String],
+    values: &[(f64, [f64; 2])],
+    percent: bool,
+) -> String {
+    let mut out = String::new();
+    open(&mut out, label);
+    let y_max = (values.iter())
+        .flat_map(|(v, [_, hi])| [*v, *hi])
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    axes(&mut out, y_max, "", percent);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let y_of = |v: f64| TOP + plot_h * (1.0 - v.clamp(0.0, y_max) / y_max);
+    let slot = plot_w / categories.len().max(1) as f64;
+    let show = |v: f64| match percent {
+        true => format!("{:.1}%", 100.0 * v),
+        false => format!("{v:.3}"),
+    };
+    for (i, (category, &(v, [lo, hi]))) in categories.iter().zip(values).enumerate() {
+        let (x, w) = (LEFT + i as f64 * slot + slot * 0.25, slot * 0.5);
+        let middle = x + w / 2.0;
+        let _ = write!(
+            out,
+            r##"<rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="{}"><title>{}: {} [{}, {}]</title></rect><line x1="{middle:.1}" y1="{:.1}" x2="{middle:.1}" y2="{:.1}" stroke="#222" stroke-width="1.5"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#222"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#222"/><text x="{middle:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            y_of(v),
+            y_of(0.0) - y_of(v),
+            color(i),
+            esc(category),
+            show(v),
+            show(lo),
+            show(hi),
+            y_of(lo),
+            y_of(hi),
+            middle - 8.0,
+            y_of(lo),
+            middle + 8.0,
+            y_of(lo),
+            middle - 8.0,
+            y_of(hi),
+            middle + 8.0,
+            y_of(hi),
+            H - BOTTOM + 16.0,
+            esc(category)
+        );
+    }
     out.push_str("</svg>");
     out
 }

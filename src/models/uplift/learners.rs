@@ -2,7 +2,8 @@
 //! response of each arm and takes the difference. The X-learner starts from the same two
 //! models, imputes each customer's effect from the other arm's model, fits that effect in
 //! each arm and blends the two by the treated share (the propensity of a randomized
-//! campaign).
+//! campaign). The class-transformation learner fits one model on every contact, to a
+//! target whose mean is the treated share plus the effect scaled by the arms' variance.
 
 use crate::models::classifier::calibration::sigmoid;
 use crate::models::classifier::gbm::{fit_gbm, fit_gbm_targets, GbmModel, GbmParams};
@@ -26,6 +27,10 @@ pub enum Learner {
         /// Share of contacts in treatment: the control-fitted effect gets this weight.
         treated_share: f64,
     },
+    /// One model of a transformed outcome (Athey & Imbens 2016 for a known propensity p):
+    /// p + (1 − p)·y for treated contacts and p·(1 − y) for control ones, whose mean is
+    /// p + p(1 − p)·uplift.
+    Transformed { model: GbmModel, treated_share: f64 },
 }
 
 impl Learner {
@@ -33,6 +38,7 @@ impl Learner {
         match self {
             Learner::TwoModel { .. } => "two-model",
             Learner::X { .. } => "X-learner",
+            Learner::Transformed { .. } => "transformed",
         }
     }
 
@@ -51,6 +57,13 @@ impl Learner {
                 treated_share * effect(effect_control)
                     + (1.0 - treated_share) * effect(effect_treated)
             }
+            Learner::Transformed {
+                model,
+                treated_share: p,
+            } => {
+                let spread = (p * (1.0 - p)).max(f64::EPSILON);
+                ((sigmoid(model.log_odds(x)) - p) / spread).clamp(-1.0, 1.0)
+            }
         }
     }
 
@@ -68,6 +81,7 @@ impl Learner {
                 ("effect_treated", effect_treated),
                 ("effect_control", effect_control),
             ],
+            Learner::Transformed { model, .. } => vec![("model", model)],
         }
     }
 }
@@ -133,5 +147,26 @@ fn prob(model: &GbmModel, row: ndarray::ArrayView1<f64>) -> f64 {
     match row.as_slice() {
         Some(x) => sigmoid(model.log_odds(x)),
         None => sigmoid(model.log_odds(&row.to_vec())),
+    }
+}
+
+/// The class-transformation learner: one model on every contact of both arms.
+pub fn fit_transformed(
+    x: ArrayView2<f64>,
+    treated: &[bool],
+    y: &[bool],
+    params: &GbmParams,
+    seed: u64,
+) -> Learner {
+    let p = treated.iter().filter(|&&t| t).count() as f64 / treated.len().max(1) as f64;
+    let targets: Vec<f64> = (treated.iter().zip(y))
+        .map(|(&t, &y)| match (t, y) {
+            (true, y) => p + (1.0 - p) * f64::from(u8::from(y)),
+            (false, y) => p * (1.0 - f64::from(u8::from(y))),
+        })
+        .collect();
+    Learner::Transformed {
+        model: fit_gbm_targets(x, &targets, params, seed),
+        treated_share: p,
     }
 }

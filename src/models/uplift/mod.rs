@@ -1,14 +1,15 @@
 //! Uplift: the difference a contact makes to a customer's chance of responding, learnt
-//! from a campaign's treatment and control contacts. Two meta-learners on our GBM are
-//! fitted on part of the contacts and compared by Qini AUC on the rest (split by arm ×
-//! outcome); the better one is refitted on every contact and ships in `uplift.json`
-//! with the held-out Qini curve.
+//! from a campaign's treatment and control contacts. Three meta-learners on our GBM
+//! (two-model, X-learner, class transformation), each with a few GBM settings, are fitted
+//! on part of the contacts and compared by Qini AUC on the rest (split by arm × outcome);
+//! the best pair is refitted on every contact and ships in `uplift.json` with the
+//! held-out Qini curve.
 
 pub mod learners;
 pub mod qini;
 
 use crate::models::classifier::gbm::GbmParams;
-use learners::{fit_two_model, fit_x, Arms, Learner};
+use learners::{fit_transformed, fit_two_model, fit_x, Arms, Learner};
 use ndarray::{Array2, ArrayView2, Axis};
 use qini::{qini_curve, QiniCurve, Ranked};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,8 @@ pub const CURVE_POINTS: usize = 20;
 pub struct UpliftParams {
     pub gbm: GbmParams,
     pub seed: u64,
+    /// Also try the GBM settings of [`settings_grid`] besides `gbm`.
+    pub tune: bool,
 }
 
 impl Default for UpliftParams {
@@ -34,8 +37,36 @@ impl Default for UpliftParams {
         UpliftParams {
             gbm: GbmParams::default(),
             seed: 42,
+            tune: true,
         }
     }
+}
+
+/// The GBM settings tried for every learner: the configured ones, deeper trees with
+/// larger leaves (the effect may live in interactions), and shallow trees at a higher
+/// rate (a nearly additive effect). Early stopping picks each one's rounds.
+pub fn settings_grid(base: &GbmParams) -> Vec<GbmParams> {
+    vec![
+        base.clone(),
+        GbmParams {
+            max_depth: base.max_depth + 2,
+            min_leaf: base.min_leaf.max(50),
+            ..base.clone()
+        },
+        GbmParams {
+            max_depth: 2,
+            learning_rate: base.learning_rate * 2.0,
+            ..base.clone()
+        },
+    ]
+}
+
+/// A GBM setting as the training summary and the report show it.
+fn describe_settings(gbm: &GbmParams) -> String {
+    format!(
+        "depth {}, rate {}, leaf >= {}",
+        gbm.max_depth, gbm.learning_rate, gbm.min_leaf
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -52,6 +83,9 @@ pub enum UpliftError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     pub learner: String,
+    /// The GBM settings it was fitted with.
+    #[serde(default)]
+    pub settings: String,
     pub qini_auc: f64,
     pub auuc: f64,
 }
@@ -86,8 +120,8 @@ impl UpliftModel {
         );
         for c in &self.candidates {
             out.push_str(&format!(
-                "  {:<10} Qini AUC {:.4}  AUUC {:.4}\n",
-                c.learner, c.qini_auc, c.auuc
+                "  {:<11} {:<30} Qini AUC {:.4}  AUUC {:.4}\n",
+                c.learner, c.settings, c.qini_auc, c.auuc
             ));
         }
         let deciles: Vec<String> = (self.qini.points.iter().step_by(2))
@@ -101,8 +135,9 @@ impl UpliftModel {
     }
 }
 
-/// Fit both learners on two thirds of the contacts, keep the one with the higher held-out
-/// Qini AUC (the two-model learner on a tie), and refit it on every contact.
+/// Fit every learner with every GBM setting on two thirds of the contacts, keep the pair
+/// with the highest held-out Qini AUC (the first tried on a tie), and refit it on every
+/// contact.
 pub fn fit_uplift(
     x: ArrayView2<f64>,
     treated: &[bool],
@@ -114,35 +149,47 @@ pub fn fit_uplift(
     let fit: Vec<usize> = (0..y.len()).filter(|&i| !held[i]).collect();
     let test: Vec<usize> = (0..y.len()).filter(|&i| held[i]).collect();
     let pick = |rows: &[usize], v: &[bool]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
-    let arms = Arms::split(
-        x.select(Axis(0), &fit).view(),
-        &pick(&fit, treated),
-        &pick(&fit, y),
-    );
-    let (treatment, control) = fit_two_model(&arms, &params.gbm, params.seed);
-    let x_learner = fit_x(&arms, &treatment, &control, &params.gbm, params.seed);
-    let two_model = Learner::TwoModel { treatment, control };
+    let x_fit = x.select(Axis(0), &fit);
+    let (t_fit, y_fit) = (pick(&fit, treated), pick(&fit, y));
+    let arms = Arms::split(x_fit.view(), &t_fit, &y_fit);
     let x_test = x.select(Axis(0), &test);
     let (t_test, y_test) = (pick(&test, treated), pick(&test, y));
-    let curves: Vec<(Learner, QiniCurve)> = [two_model, x_learner]
-        .into_iter()
-        .map(|l| {
-            let curve = held_out_curve(&l, &x_test, &t_test, &y_test);
-            (l, curve)
-        })
-        .collect();
-    let candidates = (curves.iter())
-        .map(|(l, c)| Candidate {
+    let settings = match params.tune {
+        true => settings_grid(&params.gbm),
+        false => vec![params.gbm.clone()],
+    };
+    let mut tried: Vec<(Learner, GbmParams, QiniCurve)> = Vec::new();
+    for gbm in settings {
+        let (treatment, control) = fit_two_model(&arms, &gbm, params.seed);
+        let x_learner = fit_x(&arms, &treatment, &control, &gbm, params.seed);
+        let transformed = fit_transformed(x_fit.view(), &t_fit, &y_fit, &gbm, params.seed);
+        for learner in [
+            Learner::TwoModel { treatment, control },
+            x_learner,
+            transformed,
+        ] {
+            let curve = held_out_curve(&learner, &x_test, &t_test, &y_test);
+            tried.push((learner, gbm.clone(), curve));
+        }
+    }
+    let candidates = (tried.iter())
+        .map(|(l, gbm, c)| Candidate {
             learner: l.name().to_string(),
+            settings: describe_settings(gbm),
             qini_auc: c.qini_auc,
             auuc: c.auuc,
         })
         .collect();
-    let best = usize::from(curves[1].1.qini_auc > curves[0].1.qini_auc);
-    let Some((chosen, qini)) = curves.into_iter().nth(best) else {
-        unreachable!("two candidates were fitted")
+    let best = (0..tried.len()).fold(0, |best, i| {
+        match tried[i].2.qini_auc > tried[best].2.qini_auc {
+            true => i,
+            false => best,
+        }
+    });
+    let Some((chosen, gbm, qini)) = tried.into_iter().nth(best) else {
+        unreachable!("at least one candidate was fitted")
     };
-    let learner = refit(&chosen, x, treated, y, params);
+    let learner = refit(&chosen, x, treated, y, &gbm, params.seed);
     Ok(UpliftModel {
         learner,
         candidates,
@@ -203,19 +250,23 @@ fn held_out_curve(learner: &Learner, x: &Array2<f64>, treated: &[bool], y: &[boo
     qini_curve(&ranked, CURVE_POINTS)
 }
 
-/// The same kind of learner fitted on every contact.
+/// The same kind of learner, with the same settings, fitted on every contact.
 fn refit(
     kind: &Learner,
     x: ArrayView2<f64>,
     treated: &[bool],
     y: &[bool],
-    params: &UpliftParams,
+    gbm: &GbmParams,
+    seed: u64,
 ) -> Learner {
+    if let Learner::Transformed { .. } = kind {
+        return fit_transformed(x, treated, y, gbm, seed);
+    }
     let arms = Arms::split(x, treated, y);
-    let (treatment, control) = fit_two_model(&arms, &params.gbm, params.seed);
+    let (treatment, control) = fit_two_model(&arms, gbm, seed);
     match kind {
-        Learner::TwoModel { .. } => Learner::TwoModel { treatment, control },
-        Learner::X { .. } => fit_x(&arms, &treatment, &control, &params.gbm, params.seed),
+        Learner::X { .. } => fit_x(&arms, &treatment, &control, gbm, seed),
+        _ => Learner::TwoModel { treatment, control },
     }
 }
 
@@ -251,8 +302,50 @@ mod tests {
         assert!((moved - 0.3).abs() < 0.1, "uplift where it works: {moved}");
         assert!(unmoved.abs() < 0.1, "uplift where it does not: {unmoved}");
         assert!(model.qini.qini_auc > 0.1, "{:?}", model.candidates);
-        assert_eq!(model.candidates.len(), 2);
+        assert_eq!(
+            model.candidates.len(),
+            3 * settings_grid(&GbmParams::default()).len()
+        );
         assert_eq!(model.qini.points.len(), CURVE_POINTS + 1);
+    }
+
+    #[test]
+    fn each_learner_recovers_the_effect() {
+        let (x, treated, y) = campaign(4000, 4);
+        let arms = Arms::split(x.view(), &treated, &y);
+        let gbm = GbmParams::default();
+        let (treatment, control) = fit_two_model(&arms, &gbm, 1);
+        let x_learner = fit_x(&arms, &treatment, &control, &gbm, 1);
+        let transformed = fit_transformed(x.view(), &treated, &y, &gbm, 1);
+        for learner in [
+            Learner::TwoModel { treatment, control },
+            x_learner,
+            transformed,
+        ] {
+            let (moved, unmoved) = (learner.uplift(&[0.5, 0.0]), learner.uplift(&[-0.5, 0.0]));
+            assert!((moved - 0.3).abs() < 0.12, "{}: {moved}", learner.name());
+            assert!(unmoved.abs() < 0.12, "{}: {unmoved}", learner.name());
+        }
+    }
+
+    #[test]
+    fn without_tuning_only_the_given_settings_are_tried() {
+        let (x, treated, y) = campaign(1500, 5);
+        let params = UpliftParams {
+            tune: false,
+            ..UpliftParams::default()
+        };
+        let model = fit_uplift(x.view(), &treated, &y, &params).unwrap();
+        assert_eq!(model.candidates.len(), 3);
+        let best = model
+            .candidates
+            .iter()
+            .map(|c| c.qini_auc)
+            .fold(f64::MIN, f64::max);
+        assert_eq!(
+            model.qini.qini_auc, best,
+            "the curve is the chosen candidate's"
+        );
     }
 
     #[test]
@@ -282,7 +375,7 @@ mod tests {
         #[test]
         fn uplift_is_a_difference_of_probabilities(seed in 0u64..1000, a in -3.0f64..3.0, b in -3.0f64..3.0) {
             let (x, treated, y) = campaign(600, seed);
-            let params = UpliftParams { gbm: GbmParams { max_rounds: 50, ..GbmParams::default() }, seed };
+            let params = UpliftParams { gbm: GbmParams { max_rounds: 50, ..GbmParams::default() }, seed, tune: true };
             let model = fit_uplift(x.view(), &treated, &y, &params).unwrap();
             let u = model.uplift(&[a, b]);
             prop_assert!((-1.0..=1.0).contains(&u), "{}", u);
