@@ -53,7 +53,8 @@ pub enum Command {
     /// Changes between two scored files (tier, segment, risk band, lifecycle, value
     /// drop), one row per change: the triggers of event-based marketing.
     Changes(crate::decisions_cli::ChangesArgs),
-    /// API keys for `serve`: create one with scopes (printed once; the file keeps its hash).
+    /// API keys for `serve`: create one with scopes (printed once; the file keeps its hash),
+    /// list them, revoke one.
     Keys(KeysCommand),
 }
 
@@ -75,6 +76,20 @@ pub enum KeysAction {
         #[arg(long, default_value = "score,read")]
         scopes: String,
         /// The keys file to append to (created, owner-only, if absent).
+        #[arg(long, env = "CUSTSCORE_API_KEYS_FILE", default_value = "api-keys.txt")]
+        keys_file: PathBuf,
+    },
+    /// List the keys of a keys file: id, scopes, creation time and line (never a hash).
+    List {
+        #[arg(long, env = "CUSTSCORE_API_KEYS_FILE", default_value = "api-keys.txt")]
+        keys_file: PathBuf,
+    },
+    /// Remove a key by id (the file is rewritten atomically, its permissions kept); a
+    /// running server refuses it after SIGHUP or POST /v1/admin/keys/reload.
+    Revoke {
+        /// The key's id, as `keys list` shows it (`line<N>` for a plain key).
+        #[arg(long)]
+        id: String,
         #[arg(long, env = "CUSTSCORE_API_KEYS_FILE", default_value = "api-keys.txt")]
         keys_file: PathBuf,
     },
@@ -681,6 +696,25 @@ pub struct AccessArgs {
     /// Start a new audit file past this size; the full one is kept with its UTC time.
     #[arg(long, env = "CUSTSCORE_AUDIT_MAX_BYTES", default_value_t = 100 << 20)]
     pub audit_max_bytes: u64,
+    /// A proxy address range (`10.0.0.0/8`, `2001:db8::/32`, one address); repeatable.
+    /// Only from these peers is the client's address taken from --proxy-header (the
+    /// right-most hop that is not a trusted proxy); lock-out, rate limits and the audit
+    /// trail use it. Default: none, the peer's address is the client's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CUSTSCORE_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<crate::access::proxy::Cidr>,
+    /// The header trusted proxies write the client's address into (only this one is read).
+    #[arg(
+        long,
+        env = "CUSTSCORE_PROXY_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub proxy_header: crate::access::proxy::ProxyHeader,
     /// Serve HTTPS: PEM certificate chain, leaf first (with --tls-key).
     #[arg(long, env = "CUSTSCORE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -715,6 +749,10 @@ impl AccessArgs {
             },
             audit_log: self.audit_log.clone(),
             audit_max_bytes: self.audit_max_bytes,
+            proxies: crate::access::proxy::TrustedProxies {
+                ranges: self.trusted_proxies.clone(),
+                header: self.proxy_header,
+            },
         })
     }
 

@@ -1,6 +1,7 @@
-//! `custscore keys create`: a new API key, printed once; the keys file keeps its hash.
+//! `custscore keys`: create a key (printed once; the keys file keeps its hash), list the
+//! keys of a file (ids, scopes, creation times) and revoke one.
 
-use crate::access::keys::{create_key, KeysError};
+use crate::access::keys::{create_key, list_keys, revoke_key, KeysError};
 use crate::cli::KeysAction;
 
 pub fn run_keys(action: KeysAction) -> Result<(), KeysError> {
@@ -15,6 +16,27 @@ pub fn run_keys(action: KeysAction) -> Result<(), KeysError> {
             eprintln!(
                 "key `{id}` ({scopes}) added to {}; it is shown only this once, the file keeps its sha256",
                 keys_file.display()
+            );
+        }
+        KeysAction::List { keys_file } => {
+            println!("{:<24} {:<32} {:<22} line", "id", "scopes", "created");
+            for entry in list_keys(&keys_file)? {
+                let created = entry.created.as_deref().unwrap_or("-");
+                let scopes = entry.key.scopes.to_string();
+                println!(
+                    "{:<24} {scopes:<32} {created:<22} {}",
+                    entry.key.id, entry.line
+                );
+            }
+        }
+        KeysAction::Revoke { id, keys_file } => {
+            let revoked = revoke_key(&keys_file, &id)?;
+            eprintln!(
+                "key `{id}` ({}) removed from {} (was line {}); a running server refuses it after \
+                 SIGHUP or POST /v1/admin/keys/reload",
+                revoked.key.scopes,
+                keys_file.display(),
+                revoked.line
             );
         }
     }

@@ -52,6 +52,19 @@ fn call(
     key: Option<&str>,
     body: Option<&str>,
 ) -> Reply {
+    call_with(to, from, method, path, key, body, &[])
+}
+
+/// `call` with more request headers.
+fn call_with(
+    to: SocketAddr,
+    from: Option<IpAddr>,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
     let stream = match from {
         None => TcpStream::connect(to).unwrap(),
         Some(ip) => {
@@ -69,6 +82,9 @@ fn call(
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {to}\r\nconnection: close\r\n");
     if let Some(key) = key {
         head.push_str(&format!("authorization: Bearer {key}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     let body = body.unwrap_or("");
     if method == "POST" {
@@ -674,4 +690,226 @@ fn tls_serves_https_with_a_generated_certificate() {
         "plain HTTP is not served on the TLS port: {plain:?}"
     );
     assert!(std::fs::read_to_string(&log).unwrap().contains("https://"));
+}
+
+fn keys_cli(action: &str, file: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["keys", action, "--keys-file", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn revoked_keys_are_refused_after_a_reload_and_a_bad_file_keeps_the_old_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let keys = dir.path().join("keys.txt");
+    let crm = create_key(&keys, "crm", "score,read");
+    let web = create_key(&keys, "web", "score");
+    let ops = create_key(&keys, "ops", "admin");
+    let listed = keys_cli("list", &keys, &[]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listing = stdout(&listed);
+    println!("custscore keys list:\n{listing}");
+    let text = std::fs::read_to_string(&keys).unwrap();
+    for line in text.lines() {
+        let hash = line.split(':').nth(2).unwrap();
+        assert!(!listing.contains(hash), "the hash is never listed");
+    }
+    for (id, scopes) in [("crm", "score,read"), ("web", "score"), ("ops", "admin")] {
+        let row = listing.lines().find(|l| l.starts_with(id)).unwrap();
+        assert!(row.contains(scopes) && row.contains("Z"), "{row}");
+    }
+
+    let log = dir.path().join("serve.log");
+    let (child, a) = spawn(
+        &models,
+        &["--api-keys-file", keys.to_str().unwrap()],
+        &log,
+        &["http://127.0.0.1:PORT/readyz"],
+    );
+    let mut server = Killed(child);
+    let score = |key: &str| call(a, None, "POST", "/v1/score", Some(key), Some(CUSTOMER));
+    let reload = |key: &str| call(a, None, "POST", "/v1/admin/keys/reload", Some(key), None);
+    assert_eq!(score(&web).status, 200);
+
+    let revoked = keys_cli("revoke", &keys, &["--id", "web"]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keys).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "still owner-only: {mode:o}");
+    }
+    assert_eq!(score(&web).status, 200, "in force until reloaded");
+    assert_eq!(reload(&crm).status, 403, "reloading keys needs scope admin");
+    let r = reload(&ops);
+    assert_eq!((r.status, r.body.as_str()), (200, "{\"keys\":2}"));
+    let r = score(&web);
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (401, "invalid_api_key"),
+        "{}",
+        r.body
+    );
+    assert_eq!(score(&crm).status, 200);
+
+    // A broken file: the reload is refused with the reason, the keys in force stay.
+    let good = std::fs::read_to_string(&keys).unwrap();
+    std::fs::write(
+        &keys,
+        format!("{good}bad:score,everything:{}\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let r = reload(&ops);
+    println!("reload of a bad keys file: {} {}", r.status, r.body);
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (409, "keys_refused"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("line 3") && r.body.contains("everything"),
+        "{}",
+        r.body
+    );
+    assert_eq!(score(&crm).status, 200);
+
+    // SIGHUP reloads the keys file too: a new key works without a restart.
+    std::fs::write(&keys, &good).unwrap();
+    let fresh = create_key(&keys, "fresh", "score");
+    assert_eq!(score(&fresh).status, 401);
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while score(&fresh).status != 200 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload the keys");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(&keys, "").unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("API keys not reloaded")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the refused SIGHUP reload is logged"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        score(&fresh).status,
+        200,
+        "an empty file keeps the keys in force"
+    );
+    assert!(server.0.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let keys = dir.path().join("keys.txt");
+    let key = create_key(&keys, "crm", "score");
+    let log = dir.path().join("serve.log");
+    let audit = dir.path().join("audit.jsonl");
+    let (child, a) = spawn(
+        &models,
+        &[
+            "--api-keys-file",
+            keys.to_str().unwrap(),
+            "--trusted-proxy",
+            "127.0.0.2/32",
+            "--lockout-failures",
+            "3",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+        &log,
+        &["http://127.0.0.1:PORT/readyz"],
+    );
+    let _server = Killed(child);
+    let proxy: IpAddr = "127.0.0.2".parse().unwrap();
+    let stranger: IpAddr = "127.0.0.3".parse().unwrap();
+    let score = |from: IpAddr, key: &str, forwarded: &str| {
+        call_with(
+            a,
+            Some(from),
+            "POST",
+            "/v1/score",
+            Some(key),
+            Some(CUSTOMER),
+            &[("x-forwarded-for", forwarded)],
+        )
+    };
+    // The guesser sits behind the proxy; the left-most hop is its own invention.
+    for i in 0..3 {
+        let r = score(
+            proxy,
+            &format!("guess-{i}"),
+            &format!("10.9.9.{i}, 203.0.113.9"),
+        );
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    let r = score(proxy, &key, "203.0.113.9");
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (429, "locked_out"),
+        "{}",
+        r.body
+    );
+    println!(
+        "via trusted 127.0.0.2, X-Forwarded-For 203.0.113.9 after 3 invalid keys: {} {}",
+        r.status, r.body
+    );
+    let r = score(proxy, &key, "203.0.113.10");
+    assert_eq!(
+        r.status, 200,
+        "another client behind the same proxy: {}",
+        r.body
+    );
+    // The same header from a peer that is not a trusted proxy is ignored.
+    let r = score(stranger, &key, "203.0.113.10");
+    assert_eq!(r.status, 200, "{}", r.body);
+    for i in 0..3 {
+        let r = score(stranger, &format!("guess-{i}"), &format!("198.51.100.{i}"));
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    let r = score(stranger, &key, "198.51.100.200");
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (429, "locked_out"),
+        "the stranger's own address is locked out, whatever it claims: {}",
+        r.body
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("203.0.113.9") && logged.contains("127.0.0.3"),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains("10.9.9.") && !logged.contains("198.51.100."),
+        "{logged}"
+    );
+    let clients: Vec<String> = audit_lines(&audit, 10)
+        .iter()
+        .map(|l| l["client"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(clients.iter().any(|c| c == "203.0.113.10"), "{clients:?}");
+    assert!(
+        clients
+            .iter()
+            .all(|c| ["203.0.113.9", "203.0.113.10", "127.0.0.3"].contains(&c.as_str())),
+        "{clients:?}"
+    );
 }

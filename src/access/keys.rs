@@ -198,6 +198,14 @@ pub enum KeysError {
         line: usize,
         id: String,
     },
+    #[error("{}: no key has the id {id:?} (ids: {known})", path.display())]
+    UnknownId {
+        path: PathBuf,
+        id: String,
+        known: String,
+    },
+    #[error("{}: {id:?} is the only key; create its replacement first", path.display())]
+    LastKey { path: PathBuf, id: String },
     #[error("key id {0:?}: use 1 to 64 letters, digits, `-`, `_` or `.`")]
     BadId(String),
     #[error("--scopes: {0}")]
@@ -221,20 +229,44 @@ fn split_scoped(line: &str) -> Option<(&str, &str, Digest)> {
     valid_id(id).then_some((id, scopes, digest))
 }
 
-/// Read a keys file: scoped lines and plain keys (scopes `score` and `read`).
-pub fn read_keys(path: &Path) -> Result<Vec<Key>, KeysError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeysError::Read {
+/// One key line of a keys file, for `keys list` and `keys revoke`.
+#[derive(Debug, Clone)]
+pub struct KeyLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub key: Key,
+    /// When `keys create` wrote it (UTC, RFC 3339); none for older and plain lines.
+    pub created: Option<String>,
+}
+
+/// `…:created=<time>` at the end of a scoped line → (line without it, time).
+fn split_created(line: &str) -> (&str, Option<&str>) {
+    match line.rsplit_once(CREATED) {
+        Some((body, time)) if split_scoped(body).is_some() => (body, Some(time)),
+        _ => (line, None),
+    }
+}
+
+const CREATED: &str = ":created=";
+
+fn read_text(path: &Path) -> Result<String, KeysError> {
+    std::fs::read_to_string(path).map_err(|source| KeysError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut keys: Vec<Key> = Vec::new();
+    })
+}
+
+/// Every key line of `text` (read from `path`), checked: scopes known, ids unique.
+fn parse_lines(path: &Path, text: &str) -> Result<Vec<KeyLine>, KeysError> {
+    let mut lines: Vec<KeyLine> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let key = match split_scoped(trimmed) {
+        let (body, created) = split_created(trimmed);
+        let key = match split_scoped(body) {
             Some((id, scopes, digest)) => Key {
                 id: id.into(),
                 scopes: Scopes::parse(scopes).map_err(|reason| KeysError::Line {
@@ -250,21 +282,35 @@ pub fn read_keys(path: &Path) -> Result<Vec<Key>, KeysError> {
                 trimmed,
             ),
         };
-        if keys.iter().any(|k| k.id == key.id) {
+        if lines.iter().any(|k| k.key.id == key.id) {
             return Err(KeysError::DuplicateId {
                 path: path.to_path_buf(),
                 line,
                 id: key.id.to_string(),
             });
         }
-        keys.push(key);
+        lines.push(KeyLine {
+            line,
+            key,
+            created: created.map(String::from),
+        });
     }
-    if keys.is_empty() {
+    if lines.is_empty() {
         return Err(KeysError::Empty {
             path: path.to_path_buf(),
         });
     }
-    Ok(keys)
+    Ok(lines)
+}
+
+/// The key lines of a keys file, with their line numbers and creation times.
+pub fn list_keys(path: &Path) -> Result<Vec<KeyLine>, KeysError> {
+    parse_lines(path, &read_text(path)?)
+}
+
+/// Read a keys file: scoped lines and plain keys (scopes `score` and `read`).
+pub fn read_keys(path: &Path) -> Result<Vec<Key>, KeysError> {
+    Ok(list_keys(path)?.into_iter().map(|l| l.key).collect())
 }
 
 /// The keys a server accepts, looked up in constant time.
@@ -288,6 +334,11 @@ impl KeyRing {
 
     pub fn get(&self, index: usize) -> Option<&Key> {
         self.keys.get(index)
+    }
+
+    /// The index of the key with this id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.keys.iter().position(|k| &*k.id == id)
     }
 
     /// Whether any key holds `scope`.
@@ -328,14 +379,10 @@ pub fn create_key(path: &Path, id: &str, scopes: &str) -> Result<String, KeysErr
     }
     let scopes = Scopes::parse(scopes).map_err(KeysError::BadScopes)?;
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|source| KeysError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if let Some(line) = text
-            .lines()
-            .position(|l| split_scoped(l.trim()).is_some_and(|(other, _, _)| other == id))
-        {
+        let text = read_text(path)?;
+        if let Some(line) = text.lines().position(|l| {
+            split_scoped(split_created(l.trim()).0).is_some_and(|(other, _, _)| other == id)
+        }) {
             return Err(KeysError::DuplicateId {
                 path: path.to_path_buf(),
                 line: line + 1,
@@ -344,12 +391,81 @@ pub fn create_key(path: &Path, id: &str, scopes: &str) -> Result<String, KeysErr
         }
     }
     let secret = new_secret()?;
-    let line = format!("{id}:{scopes}:{}\n", Digest::of(&secret).hex());
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let line = format!(
+        "{id}:{scopes}:{}{CREATED}{created}\n",
+        Digest::of(&secret).hex()
+    );
     append_private(path, line.as_bytes()).map_err(|source| KeysError::Write {
         path: path.to_path_buf(),
         source,
     })?;
     Ok(secret)
+}
+
+/// Remove the key `id` from `path`: the file is rewritten next to itself and renamed over
+/// the old one, keeping its permissions, so a reader sees either file whole. The last key
+/// is not removed: a server reloading an empty file would keep its old keys.
+pub fn revoke_key(path: &Path, id: &str) -> Result<KeyLine, KeysError> {
+    let text = read_text(path)?;
+    let lines = parse_lines(path, &text)?;
+    let Some(revoked) = lines.iter().find(|l| &*l.key.id == id).cloned() else {
+        let ids: Vec<&str> = lines.iter().map(|l| &*l.key.id).collect();
+        return Err(KeysError::UnknownId {
+            path: path.to_path_buf(),
+            id: id.to_string(),
+            known: ids.join(", "),
+        });
+    };
+    if lines.len() == 1 {
+        return Err(KeysError::LastKey {
+            path: path.to_path_buf(),
+            id: id.to_string(),
+        });
+    }
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(index, _)| index + 1 != revoked.line)
+        .map(|(_, line)| format!("{line}\n"))
+        .collect();
+    replace_private(path, kept.as_bytes()).map_err(|source| KeysError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(revoked)
+}
+
+/// Write `bytes` to a temporary file in `path`'s folder (same filesystem, so the rename
+/// is atomic) with `path`'s permissions (owner-only if it had none), fsync, rename over
+/// `path`, fsync the folder.
+fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let temp = folder.join(format!(
+        ".{}.{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = (|| {
+        let mut file = options.open(&temp)?;
+        file.set_permissions(std::fs::metadata(path)?.permissions())?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(folder)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -449,6 +565,53 @@ mod tests {
             Err(KeysError::BadScopes(_))
         ));
         assert_ne!(create_key(&path, "other", "admin").unwrap(), secret);
+    }
+
+    #[test]
+    fn keys_are_listed_with_creation_times_and_revoked_by_id_keeping_permissions() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "# clients\nold-plain-key\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let crm = create_key(&path, "crm", "score").unwrap();
+        let ops = create_key(&path, "ops", "admin").unwrap();
+        let listed = list_keys(&path).unwrap();
+        let ids: Vec<_> = listed.iter().map(|l| (&*l.key.id, l.line)).collect();
+        assert_eq!(ids, [("line2", 2), ("crm", 3), ("ops", 4)]);
+        assert!(listed[0].created.is_none());
+        let created = listed[1].created.as_deref().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+            "{created}"
+        );
+
+        let revoked = revoke_key(&path, "crm").unwrap();
+        assert_eq!((&*revoked.key.id, revoked.line), ("crm", 3));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# clients\nold-plain-key\nops:admin:"),
+            "{text}"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let ring = KeyRing::new(read_keys(&path).unwrap());
+        assert!(ring.find(&crm).is_none() && ring.find(&ops).is_some());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+
+        let unknown = revoke_key(&path, "crm").unwrap_err().to_string();
+        assert!(
+            unknown.contains("\"crm\"") && unknown.contains("line2, ops"),
+            "{unknown}"
+        );
+        revoke_key(&path, "line2").unwrap();
+        let last = revoke_key(&path, "ops").unwrap_err();
+        assert!(matches!(last, KeysError::LastKey { .. }), "{last}");
+        assert_eq!(read_keys(&path).unwrap().len(), 1);
     }
 
     #[test]

@@ -41,6 +41,30 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter with `buckets` buckets, bucket `i` carrying the state of this one's
+    /// `before(i)` (a key that stays keeps its tokens) or starting full.
+    pub fn rekeyed(
+        &self,
+        buckets: usize,
+        before: impl Fn(usize) -> Option<usize>,
+        now: Instant,
+    ) -> Self {
+        let full = Bucket {
+            tokens: self.limit.burst,
+            last: now,
+        };
+        let carried = |i: usize| {
+            let old = before(i).and_then(|j| self.buckets.get(j))?;
+            Some(*old.lock().unwrap_or_else(|e| e.into_inner()))
+        };
+        RateLimiter {
+            limit: self.limit,
+            buckets: (0..buckets)
+                .map(|i| Mutex::new(carried(i).unwrap_or(full)))
+                .collect(),
+        }
+    }
+
     fn with_bucket<T>(&self, key: usize, now: Instant, f: impl FnOnce(&mut Bucket) -> T) -> T {
         let Some(bucket) = self.buckets.get(key) else {
             // A key index beyond the table is a bug; it is not rate-limited rather than refused.
@@ -212,6 +236,23 @@ mod tests {
         let wait = limiter.admit(0, t0).unwrap_err();
         assert!((wait.as_secs_f64() - 16.0 / 5.0).abs() < 1e-9, "{wait:?}");
         assert!(limiter.admit(0, t0 + Duration::from_secs_f64(3.2)).is_ok());
+    }
+
+    #[test]
+    fn rekeyed_buckets_keep_their_debt_and_new_ones_start_full() {
+        let t0 = Instant::now();
+        let limit = RateLimit {
+            rate: 1.0,
+            burst: 2.0,
+        };
+        let limiter = RateLimiter::new(limit, 2, t0);
+        limiter.admit(1, t0).unwrap();
+        limiter.charge(1, 5, t0);
+        // Old bucket 1 is now bucket 0; bucket 1 is a new key.
+        let rekeyed = limiter.rekeyed(2, |i| (i == 0).then_some(1), t0);
+        assert!(rekeyed.admit(0, t0).is_err(), "the debt stays");
+        assert!(rekeyed.admit(1, t0).is_ok() && rekeyed.admit(1, t0).is_ok());
+        assert!(rekeyed.admit(1, t0).is_err());
     }
 
     #[test]

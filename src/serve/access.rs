@@ -6,15 +6,18 @@
 use super::error::{ApiError, Code};
 use super::state::AppState;
 use crate::access::audit::{AuditEvent, AuditLog, Subjects};
-use crate::access::limits::{Lockout, RateLimiter};
-use crate::access::{KeyRing, Scope};
+use crate::access::limits::{Lockout, RateLimit, RateLimiter};
+use crate::access::proxy::TrustedProxies;
+use crate::access::{Key, KeyRing, KeysError, Scope};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use arc_swap::ArcSwap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// What a route needs.
@@ -69,6 +72,7 @@ pub const ROUTES: &[RouteAccess] = &[
     route("POST", "/v1/admin/reload", ADMIN, true),
     route("POST", "/v1/admin/promote", ADMIN, true),
     route("POST", "/v1/admin/rollback", ADMIN, true),
+    route("POST", "/v1/admin/keys/reload", ADMIN, true),
     route("GET", "/healthz", Public, false),
     route("GET", "/readyz", Public, false),
     route("GET", "/metrics", Public, false),
@@ -79,27 +83,106 @@ fn lookup(pattern: &str) -> Option<&'static RouteAccess> {
     ROUTES.iter().find(|r| r.pattern == pattern)
 }
 
-/// The server's access settings, built once at start.
-pub struct Access {
+/// The keys in force and their rate buckets: a keys reload swaps both at once, so a
+/// bucket index always means the key it was made for.
+pub struct Keyed {
     /// API keys, then the admin token (id `admin-token`, scope `admin`).
     pub keys: KeyRing,
-    /// No API keys configured: every route but the admin ones is open (loopback only).
-    pub open: bool,
     pub rate: Option<RateLimiter>,
-    pub lockout: Lockout,
-    pub audit: Option<AuditLog>,
 }
 
-impl Access {
+impl Keyed {
     /// The bucket of callers without a key (an open server).
     fn anonymous(&self) -> usize {
         self.keys.len()
     }
+}
 
-    /// Buckets needed by a rate limiter for these keys.
-    pub fn buckets(keys: &KeyRing) -> usize {
-        keys.len() + 1
+/// The server's access settings, built at start; the keys can be reloaded.
+pub struct Access {
+    keyed: ArcSwap<Keyed>,
+    /// No API keys configured: every route but the admin ones is open (loopback only).
+    pub open: bool,
+    pub lockout: Lockout,
+    pub audit: Option<AuditLog>,
+    /// Proxies whose forwarding header names the client (`--trusted-proxy`).
+    pub proxies: TrustedProxies,
+    /// The file the API keys were read from (what a keys reload reads again).
+    pub keys_file: Option<PathBuf>,
+    admin_token: Option<Key>,
+    rate_limit: Option<RateLimit>,
+    reloading: Mutex<()>,
+}
+
+/// Why a keys reload kept the keys in force.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysReloadError {
+    #[error("the server was started without --api-keys-file; there is no keys file to reload")]
+    NoKeysFile,
+    #[error("{0}; the keys in force are kept")]
+    Refused(#[from] KeysError),
+}
+
+impl Access {
+    pub fn new(api_keys: Vec<Key>, admin_token: Option<Key>, lockout: Lockout) -> Self {
+        let open = api_keys.is_empty();
+        Access {
+            keyed: ArcSwap::from_pointee(Keyed {
+                keys: ring(api_keys, &admin_token),
+                rate: None,
+            }),
+            open,
+            lockout,
+            audit: None,
+            proxies: TrustedProxies::default(),
+            keys_file: None,
+            admin_token,
+            rate_limit: None,
+            reloading: Mutex::new(()),
+        }
     }
+
+    /// The keys in force (one load per request: a reload never changes them midway).
+    pub fn keyed(&self) -> Arc<Keyed> {
+        self.keyed.load_full()
+    }
+
+    /// Limit every key (and the anonymous caller) to `limit`.
+    pub fn limit_rate(&mut self, limit: RateLimit, now: Instant) {
+        self.rate_limit = Some(limit);
+        let keys = self.keyed().keys.clone();
+        let rate = Some(RateLimiter::new(limit, keys.len() + 1, now));
+        self.keyed = ArcSwap::from_pointee(Keyed { keys, rate });
+    }
+
+    /// Read the keys file again and put its keys in force, or keep the old ones and say
+    /// why. Buckets of keys that stay (by id) keep their tokens, so a reload does not
+    /// refill a key that is over its limit. Returns the number of API keys now in force.
+    pub fn reload_keys(&self) -> Result<usize, KeysReloadError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let path = self.keys_file.as_ref().ok_or(KeysReloadError::NoKeysFile)?;
+        let api_keys = crate::access::keys::read_keys(path)?;
+        let count = api_keys.len();
+        let keys = ring(api_keys, &self.admin_token);
+        let old = self.keyed();
+        let rate = self.rate_limit.map(|limit| {
+            let now = Instant::now();
+            let before = |i: usize| match keys.get(i) {
+                Some(key) => old.keys.position(&key.id),
+                None => Some(old.anonymous()),
+            };
+            match &old.rate {
+                Some(rate) => rate.rekeyed(keys.len() + 1, before, now),
+                None => RateLimiter::new(limit, keys.len() + 1, now),
+            }
+        });
+        self.keyed.store(Arc::new(Keyed { keys, rate }));
+        Ok(count)
+    }
+}
+
+fn ring(api_keys: Vec<Key>, admin_token: &Option<Key>) -> KeyRing {
+    KeyRing::new(api_keys.into_iter().chain(admin_token.clone()).collect())
 }
 
 /// A request the guard let through, and as whom. Handlers take `Authorized` / `Admin`,
@@ -108,6 +191,8 @@ impl Access {
 pub struct Granted {
     pub key_id: Option<Arc<str>>,
     key: usize,
+    /// The keys and buckets the grant was made under (a batch's items are charged there).
+    keyed: Arc<Keyed>,
     /// Whether handlers should say whose data they touched (audit or rate limits on).
     noting: bool,
 }
@@ -162,6 +247,20 @@ impl Refusal {
     }
 }
 
+/// The client's address: the peer's, or what a trusted proxy says it is.
+fn client_address(req: &ServiceRequest, proxies: Option<&TrustedProxies>) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let Some(proxies) = proxies.filter(|p| p.trusts(peer)) else {
+        return Some(peer);
+    };
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all(proxies.header.name())
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Some(proxies.client(peer, &lines))
+}
+
 fn bearer(req: &ServiceRequest) -> Option<&str> {
     req.headers()
         .get(actix_web::http::header::AUTHORIZATION)?
@@ -174,6 +273,7 @@ fn bearer(req: &ServiceRequest) -> Option<&str> {
 /// Decide a request that needs `scope`: the grant, or the answer refusing it.
 fn decide(
     access: &Access,
+    keyed: &Arc<Keyed>,
     scope: Scope,
     given: Option<&str>,
     client: Option<IpAddr>,
@@ -188,20 +288,22 @@ fn decide(
     }
     let admin = scope == Scope::Admin;
     // An open server without any key hashes nothing.
+    let keys = &keyed.keys;
     let found = given
-        .filter(|_| !access.keys.is_empty())
-        .and_then(|g| access.keys.find(g));
-    let noting = access.audit.is_some() || access.rate.is_some();
+        .filter(|_| !keys.is_empty())
+        .and_then(|g| keys.find(g));
+    let noting = access.audit.is_some() || keyed.rate.is_some();
     let grant = |key: usize| Granted {
-        key_id: access.keys.get(key).map(|k| k.id.clone()),
+        key_id: keys.get(key).map(|k| k.id.clone()),
         key,
+        keyed: keyed.clone(),
         noting,
     };
     match found {
-        Some(i) if access.keys.get(i).is_some_and(|k| k.scopes.contains(scope)) => Ok(grant(i)),
-        _ if access.open && !admin => Ok(grant(access.anonymous())),
+        Some(i) if keys.get(i).is_some_and(|k| k.scopes.contains(scope)) => Ok(grant(i)),
+        _ if access.open && !admin => Ok(grant(keyed.anonymous())),
         Some(i) => {
-            let id = access.keys.get(i).map_or("", |k| &*k.id);
+            let id = keys.get(i).map_or("", |k| &*k.id);
             let code = if admin {
                 Code::AdminForbidden
             } else {
@@ -213,7 +315,7 @@ fn decide(
                 None,
             ))
         }
-        None if admin && !access.keys.grants(Scope::Admin) => Err(refuse(
+        None if admin && !keys.grants(Scope::Admin) => Err(refuse(
             Code::AdminForbidden,
             "admin routes are disabled: no admin token is configured \
              (--admin-token-file) and no key has scope `admin`; SIGHUP reloads the bundle",
@@ -254,51 +356,49 @@ where
     let pattern = req.match_pattern();
     let route = pattern.as_deref().map(lookup);
     let now = Instant::now();
-    let client = req.peer_addr().map(|a| a.ip());
-    let decision = match (&state, route) {
-        // No route matched: the not-found handler answers.
-        (_, None) => Ok(None),
-        (None, _) => Err(refuse(Code::Internal, "application state is missing", None)),
-        (Some(_), Some(None)) => Err(refuse(
-            Code::InsufficientScope,
-            format!(
-                "route {} has no scope in the access table; refused",
-                pattern.as_deref().unwrap_or_default()
-            ),
-            None,
-        )),
-        (Some(_), Some(Some(r))) if r.need == Public => Ok(None),
-        (Some(state), Some(Some(r))) => {
-            let Need::Scope(scope) = r.need else {
-                unreachable!("public routes are let through above")
-            };
-            let access = &state.access;
-            decide(access, scope, bearer(&req), client, now).and_then(|granted| {
-                match access
-                    .rate
-                    .as_ref()
-                    .map(|rate| rate.admit(granted.key, now))
-                {
-                    Some(Err(wait)) => Err(refuse(
-                        Code::RateLimited,
-                        format!(
-                            "over this key's rate limit; retry in {:.1} s",
-                            wait.as_secs_f64()
-                        ),
-                        Some(wait),
-                    )),
-                    _ => Ok(Some(granted)),
-                }
-            })
-        }
-    };
+    let client = client_address(&req, state.as_ref().map(|s| &s.access.proxies));
+    let decision =
+        match (&state, route) {
+            // No route matched: the not-found handler answers.
+            (_, None) => Ok(None),
+            (None, _) => Err(refuse(Code::Internal, "application state is missing", None)),
+            (Some(_), Some(None)) => Err(refuse(
+                Code::InsufficientScope,
+                format!(
+                    "route {} has no scope in the access table; refused",
+                    pattern.as_deref().unwrap_or_default()
+                ),
+                None,
+            )),
+            (Some(_), Some(Some(r))) if r.need == Public => Ok(None),
+            (Some(state), Some(Some(r))) => {
+                let Need::Scope(scope) = r.need else {
+                    unreachable!("public routes are let through above")
+                };
+                let access = &state.access;
+                let keyed = access.keyed();
+                decide(access, &keyed, scope, bearer(&req), client, now).and_then(|granted| {
+                    match keyed.rate.as_ref().map(|rate| rate.admit(granted.key, now)) {
+                        Some(Err(wait)) => Err(refuse(
+                            Code::RateLimited,
+                            format!(
+                                "over this key's rate limit; retry in {:.1} s",
+                                wait.as_secs_f64()
+                            ),
+                            Some(wait),
+                        )),
+                        _ => Ok(Some(granted)),
+                    }
+                })
+            }
+        };
     let audited = route.flatten().filter(|r| r.audited);
     let audit = audited.and(state.clone());
     let who = match &decision {
         Ok(granted) => granted.as_ref().and_then(|g| g.key_id.clone()),
         // Who was refused (a valid key without the scope, or over its limit).
         Err(_) => audit.as_ref().and_then(|state| {
-            let keys = &state.access.keys;
+            let keys = &state.access.keyed().keys;
             Some(keys.get(keys.find(bearer(&req)?)?)?.id.clone())
         }),
     };
@@ -336,15 +436,16 @@ fn after<B>(
     let access = &state.access;
     let seen = response.request().extensions_mut().remove::<Seen>();
     if let (
-        Some(rate),
         Some(g),
         Some(Seen {
             subjects: Subjects::Count { customers },
             ..
         }),
-    ) = (&access.rate, &granted, &seen)
+    ) = (&granted, &seen)
     {
-        rate.charge(g.key, customers.saturating_sub(1), Instant::now());
+        if let Some(rate) = &g.keyed.rate {
+            rate.charge(g.key, customers.saturating_sub(1), Instant::now());
+        }
     }
     let Some(audit) = &access.audit else {
         return;
@@ -363,4 +464,36 @@ fn after<B>(
         subjects,
         status: response.status().as_u16(),
     });
+}
+
+/// Read the keys file again (`keys revoke` / `keys create` take effect without a restart);
+/// a file that cannot be read keeps the keys in force and answers why.
+#[utoipa::path(post, path = "/v1/admin/keys/reload",
+    responses((status = 200, body = KeysReloadAnswer), (status = 409, body = ApiError),
+              (status = 403, body = ApiError)))]
+#[actix_web::post("/v1/admin/keys/reload")]
+pub async fn reload_keys(
+    _: super::state::Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let outcome = web::block(move || state.access.reload_keys())
+        .await
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+    match outcome {
+        Ok(keys) => {
+            tracing::info!(keys, "API keys reloaded");
+            Ok(HttpResponse::Ok().json(KeysReloadAnswer { keys }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "API keys not reloaded");
+            Err(ApiError::new(Code::KeysRefused, e.to_string()))
+        }
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct KeysReloadAnswer {
+    /// API keys in force now (the admin token not counted).
+    pub keys: usize,
 }

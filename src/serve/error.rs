@@ -26,6 +26,8 @@ pub enum Code {
     /// The address sent too many invalid keys (with `Retry-After`).
     LockedOut,
     BundleRefused,
+    /// A keys reload kept the keys in force (unreadable or invalid keys file).
+    KeysRefused,
     NotFound,
     StoreUnavailable,
     Internal,
@@ -42,7 +44,7 @@ impl Code {
             Code::MissingApiKey | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Code::AdminForbidden | Code::InsufficientScope => StatusCode::FORBIDDEN,
             Code::RateLimited | Code::LockedOut => StatusCode::TOO_MANY_REQUESTS,
-            Code::BundleRefused => StatusCode::CONFLICT,
+            Code::BundleRefused | Code::KeysRefused => StatusCode::CONFLICT,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,

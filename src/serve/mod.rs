@@ -65,6 +65,8 @@ pub struct AccessOptions {
     pub lockout: crate::access::limits::LockoutPolicy,
     pub audit_log: Option<PathBuf>,
     pub audit_max_bytes: u64,
+    /// Peers whose forwarding header names the client.
+    pub proxies: crate::access::proxy::TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +200,7 @@ pub fn app(
         .service(routes::reload)
         .service(lifecycle::promote)
         .service(lifecycle::rollback)
+        .service(access::reload_keys)
         .service(routes::monitoring)
         .service(outcomes::post_outcomes)
         .service(outcomes::campaign)
@@ -246,7 +249,8 @@ fn observe<B>(state: &AppState, res: &ServiceResponse<B>, started: Instant, requ
     );
 }
 
-/// Serve until SIGTERM/SIGINT (in-flight requests finish); SIGHUP reloads the bundle.
+/// Serve until SIGTERM/SIGINT (in-flight requests finish); SIGHUP reloads the bundle and
+/// the keys file.
 pub fn run(options: ServeOptions) -> Result<(), ServeError> {
     let credentials = credentials(&options)?;
     let bundle = load_or_train(&options.models)?;
@@ -265,6 +269,7 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         crate::decisions::Decider::new(actions.clone(), &state.scorer())?;
         state.actions = Some(std::sync::Arc::new(actions));
     }
+    state.access.keys_file = options.api_keys_file.clone();
     let limits_note = access_controls(&mut state, &options.access)?;
     if let Some(shadowing) = &options.shadow {
         let shadow = start_shadow(&state, &options.models, shadowing)?;
@@ -325,10 +330,10 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
 fn access_controls(state: &mut AppState, options: &AccessOptions) -> Result<String, ServeError> {
     let access = &mut state.access;
     access.lockout = crate::access::limits::Lockout::new(options.lockout);
-    access.rate = options.rate_limit.map(|limit| {
-        let buckets = access::Access::buckets(&access.keys);
-        crate::access::limits::RateLimiter::new(limit, buckets, Instant::now())
-    });
+    access.proxies = options.proxies.clone();
+    if let Some(limit) = options.rate_limit {
+        access.limit_rate(limit, Instant::now());
+    }
     if let Some(path) = &options.audit_log {
         let failures = state.metrics.audit_failures.clone();
         access.audit = Some(crate::access::audit::AuditLog::start(
@@ -354,6 +359,13 @@ fn access_controls(state: &mut AppState, options: &AccessOptions) -> Result<Stri
     }
     if let Some(path) = &options.audit_log {
         notes.push(format!("audit log {}", path.display()));
+    }
+    if !options.proxies.ranges.is_empty() {
+        notes.push(format!(
+            "client address from {} of {} trusted proxy range(s)",
+            options.proxies.header.name(),
+            options.proxies.ranges.len()
+        ));
     }
     Ok(match notes.is_empty() {
         true => "no rate limit, no lock-out, no audit log".into(),
@@ -409,7 +421,16 @@ async fn reload_on_hangup(state: web::Data<AppState>) {
     };
     while hangups.recv().await.is_some() {
         let state = state.clone();
-        let _ = web::block(move || state.reload()).await;
+        let _ = web::block(move || {
+            let _ = state.reload();
+            if state.access.keys_file.is_some() {
+                match state.access.reload_keys() {
+                    Ok(keys) => tracing::info!(keys, "API keys reloaded (SIGHUP)"),
+                    Err(e) => tracing::warn!(error = %e, "API keys not reloaded (SIGHUP)"),
+                }
+            }
+        })
+        .await;
     }
 }
 

@@ -91,6 +91,15 @@ impl Credentials {
                 .collect(),
         )
     }
+
+    /// The access settings these credentials start with (no rate limit, default lock-out).
+    pub fn access(&self) -> Access {
+        Access::new(
+            self.api_keys.clone(),
+            self.admin_token.clone(),
+            Lockout::new(LockoutPolicy::default()),
+        )
+    }
 }
 
 pub struct AppState {
@@ -100,7 +109,6 @@ pub struct AppState {
     pub monitoring: Monitoring,
     pub models: PathBuf,
     pub metrics: Metrics,
-    pub credentials: Credentials,
     /// Keys, rate limits, lock-out and the audit trail (`serve::access`).
     pub access: Access,
     pub limits: Limits,
@@ -129,14 +137,7 @@ impl AppState {
             scorer: ArcSwap::from_pointee(scorer),
             models,
             metrics,
-            access: Access {
-                keys: credentials.ring(),
-                open: credentials.api_key_count() == 0,
-                rate: None,
-                lockout: Lockout::new(LockoutPolicy::default()),
-                audit: None,
-            },
-            credentials,
+            access: credentials.access(),
             limits,
             shadow: None,
             outcomes: None,
