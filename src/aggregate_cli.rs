@@ -99,6 +99,15 @@ fn write_table(
         transactions::write_customer_rows(table, id_column, &mut sink, header).map_err(error)?;
         return sink.flush().map_err(error);
     }
+    if crate::batch::is_special_file(output) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(output)
+            .map_err(error)?;
+        let mut sink = std::io::BufWriter::new(file);
+        transactions::write_customer_rows(table, id_column, &mut sink, header).map_err(error)?;
+        return sink.flush().map_err(error);
+    }
     let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

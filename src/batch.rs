@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fmt;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -1160,8 +1160,14 @@ impl<'s> Writer<'s> {
     }
 }
 
-/// A destination written in full before it appears: a temp file renamed at the end, or
-/// standard output.
+/// A device, pipe or socket (`/dev/null`, a named pipe): written in place, because
+/// renaming a finished file over it would replace it.
+pub(crate) fn is_special_file(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// A destination written in full before it appears: a temp file renamed at the end, a
+/// device or pipe written in place, or standard output.
 struct Output {
     target: Stream,
     writer: BufWriter<Box<dyn Write + Send>>,
@@ -1172,6 +1178,16 @@ impl Output {
     fn create(target: &Stream) -> Result<Self, BatchError> {
         let (sink, temp): (Box<dyn Write + Send>, _) = match target {
             Stream::Std => (Box::new(std::io::stdout()), None),
+            Stream::File(path) if is_special_file(path) => {
+                let file = fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|source| BatchError::Write {
+                        path: path.clone(),
+                        source,
+                    })?;
+                (Box::new(file), None)
+            }
             Stream::File(path) => {
                 let dir = match path.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,

@@ -348,3 +348,41 @@ fn header_less_flags_are_checked() {
     ]);
     assert_fails_with(&out, &["JSON Lines input names its fields"]);
 }
+
+/// `--output` naming a named pipe (as `/dev/null` names a device) writes into it: a
+/// finished temp file renamed over it would replace the pipe with a plain file.
+#[test]
+fn an_output_that_is_a_pipe_is_written_in_place_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    assert!(train_small(&models).status.success());
+    let pipe = dir.path().join("scored.pipe");
+    let made = Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let (sender, received) = std::sync::mpsc::channel();
+    let reading = pipe.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(std::fs::read(&reading));
+    });
+    let out = run(&[
+        "score",
+        "--input",
+        fixture("telco_400.csv").to_str().unwrap(),
+        "--output",
+        pipe.to_str().unwrap(),
+        "--models",
+        models.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = received
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the scored rows arrive through the pipe")
+        .unwrap();
+    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 401);
+    let kind = std::fs::metadata(&pipe).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe is still a pipe");
+}

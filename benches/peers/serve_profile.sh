@@ -4,6 +4,8 @@
 # default 2000), each a different telco customer, over one keep-alive connection. Instruction counts are repeatable where timings on a shared machine are not.
 # Prints instructions per request in total and inclusive for the parts of the request
 # (functions matched by name; a part inlined into its caller shows under the caller).
+# BATCH=N sends N records a request to POST /v1/score/batch instead (figures per record),
+# and profiles the batch CLI (`custscore score`) on the same records for comparison.
 # ACCESS=on turns on what benches/access_cost.sh calls "on": ten scoped keys (the
 # client sends one), an audit log and a rate limit far above the load; ACCESS=off (the
 # default) runs without keys, audit or limits. SERVE_FLAGS adds more `serve` flags.
@@ -12,6 +14,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 REQUESTS="${REQUESTS:-2000}"
+BATCH="${BATCH:-1}"
 cd "$REPO"
 BIN="${1:-target/release/custscore}"
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
@@ -45,15 +48,22 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18479/healthz && break; sleep 0.5; done
 callgrind_control -i on "$SERVER" >/dev/null 2>&1
 # A fixed number of requests, one connection (wrk stops only at the end of -d).
-python3 - "$BODIES" "$REQUESTS" "$KEY" <<'PY'
+python3 - "$BODIES" "$REQUESTS" "$KEY" "$BATCH" <<'PY'
 import http.client, sys
 bodies = [l for l in open(sys.argv[1]).read().splitlines() if l]
+batch = int(sys.argv[4])
 conn = http.client.HTTPConnection("127.0.0.1", 18479)
 headers = {"content-type": "application/json"}
 if sys.argv[3]:
     headers["authorization"] = "Bearer " + sys.argv[3]
 for i in range(int(sys.argv[2])):
-    conn.request("POST", "/v1/score", bodies[i % len(bodies)], headers)
+    if batch == 1:
+        path, body = "/v1/score", bodies[i % len(bodies)]
+    else:
+        start = i * batch
+        path = "/v1/score/batch"
+        body = "[" + ",".join(bodies[(start + j) % len(bodies)] for j in range(batch)) + "]"
+    conn.request("POST", path, body, headers)
     answer = conn.getresponse()
     answer.read()
     assert answer.status == 200, answer.status
@@ -64,7 +74,8 @@ DUMP="$PROFILE"
 ANNOTATED="$OUT/callgrind.serve.$ACCESS.txt"
 callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
-echo "requests: $REQUESTS; instructions counted: $total; per request: $(( total / REQUESTS ))"
+RECORDS=$(( REQUESTS * BATCH ))
+echo "requests: $REQUESTS of $BATCH record(s); instructions counted: $total; per record: $(( total / RECORDS ))"
 # part | function name patterns (inclusive cost; the largest match of each pattern, added)
 parts=(
     "HTTP request parse (actix-http decode)|as actix_http::h1::decoder::MessageType>::decode"
@@ -87,7 +98,7 @@ parts=(
     "audit thread: JSON line|access::audit::AuditEvent::to_line|access::audit::Compact"
     "audit thread: write + flush|access::audit::Writer::write"
 )
-printf "%-36s %12s\n" part "instr/request"
+printf "%-36s %12s\n" part "instr/record"
 for part in "${parts[@]}"; do
     name="${part%%|*}"; patterns="${part#*|}"
     cost=0
@@ -96,6 +107,30 @@ for part in "${parts[@]}"; do
         c=$(grep -F -- "$p" "$ANNOTATED" | head -n 1 | awk '{ gsub(",", "", $1); print $1 }' || true)
         [ -n "$c" ] && cost=$(( cost + c ))
     done
-    printf "%-36s %12d\n" "$name" $(( cost / REQUESTS ))
+    printf "%-36s %12d\n" "$name" $(( cost / RECORDS ))
 done
 echo "top functions by inclusive cost: $ANNOTATED"
+
+if [ "$BATCH" -gt 1 ]; then
+    # The batch CLI on the same records: the bodies' customers as a CSV, scored once.
+    CSV="$OUT/profile_batch_records.csv"
+    python3 - "$BODIES" "$RECORDS" "$CSV" <<'PY'
+import csv, json, sys
+bodies = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [bodies[i % len(bodies)] for i in range(int(sys.argv[2]))]
+with open(sys.argv[3], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    w.writerows(rows)
+PY
+    # Loading the bundle is not per record: count a one-record run too and take the
+    # difference, as the server side counts only while requests are answered.
+    head -n 2 "$CSV" > "$CSV.one"
+    cli_instructions() {
+        valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.score_cli.out" \
+            "$BIN" score --models "$MODELS" --input "$1" --output "$OUT/profile_scored.csv" >/dev/null 2>&1
+        callgrind_annotate "$OUT/callgrind.score_cli.out" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+    }
+    cli_all=$(cli_instructions "$CSV"); cli_one=$(cli_instructions "$CSV.one")
+    echo "batch CLI on the same records: $(( (cli_all - cli_one) / (RECORDS - 1) )) instructions per record"
+fi

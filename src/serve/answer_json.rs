@@ -4,6 +4,7 @@
 //! once per bundle ([`Scorer::json_texts`]); only the id, the reason texts and short
 //! fixed words are escaped per answer, and the reasons are built in one buffer.
 
+use super::json_text::plain_len;
 use crate::models::classifier::explain::push_reason;
 use crate::models::classifier::RiskScore;
 use crate::score::{JsonTexts, Scored, Scorer};
@@ -16,7 +17,7 @@ type Written = Result<(), serde_json::Error>;
 pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Scored) -> Written {
     let texts = scorer.json_texts();
     out.extend_from_slice(b"{\"id\":");
-    json(out, id)?;
+    json_str(out, id)?;
     out.extend_from_slice(b",\"segment\":{\"id\":");
     json(out, &scored.segment)?;
     out.extend_from_slice(b",\"name\":");
@@ -59,6 +60,19 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
 
 fn json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Written {
     serde_json::to_writer(out, value)
+}
+
+/// A string as serde_json writes it; texts with nothing to escape (nearly all) are
+/// copied between quotes without serde's writer.
+fn json_str(out: &mut Vec<u8>, text: &str) -> Written {
+    if plain_len(text.as_bytes()) < text.len() {
+        return json(out, text);
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+    Ok(())
 }
 
 fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &Scored) -> Written {
@@ -105,7 +119,7 @@ fn write_propensities(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored) -> Wr
         out.extend_from_slice(b":{\"probability\":");
         json(out, &risk.probability)?;
         out.extend_from_slice(b",\"band\":");
-        json(out, risk.band)?;
+        json_str(out, risk.band)?;
         out.extend_from_slice(b",");
         write_reasons(out, scorer, scored, risk)?;
         out.push(b'}');
@@ -118,14 +132,14 @@ fn write_propensities(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored) -> Wr
 fn write_reasons(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored, risk: &RiskScore) -> Written {
     out.extend_from_slice(b"\"reasons\":[");
     let encoder = &scorer.bundle().encoder;
-    let mut text = String::new();
+    let mut text = String::with_capacity(64);
     for (i, reason) in risk.reasons.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         text.clear();
         push_reason(&mut text, encoder, reason, scored.values().get(reason.0));
-        json(out, text.as_str())?;
+        json_str(out, &text)?;
     }
     out.push(b']');
     Ok(())
@@ -140,7 +154,7 @@ fn write_retention(
     out.extend_from_slice(b"{\"probability\":");
     json(out, &risk.probability)?;
     out.extend_from_slice(b",\"band\":");
-    json(out, risk.band)?;
+    json_str(out, risk.band)?;
     out.push(b',');
     write_reasons(out, scorer, scored, risk)?;
     out.extend_from_slice(b",\"clv\":");

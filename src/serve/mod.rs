@@ -6,6 +6,7 @@ mod answer_json;
 mod decisions;
 pub mod error;
 mod events_body;
+mod json_text;
 mod lifecycle;
 mod metrics;
 mod openapi;

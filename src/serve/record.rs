@@ -16,6 +16,8 @@ use serde_json::{Number, Value as Json};
 use std::borrow::Cow;
 use std::fmt;
 
+mod flat;
+
 /// Fields that make a record a campaign contact: such records are read through the JSON
 /// tree, where the campaign rules live.
 const CAMPAIGN_FIELDS: [&str; 2] = ["campaign", "control_share"];
@@ -25,8 +27,11 @@ pub fn read_record<'a>(
     fields: &impl Fields,
     body: &'a [u8],
 ) -> Result<Option<RawRecord<'a>>, ApiError> {
-    let shape = parse(body, RecordSeed { fields })?;
-    shape.into_record(fields, "").transpose()
+    let shape = match flat::record(fields, body) {
+        Some(shape) => shape,
+        None => parse(body, RecordSeed { fields })?,
+    };
+    shape.into_record(fields, ItemPath::Body).transpose()
 }
 
 /// One batch body: a JSON array of at most `limit` records, each read or refused on its
@@ -37,7 +42,11 @@ pub fn read_batch<'a>(
     body: &'a [u8],
     limit: usize,
 ) -> Result<Option<Vec<Result<RawRecord<'a>, ApiError>>>, ApiError> {
-    let Batch::Records(shapes) = parse(body, BatchSeed { fields })? else {
+    let read = match flat::batch(fields, body) {
+        Some(shapes) => Batch::Records(shapes),
+        None => parse(body, BatchSeed { fields })?,
+    };
+    let Batch::Records(shapes) = read else {
         return Err(ApiError::field(
             Code::InvalidJson,
             "body",
@@ -53,7 +62,7 @@ pub fn read_batch<'a>(
     }
     let mut records = Vec::with_capacity(shapes.len());
     for (index, shape) in shapes.into_iter().enumerate() {
-        match shape.into_record(fields, &format!("[{index}].")) {
+        match shape.into_record(fields, ItemPath::Item(index)) {
             Some(record) => records.push(record),
             None => return Ok(None),
         }
@@ -66,6 +75,23 @@ fn parse<'a, T>(body: &'a [u8], seed: impl DeserializeSeed<'a, Value = T>) -> Re
     let value = seed.deserialize(&mut de).map_err(json_syntax)?;
     de.end().map_err(json_syntax)?;
     Ok(value)
+}
+
+/// Where a record sits, for the field names in its errors (`[2].tenure`); written only
+/// when there is an error to name.
+#[derive(Clone, Copy)]
+pub enum ItemPath {
+    Body,
+    Item(usize),
+}
+
+impl fmt::Display for ItemPath {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            ItemPath::Body => Ok(()),
+            ItemPath::Item(index) => write!(f, "[{index}]."),
+        }
+    }
 }
 
 /// One JSON value as a record field sees it.
@@ -99,10 +125,10 @@ impl<'a> Shape<'a> {
     fn into_record(
         self,
         fields: &impl Fields,
-        path: &str,
+        path: ItemPath,
     ) -> Option<Result<RawRecord<'a>, ApiError>> {
         match self {
-            Shape::NotObject(kind) => Some(Err(not_an_object(path, kind))),
+            Shape::NotObject(kind) => Some(Err(not_an_object(&path.to_string(), kind))),
             Shape::Object { campaign: true, .. } => None,
             Shape::Object { slots, id, .. } => Some(checked(fields, slots, id, path)),
         }
@@ -114,16 +140,17 @@ fn checked<'a>(
     fields: &impl Fields,
     slots: Vec<Slot<'a>>,
     id: Scalar<'a>,
-    path: &str,
+    path: ItemPath,
 ) -> Result<RawRecord<'a>, ApiError> {
+    let path = || path.to_string();
     let mut values = Vec::with_capacity(slots.len());
     for (at, slot) in slots.into_iter().enumerate() {
         match slot {
             Slot::Value(v) => values.push(v),
             Slot::Bad(Scalar::Other(kind)) => {
-                return Err(bad_value(path, fields.input_name(at), kind))
+                return Err(bad_value(&path(), fields.input_name(at), kind))
             }
-            Slot::Bad(_) => return Err(out_of_range(path, fields.input_name(at))),
+            Slot::Bad(_) => return Err(out_of_range(&path(), fields.input_name(at))),
         }
     }
     let id = match id {
@@ -132,10 +159,59 @@ fn checked<'a>(
         Scalar::Number(n) => Some(Cow::Owned(n.to_string())),
         Scalar::Other(kind) => {
             let column = fields.id_column().unwrap_or_default();
-            return Err(id_error(path, column, kind));
+            return Err(id_error(&path(), column, kind));
         }
     };
     Ok(RawRecord { id, values })
+}
+
+/// A record's fields as they are read: each input's slot, the id, and whether a
+/// campaign is named. Both readers (serde's and [`flat`]) place fields through it.
+struct FieldsSeen<'de, 'f, F> {
+    fields: &'f F,
+    slots: Vec<Slot<'de>>,
+    id: Scalar<'de>,
+    campaign: bool,
+    /// Bodies usually list fields in input order: look from just after the last match.
+    next: usize,
+}
+
+impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
+    fn new(fields: &'f F) -> Self {
+        FieldsSeen {
+            fields,
+            slots: (0..fields.n_inputs())
+                .map(|_| Slot::Value(Value::Missing))
+                .collect(),
+            id: Scalar::Null,
+            campaign: false,
+            next: 0,
+        }
+    }
+
+    /// One field; a name seen twice keeps its last value.
+    fn field(&mut self, name: &str, value: Scalar<'de>) {
+        self.campaign |= CAMPAIGN_FIELDS.contains(&name);
+        if self.fields.id_column() == Some(name) {
+            self.id = value.clone();
+        }
+        let n = self.slots.len();
+        if let Some(at) = (0..n)
+            .map(|k| (self.next + k) % n)
+            .find(|&at| self.fields.input_name(at) == name)
+        {
+            self.slots[at] = slot(value);
+            self.next = at + 1;
+        }
+    }
+
+    fn finish(self) -> Shape<'de> {
+        Shape::Object {
+            slots: self.slots,
+            id: self.id,
+            campaign: self.campaign,
+        }
+    }
 }
 
 struct RecordSeed<'f, F> {
@@ -158,32 +234,12 @@ impl<'de, F: Fields> Visitor<'de> for RecordSeed<'_, F> {
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Shape<'de>, M::Error> {
-        let n = self.fields.n_inputs();
-        let mut slots: Vec<Slot<'de>> = (0..n).map(|_| Slot::Value(Value::Missing)).collect();
-        let mut id = Scalar::Null;
-        let mut campaign = false;
-        // Bodies usually list fields in input order: look from just after the last match.
-        let mut next = 0;
-        let id_column = self.fields.id_column();
+        let mut seen = FieldsSeen::new(self.fields);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let value = map.next_value_seed(ScalarSeed)?;
-            campaign |= CAMPAIGN_FIELDS.contains(&key.as_ref());
-            if id_column == Some(key.as_ref()) {
-                id = value.clone();
-            }
-            if let Some(at) = (0..n)
-                .map(|k| (next + k) % n)
-                .find(|&at| self.fields.input_name(at) == key)
-            {
-                slots[at] = slot(value);
-                next = at + 1;
-            }
+            seen.field(&key, value);
         }
-        Ok(Shape::Object {
-            slots,
-            id,
-            campaign,
-        })
+        Ok(seen.finish())
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Shape<'de>, S::Error> {

@@ -161,7 +161,7 @@ pub fn raw_from_tree<'a>(
 pub fn finish_id<'a>(
     scorer: &Scorer,
     raw: Option<Cow<'a, str>>,
-    path: &str,
+    path: impl std::fmt::Display,
 ) -> Result<Cow<'a, str>, ApiError> {
     let missing = |e: ScoreError| {
         let column = scorer.id_column().unwrap_or_default();

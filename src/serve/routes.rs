@@ -6,7 +6,7 @@ use super::answer_json::write_answer;
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use super::outcomes::{campaign_of, record_contacts};
-use super::record::{read_batch, read_record};
+use super::record::{read_batch, read_record, ItemPath};
 use super::request::{
     finish_id, json_body, parse_json, parse_json_array, record_from_json, RawRecord,
 };
@@ -16,6 +16,7 @@ use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::features::Value;
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
 use crate::monitoring::{DriftReport, Window};
+use crate::numfmt;
 use crate::outcomes::contacts::{now_utc, ContactArm};
 use crate::outcomes::{Campaign, Contact};
 use crate::score::{Answer, ScoreError, Scorer, Scratch};
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::any::Any;
 use std::borrow::Cow;
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use utoipa::ToSchema;
 
@@ -34,7 +36,7 @@ use utoipa::ToSchema;
 #[schema(example = json!({"customer_id": "7590-VHVEG", "tenure": 1, "contract": "Month-to-month", "monthly_charges": 29.85, "total_charges": 29.85}))]
 pub struct CustomerRecord(#[allow(dead_code)] std::collections::HashMap<String, Json>);
 
-pub(super) fn score_error(error: ScoreError, path: &str) -> ApiError {
+pub(super) fn score_error(error: ScoreError, path: impl fmt::Display) -> ApiError {
     match error.field() {
         Some(field) => ApiError::field(
             Code::InvalidField,
@@ -73,14 +75,14 @@ fn score_value(
 /// Score a record read straight from the body (one that names no campaign) and append
 /// its answer as JSON to `out` (nothing on an error), texts borrowed from the bundle.
 /// Returns the customer's id (for the audit trail).
-fn score_raw_into(
+fn score_raw_into<'a>(
     counters: &Metrics,
     scorer: &Scorer,
     window: Option<&Window>,
-    raw: RawRecord,
-    path: &str,
+    raw: RawRecord<'a>,
+    path: impl fmt::Display + Copy,
     out: &mut Vec<u8>,
-) -> Result<String, ApiError> {
+) -> Result<Cow<'a, str>, ApiError> {
     let start = out.len();
     let written = isolated(counters, || {
         let id = finish_id(scorer, raw.id, path)?;
@@ -96,7 +98,7 @@ fn score_raw_into(
             );
         }
         write_answer(out, scorer, &id, &scored).map_err(write_error)?;
-        Ok(id.into_owned())
+        Ok(id)
     });
     if written.is_err() {
         out.truncate(start);
@@ -110,7 +112,7 @@ fn score_raw(
     scorer: &Scorer,
     window: Option<&Window>,
     raw: RawRecord,
-    path: &str,
+    path: impl fmt::Display + Copy,
 ) -> Result<Answer, ApiError> {
     isolated(counters, || {
         let id = finish_id(scorer, raw.id, path)?;
@@ -124,7 +126,7 @@ fn score_record(
     id: Cow<str>,
     values: Vec<Value>,
     campaign: Option<&Campaign>,
-    path: &str,
+    path: impl fmt::Display,
 ) -> Result<(Answer, Option<Contact>), ApiError> {
     let mut contact = None;
     let contact_id = campaign.map(|_| id.to_string());
@@ -206,7 +208,7 @@ pub async fn score_one(
             Some(raw) if shared.shadow.is_none() => {
                 let mut out = Vec::with_capacity(1024);
                 let id = score_raw_into(counters, &scorer, window.as_deref(), raw, "", &mut out)?;
-                return Ok((out, None, (id, scorer.version().to_string())));
+                return Ok((out, None, (id.into_owned(), scorer.version().to_string())));
             }
             Some(raw) => (
                 score_raw(counters, &scorer, window.as_deref(), raw, "")?,
@@ -276,10 +278,11 @@ pub enum BatchItem {
 #[derive(Serialize, ToSchema)]
 pub struct BatchAnswer {
     pub model_version: String,
-    pub scored: usize,
-    pub failed: usize,
     /// One entry per request item, in request order.
     pub results: Vec<BatchItem>,
+    // The counts come last: the answer is written as it is scored, without a copy.
+    pub scored: usize,
+    pub failed: usize,
 }
 
 /// Score many customers; an error in one item is reported for that item only.
@@ -324,34 +327,37 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSe
         return Ok(None);
     };
     let total = records.len();
-    let mut results = Vec::with_capacity(total * 1024);
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"model_version\":");
+    serde_json::to_writer(&mut out, scorer.version()).map_err(write_error)?;
+    out.extend_from_slice(b",\"results\":[");
     let mut failed = 0;
     for (index, record) in records.into_iter().enumerate() {
         if index > 0 {
-            results.push(b',');
+            out.push(b',');
         }
-        let path = format!("[{index}].");
+        if index == 1 {
+            // Answers are about as long as the first: room for all, so no copy on growth.
+            out.reserve(out.len() * total + total * 64);
+        }
+        let path = ItemPath::Item(index);
         let written = record.and_then(|raw| {
             let w = window.as_deref();
-            score_raw_into(&state.metrics, &scorer, w, raw, &path, &mut results).map(drop)
+            score_raw_into(&state.metrics, &scorer, w, raw, path, &mut out).map(drop)
         });
         if let Err(error) = written {
             failed += 1;
             let item = BatchItem::Failed { index, error };
-            serde_json::to_writer(&mut results, &item).map_err(write_error)?;
+            serde_json::to_writer(&mut out, &item).map_err(write_error)?;
         }
     }
-    let scored = total - failed;
-    let mut out = Vec::with_capacity(results.len() + 128);
-    out.extend_from_slice(b"{\"model_version\":");
-    serde_json::to_writer(&mut out, scorer.version()).map_err(write_error)?;
-    out.extend_from_slice(b",\"scored\":");
-    out.extend_from_slice(scored.to_string().as_bytes());
-    out.extend_from_slice(b",\"failed\":");
-    out.extend_from_slice(failed.to_string().as_bytes());
-    out.extend_from_slice(b",\"results\":[");
-    out.extend_from_slice(&results);
-    out.extend_from_slice(b"]}");
+    let mut counts = String::with_capacity(48);
+    counts.push_str("],\"scored\":");
+    numfmt::push_integer(&mut counts, (total - failed) as u64);
+    counts.push_str(",\"failed\":");
+    numfmt::push_integer(&mut counts, failed as u64);
+    counts.push('}');
+    out.extend_from_slice(counts.as_bytes());
     Ok(Some((out, (scorer.version().to_string(), total))))
 }
 
@@ -365,9 +371,9 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Conta
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
-                let path = format!("[{index}].");
                 let scored = record.and_then(|raw| {
-                    score_raw(&state.metrics, &scorer, window.as_deref(), raw, &path)
+                    let path = ItemPath::Item(index);
+                    score_raw(&state.metrics, &scorer, window.as_deref(), raw, path)
                 });
                 match scored {
                     Ok(answer) => BatchItem::Scored(Box::new(answer)),
