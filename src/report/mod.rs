@@ -5,6 +5,7 @@
 mod crosssell;
 mod cube;
 mod drift;
+mod lifetime;
 mod retention;
 mod svg;
 
@@ -54,6 +55,7 @@ fn extra_sections(bundle: &Bundle) -> Vec<String> {
         cube::section(bundle),
         retention::section(bundle),
         crosssell::section(bundle),
+        lifetime::sections(bundle),
     ]
     .into_iter()
     .flatten()
