@@ -140,7 +140,7 @@ answers = f"{out}/lifetime_full_ours.csv"
 text, ob, og, (ot_b, ot_g) = ours(["--transactions", log, "--customer-col", "customer_id", "--time-col", "date",
                                    "--amount-col", "amount", "--calibration-end", "1997-09-30",
                                    "--observation-end", "1998-06-30", "--unit-days", "7",
-                                   "--horizon-days", "273", "--output", answers])
+                                   "--horizon-days", "273", "--model", "bg-nbd", "--output", answers])
 tx = pd.read_csv(log, parse_dates=["date"])
 start = time.perf_counter()
 ch = calibration_and_holdout_data(tx, "customer_id", "date", calibration_period_end="1997-09-30",
