@@ -209,6 +209,10 @@ pub struct LifetimeArgs {
     /// Fit this many times and print the median fit times.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
+    /// Purchase model that answers in --output: bg-nbd, mbg-nbd or pareto-nbd (default:
+    /// the lowest holdout error, BG/NBD without a holdout period).
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Args)]

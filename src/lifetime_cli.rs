@@ -4,12 +4,12 @@
 
 use crate::cli::LifetimeArgs;
 use crate::data::transactions::{self, TransactionSpec};
-use crate::models::lifetime::holdout::holdout_table;
 use crate::models::lifetime::summary::{
-    read_summary, CustomerHistory, PurchaseDays, SummaryColumns,
+    purchase_days, read_summary, CustomerHistory, SummaryColumns,
 };
 use crate::models::lifetime::{
-    BgNbd, GammaGamma, LifetimeError, LifetimeModel, LifetimeSettings, RepeatSummary,
+    BgNbd, GammaGamma, LifetimeError, LifetimeModel, LifetimeSettings, ModifiedBgNbd, ParetoNbd,
+    RepeatSummary,
 };
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -60,27 +60,75 @@ pub fn run_lifetime(args: &LifetimeArgs) -> Result<(), LifetimeCliError> {
         (None, None) => return Err(flag("--summary", "give --summary or --transactions")),
     };
     println!("{}", input.described);
-    let bgnbd_times = timed(args.runs, || BgNbd::fit(&input.calibration))?;
-    let gamma_gamma_times = timed(args.runs, || GammaGamma::fit(&input.calibration));
-    let model = LifetimeModel::fit(&input.calibration, settings)?;
-    print!("{}", describe(&model));
-    println!(
-        "fit time, median of {} runs (one thread): BG/NBD {}, Gamma-Gamma {}",
-        args.runs,
-        show_times(&bgnbd_times),
-        gamma_gamma_times
-            .as_ref()
-            .map_or("-".to_string(), |t| show_times(t))
-    );
+    let shown = |times: Result<Vec<Duration>, LifetimeError>| {
+        times.as_ref().map_or("-".to_string(), |t| show_times(t))
+    };
+    let customers = &input.calibration;
+    let times = [
+        ("BG/NBD", shown(timed(args.runs, || BgNbd::fit(customers)))),
+        (
+            "MBG/NBD",
+            shown(timed(args.runs, || ModifiedBgNbd::fit(customers))),
+        ),
+        (
+            "Pareto/NBD",
+            shown(timed(args.runs, || ParetoNbd::fit(customers))),
+        ),
+        (
+            "Gamma-Gamma",
+            shown(timed(args.runs, || GammaGamma::fit(customers))),
+        ),
+    ];
+    let mut model = LifetimeModel::fit(customers, settings)?;
     if let Some((histories, length)) = &input.holdout {
+        model.choose_by_holdout(histories, *length);
+    }
+    if let Some(name) = &args.model {
+        model.chosen = model
+            .candidates
+            .iter()
+            .position(|c| key(c.model.name()) == *name)
+            .ok_or_else(|| {
+                flag(
+                    "--model",
+                    format!("{name:?}: expected one of bg-nbd, mbg-nbd, pareto-nbd (fitted)"),
+                )
+            })?;
+    }
+    print!("{}", describe(&model));
+    let likelihoods: Vec<String> = (model.candidates.iter())
+        .map(|c| {
+            format!(
+                "{} {:.6}",
+                c.model.name(),
+                c.model.mean_log_likelihood(customers)
+            )
+        })
+        .collect();
+    println!(
+        "mean log-likelihood per customer on the data as given: {}",
+        likelihoods.join(", ")
+    );
+    let times: Vec<String> = times
+        .iter()
+        .map(|(name, t)| format!("{name} {t}"))
+        .collect();
+    println!(
+        "fit time, median of {} runs (one thread): {}",
+        args.runs,
+        times.join(", ")
+    );
+    if let Some((_, length)) = &input.holdout {
         println!(
             "holdout: purchase days in the {:.0} days after the calibration period, per calibration frequency",
             length * args.unit_days
         );
-        print!(
-            "{}",
-            holdout_table(&model.bgnbd, histories, *length).render()
-        );
+        for c in &model.candidates {
+            if let Some(table) = &c.holdout {
+                println!("{} (holdout error {:.4})", c.model.name(), table.error());
+                print!("{}", table.render());
+            }
+        }
     }
     if let Some(path) = &args.output {
         write_answers(path, &model, &input).map_err(|source| LifetimeCliError::Write {
@@ -116,6 +164,11 @@ fn show_times(sorted: &[Duration]) -> String {
     )
 }
 
+/// `--model`'s spelling of a purchase model's name: "MBG/NBD" is mbg-nbd.
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase().replace('/', "-")
+}
+
 /// The parameters and how each fit went.
 pub fn describe(model: &LifetimeModel) -> String {
     let b = &model.bgnbd;
@@ -135,6 +188,49 @@ pub fn describe(model: &LifetimeModel) -> String {
             "  note: drop-out after a purchase is almost never seen in the calibration period (a/(a+b) = {dropout:.1e}): P(alive) is about 1 for everyone\n"
         ));
     }
+    for c in model.candidates.iter().skip(1) {
+        let p = c.model.parameters();
+        let p: Vec<String> = p
+            .iter()
+            .map(|(n, v)| format!("{n}={}", figure(*v)))
+            .collect();
+        out.push_str(&format!(
+            "{}: {} ({unit})  ({} customers, mean log-likelihood {:.6}, {} iterations)\n",
+            c.model.name(),
+            p.join(" "),
+            c.fit.customers,
+            c.fit.mean_log_likelihood,
+            c.fit.iterations
+        ));
+    }
+    let errors: Vec<String> = (model.candidates.iter())
+        .filter_map(|c| {
+            Some(format!(
+                "{} {:.4}",
+                c.model.name(),
+                c.holdout.as_ref()?.error()
+            ))
+        })
+        .collect();
+    if !errors.is_empty() {
+        out.push_str(&format!(
+            "holdout error (|predicted − actual| purchases per frequency group, per customer): {}\n",
+            errors.join(", ")
+        ));
+    }
+    let chosen = model.purchases();
+    let why = match model
+        .candidates
+        .get(model.chosen)
+        .and_then(|c| c.holdout.as_ref())
+    {
+        Some(table) => format!("holdout error {:.4} purchases per customer", table.error()),
+        None => "no holdout check to choose by".to_string(),
+    };
+    out.push_str(&format!(
+        "purchase model answering: {} ({why})\n",
+        chosen.name()
+    ));
     match (&model.gamma_gamma, &model.gamma_gamma_fit) {
         (Some(g), Some(fit)) => out.push_str(&format!(
             "Gamma-Gamma: p={} q={} v={}  ({} repeat customers, {} left out with zero spend, mean log-likelihood {:.6}, {} iterations)\n",
@@ -190,14 +286,7 @@ fn from_log(path: &Path, args: &LifetimeArgs) -> Result<Input, LifetimeCliError>
         churn_after_days: 1,
         exclude_items: Vec::new(),
     };
-    let mut log = PurchaseDays::default();
-    let mut returns = 0usize;
-    let scan = transactions::for_each_event(path, &spec, |event| match &event.customer {
-        Some(customer) if !event.is_return() => log.add(customer, event.time.date(), event.value),
-        Some(_) => returns += 1,
-        None => {}
-    })
-    .map_err(LifetimeError::from)?;
+    let (log, scan, returns) = purchase_days(path, &spec).map_err(LifetimeError::from)?;
     let day = |text: &Option<String>, name| -> Result<NaiveDate, LifetimeCliError> {
         match text {
             None => Ok(scan.last.date()),

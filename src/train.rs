@@ -15,6 +15,7 @@ use crate::models::classifier::{
     fit_retention_watched, retention_steps, RetentionError, RetentionFit, RetentionInputs,
     RetentionParams,
 };
+use crate::models::lifetime::summary::{purchase_days, CustomerHistory};
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
 use crate::models::offers::HistoryBuilder;
 use crate::models::rfm::RfmModel;
@@ -169,7 +170,12 @@ pub fn train_with_holdout(
                     "input of the lifetime models only".to_string(),
                 )
             }));
-            fit_lifetime(&table)
+            let path = config.transactions.file.as_deref();
+            let holdout = match (path, &log) {
+                (Some(path), Some(info)) => lifetime_holdout(path, info)?,
+                _ => None,
+            };
+            fit_lifetime(&table, holdout)
         }
         None => None,
     };
@@ -686,10 +692,31 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
         .collect()
 }
 
-/// BG/NBD and Gamma-Gamma on the customers' repeat-purchase summaries before the
-/// cut-off. A log whose customers never buy twice has no lifetime model (not an error:
+/// The lifetime models' holdout check: each customer's purchase days up to the cut-off
+/// and from it to the log's last day (days; none when nothing follows the cut-off).
+fn lifetime_holdout(
+    path: &std::path::Path,
+    info: &TransactionsInfo,
+) -> Result<Option<(Vec<CustomerHistory>, f64)>, TrainError> {
+    let Some(cutoff) = transactions::parse_time(&info.cutoff) else {
+        return Ok(None);
+    };
+    let (days, scan, _) = purchase_days(path, &info.spec)?;
+    // The calibration ends as the table's lifetime columns end: the last whole day before.
+    let calibration_end = (cutoff - chrono::Duration::seconds(1)).date();
+    let observation_end = scan.last.date();
+    let length = (observation_end - calibration_end).num_days() as f64;
+    Ok((length > 0.0).then(|| (days.histories(calibration_end, observation_end), length)))
+}
+
+/// BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma on the customers' repeat-purchase
+/// summaries before the cut-off; the purchase model with the lowest holdout error
+/// answers. A log whose customers never buy twice has no lifetime model (not an error:
 /// the other models still stand).
-fn fit_lifetime(table: &Table) -> Option<LifetimeModel> {
+fn fit_lifetime(
+    table: &Table,
+    holdout: Option<(Vec<CustomerHistory>, f64)>,
+) -> Option<LifetimeModel> {
     let [x, recency, age, value] =
         transactions::LIFETIME_INPUTS.map(|name| table.column(name).and_then(|c| c.numeric()));
     let (x, recency, age, value) = (x?, recency?, age?, value?);
@@ -703,7 +730,11 @@ fn fit_lifetime(table: &Table) -> Option<LifetimeModel> {
             })
         })
         .collect();
-    LifetimeModel::fit(&customers, LifetimeSettings::default()).ok()
+    let mut model = LifetimeModel::fit(&customers, LifetimeSettings::default()).ok()?;
+    if let Some((histories, length)) = holdout {
+        model.choose_by_holdout(&histories, length);
+    }
+    Some(model)
 }
 
 /// Roles of the aggregated table: id = customer, label = churned, value = net value

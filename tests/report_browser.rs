@@ -403,6 +403,99 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
     );
 }
 
+const LIFETIME_CHART: &str =
+    "aria-label=\"lifetime holdout check: mean purchases per customer by calibration frequency\"";
+const RFM_CHART: &str = "aria-label=\"RFM grid: customers by recency and frequency score\"";
+
+#[test]
+fn an_order_log_report_shows_the_holdout_check_and_the_rfm_grid() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let proxy = RecordingProxy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let log = fixture("retail_sample.csv");
+    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
+    args.extend(RETAIL_LOG_COLUMNS);
+    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = dir.path().join("report.html");
+    let models = models.to_str().unwrap();
+    let out = run(&[
+        "report",
+        "--models",
+        models,
+        "--output",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p"), &proxy, None);
+    assert!(console.is_empty(), "console messages: {console:?}");
+    for expected in [
+        "<section id=\"lifetime\"",
+        "<section id=\"rfm\"",
+        LIFETIME_CHART,
+        RFM_CHART,
+        "id=\"holdout-table\"",
+        "id=\"lifetime-candidates\"",
+        "id=\"lifecycle-table\"",
+        "aria-label=\"lifecycle status: share of customers\"",
+    ] {
+        assert!(dom.contains(expected), "{expected} missing");
+    }
+    // Every candidate was checked, and the one answering is named.
+    for model in [
+        "BG/NBD predicted",
+        "MBG/NBD predicted",
+        "Pareto/NBD predicted",
+    ] {
+        assert!(
+            dom.contains(model),
+            "{model} missing from the holdout chart"
+        );
+    }
+    assert!(dom.contains("answers: the lowest holdout error"));
+    // The grid's 25 cells hold every training customer once.
+    let grid_start = dom.find(RFM_CHART).unwrap();
+    let grid = &dom[grid_start..grid_start + dom[grid_start..].find("</svg>").unwrap()];
+    let cells: usize = grid
+        .match_indices(" customers, mostly")
+        .map(|(at, _)| {
+            let before = &grid[..at];
+            before[before.rfind(' ').unwrap() + 1..]
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(grid.matches("<rect").count(), 25, "one rect per cell");
+    let lifecycle_total: usize = table_column_sum(&dom, "lifecycle-table", 1);
+    assert_eq!(
+        cells, lifecycle_total,
+        "grid and lifecycle count the same customers"
+    );
+    assert!(cells > 50, "{cells} customers in the grid");
+    let external = external_references(&dom);
+    assert!(external.is_empty(), "external references: {external:?}");
+}
+
+/// Sum of one column of a report table (its cells as the page shows them).
+fn table_column_sum(dom: &str, id: &str, column: usize) -> usize {
+    let start = dom.find(&format!("id=\"{id}\"")).unwrap();
+    let end = start + dom[start..].find("</table>").unwrap();
+    dom[start..end]
+        .split("<tr>")
+        .skip(2)
+        .filter_map(|row| {
+            let cell = row.split("<td").nth(column + 1)?;
+            let text = &cell[cell.find('>')? + 1..cell.find("</td>")?];
+            text.parse::<usize>().ok()
+        })
+        .sum()
+}
+
 /// Attribute values and CSS that would make a browser fetch something from elsewhere:
 /// `src`, `href`, `action`, `poster`, `srcset`, `data`, `url(…)` and `@import` naming an
 /// http(s) or protocol-relative (`//host`) address. Namespace declarations (`xmlns`)

@@ -6,7 +6,10 @@
 # expected order value. Part 2: the full CDNOW log, calibration = first 39 weeks: both
 # sides summarise the log per day, fit, and predict each customer's purchases in the 39
 # holdout weeks; the summaries are checked equal and the holdout tables printed side by side.
-# usage: benches/peers/lifetimes_peer.sh     (env: RUNS=15)
+# MBG/NBD and Pareto/NBD the same way (Pareto/NBD fits are slow in lifetimes: PARETO_RUNS),
+# with each candidate's holdout error on the full log. Part 3: Online Retail (days), every
+# candidate's holdout error on both sides.
+# usage: benches/peers/lifetimes_peer.sh     (env: RUNS=15 PARETO_RUNS=5)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 peer_venv lifetimes==0.11.3 pandas

@@ -255,6 +255,27 @@ fn lifetime_figures(m: &crate::models::lifetime::LifetimeModel) -> Result<(), Pr
             format!("{months} is more than {MAX_CLV_MONTHS}"),
         ));
     }
+    candidates(m)
+}
+
+/// Every candidate's parameters positive, and `chosen` one of them.
+fn candidates(m: &crate::models::lifetime::LifetimeModel) -> Result<(), Problem> {
+    for (i, c) in m.candidates.iter().enumerate() {
+        for (name, value) in c.model.parameters() {
+            if value <= 0.0 {
+                let field = format!("candidates[{i}].model.{name}");
+                return Err(problem(LIFETIME, field, format!("{value} must be above 0")));
+            }
+        }
+    }
+    if !m.candidates.is_empty() && m.chosen >= m.candidates.len() {
+        let what = format!(
+            "{} is not one of the {} candidates",
+            m.chosen,
+            m.candidates.len()
+        );
+        return Err(problem(LIFETIME, "chosen", what));
+    }
     Ok(())
 }
 
@@ -753,8 +774,19 @@ mod tests {
             gamma_gamma: None,
             gamma_gamma_fit: None,
             settings: LifetimeSettings::default(),
+            candidates: Vec::new(),
+            chosen: 0,
         };
         assert_eq!(lifetime_figures(&good), Ok(()));
+        let mut nowhere = good.clone();
+        nowhere.candidates.push(crate::models::lifetime::Candidate {
+            model: crate::models::lifetime::PurchaseModel::BgNbd(good.bgnbd),
+            fit: good.bgnbd_fit.clone(),
+            holdout: None,
+        });
+        assert_eq!(lifetime_figures(&nowhere), Ok(()));
+        nowhere.chosen = 1;
+        assert!(lifetime_figures(&nowhere).unwrap_err().1.contains("chosen"));
         let mut zero_a = good.clone();
         zero_a.bgnbd.a = 0.0;
         assert!(lifetime_figures(&zero_a).unwrap_err().1.contains("bgnbd.a"));

@@ -33,7 +33,21 @@ pub struct RfmModel {
     /// Training customers per named group.
     #[serde(default)]
     pub group_counts: BTreeMap<String, usize>,
+    /// Training customers per recency × frequency score, `[r − 1][f − 1]` (the report's
+    /// grid; zeros in bundles from before it).
+    #[serde(default)]
+    pub rf_counts: [[usize; 5]; 5],
+    /// Training customers per lifecycle status.
+    #[serde(default)]
+    pub lifecycle_counts: BTreeMap<String, usize>,
+    /// The most common named group in each recency × frequency cell ("" when empty):
+    /// groups are drawn on R × FM, so a cell's customers can fall in more than one.
+    #[serde(default)]
+    pub rf_groups: [[String; 5]; 5],
 }
+
+/// Lifecycle statuses from the freshest to the furthest gone.
+pub const LIFECYCLE: [&str; 5] = ["new", "active", "at risk", "lapsed", "lost"];
 
 /// One customer's RFM answer.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -172,10 +186,32 @@ impl RfmModel {
             median_gap_days: median(&gaps).unwrap_or(churn_after_days),
             churn_after_days,
             group_counts: BTreeMap::new(),
+            rf_counts: [[0; 5]; 5],
+            lifecycle_counts: BTreeMap::new(),
+            rf_groups: Default::default(),
         };
+        let mut in_cell: BTreeMap<(usize, usize, &'static str), usize> = BTreeMap::new();
         for customer in &customers {
-            let group = model.answer(customer).group;
-            *model.group_counts.entry(group.to_string()).or_default() += 1;
+            let answer = model.answer(customer);
+            *model
+                .group_counts
+                .entry(answer.group.to_string())
+                .or_default() += 1;
+            let status = answer.lifecycle.to_string();
+            *model.lifecycle_counts.entry(status).or_default() += 1;
+            let (r, f) = (usize::from(answer.r) - 1, usize::from(answer.f) - 1);
+            model.rf_counts[r][f] += 1;
+            *in_cell.entry((r, f, answer.group)).or_default() += 1;
+        }
+        for r in 0..5 {
+            for f in 0..5 {
+                let most = (in_cell.iter())
+                    .filter(|((cr, cf, _), _)| (*cr, *cf) == (r, f))
+                    .max_by_key(|(_, n)| **n);
+                if let Some(((_, _, group), _)) = most {
+                    model.rf_groups[r][f] = group.to_string();
+                }
+            }
         }
         Some(model)
     }
@@ -208,6 +244,13 @@ impl RfmModel {
         for (name, _, _) in GROUP_MAP {
             let count = self.group_counts.get(*name).copied().unwrap_or(0);
             out.push_str(&format!("  {name:<20} {count}\n"));
+        }
+        if !self.lifecycle_counts.is_empty() {
+            out.push_str("customers per lifecycle status:\n");
+            for status in LIFECYCLE {
+                let count = self.lifecycle_counts.get(status).copied().unwrap_or(0);
+                out.push_str(&format!("  {status:<20} {count}\n"));
+            }
         }
         out
     }

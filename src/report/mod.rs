@@ -7,6 +7,7 @@ mod campaign;
 mod crosssell;
 mod cube;
 mod drift;
+mod lifetime;
 mod retention;
 mod svg;
 mod value;
@@ -72,6 +73,7 @@ fn extra_sections(bundle: &Bundle) -> Vec<String> {
         cube::section(bundle),
         retention::section(bundle),
         crosssell::section(bundle),
+        lifetime::sections(bundle),
     ]
     .into_iter()
     .flatten()

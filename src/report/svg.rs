@@ -321,3 +321,72 @@ pub fn scatter(
     out.push_str("</svg>");
     out
 }
+
+/// A grid of shaded cells: `counts[row][column]`, darker for more; each cell shows its
+/// count and its `names` entry. Row 0 is drawn at the bottom (score 1 low, 5 high).
+pub fn heat_grid(
+    label: &str,
+    (row_title, column_title): (&str, &str),
+    counts: &[[usize; 5]; 5],
+    names: &[[String; 5]; 5],
+) -> String {
+    let mut out = String::new();
+    let (w, h, left, top, cell_w, cell_h) = (W, 380.0, 70.0, 10.0, 110.0, 64.0);
+    let _ = write!(
+        out,
+        r#"<svg class="chart" role="img" aria-label="{}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">"#,
+        esc(label)
+    );
+    let most = counts.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    for (row, cells) in counts.iter().enumerate() {
+        let y = top + (4 - row) as f64 * cell_h;
+        for (column, &count) in cells.iter().enumerate() {
+            let x = left + column as f64 * cell_w;
+            let shade = 0.08 + 0.87 * count as f64 / most;
+            let ink = if shade > 0.5 { "#fff" } else { "#222" };
+            let name = &names[row][column];
+            let _ = write!(
+                out,
+                r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#1f3b57" fill-opacity="{shade:.2}" stroke="#fff"><title>{} {} · {} {}: {count} customers, mostly {}</title></rect><text x="{}" y="{}" text-anchor="middle" fill="{ink}" font-size="13">{count}</text><text x="{}" y="{}" text-anchor="middle" fill="{ink}" font-size="9">{}</text>"##,
+                esc(row_title),
+                row + 1,
+                esc(column_title),
+                column + 1,
+                esc(name),
+                x + cell_w / 2.0,
+                y + cell_h / 2.0 - 2.0,
+                x + cell_w / 2.0,
+                y + cell_h / 2.0 + 14.0,
+                esc(name),
+            );
+        }
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+            left - 8.0,
+            y + cell_h / 2.0 + 4.0,
+            row + 1
+        );
+    }
+    let bottom = top + 5.0 * cell_h;
+    for column in 0..5 {
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            left + (column as f64 + 0.5) * cell_w,
+            bottom + 16.0,
+            column + 1
+        );
+    }
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text><text x="16" y="{}" transform="rotate(-90 16 {})" text-anchor="middle">{}</text></svg>"#,
+        left + 2.5 * cell_w,
+        bottom + 36.0,
+        esc(column_title),
+        top + 2.5 * cell_h,
+        top + 2.5 * cell_h,
+        esc(row_title)
+    );
+    out
+}

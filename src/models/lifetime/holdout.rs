@@ -2,14 +2,15 @@
 //! customer's expected purchases over the holdout period with what they really did,
 //! averaged per calibration frequency (0, 1, …, 7+), and in total.
 
-use super::bgnbd::BgNbd;
 use super::summary::CustomerHistory;
+use super::PurchaseModel;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
 /// Frequencies at or above this share the last row ("7+").
 pub const LAST_GROUP: usize = 7;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HoldoutRow {
     /// "0", "1", …, "7+", or "all".
     pub label: String,
@@ -29,7 +30,7 @@ impl HoldoutRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HoldoutTable {
     pub rows: Vec<HoldoutRow>,
     pub total: HoldoutRow,
@@ -41,7 +42,11 @@ pub struct HoldoutTable {
 
 /// Compare the model's expectations over a holdout of `length` time units with the
 /// holdout purchases of each customer.
-pub fn holdout_table(model: &BgNbd, customers: &[CustomerHistory], length: f64) -> HoldoutTable {
+pub fn holdout_table(
+    model: &PurchaseModel,
+    customers: &[CustomerHistory],
+    length: f64,
+) -> HoldoutTable {
     let row = |label: String| HoldoutRow {
         label,
         customers: 0,
@@ -77,6 +82,29 @@ pub fn holdout_table(model: &BgNbd, customers: &[CustomerHistory], length: f64) 
 }
 
 impl HoldoutTable {
+    /// How far the model's holdout purchases are from the real ones: Σ over frequency
+    /// groups of |predicted − actual| purchases, per customer. The per-group means the
+    /// chart shows, weighted by group size; over- and under-prediction in two groups do
+    /// not cancel as they do in the total.
+    pub fn error(&self) -> f64 {
+        let off: f64 = self
+            .rows
+            .iter()
+            .map(|r| (r.predicted - r.actual).abs())
+            .sum();
+        off / self.total.customers.max(1) as f64
+    }
+
+    /// Every number the table holds, for the bundle's checks.
+    pub fn figures(&self) -> impl Iterator<Item = f64> + '_ {
+        let row = |r: &HoldoutRow| [r.actual, r.predicted];
+        self.rows
+            .iter()
+            .chain([&self.total])
+            .flat_map(row)
+            .chain([self.length])
+    }
+
     /// The table as text: one line per frequency group, then the totals.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -125,12 +153,12 @@ mod tests {
 
     #[test]
     fn customers_are_grouped_by_calibration_frequency() {
-        let model = BgNbd {
+        let model = PurchaseModel::BgNbd(super::super::BgNbd {
             r: 0.243,
             alpha: 4.414,
             a: 0.793,
             b: 2.426,
-        };
+        });
         let history = |frequency: f64, holdout: f64| CustomerHistory {
             id: String::new(),
             calibration: RepeatSummary {
@@ -162,5 +190,11 @@ mod tests {
             .sum();
         assert!((table.total.predicted - each).abs() < 1e-12);
         assert!(table.render().contains("7+"));
+        let off: f64 = table
+            .rows
+            .iter()
+            .map(|r| (r.predicted - r.actual).abs())
+            .sum();
+        assert_eq!(table.error(), off / 4.0);
     }
 }

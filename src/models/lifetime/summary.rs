@@ -5,6 +5,7 @@
 
 use super::LifetimeError;
 use crate::data::csv_input::{self, Next, Record, RecordReader};
+use crate::data::transactions::{self, LogScan, TransactionError, TransactionSpec};
 use crate::data::{find_column, is_missing, parse_number, DataError};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
@@ -153,6 +154,22 @@ pub struct CustomerHistory {
     pub holdout_purchases: f64,
     /// Mean value of those purchase days (0 without any).
     pub holdout_value: f64,
+}
+
+/// Every customer's purchase days from an order log streamed once (memory follows
+/// customers and days, not lines); returns are not purchases and are only counted.
+pub fn purchase_days(
+    path: &Path,
+    spec: &TransactionSpec,
+) -> Result<(PurchaseDays, LogScan, usize), TransactionError> {
+    let mut log = PurchaseDays::default();
+    let mut returns = 0usize;
+    let scan = transactions::for_each_event(path, spec, |event| match &event.customer {
+        Some(customer) if !event.is_return() => log.add(customer, event.time.date(), event.value),
+        Some(_) => returns += 1,
+        None => {}
+    })?;
+    Ok((log, scan, returns))
 }
 
 impl PurchaseDays {
