@@ -696,7 +696,7 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
 /// and from it to the log's last day (days; none when nothing follows the cut-off).
 fn lifetime_holdout(
     path: &std::path::Path,
-    info: &TransactionsInfo,
+    info: &crate::bundle::TransactionsInfo,
 ) -> Result<Option<(Vec<CustomerHistory>, f64)>, TrainError> {
     let Some(cutoff) = transactions::parse_time(&info.cutoff) else {
         return Ok(None);

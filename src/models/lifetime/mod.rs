@@ -187,6 +187,10 @@ pub struct LifetimeAnswer {
     pub clv: Option<f64>,
 }
 
+/// Share by which a later (less simple) candidate's holdout error must be lower than the
+/// best so far to answer instead.
+const CLEARLY_BETTER: f64 = 0.01;
+
 impl LifetimeModel {
     /// Fit both models on calibration summaries. Gamma-Gamma is left out (not an error)
     /// when fewer than two customers have repeat purchases of positive value.
@@ -242,10 +246,17 @@ impl LifetimeModel {
             candidate.holdout = Some(holdout::holdout_table(&candidate.model, customers, length));
         }
         let error = |c: &Candidate| c.holdout.as_ref().map_or(f64::INFINITY, |h| h.error());
-        self.chosen = (0..self.candidates.len())
-            .filter(|&i| error(&self.candidates[i]).is_finite())
-            .min_by(|&i, &j| error(&self.candidates[i]).total_cmp(&error(&self.candidates[j])))
-            .unwrap_or(0);
+        // Candidates are listed simplest first; a later one answers only when it predicts
+        // the holdout clearly better, not by a rounding difference.
+        let mut chosen: Option<(usize, f64)> = None;
+        for (i, candidate) in self.candidates.iter().enumerate() {
+            let e = error(candidate);
+            let better = chosen.is_none_or(|(_, best)| e < best * (1.0 - CLEARLY_BETTER));
+            if e.is_finite() && better {
+                chosen = Some((i, e));
+            }
+        }
+        self.chosen = chosen.map_or(0, |(i, _)| i);
     }
 
     /// The purchase model that answers.
