@@ -51,7 +51,7 @@ impl From<BgNbd> for ModifiedBgNbd {
 
 #[cfg(test)]
 mod tests {
-    use super::super::oracle::MBG_CDNOW;
+    use super::super::oracle::{assert_known_answers, MBG_CDNOW};
     use super::*;
 
     #[test]
@@ -63,26 +63,10 @@ mod tests {
             a: MBG_CDNOW[2],
             b: MBG_CDNOW[3],
         });
-        for (x, recency, p_alive, expected) in KNOWN {
-            let c = RepeatSummary {
-                frequency: x,
-                recency,
-                age: 38.86,
-                monetary: 0.0,
-            };
-            let (p, e) = (
-                model.p_alive(&c),
-                model.expected_purchases(39.0, &c).unwrap(),
-            );
-            assert!(
-                (p - p_alive).abs() < 1e-9,
-                "x={x}: P(alive) {p} vs {p_alive}"
-            );
-            assert!(
-                (e - expected).abs() < 1e-9,
-                "x={x}: E[X(39)] {e} vs {expected}"
-            );
-        }
+        assert_known_answers(
+            |c| (model.p_alive(c), model.expected_purchases(39.0, c).unwrap()),
+            &KNOWN,
+        );
     }
 
     /// (x, t_x, P(alive), E[X(39)]) at T = 38.86 from lifetimes with MBG_CDNOW.

@@ -372,6 +372,31 @@ mod oracle {
         rows.into_iter().map(|(_, s)| s).collect()
     }
 
+    /// `(x, t_x, P(alive), E[X(39)])` rows at T = 38.86 weeks, as lifetimes answers them,
+    /// checked against a model's `(P(alive), E[X(39)])` for the same customer.
+    pub(super) fn assert_known_answers(
+        answer: impl Fn(&RepeatSummary) -> (f64, f64),
+        known: &[(f64, f64, f64, f64)],
+    ) {
+        for &(x, recency, p_alive, expected) in known {
+            let c = RepeatSummary {
+                frequency: x,
+                recency,
+                age: 38.86,
+                monetary: 0.0,
+            };
+            let (p, e) = answer(&c);
+            assert!(
+                (p - p_alive).abs() < 1e-9,
+                "x={x}: P(alive) {p} vs {p_alive}"
+            );
+            assert!(
+                (e - expected).abs() < 1e-9,
+                "x={x}: E[X(39)] {e} vs {expected}"
+            );
+        }
+    }
+
     /// Within half a unit of the third significant digit of the published figure.
     fn three_digits(got: f64, want: f64) {
         let half_unit = 0.5 * 10f64.powi(want.abs().log10().floor() as i32 - 2);

@@ -146,21 +146,32 @@ fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
+/// Central differences of `f` at `x` into `gradient`, each step `relative_step` times
+/// the coordinate's size (at least 1).
+pub fn central_difference(
+    mut f: impl FnMut(&[f64]) -> f64,
+    x: &[f64],
+    relative_step: f64,
+    gradient: &mut [f64],
+) {
+    let mut at = x.to_vec();
+    for (i, slope) in gradient.iter_mut().enumerate().take(x.len()) {
+        let h = relative_step * x[i].abs().max(1.0);
+        at[i] = x[i] + h;
+        let up = f(&at);
+        at[i] = x[i] - h;
+        let down = f(&at);
+        at[i] = x[i];
+        *slope = (up - down) / (2.0 * h);
+    }
+}
+
 /// Central-difference gradient, for checking analytic gradients in tests.
 #[cfg(test)]
-pub fn numeric_gradient(mut f: impl FnMut(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
-    let mut at = x.to_vec();
-    (0..x.len())
-        .map(|i| {
-            let h = 1e-6 * x[i].abs().max(1.0);
-            at[i] = x[i] + h;
-            let up = f(&at);
-            at[i] = x[i] - h;
-            let down = f(&at);
-            at[i] = x[i];
-            (up - down) / (2.0 * h)
-        })
-        .collect()
+pub fn numeric_gradient(f: impl FnMut(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+    let mut gradient = vec![0.0; x.len()];
+    central_difference(f, x, 1e-6, &mut gradient);
+    gradient
 }
 
 #[cfg(test)]

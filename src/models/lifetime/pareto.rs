@@ -6,7 +6,7 @@
 //! with a central-difference gradient (the 2F1 term has no cheap derivative).
 
 use super::bgnbd::{group, FitReport, Group};
-use super::optim::minimize;
+use super::optim::{central_difference, minimize};
 use super::special::{ln_gamma, ln_hyp2f1_next};
 use super::summary::RepeatSummary;
 use super::LifetimeError;
@@ -55,7 +55,8 @@ impl ParetoNbd {
             ll.map_or(f64::INFINITY, |ll| -ll / total)
         };
         let objective = |x: &[f64], gradient: &mut [f64]| {
-            central_difference(&value, x, gradient);
+            // Steps of ε^(1/3) relative: the size that balances rounding and truncation.
+            central_difference(&value, x, 6e-6, gradient);
             value(x)
         };
         let best = minimize(objective, &START).ok_or(LifetimeError::NoFit { model: MODEL })?;
@@ -169,50 +170,19 @@ fn log_add_exp(p: f64, q: f64) -> f64 {
     top + ((p - top).exp() + (q - top).exp()).ln()
 }
 
-/// Central differences of `f` at `x` into `gradient`, with steps relative to each
-/// coordinate (ε^(1/3): the step that balances rounding and truncation error).
-fn central_difference(f: &impl Fn(&[f64]) -> f64, x: &[f64], gradient: &mut [f64]) {
-    let mut at = x.to_vec();
-    for i in 0..x.len() {
-        let h = 6e-6 * x[i].abs().max(1.0);
-        at[i] = x[i] + h;
-        let up = f(&at);
-        at[i] = x[i] - h;
-        let down = f(&at);
-        at[i] = x[i];
-        gradient[i] = (up - down) / (2.0 * h);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::oracle::PARETO_CDNOW;
+    use super::super::oracle::{assert_known_answers, PARETO_CDNOW};
     use super::*;
 
     #[test]
     fn predictions_match_lifetimes_on_known_parameters() {
         let [r, alpha, s, beta] = PARETO_CDNOW;
         let model = ParetoNbd { r, alpha, s, beta };
-        for (x, recency, p_alive, expected) in KNOWN {
-            let c = RepeatSummary {
-                frequency: x,
-                recency,
-                age: 38.86,
-                monetary: 0.0,
-            };
-            let (p, e) = (
-                model.p_alive(&c),
-                model.expected_purchases(39.0, &c).unwrap(),
-            );
-            assert!(
-                (p - p_alive).abs() < 1e-9,
-                "x={x}: P(alive) {p} vs {p_alive}"
-            );
-            assert!(
-                (e - expected).abs() < 1e-9,
-                "x={x}: E[X(39)] {e} vs {expected}"
-            );
-        }
+        assert_known_answers(
+            |c| (model.p_alive(c), model.expected_purchases(39.0, c).unwrap()),
+            &KNOWN,
+        );
     }
 
     #[test]
