@@ -82,7 +82,8 @@ pub fn aggregate(args: &AggregateArgs) -> Result<Aggregated, AggregateError> {
     })
 }
 
-/// Standard output for `-`; a file appears only once complete.
+/// Standard output for `-`, a device or pipe written in place; a file appears only once
+/// complete.
 fn write_table(
     table: &crate::data::Table,
     id_column: &str,
@@ -93,18 +94,18 @@ fn write_table(
         path: output.to_path_buf(),
         source,
     };
-    if output == Path::new("-") {
-        let stdout = std::io::stdout().lock();
-        let mut sink = std::io::BufWriter::new(stdout);
-        transactions::write_customer_rows(table, id_column, &mut sink, header).map_err(error)?;
-        return sink.flush().map_err(error);
-    }
-    if crate::batch::is_special_file(output) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(output)
-            .map_err(error)?;
-        let mut sink = std::io::BufWriter::new(file);
+    // Standard output, or a device or pipe (renaming a file over it would replace it):
+    // written as it goes.
+    let in_place: Option<Box<dyn Write>> = if output == Path::new("-") {
+        Some(Box::new(std::io::stdout().lock()))
+    } else if crate::batch::is_special_file(output) {
+        let file = std::fs::OpenOptions::new().write(true).open(output);
+        Some(Box::new(file.map_err(error)?))
+    } else {
+        None
+    };
+    if let Some(sink) = in_place {
+        let mut sink = std::io::BufWriter::new(sink);
         transactions::write_customer_rows(table, id_column, &mut sink, header).map_err(error)?;
         return sink.flush().map_err(error);
     }
