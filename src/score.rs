@@ -174,6 +174,8 @@ pub struct JsonTexts {
     pub segment_names: Vec<String>,
     pub items: Vec<String>,
     pub rules: Vec<String>,
+    /// Per item: why it is offered when no rule fired ([`popular_text`]).
+    pub popular: Vec<String>,
     pub version: String,
 }
 
@@ -188,6 +190,11 @@ impl JsonTexts {
             rules: rules.map_or_else(Vec::new, |m| {
                 (0..m.rules.len() as u32)
                     .map(|r| json(m.rule_text(r)))
+                    .collect()
+            }),
+            popular: rules.map_or_else(Vec::new, |m| {
+                (0..m.items.len() as u32)
+                    .map(|item| json(&popular_text(m, item)))
                     .collect()
             }),
             version: json(&bundle.manifest.version),

@@ -1,14 +1,16 @@
 //! The answer to one scored record written as JSON straight from the Scorer's `Scored`:
 //! the bytes `serde_json` writes for [`Scorer::answer`]'s `Answer`, without building it.
-//! Segment names, item names, rule texts and the version are copied as JSON strings made
-//! once per bundle ([`Scorer::json_texts`]); only the id, the reason texts and short
-//! fixed words are escaped per answer, and the reasons are built in one buffer.
+//! Segment names, item names, rule texts, popular-item texts and the version are copied
+//! as JSON strings made once per bundle ([`Scorer::json_texts`]); only the id, the reason
+//! texts and short fixed words are escaped per answer, and the reasons are built in one
+//! buffer, once per answer even where the attrition target's appear twice.
 
 use super::json_text::plain_len;
 use crate::models::classifier::explain::push_reason;
 use crate::models::classifier::RiskScore;
 use crate::score::{JsonTexts, Scored, Scorer};
 use serde::Serialize;
+use std::ops::Range;
 
 type Written = Result<(), serde_json::Error>;
 
@@ -23,9 +25,12 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
     out.extend_from_slice(b",\"name\":");
     out.extend_from_slice(texts.segment_names[scored.segment].as_bytes());
     out.extend_from_slice(b",\"tier\":");
-    json(out, scored.tier)?;
+    json_str(out, scored.tier)?;
     out.extend_from_slice(b",\"quadrant\":");
-    json(out, &scored.risk.and_then(|r| r.quadrant))?;
+    match scored.risk.and_then(|r| r.quadrant) {
+        Some(quadrant) => json_str(out, quadrant)?,
+        None => out.extend_from_slice(b"null"),
+    }
     if let Some(c) = &scored.contribution {
         out.extend_from_slice(b",\"contribution\":");
         json(out, &c.value())?;
@@ -35,11 +40,14 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
     out.extend_from_slice(b"},\"cross_sell\":[");
     write_offers(out, scorer, texts, scored)?;
     out.extend_from_slice(b"],\"retention\":");
-    match &scored.risk {
-        Some(risk) => write_retention(out, scorer, scored, risk)?,
-        None => out.extend_from_slice(b"null"),
-    }
-    write_propensities(out, scorer, scored)?;
+    let retention_reasons = match &scored.risk {
+        Some(risk) => Some(write_retention(out, scorer, scored, risk)?),
+        None => {
+            out.extend_from_slice(b"null");
+            None
+        }
+    };
+    write_propensities(out, scorer, scored, retention_reasons)?;
     out.extend_from_slice(b",\"lifetime\":");
     json(out, &scored.lifetime)?;
     if let Some(rfm) = &scored.rfm {
@@ -76,9 +84,9 @@ fn json_str(out: &mut Vec<u8>, text: &str) -> Written {
 }
 
 fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &Scored) -> Written {
-    let Some(model) = &scorer.bundle().rules else {
+    if scorer.bundle().rules.is_none() {
         return Ok(());
-    };
+    }
     for (i, offer) in scored.offers.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -89,7 +97,7 @@ fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &
         json(out, &offer.score)?;
         out.extend_from_slice(b",\"because\":[");
         if offer.because.is_empty() {
-            json(out, &crate::score::popular_text(model, offer.item))?;
+            out.extend_from_slice(texts.popular[offer.item as usize].as_bytes());
         }
         for (k, &rule) in offer.because.iter().enumerate() {
             if k > 0 {
@@ -103,8 +111,15 @@ fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &
 }
 
 /// Every target's answer by name (sorted, as the `BTreeMap` of `Answer` serialises);
-/// nothing when the bundle has no label.
-fn write_propensities(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored) -> Written {
+/// nothing when the bundle has no label. The attrition target's reasons are the bytes
+/// already written for `retention` (`retention_reasons`, a range of `out`): copied, not
+/// formatted again.
+fn write_propensities(
+    out: &mut Vec<u8>,
+    scorer: &Scorer,
+    scored: &Scored,
+    retention_reasons: Option<Range<usize>>,
+) -> Written {
     let mut targets: Vec<(&str, &RiskScore)> = scorer.target_scores(scored).collect();
     if targets.is_empty() {
         return Ok(());
@@ -115,21 +130,33 @@ fn write_propensities(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored) -> Wr
         if i > 0 {
             out.push(b',');
         }
-        json(out, name)?;
+        json_str(out, name)?;
         out.extend_from_slice(b":{\"probability\":");
         json(out, &risk.probability)?;
         out.extend_from_slice(b",\"band\":");
         json_str(out, risk.band)?;
         out.extend_from_slice(b",");
-        write_reasons(out, scorer, scored, risk)?;
+        let is_retention = scored.risk.as_ref().is_some_and(|r| std::ptr::eq(r, risk));
+        match &retention_reasons {
+            Some(written) if is_retention => out.extend_from_within(written.clone()),
+            _ => {
+                write_reasons(out, scorer, scored, risk)?;
+            }
+        }
         out.push(b'}');
     }
     out.push(b'}');
     Ok(())
 }
 
-/// `"reasons":[…]`: the reason texts of one risk score.
-fn write_reasons(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored, risk: &RiskScore) -> Written {
+/// `"reasons":[…]`: the reason texts of one risk score; returns where in `out` they are.
+fn write_reasons(
+    out: &mut Vec<u8>,
+    scorer: &Scorer,
+    scored: &Scored,
+    risk: &RiskScore,
+) -> Result<Range<usize>, serde_json::Error> {
+    let start = out.len();
     out.extend_from_slice(b"\"reasons\":[");
     let encoder = &scorer.bundle().encoder;
     let mut text = String::with_capacity(64);
@@ -142,25 +169,26 @@ fn write_reasons(out: &mut Vec<u8>, scorer: &Scorer, scored: &Scored, risk: &Ris
         json_str(out, &text)?;
     }
     out.push(b']');
-    Ok(())
+    Ok(start..out.len())
 }
 
+/// The retention answer; returns where in `out` its reasons are.
 fn write_retention(
     out: &mut Vec<u8>,
     scorer: &Scorer,
     scored: &Scored,
     risk: &RiskScore,
-) -> Written {
+) -> Result<Range<usize>, serde_json::Error> {
     out.extend_from_slice(b"{\"probability\":");
     json(out, &risk.probability)?;
     out.extend_from_slice(b",\"band\":");
     json_str(out, risk.band)?;
     out.push(b',');
-    write_reasons(out, scorer, scored, risk)?;
+    let reasons = write_reasons(out, scorer, scored, risk)?;
     out.extend_from_slice(b",\"clv\":");
     json(out, &risk.clv)?;
     out.push(b'}');
-    Ok(())
+    Ok(reasons)
 }
 
 #[cfg(test)]
