@@ -74,6 +74,7 @@ fn score_value(
 
 /// Score a record read straight from the body (one that names no campaign) and append
 /// its answer as JSON to `out` (nothing on an error), texts borrowed from the bundle.
+/// `scratch` is reused from record to record, as the batch CLI reuses it from row to row.
 /// Returns the customer's id (for the audit trail).
 fn score_raw_into<'a>(
     counters: &Metrics,
@@ -81,14 +82,15 @@ fn score_raw_into<'a>(
     window: Option<&Window>,
     raw: RawRecord<'a>,
     path: impl fmt::Display + Copy,
+    scratch: &mut Scratch<'a>,
     out: &mut Vec<u8>,
 ) -> Result<Cow<'a, str>, ApiError> {
     let start = out.len();
     let written = isolated(counters, || {
         let id = finish_id(scorer, raw.id, path)?;
-        let mut scratch = Scratch::with_values(raw.values);
+        scratch.values = raw.values;
         let scored = scorer
-            .score_into(&mut scratch)
+            .score_into(scratch)
             .map_err(|e| score_error(e, path))?;
         if let Some(window) = window {
             window.record(
@@ -207,7 +209,9 @@ pub async fn score_one(
         let (answer, contact) = match read_record(&*scorer, &body)? {
             Some(raw) if shared.shadow.is_none() => {
                 let mut out = Vec::with_capacity(1024);
-                let id = score_raw_into(counters, &scorer, window.as_deref(), raw, "", &mut out)?;
+                let scratch = &mut Scratch::default();
+                let w = window.as_deref();
+                let id = score_raw_into(counters, &scorer, w, raw, "", scratch, &mut out)?;
                 return Ok((out, None, (id.into_owned(), scorer.version().to_string())));
             }
             Some(raw) => (
@@ -332,6 +336,7 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSe
     serde_json::to_writer(&mut out, scorer.version()).map_err(write_error)?;
     out.extend_from_slice(b",\"results\":[");
     let mut failed = 0;
+    let mut scratch = Scratch::default();
     for (index, record) in records.into_iter().enumerate() {
         if index > 0 {
             out.push(b',');
@@ -343,7 +348,8 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSe
         let path = ItemPath::Item(index);
         let written = record.and_then(|raw| {
             let w = window.as_deref();
-            score_raw_into(&state.metrics, &scorer, w, raw, path, &mut out).map(drop)
+            let scratch = &mut scratch;
+            score_raw_into(&state.metrics, &scorer, w, raw, path, scratch, &mut out).map(drop)
         });
         if let Err(error) = written {
             failed += 1;
