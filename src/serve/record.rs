@@ -107,17 +107,15 @@ enum Scalar<'a> {
 /// A record as parsed, before the rules: what each input slot and the id field held.
 enum Shape<'a> {
     Object {
-        slots: Vec<Slot<'a>>,
+        /// One value per input, in input order; `Missing` where the JSON was bad.
+        values: Vec<Value<'a>>,
+        /// The JSON each input could not take, by input; empty when there was none.
+        bad: Vec<Option<Scalar<'a>>>,
         id: Scalar<'a>,
         campaign: bool,
     },
     /// The body (or batch item) was not an object: its kind.
     NotObject(&'static str),
-}
-
-enum Slot<'a> {
-    Value(Value<'a>),
-    Bad(Scalar<'a>),
 }
 
 impl<'a> Shape<'a> {
@@ -130,7 +128,9 @@ impl<'a> Shape<'a> {
         match self {
             Shape::NotObject(kind) => Some(Err(not_an_object(&path.to_string(), kind))),
             Shape::Object { campaign: true, .. } => None,
-            Shape::Object { slots, id, .. } => Some(checked(fields, slots, id, path)),
+            Shape::Object {
+                values, bad, id, ..
+            } => Some(checked(fields, values, bad, id, path)),
         }
     }
 }
@@ -138,20 +138,18 @@ impl<'a> Shape<'a> {
 /// Input values in input order, the first bad one refused, then the id's type checked.
 fn checked<'a>(
     fields: &impl Fields,
-    slots: Vec<Slot<'a>>,
+    values: Vec<Value<'a>>,
+    bad: Vec<Option<Scalar<'a>>>,
     id: Scalar<'a>,
     path: ItemPath,
 ) -> Result<RawRecord<'a>, ApiError> {
     let path = || path.to_string();
-    let mut values = Vec::with_capacity(slots.len());
-    for (at, slot) in slots.into_iter().enumerate() {
-        match slot {
-            Slot::Value(v) => values.push(v),
-            Slot::Bad(Scalar::Other(kind)) => {
-                return Err(bad_value(&path(), fields.input_name(at), kind))
-            }
-            Slot::Bad(_) => return Err(out_of_range(&path(), fields.input_name(at))),
-        }
+    let mut first_bad = bad.iter().enumerate();
+    if let Some((at, json)) = first_bad.find_map(|(at, b)| b.as_ref().map(|b| (at, b))) {
+        return Err(match json {
+            Scalar::Other(kind) => bad_value(&path(), fields.input_name(at), kind),
+            _ => out_of_range(&path(), fields.input_name(at)),
+        });
     }
     let id = match id {
         Scalar::Null => None,
@@ -169,7 +167,9 @@ fn checked<'a>(
 /// campaign is named. Both readers (serde's and [`flat`]) place fields through it.
 struct FieldsSeen<'de, 'f, F> {
     fields: &'f F,
-    slots: Vec<Slot<'de>>,
+    values: Vec<Value<'de>>,
+    /// Made only when an input gets JSON it cannot take (see [`Shape::Object`]).
+    bad: Vec<Option<Scalar<'de>>>,
     id: Scalar<'de>,
     campaign: bool,
     /// Bodies usually list fields in input order: look from just after the last match.
@@ -180,9 +180,8 @@ impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
     fn new(fields: &'f F) -> Self {
         FieldsSeen {
             fields,
-            slots: (0..fields.n_inputs())
-                .map(|_| Slot::Value(Value::Missing))
-                .collect(),
+            values: vec![Value::Missing; fields.n_inputs()],
+            bad: Vec::new(),
             id: Scalar::Null,
             campaign: false,
             next: 0,
@@ -195,19 +194,36 @@ impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
         if self.fields.id_column() == Some(name) {
             self.id = value.clone();
         }
-        let n = self.slots.len();
-        if let Some(at) = (0..n)
-            .map(|k| (self.next + k) % n)
+        let n = self.values.len();
+        let next = self.next.min(n);
+        let Some(at) = (next..n)
+            .chain(0..next)
             .find(|&at| self.fields.input_name(at) == name)
-        {
-            self.slots[at] = slot(value);
-            self.next = at + 1;
+        else {
+            return;
+        };
+        self.next = at + 1;
+        match slot(value) {
+            Ok(value) => {
+                self.values[at] = value;
+                if let Some(bad) = self.bad.get_mut(at) {
+                    *bad = None;
+                }
+            }
+            Err(json) => {
+                if self.bad.is_empty() {
+                    self.bad.resize_with(n, || None);
+                }
+                self.values[at] = Value::Missing;
+                self.bad[at] = Some(json);
+            }
         }
     }
 
     fn finish(self) -> Shape<'de> {
         Shape::Object {
-            slots: self.slots,
+            values: self.values,
+            bad: self.bad,
             id: self.id,
             campaign: self.campaign,
         }
@@ -278,15 +294,12 @@ impl<'de, F: Fields> Visitor<'de> for RecordSeed<'_, F> {
 }
 
 /// The input value a field's JSON gives, or the JSON it could not take.
-fn slot(value: Scalar<'_>) -> Slot<'_> {
+fn slot(value: Scalar<'_>) -> Result<Value<'_>, Scalar<'_>> {
     match value {
-        Scalar::Null => Slot::Value(Value::Missing),
-        Scalar::Number(ref n) => match n.as_f64() {
-            Some(x) => Slot::Value(Value::Number(x)),
-            None => Slot::Bad(value),
-        },
-        Scalar::Text(s) => Slot::Value(Value::Text(s)),
-        Scalar::Other(_) => Slot::Bad(value),
+        Scalar::Null => Ok(Value::Missing),
+        Scalar::Number(ref n) => n.as_f64().map(Value::Number).ok_or(value),
+        Scalar::Text(s) => Ok(Value::Text(s)),
+        Scalar::Other(_) => Err(value),
     }
 }
 
