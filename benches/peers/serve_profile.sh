@@ -84,7 +84,7 @@ parts=(
     "JSON into a value tree|serde_json::value::Value>::deserialize ["
     "value tree into inputs|request::record_from_json"
     "drop the value tree|BTreeMap<K,V,A> as core::ops::drop::Drop"
-    "JSON into input slots (one pass)|record::RecordSeed<F> as serde_core::de::DeserializeSeed>::deserialize|record::Shape::into_record"
+    "JSON into input slots (one pass)|serve::record::read_record [|serve::record::read_batch ["
     "scoring (Scorer::score_into)|Scorer::score_into"
     "owned answer (Scorer::answer)|Scorer::answer"
     "answer into JSON|routes::to_json|answer_json::write_answer"
