@@ -289,6 +289,10 @@ pub struct TrainArgs {
     /// Column holding each customer's cost to serve (contribution = value − cost).
     #[arg(long, env = "CUSTSCORE_COST", value_name = "COLUMN")]
     pub cost: Option<String>,
+    /// Let segments, churn and the other targets read the cost columns (by default they
+    /// are not model inputs: they describe us, not the customer).
+    #[arg(long, env = "CUSTSCORE_COST_AS_INPUT")]
+    pub cost_as_input: bool,
     /// Rank the pyramid, value shares, quadrants and CLV by revenue (the value column) or
     /// by contribution (value less the cost model).
     #[arg(long, env = "CUSTSCORE_VALUE_BASIS", value_enum)]

@@ -124,6 +124,7 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     }
     config.value.cost = args.cost.clone().or(config.value.cost.take());
     config.value.basis = args.value_basis.unwrap_or(config.value.basis);
+    config.value.cost_as_input |= args.cost_as_input;
     if let Some(margin) = &args.margin {
         config.retention.margin = Some(margin.clone());
     }

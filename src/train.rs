@@ -185,6 +185,18 @@ pub fn train_with_holdout(
     let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
     let rows = encoder.encode_table(&table);
     let matrix = to_matrix(&rows, encoder.n_features());
+    // Cost columns describe us, not the customer: no model reads them (unless asked).
+    let cost_columns = model_excluded_inputs(&config.value, &encoder);
+    let matrix = match cost_columns.is_empty() {
+        true => matrix,
+        false => crate::models::targets::without_inputs(&matrix, &encoder, &cost_columns),
+    };
+    ignore.extend(config.value.model_excluded_columns().into_iter().map(|c| {
+        (
+            c.to_string(),
+            "a cost column (describes us, not the customer)".to_string(),
+        )
+    }));
 
     let (segments, segment_labels) = fit_segments(
         &SegmentInputs {
@@ -387,6 +399,16 @@ pub fn train_with_holdout(
     }
     bundle.segments.cube = training_cube(&bundle, &table, churned.as_deref(), value.as_deref());
     Ok((bundle, holdout))
+}
+
+/// Input indices of the cost columns the models must not read.
+fn model_excluded_inputs(
+    cost: &crate::models::contribution::CostParams,
+    encoder: &FeatureEncoder,
+) -> Vec<usize> {
+    (cost.model_excluded_columns().into_iter())
+        .filter_map(|c| encoder.input_index(c))
+        .collect()
 }
 
 /// `--sample N`: keep N rows of a larger table, stratified by the label (uniform without

@@ -295,3 +295,55 @@ fn the_api_answers_contribution_and_loss_maker_as_batch_does() {
     let segment = &post_json(server.addr, "/v1/score", CUSTOMER).json()["segment"];
     assert!(segment.get("contribution").is_none() && segment.get("loss_maker").is_none());
 }
+
+#[test]
+fn a_cost_column_is_not_a_model_input_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    // A cost column that carries the label: churners cost 100, stayers 10.
+    let mut reader = csv::Reader::from_path(fixture("telco_400.csv")).unwrap();
+    let mut header = reader.headers().unwrap().clone();
+    let churn = header.iter().position(|h| h == "churn").unwrap();
+    header.push_field("cost_to_serve");
+    let input = dir.path().join("costed.csv");
+    let mut writer = csv::Writer::from_path(&input).unwrap();
+    writer.write_record(&header).unwrap();
+    for r in reader.records() {
+        let mut r = r.unwrap();
+        let cost = if &r[churn] == "Yes" { "100" } else { "10" };
+        r.push_field(cost);
+        writer.write_record(&r).unwrap();
+    }
+    writer.flush().unwrap();
+    let reasons_naming_cost = |extra: &[&str]| {
+        let models = dir.path().join(format!("models{}", extra.len()));
+        let mut args = vec![
+            "--customers",
+            input.to_str().unwrap(),
+            "--cost",
+            "cost_to_serve",
+        ];
+        args.extend_from_slice(extra);
+        let out = train_telco(&models, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let scored = dir.path().join(format!("scored{}.csv", extra.len()));
+        let rows = score_file(&models, &input, &scored);
+        let header = csv::Reader::from_path(&scored)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let at = header.iter().position(|h| h == "reasons").unwrap();
+        (rows.iter())
+            .filter(|r| r[at].contains("cost_to_serve"))
+            .count()
+    };
+    assert_eq!(
+        reasons_naming_cost(&[]),
+        0,
+        "cost columns are not inputs by default"
+    );
+    assert!(
+        reasons_naming_cost(&["--cost-as-input"]) > 100,
+        "opted in, the leak shows"
+    );
+}

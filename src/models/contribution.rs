@@ -56,6 +56,9 @@ pub struct CostParams {
     pub holding_costs: BTreeMap<String, f64>,
     /// Share of revenue that is cost (cost of goods, payment fees).
     pub revenue_share: Option<Amount>,
+    /// Let the models read the cost columns too (default: they describe us, not the
+    /// customer, so segments, churn and every other target see them as constants).
+    pub cost_as_input: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -150,6 +153,37 @@ impl CostParams {
             && self.per_period.is_none()
             && self.holding_costs.is_empty()
             && self.revenue_share.is_none()
+    }
+
+    /// Columns holding amounts of cost (not the order, period or holding counts they
+    /// multiply, which describe the customer).
+    pub fn cost_columns(&self) -> Vec<&str> {
+        fn column(a: &Option<Amount>) -> Option<&str> {
+            match a {
+                Some(Amount::Column(c)) => Some(c.as_str()),
+                _ => None,
+            }
+        }
+        let mut columns: Vec<&str> = self.cost.as_deref().into_iter().collect();
+        for part in [
+            &self.fixed,
+            &self.per_order,
+            &self.per_period,
+            &self.revenue_share,
+        ] {
+            columns.extend(column(part));
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
+    /// The cost columns the models must not read, unless `cost_as_input` lets them.
+    pub fn model_excluded_columns(&self) -> Vec<&str> {
+        match self.cost_as_input {
+            true => Vec::new(),
+            false => self.cost_columns(),
+        }
     }
 
     /// Check the parts against the encoder's inputs; the model the bundle keeps.
@@ -512,6 +546,16 @@ mod tests {
         FeatureEncoder::fit(&table, &[], &Default::default())
     }
 
+    #[test]
+    fn cost_columns_are_the_amounts_not_the_counts_they_multiply() {
+        let mut params = full_model(0.1);
+        params.per_period = Some(Amount::Column("rate".into()));
+        assert_eq!(params.cost_columns(), ["cost", "rate"]);
+        assert_eq!(params.model_excluded_columns(), ["cost", "rate"]);
+        params.cost_as_input = true;
+        assert!(params.model_excluded_columns().is_empty());
+    }
+
     fn full_model(share: f64) -> CostParams {
         CostParams {
             basis: ValueBasis::Contribution,
@@ -523,6 +567,7 @@ mod tests {
             periods: Some("months".into()),
             holding_costs: [("support".to_string(), 1.0)].into(),
             revenue_share: Some(Amount::Constant(share)),
+            cost_as_input: false,
         }
     }
 
