@@ -226,6 +226,9 @@ pub fn train_with_holdout(
         log.is_some(),
     )?;
 
+    // On the contribution basis, CLV and the quadrant run on contribution too.
+    let contributions =
+        crate::models::contribution::training_contributions(pyramid.as_ref(), &table, &encoder);
     let cross_sell = fit_cross_sell(&table, invoices.as_ref(), config, progress);
     let history = cross_sell
         .as_ref()
@@ -255,6 +258,7 @@ pub fn train_with_holdout(
                     encoder: &encoder,
                     numeric: &numeric,
                     value_column: config.data.value.as_deref(),
+                    contribution: contributions.as_deref(),
                 },
                 &config.retention,
                 &|step| stage.next(step),
@@ -280,6 +284,7 @@ pub fn train_with_holdout(
             encoder: &encoder,
             numeric: &numeric,
             value_column: None,
+            contribution: None,
         };
         // Lifetime value belongs to the attrition target alone.
         let params = RetentionParams {

@@ -631,6 +631,18 @@ fn retention(
     }
     if let Some(value) = &r.value {
         let s = &value.settings;
+        let ranks_by_contribution = (b.pyramid.as_ref())
+            .and_then(|p| p.profit.as_ref())
+            .is_some_and(|p| {
+                p.cost.basis() == crate::models::contribution::ValueBasis::Contribution
+            });
+        if value.basis == crate::models::value::ClvBasis::Contribution && !ranks_by_contribution {
+            return Err(problem(
+                RETENTION,
+                "value.basis",
+                "contribution needs a cost model ranking by contribution in pyramid.json",
+            ));
+        }
         let columns = [
             ("value.settings.margin", Some(&s.margin)),
             ("value.current_value", value.current_value.as_ref()),

@@ -388,6 +388,7 @@ mod tests {
                 band: "high".into(),
                 reasons: vec![],
                 clv,
+                clv_basis: None,
             }),
             propensities: Default::default(),
             uplift: None,

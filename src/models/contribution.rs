@@ -138,6 +138,12 @@ impl Contribution {
         self.revenue - self.cost.total()
     }
 
+    /// The cost to serve other than one-off costs (`fixed`), as a share of revenue to date:
+    /// what each unit of future margin is expected to cost (revenue must be positive).
+    pub fn running_cost_share(&self) -> f64 {
+        (self.cost.total() - self.cost.fixed) / self.revenue
+    }
+
     /// A customer who costs more to serve than they bring in.
     pub fn loss_maker(&self) -> bool {
         self.value() < 0.0
@@ -440,16 +446,43 @@ pub fn train_pyramid(
                 part: "value",
                 column: column.to_string(),
             })?;
+    let contribution: Vec<Option<f64>> = (row_contributions(&inputs, table, encoder).iter())
+        .map(|c| c.map(|c| c.value()))
+        .collect();
+    fit_pyramid(params, column, values, Some((model, &contribution))).map(Some)
+}
+
+/// Each table row's revenue and cost parts under the cost model's inputs.
+pub fn row_contributions(
+    inputs: &CostInputs,
+    table: &Table,
+    encoder: &FeatureEncoder,
+) -> Vec<Option<Contribution>> {
     let columns: Vec<_> = (encoder.inputs.iter())
         .map(|i| table.column(&i.name))
         .collect();
-    let contribution: Vec<Option<f64>> = (0..table.rows())
+    (0..table.rows())
         .map(|row| {
             let values = crate::features::row_values(&columns, row);
-            inputs.contribution(encoder, &values).map(|c| c.value())
+            inputs.contribution(encoder, &values)
         })
-        .collect();
-    fit_pyramid(params, column, values, Some((model, &contribution))).map(Some)
+        .collect()
+}
+
+/// Each training row's contribution when the pyramid ranks by it (so CLV and the quadrant
+/// run on it too); `None` on the revenue basis or without a cost model.
+pub fn training_contributions(
+    pyramid: Option<&ValuePyramid>,
+    table: &Table,
+    encoder: &FeatureEncoder,
+) -> Option<Vec<Option<Contribution>>> {
+    let pyramid = pyramid?;
+    let cost = &pyramid.profit.as_ref()?.cost;
+    if cost.basis() != ValueBasis::Contribution {
+        return None;
+    }
+    let inputs = cost.inputs(encoder, &pyramid.column)?;
+    Some(row_contributions(&inputs, table, encoder))
 }
 
 /// Whale curve points per percent of customers.
