@@ -300,6 +300,10 @@ pub struct TrainArgs {
     /// Margin per period column for customer lifetime value (e.g. monthly_charges).
     #[arg(long, env = "CUSTSCORE_MARGIN")]
     pub margin: Option<String>,
+    /// Actions (TOML, as for `score --actions`) the bundle keeps, so next best action and
+    /// `target` need no actions file (replaces the config's `[[actions]]`).
+    #[arg(long, env = "CUSTSCORE_TRAIN_ACTIONS", value_name = "FILE")]
+    pub actions: Option<PathBuf>,
     /// Keep examples of customer values (duplicate ids, unreadable cells) in the bundle's
     /// data quality findings, report and `inspect` (default: counts and line numbers only).
     #[arg(long, env = "CUSTSCORE_QUALITY_SAMPLES")]
@@ -568,7 +572,8 @@ pub struct ScoreArgs {
         requires = "campaign"
     )]
     pub control_share: f64,
-    /// Actions (TOML): adds the columns next_best_action and next_best_action_value.
+    /// Actions (TOML): adds the columns next_best_action and next_best_action_value
+    /// (default: the actions the bundle keeps, if any; this file overrides them).
     #[arg(long, env = "CUSTSCORE_ACTIONS")]
     pub actions: Option<PathBuf>,
     /// Order the output best first by this numeric column once scoring ends (e.g.
@@ -652,7 +657,8 @@ pub struct ServeArgs {
         requires = "shadow"
     )]
     pub shadow_share: f64,
-    /// Actions (TOML) for POST /v1/next-best-action (without it that route answers 404).
+    /// Actions (TOML) for POST /v1/next-best-action, overriding those the bundle keeps
+    /// (without either that route answers 404).
     #[arg(long, env = "CUSTSCORE_ACTIONS")]
     pub actions: Option<PathBuf>,
     #[command(flatten)]

@@ -128,6 +128,11 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if let Some(margin) = &args.margin {
         config.retention.margin = Some(margin.clone());
     }
+    if let Some(path) = &args.actions {
+        config.actions = custscore::decisions::ActionSet::load(path)?
+            .specs()
+            .to_vec();
+    }
     if let Some(n) = args.sample {
         config.data.sample = Some(usize::try_from(n).unwrap_or(usize::MAX));
     }

@@ -71,6 +71,8 @@ pub enum TrainError {
     HoldoutNeedsLabel,
     #[error(transparent)]
     Uplift(#[from] crate::models::uplift::UpliftError),
+    #[error(transparent)]
+    Actions(#[from] crate::decisions::ActionsError),
 }
 
 /// Labelled customers kept for comparing bundles: the table (label column removed) and
@@ -395,7 +397,16 @@ pub fn train_with_holdout(
         rfm,
         history,
         uplift,
+        actions: None,
     };
+    if !config.actions.is_empty() {
+        let actions = crate::decisions::ActionSet::from_specs(
+            config.actions.clone(),
+            std::path::Path::new("[[actions]] of the training config"),
+        )?;
+        crate::decisions::Decider::for_bundle(actions.clone(), &bundle)?;
+        bundle.actions = Some(actions);
+    }
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));
     if bundle.retention.is_some() {

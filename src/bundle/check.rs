@@ -153,6 +153,11 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     if let Some(model) = &b.uplift {
         uplift(model, width)?;
     }
+    if let Some(actions) = &b.actions {
+        // Targets and columns an action reads must be this bundle's.
+        crate::decisions::Decider::for_bundle(actions.clone(), b)
+            .map_err(|e| (super::ACTIONS, e.to_string()))?;
+    }
     Ok(())
 }
 
