@@ -199,10 +199,16 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         format: args.format,
         rejects,
     };
-    let decider = custscore::decisions::Decider::from_file(args.actions.as_deref(), &scorer)?;
-    if decider.is_some() && args.format != batch::Format::Csv {
+    if args.actions.is_some() && args.format != batch::Format::Csv {
         anyhow::bail!("--actions adds CSV columns: use --format csv (POST /v1/next-best-action answers in JSON)");
     }
+    // The bundle's own actions add the CSV columns; JSON Lines keeps the REST answer shape.
+    let decider = match args.format {
+        batch::Format::Csv => {
+            custscore::decisions::Decider::from_file(args.actions.as_deref(), &scorer)?
+        }
+        _ => None,
+    };
     let summary = batch::score_stream_with(
         &scorer,
         &input,

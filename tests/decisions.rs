@@ -432,6 +432,23 @@ fn actions_trained_into_the_bundle_answer_without_a_file_and_a_file_overrides_th
         &["--actions", path(&only_nothing)],
     );
     assert!(tail(&overridden).iter().all(|a| a == "wait"));
+    // JSON Lines keeps the REST answer shape: the bundle's actions add no columns there.
+    let lines = dir.path().join("scored.jsonl");
+    let out = run(&[
+        "score",
+        "--input",
+        path(&telco),
+        "--output",
+        path(&lines),
+        "--models",
+        path(&models),
+        "--format",
+        "jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&lines).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(first.get("next_best_action").is_none(), "{first}");
     // target: no file needed.
     let list = dir.path().join("list.csv");
     let out = run(&[
