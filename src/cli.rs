@@ -289,6 +289,10 @@ pub struct TrainArgs {
     /// Column holding each customer's cost to serve (contribution = value − cost).
     #[arg(long, env = "CUSTSCORE_COST", value_name = "COLUMN")]
     pub cost: Option<String>,
+    /// Let segments, churn and the other targets read the cost columns (by default they
+    /// are not model inputs: they describe us, not the customer).
+    #[arg(long, env = "CUSTSCORE_COST_AS_INPUT")]
+    pub cost_as_input: bool,
     /// Rank the pyramid, value shares, quadrants and CLV by revenue (the value column) or
     /// by contribution (value less the cost model).
     #[arg(long, env = "CUSTSCORE_VALUE_BASIS", value_enum)]
@@ -296,6 +300,10 @@ pub struct TrainArgs {
     /// Margin per period column for customer lifetime value (e.g. monthly_charges).
     #[arg(long, env = "CUSTSCORE_MARGIN")]
     pub margin: Option<String>,
+    /// Actions (TOML, as for `score --actions`) the bundle keeps, so next best action and
+    /// `target` need no actions file (replaces the config's `[[actions]]`).
+    #[arg(long, env = "CUSTSCORE_TRAIN_ACTIONS", value_name = "FILE")]
+    pub actions: Option<PathBuf>,
     /// Keep examples of customer values (duplicate ids, unreadable cells) in the bundle's
     /// data quality findings, report and `inspect` (default: counts and line numbers only).
     #[arg(long, env = "CUSTSCORE_QUALITY_SAMPLES")]
@@ -564,7 +572,8 @@ pub struct ScoreArgs {
         requires = "campaign"
     )]
     pub control_share: f64,
-    /// Actions (TOML): adds the columns next_best_action and next_best_action_value.
+    /// Actions (TOML): adds the columns next_best_action and next_best_action_value
+    /// (default: the actions the bundle keeps, if any; this file overrides them).
     #[arg(long, env = "CUSTSCORE_ACTIONS")]
     pub actions: Option<PathBuf>,
     /// Order the output best first by this numeric column once scoring ends (e.g.
@@ -648,7 +657,8 @@ pub struct ServeArgs {
         requires = "shadow"
     )]
     pub shadow_share: f64,
-    /// Actions (TOML) for POST /v1/next-best-action (without it that route answers 404).
+    /// Actions (TOML) for POST /v1/next-best-action, overriding those the bundle keeps
+    /// (without either that route answers 404).
     #[arg(long, env = "CUSTSCORE_ACTIONS")]
     pub actions: Option<PathBuf>,
     #[command(flatten)]

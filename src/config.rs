@@ -157,6 +157,9 @@ pub struct TrainConfig {
     pub targets: crate::models::targets::TargetsConfig,
     /// Cost to serve, and whether value means revenue or contribution.
     pub value: crate::models::contribution::CostParams,
+    /// `[[actions]]` tables (as in an actions file) the bundle keeps for next best action
+    /// and target lists.
+    pub actions: Vec<crate::decisions::actions::ActionSpec>,
 }
 
 /// The churn label: a column and the value that marks a churned customer.

@@ -6,7 +6,7 @@ use crate::cli::ModelsArg;
 use crate::decisions::budget::{self, Candidate, Selection};
 use crate::decisions::changes::{self, ChangeOptions, ChangesError};
 use crate::decisions::nba::{amount, evaluate, Choice};
-use crate::decisions::{ActionSet, ActionsError, Decider};
+use crate::decisions::{ActionsError, Decider};
 use crate::numfmt;
 use crate::score::Scorer;
 use clap::Args;
@@ -17,9 +17,10 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// The actions file (TOML, as for `score --actions`).
+    /// The actions file (TOML, as for `score --actions`; default: the actions the bundle
+    /// keeps).
     #[arg(long, env = "CUSTSCORE_ACTIONS")]
-    pub actions: PathBuf,
+    pub actions: Option<PathBuf>,
     /// The action to build the list for.
     #[arg(long)]
     pub action: String,
@@ -82,6 +83,8 @@ pub enum DecisionsCliError {
     NoIdColumn(String),
     #[error("{}: customer id `{id}` appears more than once; a target list needs one row per customer", path.display())]
     DuplicateId { path: PathBuf, id: String },
+    #[error("bundle {0} keeps no actions: pass --actions FILE (or train with --actions FILE)")]
+    NoActions(String),
     #[error("--budget {0}: give a finite amount of at least 0")]
     Budget(f64),
     #[error("{}: cannot write: {source}", path.display())]
@@ -110,7 +113,8 @@ pub fn run_target(args: &TargetArgs) -> Result<String, DecisionsCliError> {
     if scorer.id_column().is_none() {
         return Err(DecisionsCliError::NoIdColumn(scorer.version().to_string()));
     }
-    let decider = Decider::new(ActionSet::load(&args.actions)?, &scorer)?;
+    let decider = Decider::from_file(args.actions.as_deref(), &scorer)?
+        .ok_or_else(|| DecisionsCliError::NoActions(scorer.version().to_string()))?;
     let action = decider.actions().get(&args.action)?;
     let eligible = Mutex::new(Vec::new());
     let ineligible = Mutex::new(0usize);

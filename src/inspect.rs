@@ -33,6 +33,27 @@ pub fn training_summary(bundle: &Bundle) -> String {
         out.push('\n');
         out.push_str(&uplift.describe());
     }
+    out.push_str(&actions_section(bundle));
+    out
+}
+
+/// The actions the bundle keeps, and which read the uplift.
+fn actions_section(bundle: &Bundle) -> String {
+    let Some(actions) = &bundle.actions else {
+        return String::new();
+    };
+    let decider = crate::decisions::Decider::for_bundle(actions.clone(), bundle);
+    let mut out = String::from("\nactions (used when no --actions file is given):\n");
+    for action in decider
+        .as_ref()
+        .map_or(&actions.actions, |d| &d.actions().actions)
+    {
+        let uplift = match &action.uplift_campaign {
+            Some(c) => format!(" (works with the uplift of campaign {c})"),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "  {}: {}{uplift}", action.name, action.kind_name());
+    }
     out
 }
 
@@ -170,6 +191,7 @@ pub fn describe(bundle: &Bundle) -> String {
     if let Some(rfm) = &bundle.rfm {
         out.push_str(&rfm.describe());
     }
+    out.push_str(&actions_section(bundle));
     if let Ok(rules) = tree_rules(bundle) {
         out.push_str("\ndecision tree (if-then rules):\n");
         out.push_str(&rules);

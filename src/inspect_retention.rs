@@ -104,9 +104,19 @@ pub fn value_section(bundle: &Bundle) -> String {
         return String::new();
     };
     let s = &v.settings;
+    let on_contribution = v.basis == crate::models::value::ClvBasis::Contribution;
     let mut out = format!(
-        "\nlifetime value: annual margin = {} × {} × {}, discount rate {}, horizon {} years\n",
-        s.margin, s.margin_rate, s.periods_per_year, s.discount_rate, s.horizon_years
+        "\nlifetime value (on {}): annual margin = {} × {} × {}{}, discount rate {}, horizon {} years\n",
+        v.basis.name(),
+        s.margin,
+        s.margin_rate,
+        s.periods_per_year,
+        match on_contribution {
+            true => " × (1 − running cost share: cost to serve less one-off costs, over revenue)",
+            false => "",
+        },
+        s.discount_rate,
+        s.horizon_years
     );
     let _ = writeln!(
         out,
@@ -118,7 +128,10 @@ pub fn value_section(bundle: &Bundle) -> String {
     let _ = writeln!(
         out,
         "value quadrants (current value = {}, split at median {:.2}; CLV split at median {:.2}):",
-        v.current_value.as_deref().unwrap_or("annual margin"),
+        match on_contribution {
+            true => "contribution",
+            false => v.current_value.as_deref().unwrap_or("annual margin"),
+        },
         v.current_threshold,
         v.clv_threshold
     );

@@ -124,8 +124,14 @@ fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     }
     config.value.cost = args.cost.clone().or(config.value.cost.take());
     config.value.basis = args.value_basis.unwrap_or(config.value.basis);
+    config.value.cost_as_input |= args.cost_as_input;
     if let Some(margin) = &args.margin {
         config.retention.margin = Some(margin.clone());
+    }
+    if let Some(path) = &args.actions {
+        config.actions = custscore::decisions::ActionSet::load(path)?
+            .specs()
+            .to_vec();
     }
     if let Some(n) = args.sample {
         config.data.sample = Some(usize::try_from(n).unwrap_or(usize::MAX));
@@ -193,10 +199,16 @@ fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
         format: args.format,
         rejects,
     };
-    let decider = custscore::decisions::Decider::from_file(args.actions.as_deref(), &scorer)?;
-    if decider.is_some() && args.format != batch::Format::Csv {
+    if args.actions.is_some() && args.format != batch::Format::Csv {
         anyhow::bail!("--actions adds CSV columns: use --format csv (POST /v1/next-best-action answers in JSON)");
     }
+    // The bundle's own actions add the CSV columns; JSON Lines keeps the REST answer shape.
+    let decider = match args.format {
+        batch::Format::Csv => {
+            custscore::decisions::Decider::from_file(args.actions.as_deref(), &scorer)?
+        }
+        _ => None,
+    };
     let summary = batch::score_stream_with(
         &scorer,
         &input,

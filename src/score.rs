@@ -52,6 +52,10 @@ pub struct Retention {
     pub reasons: Vec<String>,
     /// Customer lifetime value, when the bundle knows the customer's margin.
     pub clv: Option<f64>,
+    /// `contribution` when the CLV discounts the margin less the running cost to serve
+    /// (bundles ranked by contribution); absent when it discounts the margin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clv_basis: Option<String>,
 }
 
 /// One target's calibrated probability, band and reasons (any target, attrition included).
@@ -166,6 +170,8 @@ pub const UPLIFT_COLUMN: &str = "uplift";
 /// yes / no for a negative one.
 pub const CONTRIBUTION_COLUMN: &str = "contribution";
 pub const LOSS_MAKER_COLUMN: &str = "loss_maker";
+/// Last CSV column when CLV and the quadrant run on contribution.
+pub const CLV_BASIS_COLUMN: &str = "clv_basis";
 
 /// A bundle's fixed texts as JSON string literals (quoted and escaped once), so that an
 /// answer can be written without escaping them for every request.
@@ -345,6 +351,13 @@ impl Scorer {
             .map_or(ValueBasis::Revenue, |p| p.cost.basis())
     }
 
+    /// Do CLV and the quadrant run on contribution (margin less running costs)?
+    pub fn clv_on_contribution(&self) -> bool {
+        (self.bundle.retention.as_ref())
+            .and_then(|r| r.value.as_ref())
+            .is_some_and(|v| v.basis == crate::models::value::ClvBasis::Contribution)
+    }
+
     /// Does the bundle compute contribution (and so write its columns)?
     pub fn has_cost_model(&self) -> bool {
         self.cost_inputs.is_some()
@@ -457,18 +470,17 @@ impl Scorer {
             ),
             _ => crate::models::segment::UNRANKED,
         };
-        let risk = self
-            .bundle
-            .retention
-            .as_ref()
-            .map(|r| r.score(encoder, &self.value_inputs, values, features, reasons));
+        let risk = self.bundle.retention.as_ref().map(|r| {
+            let c = contribution.as_ref();
+            r.score(encoder, &self.value_inputs, values, features, c, reasons)
+        });
         targets.clear();
         for target in &self.bundle.targets {
             let none = ValueInputs::default();
             targets.push(
                 target
                     .model
-                    .score(encoder, &none, values, features, reasons),
+                    .score(encoder, &none, values, features, None, reasons),
             );
         }
         let lifetime = self.lifetime(values, warnings);
@@ -509,6 +521,7 @@ impl Scorer {
                 band: r.band.to_string(),
                 reasons: reason_texts(encoder, scored.values, &r.reasons),
                 clv: r.clv,
+                clv_basis: self.clv_on_contribution().then(|| "contribution".into()),
             }),
             propensities: self.propensities(scored),
             lifetime: scored.lifetime.map(Box::new),
@@ -608,6 +621,9 @@ impl Scorer {
             row.field(CONTRIBUTION_COLUMN);
             row.field(LOSS_MAKER_COLUMN);
         }
+        if self.clv_on_contribution() {
+            row.field(CLV_BASIS_COLUMN);
+        }
         row.end();
     }
 
@@ -693,6 +709,9 @@ impl Scorer {
                 }
             });
             row.plain(c.map_or("", |c| if c.loss_maker() { "yes" } else { "no" }));
+        }
+        if self.clv_on_contribution() {
+            row.plain("contribution");
         }
         row.end();
     }

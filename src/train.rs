@@ -71,6 +71,8 @@ pub enum TrainError {
     HoldoutNeedsLabel,
     #[error(transparent)]
     Uplift(#[from] crate::models::uplift::UpliftError),
+    #[error(transparent)]
+    Actions(#[from] crate::decisions::ActionsError),
 }
 
 /// Labelled customers kept for comparing bundles: the table (label column removed) and
@@ -185,6 +187,18 @@ pub fn train_with_holdout(
     let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
     let rows = encoder.encode_table(&table);
     let matrix = to_matrix(&rows, encoder.n_features());
+    // Cost columns describe us, not the customer: no model reads them (unless asked).
+    let cost_columns = model_excluded_inputs(&config.value, &encoder);
+    let matrix = match cost_columns.is_empty() {
+        true => matrix,
+        false => crate::models::targets::without_inputs(&matrix, &encoder, &cost_columns),
+    };
+    ignore.extend(config.value.model_excluded_columns().into_iter().map(|c| {
+        (
+            c.to_string(),
+            "a cost column (describes us, not the customer)".to_string(),
+        )
+    }));
 
     let (segments, segment_labels) = fit_segments(
         &SegmentInputs {
@@ -214,6 +228,9 @@ pub fn train_with_holdout(
         log.is_some(),
     )?;
 
+    // On the contribution basis, CLV and the quadrant run on contribution too.
+    let contributions =
+        crate::models::contribution::training_contributions(pyramid.as_ref(), &table, &encoder);
     let cross_sell = fit_cross_sell(&table, invoices.as_ref(), config, progress);
     let history = cross_sell
         .as_ref()
@@ -243,6 +260,7 @@ pub fn train_with_holdout(
                     encoder: &encoder,
                     numeric: &numeric,
                     value_column: config.data.value.as_deref(),
+                    contribution: contributions.as_deref(),
                 },
                 &config.retention,
                 &|step| stage.next(step),
@@ -268,6 +286,7 @@ pub fn train_with_holdout(
             encoder: &encoder,
             numeric: &numeric,
             value_column: None,
+            contribution: None,
         };
         // Lifetime value belongs to the attrition target alone.
         let params = RetentionParams {
@@ -378,7 +397,16 @@ pub fn train_with_holdout(
         rfm,
         history,
         uplift,
+        actions: None,
     };
+    if !config.actions.is_empty() {
+        let actions = crate::decisions::ActionSet::from_specs(
+            config.actions.clone(),
+            std::path::Path::new("[[actions]] of the training config"),
+        )?;
+        crate::decisions::Decider::for_bundle(actions.clone(), &bundle)?;
+        bundle.actions = Some(actions);
+    }
     progress.step("profiling the training inputs for drift monitoring");
     bundle.drift = Some(drift_reference(&bundle, &table));
     if bundle.retention.is_some() {
@@ -387,6 +415,16 @@ pub fn train_with_holdout(
     }
     bundle.segments.cube = training_cube(&bundle, &table, churned.as_deref(), value.as_deref());
     Ok((bundle, holdout))
+}
+
+/// Input indices of the cost columns the models must not read.
+fn model_excluded_inputs(
+    cost: &crate::models::contribution::CostParams,
+    encoder: &FeatureEncoder,
+) -> Vec<usize> {
+    (cost.model_excluded_columns().into_iter())
+        .filter_map(|c| encoder.input_index(c))
+        .collect()
 }
 
 /// `--sample N`: keep N rows of a larger table, stratified by the label (uniform without

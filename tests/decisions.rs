@@ -359,3 +359,259 @@ fn next_best_action_over_http() {
         .unwrap()
         .contains("--actions"));
 }
+
+/// Train the small telco bundle with `extra` flags.
+fn train_with(models: &Path, extra: &[&str]) {
+    let telco = fixture("telco_400.csv");
+    let mut args = vec![
+        "train",
+        "--promote",
+        "always",
+        "--customers",
+        path(&telco),
+        "--id",
+        "customer_id",
+        "--label",
+        "churn=Yes",
+        "--value",
+        "total_charges",
+        "--segments",
+        "3",
+        "--models",
+        path(models),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn actions_trained_into_the_bundle_answer_without_a_file_and_a_file_overrides_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_with(&models, &["--actions", ACTIONS]);
+    let inspect = stdout(&run(&["inspect", "--models", path(&models)]));
+    assert!(
+        inspect.contains("actions (used when no --actions file is given)")
+            && inspect.contains("retention_offer: retention"),
+        "{inspect}"
+    );
+    // Batch: the columns come from the bundle, as with the file.
+    let from_bundle = dir.path().join("bundle.csv");
+    let from_file = dir.path().join("file.csv");
+    let telco = fixture("telco_400.csv");
+    let score = |output: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "--input",
+            path(&telco),
+            "--output",
+            path(output),
+            "--models",
+            path(&models),
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        csv_rows(output)
+    };
+    let kept = score(&from_bundle, &[]);
+    let given = score(&from_file, &["--actions", ACTIONS]);
+    let tail = |rows: &[csv::StringRecord]| -> Vec<String> {
+        rows.iter().map(|r| r[r.len() - 2].to_string()).collect()
+    };
+    assert_eq!(tail(&kept), tail(&given));
+    assert!(tail(&kept).iter().any(|a| a == "retention_offer"));
+    let only_nothing = write(
+        dir.path(),
+        "nothing.toml",
+        b"[[actions]]\nname = \"wait\"\nkind = \"nothing\"\n",
+    );
+    let overridden = score(
+        &dir.path().join("over.csv"),
+        &["--actions", path(&only_nothing)],
+    );
+    assert!(tail(&overridden).iter().all(|a| a == "wait"));
+    // JSON Lines keeps the REST answer shape: the bundle's actions add no columns there.
+    let lines = dir.path().join("scored.jsonl");
+    let out = run(&[
+        "score",
+        "--input",
+        path(&telco),
+        "--output",
+        path(&lines),
+        "--models",
+        path(&models),
+        "--format",
+        "jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&lines).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(first.get("next_best_action").is_none(), "{first}");
+    // target: no file needed.
+    let list = dir.path().join("list.csv");
+    let out = run(&[
+        "target",
+        "--action",
+        "retention_offer",
+        "--budget",
+        "500",
+        "--customers",
+        path(&fixture("telco_400.csv")),
+        "--output",
+        path(&list),
+        "--models",
+        path(&models),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(csv_rows(&list).len() > 1);
+    // HTTP: the bundle's actions, or the file's when given.
+    let server = start(&models, &[]);
+    let answer = post_json(server.addr, "/v1/next-best-action", CUSTOMER);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let json = answer.json();
+    let listed =
+        json["ranked"].as_array().unwrap().len() + json["not_eligible"].as_array().unwrap().len();
+    assert_eq!(listed, 3, "the bundle's three actions: {json}");
+    let over = start(&models, &["--actions", path(&only_nothing)]);
+    let answer = post_json(over.addr, "/v1/next-best-action", CUSTOMER).json();
+    assert_eq!(answer["best"]["action"], "wait", "{answer}");
+    // An action reading a column the bundle lacks is refused at training.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        b"[[actions]]\nname = \"call\"\nkind = \"retention\"\nsave_rate = 0.3\nvalue_column = \"contract\"\n",
+    );
+    let out = run(&[
+        "train",
+        "--customers",
+        path(&fixture("telco_400.csv")),
+        "--label",
+        "churn=Yes",
+        "--actions",
+        path(&bad),
+        "--models",
+        path(&dir.path().join("refused")),
+    ]);
+    assert_fails_with(
+        &out,
+        &["action `call`: `contract` is not a numeric input column"],
+    );
+}
+
+/// Campaign `spring` with half held back: month-to-month customers respond when contacted
+/// (7 in 10; 1 in 10 held back), the others 1 in 10 in either arm.
+fn campaign_with_responses(models: &Path) {
+    let scored = models.parent().unwrap().join("contacted.csv");
+    let out = run(&[
+        "score",
+        "--input",
+        path(&fixture("telco_400.csv")),
+        "--output",
+        path(&scored),
+        "--models",
+        path(models),
+        "--campaign",
+        "spring",
+        "--control-share",
+        "0.5",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(fixture("telco_400.csv")).unwrap();
+    let h = reader.headers().unwrap().clone();
+    let contract: HashMap<String, String> = reader
+        .records()
+        .map(Result::unwrap)
+        .map(|r| {
+            (
+                r[0].to_string(),
+                r[h.iter().position(|c| c == "contract").unwrap()].to_string(),
+            )
+        })
+        .collect();
+    let mut reader = csv::Reader::from_path(&scored).unwrap();
+    let h = reader.headers().unwrap().clone();
+    let (id, arm) = (
+        h.iter().position(|c| c == "id").unwrap(),
+        h.iter().position(|c| c == "arm").unwrap(),
+    );
+    let db = rusqlite::Connection::open(models.join("outcomes.db")).unwrap();
+    for (n, row) in reader.records().map(Result::unwrap).enumerate() {
+        let moved = contract[&row[id]] == "Month-to-month" && &row[arm] == "treatment";
+        if (moved && n % 10 < 7) || (!moved && n % 10 == 3) {
+            db.execute(
+                "INSERT INTO outcome_events VALUES (?1, 'spring', ?2, 'responded', '2026-01-01T00:00:00Z', NULL)",
+                [format!("r-{}", &row[id]), row[id].to_string()],
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_action_whose_campaign_taught_the_uplift_model_works_with_the_uplift() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    campaign_with_responses(&models);
+    let actions = write(
+        dir.path(),
+        "uplift.toml",
+        b"[[actions]]\nname = \"call\"\nkind = \"retention\"\ncampaign = \"spring\"\ncost = 5\nsave_rate = 0.3\nvalue_default = 100\n\n[[actions]]\nname = \"mail\"\nkind = \"retention\"\ncampaign = \"autumn\"\ncost = 5\nsave_rate = 0.3\nvalue_default = 100\n",
+    );
+    let out = run(&[
+        "train",
+        "--from-campaign",
+        "spring",
+        "--label",
+        "responded",
+        "--uplift",
+        "--segments",
+        "3",
+        "--promote",
+        "always",
+        "--actions",
+        path(&actions),
+        "--models",
+        path(&models),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let inspect = stdout(&run(&["inspect", "--models", path(&models)]));
+    assert!(
+        inspect.contains("call: retention (works with the uplift of campaign spring)"),
+        "{inspect}"
+    );
+    let server = start(&models, &[]);
+    let answer = post_json(server.addr, "/v1/next-best-action", CUSTOMER).json();
+    let scored = post_json(server.addr, "/v1/score", CUSTOMER).json();
+    let uplift = scored["uplift"].as_f64().unwrap();
+    let p = scored["retention"]["probability"].as_f64().unwrap();
+    let choice = |name: &str| {
+        let ranked = answer["ranked"].as_array().unwrap();
+        ranked
+            .iter()
+            .find(|c| c["action"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let call = choice("call");
+    // The uplift is the probability the contact works: no save rate on top.
+    let value = call["expected_value"].as_f64().unwrap();
+    assert!((value - (uplift * 100.0 - 5.0)).abs() < 1e-9, "{call}");
+    assert_eq!(call["probability"].as_f64().unwrap(), uplift);
+    assert!(
+        call["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("uplift (spring) "),
+        "{call}"
+    );
+    // A campaign the bundle's uplift model does not come from: P(target) × save rate.
+    let mail = choice("mail");
+    let value = mail["expected_value"].as_f64().unwrap();
+    assert!((value - (p * 0.3 * 100.0 - 5.0)).abs() < 1e-9, "{mail}");
+    assert!(
+        mail["reason"].as_str().unwrap().contains("× save rate 0.3"),
+        "{mail}"
+    );
+}

@@ -295,3 +295,138 @@ fn the_api_answers_contribution_and_loss_maker_as_batch_does() {
     let segment = &post_json(server.addr, "/v1/score", CUSTOMER).json()["segment"];
     assert!(segment.get("contribution").is_none() && segment.get("loss_maker").is_none());
 }
+
+#[test]
+fn a_cost_column_is_not_a_model_input_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    // A cost column that carries the label: churners cost 100, stayers 10.
+    let mut reader = csv::Reader::from_path(fixture("telco_400.csv")).unwrap();
+    let mut header = reader.headers().unwrap().clone();
+    let churn = header.iter().position(|h| h == "churn").unwrap();
+    header.push_field("cost_to_serve");
+    let input = dir.path().join("costed.csv");
+    let mut writer = csv::Writer::from_path(&input).unwrap();
+    writer.write_record(&header).unwrap();
+    for r in reader.records() {
+        let mut r = r.unwrap();
+        let cost = if &r[churn] == "Yes" { "100" } else { "10" };
+        r.push_field(cost);
+        writer.write_record(&r).unwrap();
+    }
+    writer.flush().unwrap();
+    let reasons_naming_cost = |extra: &[&str]| {
+        let models = dir.path().join(format!("models{}", extra.len()));
+        let mut args = vec![
+            "--customers",
+            input.to_str().unwrap(),
+            "--cost",
+            "cost_to_serve",
+        ];
+        args.extend_from_slice(extra);
+        let out = train_telco(&models, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let scored = dir.path().join(format!("scored{}.csv", extra.len()));
+        let rows = score_file(&models, &input, &scored);
+        let header = csv::Reader::from_path(&scored)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let at = header.iter().position(|h| h == "reasons").unwrap();
+        (rows.iter())
+            .filter(|r| r[at].contains("cost_to_serve"))
+            .count()
+    };
+    assert_eq!(
+        reasons_naming_cost(&[]),
+        0,
+        "cost columns are not inputs by default"
+    );
+    assert!(
+        reasons_naming_cost(&["--cost-as-input"]) > 100,
+        "opted in, the leak shows"
+    );
+}
+
+#[test]
+fn on_the_contribution_basis_clv_and_quadrants_run_on_contribution_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let telco = fixture("telco_400.csv");
+    let train = |name: &str, basis: &str| {
+        let config = TELCO_COSTS.replace("[value]", &format!("[value]\nbasis = \"{basis}\""));
+        let config = write(dir.path(), &format!("{name}.toml"), config.as_bytes());
+        let models = dir.path().join(name);
+        let out = train_telco(
+            &models,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--customers",
+                telco.to_str().unwrap(),
+                "--margin",
+                "monthly_charges",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let scored = dir.path().join(format!("{name}.csv"));
+        let rows = score_file(&models, &telco, &scored);
+        let header = csv::Reader::from_path(&scored)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        (models, header, rows)
+    };
+    let (_, margin_header, on_margin) = train("margin", "revenue");
+    let (models, header, on_contribution) = train("contribution", "contribution");
+    assert!(!margin_header.iter().any(|h| h == "clv_basis"));
+    assert_eq!(header.iter().next_back(), Some("clv_basis"));
+    let at = |h: &csv::StringRecord, name: &str| h.iter().position(|c| c == name).unwrap();
+    let (clv, quadrant) = (at(&header, "clv"), at(&header, "quadrant"));
+    let (flag, contribution) = (at(&header, "loss_maker"), at(&header, "contribution"));
+    let revenue_at = at(
+        &csv::Reader::from_path(&telco)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone(),
+        "total_charges",
+    );
+    let inputs = csv_rows(&telco);
+    let mut compared = 0;
+    let rows = on_margin.iter().zip(&on_contribution).zip(&inputs);
+    for (((m, c), input), want) in rows.zip(expected_contribution()) {
+        assert_eq!(&c[header.len() - 1], "contribution");
+        let Some(want) = want else {
+            assert_eq!(&c[clv], "", "no revenue to date, no running cost share");
+            continue;
+        };
+        assert!((c[contribution].parse::<f64>().unwrap() - want).abs() < 0.006);
+        // The margin less the running costs (all but the one-off 150) as a share of revenue.
+        let revenue: f64 = input[revenue_at].trim().parse().unwrap();
+        let kept = 1.0 - (revenue - want - 150.0) / revenue;
+        let (clv_m, clv_c): (f64, f64) = (m[clv].parse().unwrap(), c[clv].parse().unwrap());
+        assert!(
+            (clv_c - clv_m * kept).abs() < 0.02,
+            "{}: {clv_c} vs {clv_m} × {kept}",
+            &c[0]
+        );
+        if &c[flag] == "yes" {
+            assert!(
+                matches!(&c[quadrant], "invest" | "let go"),
+                "a loss-maker's current value is low: {}",
+                &c[quadrant]
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared > 350, "{compared}");
+    let out = run(&["inspect", "--models", models.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(text.contains("lifetime value (on contribution)"), "{text}");
+    assert!(text.contains("current value = contribution"), "{text}");
+    let server = start(&models, &[]);
+    let r = post_json(server.addr, "/v1/score", CUSTOMER).json();
+    assert_eq!(r["retention"]["clv_basis"], "contribution", "{r}");
+    assert!(r["retention"]["clv"].as_f64().unwrap() > 0.0, "{r}");
+}

@@ -153,6 +153,11 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
     if let Some(model) = &b.uplift {
         uplift(model, width)?;
     }
+    if let Some(actions) = &b.actions {
+        // Targets and columns an action reads must be this bundle's.
+        crate::decisions::Decider::for_bundle(actions.clone(), b)
+            .map_err(|e| (super::ACTIONS, e.to_string()))?;
+    }
     Ok(())
 }
 
@@ -631,6 +636,18 @@ fn retention(
     }
     if let Some(value) = &r.value {
         let s = &value.settings;
+        let ranks_by_contribution = (b.pyramid.as_ref())
+            .and_then(|p| p.profit.as_ref())
+            .is_some_and(|p| {
+                p.cost.basis() == crate::models::contribution::ValueBasis::Contribution
+            });
+        if value.basis == crate::models::value::ClvBasis::Contribution && !ranks_by_contribution {
+            return Err(problem(
+                RETENTION,
+                "value.basis",
+                "contribution needs a cost model ranking by contribution in pyramid.json",
+            ));
+        }
         let columns = [
             ("value.settings.margin", Some(&s.margin)),
             ("value.current_value", value.current_value.as_ref()),

@@ -42,6 +42,7 @@ const LIFETIME: &str = "lifetime.json";
 const RFM: &str = "rfm.json";
 const HISTORY: &str = "history.json";
 pub(crate) const UPLIFT: &str = "uplift.json";
+const ACTIONS: &str = crate::decisions::actions::BUNDLE_FILE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -253,6 +254,9 @@ pub struct Bundle {
     /// Treatment-minus-control response model with its held-out Qini curve (bundles
     /// trained with `--from-campaign --uplift`).
     pub uplift: Option<crate::models::uplift::UpliftModel>,
+    /// The actions next best action and target lists use when no actions file is given
+    /// (bundles trained with `train --actions` or `[[actions]]` in the config).
+    pub actions: Option<crate::decisions::ActionSet>,
 }
 
 /// Versions of the libraries that fitted the models (read from Cargo.lock at build time).
@@ -320,6 +324,9 @@ impl Bundle {
         }
         if let Some(history) = &self.history {
             files.push((HISTORY, to_json(history, HISTORY)?));
+        }
+        if let Some(actions) = &self.actions {
+            files.push((ACTIONS, to_json(actions, ACTIONS)?));
         }
         let mut files: Vec<(String, Vec<u8>)> =
             files.into_iter().map(|(n, b)| (n.to_string(), b)).collect();
@@ -469,6 +476,10 @@ impl Bundle {
             },
             uplift: match manifest.files.contains_key(UPLIFT) {
                 true => Some(parse_json(&dir.join(UPLIFT), &read(UPLIFT)?)?),
+                false => None,
+            },
+            actions: match manifest.files.contains_key(ACTIONS) {
+                true => Some(parse_json(&dir.join(ACTIONS), &read(ACTIONS)?)?),
                 false => None,
             },
             manifest,

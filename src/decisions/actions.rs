@@ -7,6 +7,8 @@
 //! target = "churn"            # the propensity the action acts on (default churn)
 //! cost = 25                   # per contact
 //! save_rate = 0.3             # share of would-be leavers the offer keeps
+//! campaign = "spring"         # where the bundle's uplift model was taught by this
+//!                             # campaign, the uplift replaces P(target) × save_rate
 //! value_column = "total_charges"  # value at stake when the bundle has no CLV
 //! min_probability = 0.2       # eligibility
 //!
@@ -22,10 +24,12 @@
 //! kind = "nothing"
 //! ```
 //!
-//! Parsed once into checked [`Action`]s; everything after loading trusts them.
+//! Parsed once into checked [`Action`]s; everything after loading trusts them. The same
+//! tables may sit in the training config (or come from `train --actions FILE`): the bundle
+//! then keeps them in `actions.json`, checked again on load.
 
 use crate::models::targets::is_target_name;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -67,7 +71,7 @@ pub enum ActionsError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Kind {
     Retention,
@@ -76,12 +80,14 @@ enum Kind {
 }
 
 /// One `[[actions]]` table as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ActionSpec {
+pub struct ActionSpec {
     name: String,
     kind: Kind,
     target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    campaign: Option<String>,
     #[serde(default)]
     cost: f64,
     cost_column: Option<String>,
@@ -97,11 +103,27 @@ struct ActionSpec {
     min_probability: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ActionsFile {
+pub struct ActionsFile {
     #[serde(default)]
     actions: Vec<ActionSpec>,
+}
+
+/// The file name the bundle keeps its actions in (named in errors about them).
+pub const BUNDLE_FILE: &str = "actions.json";
+
+impl TryFrom<ActionsFile> for ActionSet {
+    type Error = ActionsError;
+    fn try_from(file: ActionsFile) -> Result<Self, Self::Error> {
+        ActionSet::from_specs(file.actions, Path::new(BUNDLE_FILE))
+    }
+}
+
+impl From<ActionSet> for ActionsFile {
+    fn from(set: ActionSet) -> Self {
+        ActionsFile { actions: set.specs }
+    }
 }
 
 /// What the customer is worth to keep: the bundle's CLV when it has one, else a column of
@@ -119,6 +141,9 @@ pub enum Effect {
         target: String,
         save_rate: f64,
         stake: Stake,
+        /// The campaign whose uplift model, when the bundle has it, says how likely the
+        /// contact is to work.
+        campaign: Option<String>,
     },
     CrossSell {
         /// Only this product (any product the customer is offered when absent).
@@ -145,6 +170,9 @@ pub struct Action {
     /// Below this probability the customer is not eligible.
     pub min_probability: f64,
     pub effect: Effect,
+    /// Set when the scoring bundle's uplift model was taught by the action's campaign:
+    /// its uplift is then the probability the action works.
+    pub uplift_campaign: Option<String>,
 }
 
 impl Action {
@@ -158,6 +186,15 @@ impl Action {
         stake.into_iter().chain(cost)
     }
 
+    /// `retention`, `cross_sell` or `nothing`, as the file says.
+    pub fn kind_name(&self) -> &'static str {
+        match self.effect {
+            Effect::Retention { .. } => "retention",
+            Effect::CrossSell { .. } => "cross_sell",
+            Effect::Nothing => "nothing",
+        }
+    }
+
     /// The target whose probability this action acts on (retention actions).
     pub fn target(&self) -> Option<&str> {
         match &self.effect {
@@ -168,9 +205,12 @@ impl Action {
 }
 
 /// The configured actions, in file order (ties in expected value go to the earlier one).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ActionsFile", into = "ActionsFile")]
 pub struct ActionSet {
     pub actions: Vec<Action>,
+    /// The tables as written, kept for the bundle.
+    specs: Vec<ActionSpec>,
 }
 
 impl ActionSet {
@@ -188,14 +228,19 @@ impl ActionSet {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
-        if file.actions.is_empty() {
+        Self::from_specs(file.actions, path)
+    }
+
+    /// Check `[[actions]]` tables already read (`path` names their file in errors).
+    pub fn from_specs(specs: Vec<ActionSpec>, path: &Path) -> Result<Self, ActionsError> {
+        if specs.is_empty() {
             return Err(ActionsError::Empty {
                 path: path.to_path_buf(),
                 message: "no [[actions]] table: configure at least one action".into(),
             });
         }
-        let mut actions: Vec<Action> = Vec::with_capacity(file.actions.len());
-        for spec in file.actions {
+        let mut actions: Vec<Action> = Vec::with_capacity(specs.len());
+        for spec in &specs {
             let invalid = |field, message: String| ActionsError::Invalid {
                 path: path.to_path_buf(),
                 action: spec.name.clone(),
@@ -205,9 +250,9 @@ impl ActionSet {
             if actions.iter().any(|a| a.name == spec.name) {
                 return Err(invalid("name", "two actions have this name".into()));
             }
-            actions.push(check(&spec).map_err(|(field, message)| invalid(field, message))?);
+            actions.push(check(spec).map_err(|(field, message)| invalid(field, message))?);
         }
-        Ok(ActionSet { actions })
+        Ok(ActionSet { actions, specs })
     }
 
     pub fn get(&self, name: &str) -> Result<&Action, ActionsError> {
@@ -218,6 +263,11 @@ impl ActionSet {
                 name: name.to_string(),
                 known: self.names().join(", "),
             })
+    }
+
+    /// The tables as written.
+    pub fn specs(&self) -> &[ActionSpec] {
+        &self.specs
     }
 
     pub fn names(&self) -> Vec<&str> {
@@ -261,6 +311,7 @@ fn check(spec: &ActionSpec) -> Result<Action, Problem> {
                     "margins",
                     "product",
                     "cost_column",
+                    "campaign",
                 ],
             )?;
             if spec.cost != 0.0 {
@@ -274,6 +325,7 @@ fn check(spec: &ActionSpec) -> Result<Action, Problem> {
         cost,
         min_probability: spec.min_probability,
         effect,
+        uplift_campaign: None,
     })
 }
 
@@ -294,6 +346,13 @@ fn retention(spec: &ActionSpec) -> Result<Effect, Problem> {
     if let Some(default) = spec.value_default {
         non_negative("value_default", default)?;
     }
+    if spec
+        .campaign
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(("campaign", "must not be blank".into()));
+    }
     Ok(Effect::Retention {
         target,
         save_rate,
@@ -301,13 +360,20 @@ fn retention(spec: &ActionSpec) -> Result<Effect, Problem> {
             column: spec.value_column.clone(),
             default: spec.value_default,
         },
+        campaign: spec.campaign.clone(),
     })
 }
 
 fn cross_sell(spec: &ActionSpec) -> Result<Effect, Problem> {
     refuse_fields(
         spec,
-        &["target", "save_rate", "value_column", "value_default"],
+        &[
+            "target",
+            "save_rate",
+            "value_column",
+            "value_default",
+            "campaign",
+        ],
     )?;
     if let Some(margin) = spec.margin {
         non_negative("margin", margin)?;
@@ -354,6 +420,7 @@ fn refuse_fields(spec: &ActionSpec, fields: &[&'static str]) -> Result<(), Probl
             "margins" => !spec.margins.is_empty(),
             "product" => spec.product.is_some(),
             "cost_column" => spec.cost_column.is_some(),
+            "campaign" => spec.campaign.is_some(),
             _ => false,
         };
         if set {
@@ -401,6 +468,7 @@ mod tests {
             target,
             save_rate,
             stake,
+            ..
         } = &set.actions[0].effect
         else {
             panic!("retention expected");
@@ -466,6 +534,21 @@ mod tests {
         assert_eq!(
             set.actions[0].cost.per_unit,
             Some(("monthly_charges".into(), 1.2))
+        );
+    }
+
+    #[test]
+    fn the_bundle_form_round_trips_and_is_checked_again() {
+        let set = parse(GOOD).unwrap();
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(serde_json::from_str::<ActionSet>(&json).unwrap(), set);
+        let bad = json.replace("0.3", "1.5");
+        let err = serde_json::from_str::<ActionSet>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("actions.json: action `call`, `save_rate`"),
+            "{err}"
         );
     }
 

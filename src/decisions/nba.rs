@@ -5,12 +5,14 @@
 //! Expected values:
 //! - retention: P(target) × save rate × value at stake − cost, where the value at stake is
 //!   the CLV when the bundle knows it, else the action's `value_column`, else its
-//!   `value_default`;
+//!   `value_default`; when the bundle's uplift model was taught by the action's campaign,
+//!   uplift × value at stake − cost (the uplift is already the share the contact moves);
 //! - cross-sell: the best offered product's propensity (its rule's confidence) × margin −
 //!   cost;
 //! - nothing: 0.
 
 use super::actions::{Action, ActionSet, ActionsError, Effect};
+use crate::bundle::Bundle;
 use crate::features::{Encoding, Value};
 use crate::numfmt;
 use crate::score::{Answer, Scored, Scorer};
@@ -26,11 +28,16 @@ pub fn known_target(target: &str) -> bool {
     ATTRITION_TARGETS.contains(&target)
 }
 
-/// Is `target` one the scorer's bundle answers: an attrition alias, or a target it
-/// was trained for?
-fn bundle_has_target(scorer: &Scorer, target: &str) -> bool {
-    known_target(target)
-        || (scorer.bundle().manifest.schema.targets.iter()).any(|t| t.name == target)
+/// Is `target` one the bundle answers: an attrition alias, or a target it was trained for?
+fn bundle_has_target(bundle: &Bundle, target: &str) -> bool {
+    known_target(target) || (bundle.manifest.schema.targets.iter()).any(|t| t.name == target)
+}
+
+/// The campaign the bundle's uplift model was taught by, if it has one.
+fn uplift_campaign(bundle: &Bundle) -> Option<&str> {
+    bundle.uplift.as_ref()?;
+    let campaign = bundle.manifest.training.campaign.as_ref()?;
+    Some(campaign.campaign.as_str())
 }
 
 /// The one place a target's probability is read from an answer.
@@ -87,15 +94,27 @@ pub struct Decider {
 impl Decider {
     /// Check that every column an action reads is a numeric input of the scorer's bundle.
     pub fn new(actions: ActionSet, scorer: &Scorer) -> Result<Self, ActionsError> {
-        let encoder = &scorer.bundle().encoder;
+        Self::for_bundle(actions, scorer.bundle())
+    }
+
+    /// [`new`](Self::new) for a bundle: actions whose campaign taught the bundle's uplift
+    /// model read the uplift.
+    pub fn for_bundle(mut actions: ActionSet, bundle: &Bundle) -> Result<Self, ActionsError> {
+        let encoder = &bundle.encoder;
+        let version = || bundle.manifest.version.clone();
         let mut columns = Vec::new();
-        for action in &actions.actions {
+        for action in &mut actions.actions {
+            if let Effect::Retention { campaign, .. } = &action.effect {
+                action.uplift_campaign = campaign
+                    .clone()
+                    .filter(|c| uplift_campaign(bundle) == Some(c.as_str()));
+            }
             if let Some(target) = action.target() {
-                if !bundle_has_target(scorer, target) {
+                if !bundle_has_target(bundle, target) {
                     return Err(ActionsError::UnknownTarget {
                         action: action.name.clone(),
                         target: target.to_string(),
-                        version: scorer.version().to_string(),
+                        version: version(),
                     });
                 }
             }
@@ -107,8 +126,8 @@ impl Decider {
                     return Err(ActionsError::UnknownColumn {
                         action: action.name.clone(),
                         column: column.to_string(),
-                        version: scorer.version().to_string(),
-                        inputs: numeric_inputs(scorer).join(", "),
+                        version: version(),
+                        inputs: numeric_inputs(bundle).join(", "),
                     });
                 };
                 columns.push((column.to_string(), at));
@@ -117,13 +136,20 @@ impl Decider {
         Ok(Decider { actions, columns })
     }
 
-    /// The decider of an optional `--actions` file.
+    /// The decider of an `--actions` file, else of the actions the bundle keeps; none
+    /// without either.
     pub fn from_file(
         path: Option<&std::path::Path>,
         scorer: &Scorer,
     ) -> Result<Option<Self>, ActionsError> {
-        path.map(|p| Decider::new(ActionSet::load(p)?, scorer))
-            .transpose()
+        let actions = match path {
+            Some(p) => ActionSet::load(p)?,
+            None => match &scorer.bundle().actions {
+                Some(kept) => kept.clone(),
+                None => return Ok(None),
+            },
+        };
+        Decider::new(actions, scorer).map(Some)
     }
 
     pub fn actions(&self) -> &ActionSet {
@@ -171,8 +197,8 @@ impl Decider {
     }
 }
 
-fn numeric_inputs(scorer: &Scorer) -> Vec<&str> {
-    let encoder = &scorer.bundle().encoder;
+fn numeric_inputs(bundle: &Bundle) -> Vec<&str> {
+    let encoder = &bundle.encoder;
     encoder
         .inputs
         .iter()
@@ -217,10 +243,25 @@ pub fn evaluate(action: &Action, answer: &Answer, record: &impl Figures) -> Resu
                 reason: "do nothing: expected value 0".into(),
             })
         }
+        Effect::Retention { stake, .. }
+            if action.uplift_campaign.is_some() && answer.uplift.is_some() =>
+        {
+            let campaign = action.uplift_campaign.as_deref().unwrap_or_default();
+            let uplift = answer.uplift.unwrap_or_default();
+            eligible(action, uplift, &format!("uplift ({campaign})"))?;
+            let (label, at_stake) = value_at_stake(answer, stake, record)?;
+            let sum = format!(
+                "uplift ({campaign}) {} × {label} {}",
+                numfmt::fixed(uplift, 2),
+                amount(at_stake)
+            );
+            (uplift * at_stake, uplift, None, sum)
+        }
         Effect::Retention {
             target,
             save_rate,
             stake,
+            ..
         } => {
             let p = target_probability(answer, target)
                 .ok_or_else(|| format!("no P({target}): the bundle has no {target} model"))?;
@@ -388,6 +429,7 @@ mod tests {
                 band: "high".into(),
                 reasons: vec![],
                 clv,
+                clv_basis: None,
             }),
             propensities: Default::default(),
             uplift: None,

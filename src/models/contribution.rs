@@ -56,6 +56,9 @@ pub struct CostParams {
     pub holding_costs: BTreeMap<String, f64>,
     /// Share of revenue that is cost (cost of goods, payment fees).
     pub revenue_share: Option<Amount>,
+    /// Let the models read the cost columns too (default: they describe us, not the
+    /// customer, so segments, churn and every other target see them as constants).
+    pub cost_as_input: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -135,6 +138,12 @@ impl Contribution {
         self.revenue - self.cost.total()
     }
 
+    /// The cost to serve other than one-off costs (`fixed`), as a share of revenue to date:
+    /// what each unit of future margin is expected to cost (revenue must be positive).
+    pub fn running_cost_share(&self) -> f64 {
+        (self.cost.total() - self.cost.fixed) / self.revenue
+    }
+
     /// A customer who costs more to serve than they bring in.
     pub fn loss_maker(&self) -> bool {
         self.value() < 0.0
@@ -150,6 +159,37 @@ impl CostParams {
             && self.per_period.is_none()
             && self.holding_costs.is_empty()
             && self.revenue_share.is_none()
+    }
+
+    /// Columns holding amounts of cost (not the order, period or holding counts they
+    /// multiply, which describe the customer).
+    pub fn cost_columns(&self) -> Vec<&str> {
+        fn column(a: &Option<Amount>) -> Option<&str> {
+            match a {
+                Some(Amount::Column(c)) => Some(c.as_str()),
+                _ => None,
+            }
+        }
+        let mut columns: Vec<&str> = self.cost.as_deref().into_iter().collect();
+        for part in [
+            &self.fixed,
+            &self.per_order,
+            &self.per_period,
+            &self.revenue_share,
+        ] {
+            columns.extend(column(part));
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
+    /// The cost columns the models must not read, unless `cost_as_input` lets them.
+    pub fn model_excluded_columns(&self) -> Vec<&str> {
+        match self.cost_as_input {
+            true => Vec::new(),
+            false => self.cost_columns(),
+        }
     }
 
     /// Check the parts against the encoder's inputs; the model the bundle keeps.
@@ -406,16 +446,43 @@ pub fn train_pyramid(
                 part: "value",
                 column: column.to_string(),
             })?;
+    let contribution: Vec<Option<f64>> = (row_contributions(&inputs, table, encoder).iter())
+        .map(|c| c.map(|c| c.value()))
+        .collect();
+    fit_pyramid(params, column, values, Some((model, &contribution))).map(Some)
+}
+
+/// Each table row's revenue and cost parts under the cost model's inputs.
+pub fn row_contributions(
+    inputs: &CostInputs,
+    table: &Table,
+    encoder: &FeatureEncoder,
+) -> Vec<Option<Contribution>> {
     let columns: Vec<_> = (encoder.inputs.iter())
         .map(|i| table.column(&i.name))
         .collect();
-    let contribution: Vec<Option<f64>> = (0..table.rows())
+    (0..table.rows())
         .map(|row| {
             let values = crate::features::row_values(&columns, row);
-            inputs.contribution(encoder, &values).map(|c| c.value())
+            inputs.contribution(encoder, &values)
         })
-        .collect();
-    fit_pyramid(params, column, values, Some((model, &contribution))).map(Some)
+        .collect()
+}
+
+/// Each training row's contribution when the pyramid ranks by it (so CLV and the quadrant
+/// run on it too); `None` on the revenue basis or without a cost model.
+pub fn training_contributions(
+    pyramid: Option<&ValuePyramid>,
+    table: &Table,
+    encoder: &FeatureEncoder,
+) -> Option<Vec<Option<Contribution>>> {
+    let pyramid = pyramid?;
+    let cost = &pyramid.profit.as_ref()?.cost;
+    if cost.basis() != ValueBasis::Contribution {
+        return None;
+    }
+    let inputs = cost.inputs(encoder, &pyramid.column)?;
+    Some(row_contributions(&inputs, table, encoder))
 }
 
 /// Whale curve points per percent of customers.
@@ -512,6 +579,16 @@ mod tests {
         FeatureEncoder::fit(&table, &[], &Default::default())
     }
 
+    #[test]
+    fn cost_columns_are_the_amounts_not_the_counts_they_multiply() {
+        let mut params = full_model(0.1);
+        params.per_period = Some(Amount::Column("rate".into()));
+        assert_eq!(params.cost_columns(), ["cost", "rate"]);
+        assert_eq!(params.model_excluded_columns(), ["cost", "rate"]);
+        params.cost_as_input = true;
+        assert!(params.model_excluded_columns().is_empty());
+    }
+
     fn full_model(share: f64) -> CostParams {
         CostParams {
             basis: ValueBasis::Contribution,
@@ -523,6 +600,7 @@ mod tests {
             periods: Some("months".into()),
             holding_costs: [("support".to_string(), 1.0)].into(),
             revenue_share: Some(Amount::Constant(share)),
+            cost_as_input: false,
         }
     }
 

@@ -286,7 +286,7 @@ pub fn fit_target(
 
 /// `x` with the features of `inputs` set to 0: constant, so no tree splits on them and
 /// no penalised weight grows on them.
-fn without_inputs(x: &Array2<f64>, encoder: &FeatureEncoder, inputs: &[usize]) -> Array2<f64> {
+pub fn without_inputs(x: &Array2<f64>, encoder: &FeatureEncoder, inputs: &[usize]) -> Array2<f64> {
     let mut x = x.clone();
     for (j, feature) in encoder.features.iter().enumerate() {
         if inputs.contains(&feature.input) {

@@ -3,7 +3,30 @@
 //! probability (capped at a horizon); customer equity is the sum over customers. The
 //! quadrant crosses current value with CLV, each split at its training median.
 
+use crate::models::contribution::Contribution;
 use serde::{Deserialize, Serialize};
+
+/// What CLV and the quadrant are computed on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClvBasis {
+    /// The margin column as it is; current value is the value column (else the annual
+    /// margin).
+    #[default]
+    Margin,
+    /// The margin less the customer's running cost to serve; current value is their
+    /// contribution (bundles whose cost model ranks by contribution).
+    Contribution,
+}
+
+impl ClvBasis {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClvBasis::Margin => "margin",
+            ClvBasis::Contribution => "contribution",
+        }
+    }
+}
 
 /// How a margin column and a churn probability become a lifetime value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +76,9 @@ impl ClvSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValueModel {
     pub settings: ClvSettings,
+    /// Margin (bundles before contribution-based CLV) or contribution.
+    #[serde(default)]
+    pub basis: ClvBasis,
     /// Column read as current value (the bundle's value column, else the annual margin).
     pub current_value: Option<String>,
     pub current_threshold: f64,
@@ -84,10 +110,50 @@ pub fn quadrant(current_high: bool, clv_high: bool) -> &'static str {
 }
 
 impl ValueModel {
+    /// The margin per period CLV discounts and the current value the quadrant reads, from
+    /// the record's margin, its value column and its contribution.
+    pub fn figures(
+        &self,
+        margin: Option<f64>,
+        value_column: Option<f64>,
+        contribution: Option<&Contribution>,
+    ) -> (Option<f64>, Option<f64>) {
+        match self.basis {
+            ClvBasis::Margin => {
+                let current = match &self.current_value {
+                    Some(_) => value_column,
+                    None => margin.map(|m| self.settings.annual_margin(m)),
+                };
+                (margin, current)
+            }
+            ClvBasis::Contribution => {
+                let contribution = contribution.filter(|c| c.revenue > 0.0);
+                let margin = margin
+                    .zip(contribution)
+                    .map(|(m, c)| m * (1.0 - c.running_cost_share()));
+                (margin, contribution.map(|c| c.value()))
+            }
+        }
+    }
+
+    /// CLV and quadrant of one customer from [`figures`](Self::figures)' answer.
+    pub fn clv_and_quadrant(
+        &self,
+        churn_probability: f64,
+        (margin, current): (Option<f64>, Option<f64>),
+    ) -> (Option<f64>, Option<&'static str>) {
+        let clv = margin.map(|m| self.settings.clv(m, churn_probability));
+        let quadrant = clv
+            .zip(current)
+            .map(|(clv, cur)| self.quadrant_of(cur, clv));
+        (clv, quadrant)
+    }
+
     /// Fit thresholds and equity from each training customer's (current value, CLV);
     /// a customer without a current value counts in equity but in no quadrant.
     pub fn fit(
         settings: ClvSettings,
+        basis: ClvBasis,
         current_value: Option<String>,
         customers: &[(Option<f64>, f64)],
     ) -> Self {
@@ -121,6 +187,7 @@ impl ValueModel {
         }
         ValueModel {
             settings,
+            basis,
             current_value,
             current_threshold,
             clv_threshold,
@@ -162,10 +229,44 @@ mod tests {
 
     #[test]
     fn no_current_values_still_give_finite_thresholds() {
-        let model = ValueModel::fit(settings(), None, &[(None, 2.0), (None, 3.0)]);
+        let model = ValueModel::fit(
+            settings(),
+            ClvBasis::Margin,
+            None,
+            &[(None, 2.0), (None, 3.0)],
+        );
         assert!(model.current_threshold.is_finite() && model.clv_threshold.is_finite());
-        let model = ValueModel::fit(settings(), None, &[]);
+        let model = ValueModel::fit(settings(), ClvBasis::Margin, None, &[]);
         assert!(model.current_threshold.is_finite() && model.clv_threshold.is_finite());
+    }
+
+    #[test]
+    fn contribution_clv_takes_the_running_costs_off_the_margin_but_not_one_off_costs() {
+        use crate::models::contribution::CostParts;
+        let mut model = ValueModel::fit(settings(), ClvBasis::Contribution, None, &[]);
+        // 12 months at 100: 1,200 revenue; 150 once, 20 a month, 8% of revenue.
+        let c = Contribution {
+            revenue: 1200.0,
+            cost: CostParts {
+                fixed: 150.0,
+                periods: 240.0,
+                revenue_share: 96.0,
+                ..CostParts::default()
+            },
+        };
+        let (margin, current) = model.figures(Some(100.0), Some(1200.0), Some(&c));
+        assert!((margin.unwrap() - (100.0 * 0.92 - 20.0)).abs() < 1e-9);
+        assert_eq!(current, Some(1200.0 - 486.0));
+        let no_revenue = Contribution { revenue: 0.0, ..c };
+        assert_eq!(
+            model.figures(Some(100.0), None, Some(&no_revenue)),
+            (None, None)
+        );
+        model.basis = ClvBasis::Margin;
+        assert_eq!(
+            model.figures(Some(100.0), Some(1200.0), Some(&c)),
+            (Some(100.0), Some(12.0 * 100.0))
+        );
     }
 
     #[test]
@@ -177,7 +278,7 @@ mod tests {
             (Some(4.0), 4.0),
             (None, 2.0),
         ];
-        let model = ValueModel::fit(settings(), None, &rows);
+        let model = ValueModel::fit(settings(), ClvBasis::Margin, None, &rows);
         assert_eq!(model.equity, 10.0);
         assert_eq!(model.quadrant_of(5.0, 5.0), "protect");
         assert_eq!(model.quadrant_of(0.0, 0.0), "let go");

@@ -187,6 +187,9 @@ fn write_retention(
     let reasons = write_reasons(out, scorer, scored, risk)?;
     out.extend_from_slice(b",\"clv\":");
     json(out, &risk.clv)?;
+    if scorer.clv_on_contribution() {
+        out.extend_from_slice(b",\"clv_basis\":\"contribution\"");
+    }
     out.push(b'}');
     Ok(reasons)
 }

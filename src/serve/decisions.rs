@@ -22,19 +22,22 @@ pub async fn next_best_action(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(actions) = state.actions.clone() else {
+    // The --actions file, else the actions the bundle being served keeps.
+    let scorer = state.scorer();
+    let Some(actions) = (state.actions.as_deref()).or(scorer.bundle().actions.as_ref()) else {
         return Err(ApiError::new(
             Code::NotFound,
-            "no actions are configured: start the server with --actions FILE",
+            "no actions are configured: start the server with --actions FILE or train the bundle with --actions FILE",
         ));
     };
+    let actions = actions.clone();
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
     let shared = state.clone();
     let (answer, (id, version)) = off_worker_if_big(body.len(), move || {
         let json = parse_json(&body)?;
-        let scorer = shared.scorer();
-        // Checked at start; a bundle reloaded since may lack a column an action reads.
-        let decider = Decider::new((*actions).clone(), &scorer)
+        // Checked at start (or on load); a bundle reloaded since may lack a column an
+        // --actions file's action reads.
+        let decider = Decider::new(actions, &scorer)
             .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
         isolated(&shared.metrics, || {
             let (id, values) = record_from_json(&scorer, &json, "")?;

@@ -14,8 +14,9 @@ pub mod tree_shap;
 
 use crate::data::Table;
 use crate::features::{EncoderParams, FeatureEncoder, Value};
+use crate::models::contribution::Contribution;
 use crate::models::tree::{fit_counted_tree, ReadableTree};
-use crate::models::value::{ClvSettings, ValueModel};
+use crate::models::value::{ClvBasis, ClvSettings, ValueModel};
 use calibration::{sigmoid, CalibrationMethod, Calibrator};
 use cv::ReliabilityBin;
 pub use explain::{ReasonMethod, TopReasons};
@@ -330,12 +331,14 @@ impl RetentionModel {
 
     /// Probability, band, reasons (as input columns; see [`explain::reason_texts`]), CLV
     /// and quadrant of one parsed, encoded customer, with buffers reused across customers.
+    /// `contribution` is the customer's under the bundle's cost model, if any.
     pub fn score(
         &self,
         encoder: &FeatureEncoder,
         inputs: &ValueInputs,
         values: &[Value],
         features: &[f64],
+        contribution: Option<&Contribution>,
         scratch: &mut ReasonScratch,
     ) -> RiskScore {
         let contributions = &mut scratch.contributions;
@@ -353,14 +356,9 @@ impl RetentionModel {
         };
         let (clv, quadrant) = match &self.value {
             Some(v) => {
-                let margin = number(inputs.margin);
-                let clv = margin.map(|m| v.settings.clv(m, probability));
-                let current = match &v.current_value {
-                    Some(_) => number(inputs.current),
-                    None => margin.map(|m| v.settings.annual_margin(m)),
-                };
-                let quadrant = clv.zip(current).map(|(clv, cur)| v.quadrant_of(cur, clv));
-                (clv, quadrant)
+                let figures =
+                    v.figures(number(inputs.margin), number(inputs.current), contribution);
+                v.clv_and_quadrant(probability, figures)
             }
             None => (None, None),
         };
@@ -415,6 +413,8 @@ pub struct RetentionInputs<'a> {
     pub numeric: &'a dyn Fn(&str) -> Option<Vec<Option<f64>>>,
     /// The bundle's value column, read as current value for the quadrant.
     pub value_column: Option<&'a str>,
+    /// Each row's contribution when CLV and the quadrant run on it.
+    pub contribution: Option<&'a [Option<Contribution>]>,
 }
 
 /// Everything the retention fit produces.
@@ -758,21 +758,26 @@ fn fit_value(
         label_period_years: params.label_period_years,
     };
     let current = inputs.value_column.and_then(|c| (inputs.numeric)(c));
-    let mut rows = Vec::new();
-    for (i, row) in inputs.x.axis_iter(Axis(0)).enumerate() {
-        let Some(margin) = margins[i] else { continue };
-        let p = model.probability(&row.to_vec());
-        let current_value = match &current {
-            Some(values) => values[i],
-            None => Some(settings.annual_margin(margin)),
-        };
-        rows.push((current_value, settings.clv(margin, p)));
-    }
     let current_name = current
         .is_some()
         .then(|| inputs.value_column.map(String::from))
         .flatten();
-    Ok(Some(ValueModel::fit(settings, current_name, &rows)))
+    let basis = match inputs.contribution {
+        Some(_) => ClvBasis::Contribution,
+        None => ClvBasis::Margin,
+    };
+    // The model's answers per row come from the fitted settings, thresholds not yet known.
+    let unfitted = ValueModel::fit(settings.clone(), basis, current_name.clone(), &[]);
+    let mut rows = Vec::new();
+    for (i, row) in inputs.x.axis_iter(Axis(0)).enumerate() {
+        let contribution = inputs.contribution.and_then(|c| c[i].as_ref());
+        let value_column = current.as_ref().and_then(|values| values[i]);
+        let (margin, current_value) = unfitted.figures(margins[i], value_column, contribution);
+        let Some(margin) = margin else { continue };
+        let p = model.probability(&row.to_vec());
+        rows.push((current_value, settings.clv(margin, p)));
+    }
+    Ok(Some(ValueModel::fit(settings, basis, current_name, &rows)))
 }
 
 /// Read `id,fold` rows (header first) into the fold of each labeled customer.
@@ -894,6 +899,7 @@ mod tests {
             encoder: &encoder,
             numeric: &numeric,
             value_column: None,
+            contribution: None,
         };
         let fit = fit_retention(&inputs, &params).unwrap();
         let model = &fit.model;
@@ -917,6 +923,7 @@ mod tests {
             &inputs,
             &values,
             &features,
+            None,
             &mut ReasonScratch::default(),
         );
         assert!((risk.probability - model.probability(&features)).abs() < 1e-12);
