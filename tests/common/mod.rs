@@ -116,6 +116,7 @@ pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     reader.records().map(|r| r.unwrap()).collect()
 }
 
+pub mod browser;
 pub mod drift_data;
 pub mod http;
 pub mod postgres;
