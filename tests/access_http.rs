@@ -13,14 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CUSTOMER: &str = r#"{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0,
-  "partner": 1, "dependents": 0, "tenure": 1, "phone_service": 0,
-  "multiple_lines": "No phone service", "internet_service": "DSL", "online_security": "No",
-  "online_backup": "Yes", "device_protection": "No", "tech_support": "No",
-  "streaming_tv": "No", "streaming_movies": "No", "contract": "Month-to-month",
-  "paperless_billing": 1, "payment_method": "Electronic check",
-  "monthly_charges": 29.85, "total_charges": 29.85}"#;
-
 /// One answer with its headers (lower-cased names).
 struct Reply {
     status: u16,
@@ -111,12 +103,6 @@ fn call_with(
         headers,
         body: body.to_string(),
     }
-}
-
-fn trained(dir: &Path) -> PathBuf {
-    let models = dir.join("models");
-    train_small(&models);
-    models
 }
 
 /// `custscore keys create`, returning the printed key.
