@@ -106,6 +106,30 @@ pub fn run_drift(args: &DriftArgs) -> Result<DriftRun, DriftCliError> {
     })
 }
 
+/// `custscore drift`: the table on standard output; what reading found and the row counts
+/// on standard error.
+pub fn print_drift(args: &DriftArgs) -> Result<(), DriftCliError> {
+    let run = run_drift(args)?;
+    for line in run.log.iter().flat_map(|q| q.findings()) {
+        eprintln!("{line}");
+    }
+    print!("{}", run.report.table());
+    let s = run.summary;
+    let source = drift_input(args);
+    let rows = match source {
+        DriftInput::Log { .. } => "customers",
+        DriftInput::Customers(_) => "rows",
+    };
+    eprintln!(
+        "{}: {rows} in {}, compared {}, refused {} (rows `score` would reject)",
+        source.path().display(),
+        s.rows_in,
+        s.scored,
+        s.rejected
+    );
+    Ok(())
+}
+
 /// `--input FILE` or `--transactions LOG [--cutoff DATE]`.
 fn drift_input(args: &DriftArgs) -> DriftInput {
     match (&args.transactions, &args.input) {

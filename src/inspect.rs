@@ -127,6 +127,23 @@ fn lifetime_section(bundle: &Bundle) -> String {
     )
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+    #[error(transparent)]
+    NoTree(#[from] NoTree),
+}
+
+/// `custscore inspect`: the bundle described, or with `--tree` the decision tree's rules.
+pub fn run_inspect(args: &crate::cli::InspectArgs) -> Result<String, InspectError> {
+    let bundle = Bundle::load(&args.models.models, args.model_version.as_deref())?;
+    if args.tree {
+        return Ok(tree_rules(&bundle)?);
+    }
+    Ok(describe(&bundle))
+}
+
 /// Everything `inspect` shows.
 pub fn describe(bundle: &Bundle) -> String {
     let m = &bundle.manifest;

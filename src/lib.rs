@@ -39,4 +39,6 @@ pub mod models_cli;
 pub mod outcomes_cli;
 pub mod report;
 pub mod rules_cli;
+pub mod score_cli;
 pub mod serve;
+pub mod train_cli;

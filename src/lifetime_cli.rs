@@ -8,8 +8,8 @@ use crate::models::lifetime::summary::{
     purchase_days, read_summary, CustomerHistory, SummaryColumns,
 };
 use crate::models::lifetime::{
-    BgNbd, GammaGamma, LifetimeError, LifetimeModel, LifetimeSettings, ModifiedBgNbd, ParetoNbd,
-    RepeatSummary,
+    BgNbd, FitReport, GammaGamma, LifetimeError, LifetimeModel, LifetimeSettings, ModifiedBgNbd,
+    ParetoNbd, PurchaseModel, RepeatSummary,
 };
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -169,39 +169,56 @@ fn key(name: &str) -> String {
     name.to_ascii_lowercase().replace('/', "-")
 }
 
+/// One purchase model's parameters (which of them are in `unit`) and how its fit went,
+/// with a note when the fit sees almost no drop-out.
+fn parameter_line(model: &PurchaseModel, fit: &FitReport, unit: &str) -> String {
+    let parameters: Vec<String> = model
+        .parameters()
+        .iter()
+        .map(|(n, v)| format!("{n}={}", figure(*v)))
+        .collect();
+    let in_unit = match model {
+        PurchaseModel::ParetoNbd(_) => "alpha and beta",
+        PurchaseModel::BgNbd(_) | PurchaseModel::ModifiedBgNbd(_) => "alpha",
+    };
+    let mut out = format!(
+        "{}: {} ({in_unit} in {unit})  ({} customers, mean log-likelihood {:.6}, {} iterations)\n",
+        model.name(),
+        parameters.join(" "),
+        fit.customers,
+        fit.mean_log_likelihood,
+        fit.iterations
+    );
+    let (PurchaseModel::BgNbd(BgNbd { a, b, .. })
+    | PurchaseModel::ModifiedBgNbd(ModifiedBgNbd { a, b, .. })) = *model
+    else {
+        return out;
+    };
+    let dropout = a / (a + b);
+    if dropout < 1e-4 {
+        out.push_str(&format!(
+            "  note: drop-out after a purchase is almost never seen in the calibration period (a/(a+b) = {dropout:.1e}): {}'s P(alive) is about 1 for everyone\n",
+            model.name()
+        ));
+    }
+    out
+}
+
 /// The parameters and how each fit went.
 pub fn describe(model: &LifetimeModel) -> String {
-    let b = &model.bgnbd;
     let unit = match model.settings.unit_days {
         1.0 => "days".to_string(),
         7.0 => "weeks".to_string(),
         u => format!("units of {u} days"),
     };
-    let fit = &model.bgnbd_fit;
-    let mut out = format!(
-        "BG/NBD: r={} alpha={} ({unit}) a={} b={}  ({} customers, mean log-likelihood {:.6}, {} iterations)\n",
-        figure(b.r), figure(b.alpha), figure(b.a), figure(b.b), fit.customers, fit.mean_log_likelihood, fit.iterations
-    );
-    let dropout = b.a / (b.a + b.b);
-    if dropout < 1e-4 {
-        out.push_str(&format!(
-            "  note: drop-out after a purchase is almost never seen in the calibration period (a/(a+b) = {dropout:.1e}): P(alive) is about 1 for everyone\n"
-        ));
+    let mut out = String::new();
+    if model.candidates.is_empty() {
+        // A bundle from before MBG/NBD and Pareto/NBD were candidates.
+        let bgnbd = PurchaseModel::BgNbd(model.bgnbd);
+        out.push_str(&parameter_line(&bgnbd, &model.bgnbd_fit, &unit));
     }
-    for c in model.candidates.iter().skip(1) {
-        let p = c.model.parameters();
-        let p: Vec<String> = p
-            .iter()
-            .map(|(n, v)| format!("{n}={}", figure(*v)))
-            .collect();
-        out.push_str(&format!(
-            "{}: {} ({unit})  ({} customers, mean log-likelihood {:.6}, {} iterations)\n",
-            c.model.name(),
-            p.join(" "),
-            c.fit.customers,
-            c.fit.mean_log_likelihood,
-            c.fit.iterations
-        ));
+    for c in &model.candidates {
+        out.push_str(&parameter_line(&c.model, &c.fit, &unit));
     }
     let errors: Vec<String> = (model.candidates.iter())
         .filter_map(|c| {

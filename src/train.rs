@@ -455,10 +455,7 @@ fn sample_table(
 /// as read) into a [`Holdout`]; unlabelled rows stay for fitting.
 fn take_holdout(table: &mut Table, label: &Label, seed: u64) -> Result<Holdout, TrainError> {
     let churned = label_of(table, label)?;
-    let labelled: Vec<usize> = (0..table.rows())
-        .filter(|&i| churned[i].is_some())
-        .collect();
-    let y: Vec<bool> = labelled.iter().map(|&i| churned[i] == Some(true)).collect();
+    let (labelled, y) = crate::models::classifier::cv::labelled(&churned);
     let folds = crate::models::classifier::cv::stratified_folds(&y, HOLDOUT_FOLDS, seed);
     let held: Vec<usize> = (labelled.iter().zip(&folds))
         .filter(|(_, &fold)| fold == 0)

@@ -4,22 +4,14 @@
 //! certificate.
 
 mod common;
-use common::http::{free_port, get, start};
+use common::http::{get, start, start_https, start_logged};
 use common::*;
 use custscore::serve::access::{Need, ROUTES};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const CUSTOMER: &str = r#"{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0,
-  "partner": 1, "dependents": 0, "tenure": 1, "phone_service": 0,
-  "multiple_lines": "No phone service", "internet_service": "DSL", "online_security": "No",
-  "online_backup": "Yes", "device_protection": "No", "tech_support": "No",
-  "streaming_tv": "No", "streaming_movies": "No", "contract": "Month-to-month",
-  "paperless_billing": 1, "payment_method": "Electronic check",
-  "monthly_charges": 29.85, "total_charges": 29.85}"#;
 
 /// One answer with its headers (lower-cased names).
 struct Reply {
@@ -111,12 +103,6 @@ fn call_with(
         headers,
         body: body.to_string(),
     }
-}
-
-fn trained(dir: &Path) -> PathBuf {
-    let models = dir.join("models");
-    train_small(&models);
-    models
 }
 
 /// `custscore keys create`, returning the printed key.
@@ -352,58 +338,6 @@ fn a_burst_over_the_rate_limit_gets_429_with_retry_after_and_no_5xx() {
     assert!(!metrics.contains("status=\"5"), "{metrics}");
 }
 
-/// Start a server whose stderr goes to a file, waiting on `probe` (curl arguments).
-fn spawn(models: &Path, extra: &[&str], log: &Path, probe: &[&str]) -> (Child, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--models", models.to_str().unwrap()])
-        .args(["--addr", &addr.to_string()])
-        .args(extra)
-        .current_dir(repo())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CUSTSCORE_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let url = probe
-            .last()
-            .unwrap()
-            .replace("PORT", &addr.port().to_string());
-        let mut args: Vec<&str> = probe[..probe.len() - 1].to_vec();
-        args.push(&url);
-        let ok = Command::new("curl")
-            .args(["-sf", "-o", "/dev/null"])
-            .args(&args)
-            .status()
-            .expect("curl is installed (the TLS and lock-out tests need it)")
-            .success();
-        if ok {
-            return (child, addr);
-        }
-        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            panic!(
-                "server did not start: {}",
-                std::fs::read_to_string(log).unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn invalid_keys_lock_out_one_address_and_not_the_others() {
     let dir = tempfile::tempdir().unwrap();
@@ -411,7 +345,7 @@ fn invalid_keys_lock_out_one_address_and_not_the_others() {
     let keys = dir.path().join("keys.txt");
     let key = create_key(&keys, "crm", "score,read");
     let log = dir.path().join("serve.log");
-    let (child, a) = spawn(
+    let server = start_logged(
         &models,
         &[
             "--api-keys-file",
@@ -424,9 +358,8 @@ fn invalid_keys_lock_out_one_address_and_not_the_others() {
             "3",
         ],
         &log,
-        &["http://127.0.0.1:PORT/readyz"],
     );
-    let _server = Killed(child);
+    let a = server.addr;
     let guesser: IpAddr = "127.0.0.2".parse().unwrap();
     let other: IpAddr = "127.0.0.1".parse().unwrap();
     let score = |from: IpAddr, key: &str| {
@@ -588,8 +521,8 @@ fn losing_the_audit_disk_is_counted_and_logged_and_scoring_goes_on() {
             extra.extend(["--audit-max-bytes", "100"]);
         }
         let log = dir.path().join("serve.log");
-        let (child, a) = spawn(&models, &extra, &log, &["http://127.0.0.1:PORT/readyz"]);
-        let _server = Killed(child);
+        let server = start_logged(&models, &extra, &log);
+        let a = server.addr;
         let score = || call(a, None, "POST", "/v1/score", None, Some(CUSTOMER)).status;
         assert_eq!(score(), 200);
         if target == "gone" {
@@ -643,13 +576,13 @@ fn tls_serves_https_with_a_generated_certificate() {
     );
     let log = dir.path().join("serve.log");
     let cacert = cert.to_str().unwrap();
-    let (child, a) = spawn(
+    let server = start_https(
         &models,
         &["--tls-cert", cacert, "--tls-key", key.to_str().unwrap()],
         &log,
-        &["--cacert", cacert, "https://127.0.0.1:PORT/readyz"],
+        &cert,
     );
-    let _server = Killed(child);
+    let a = server.addr;
     let url = format!("https://localhost:{}/v1/score", a.port());
     let resolve = format!("localhost:{}:127.0.0.1", a.port());
     let curl = |extra: &[&str]| {
@@ -721,13 +654,8 @@ fn revoked_keys_are_refused_after_a_reload_and_a_bad_file_keeps_the_old_keys() {
     }
 
     let log = dir.path().join("serve.log");
-    let (child, a) = spawn(
-        &models,
-        &["--api-keys-file", keys.to_str().unwrap()],
-        &log,
-        &["http://127.0.0.1:PORT/readyz"],
-    );
-    let mut server = Killed(child);
+    let mut server = start_logged(&models, &["--api-keys-file", keys.to_str().unwrap()], &log);
+    let a = server.addr;
     let score = |key: &str| call(a, None, "POST", "/v1/score", Some(key), Some(CUSTOMER));
     let reload = |key: &str| call(a, None, "POST", "/v1/admin/keys/reload", Some(key), None);
     assert_eq!(score(&web).status, 200);
@@ -779,7 +707,7 @@ fn revoked_keys_are_refused_after_a_reload_and_a_bad_file_keeps_the_old_keys() {
     std::fs::write(&keys, &good).unwrap();
     let fresh = create_key(&keys, "fresh", "score");
     assert_eq!(score(&fresh).status, 401);
-    let pid = server.0.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-HUP", &pid])
         .status()
@@ -812,7 +740,7 @@ fn revoked_keys_are_refused_after_a_reload_and_a_bad_file_keeps_the_old_keys() {
         200,
         "an empty file keeps the keys in force"
     );
-    assert!(server.0.try_wait().unwrap().is_none());
+    assert!(server.child.try_wait().unwrap().is_none());
 }
 
 #[test]
@@ -823,7 +751,7 @@ fn a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not() {
     let key = create_key(&keys, "crm", "score");
     let log = dir.path().join("serve.log");
     let audit = dir.path().join("audit.jsonl");
-    let (child, a) = spawn(
+    let server = start_logged(
         &models,
         &[
             "--api-keys-file",
@@ -836,9 +764,8 @@ fn a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not() {
             audit.to_str().unwrap(),
         ],
         &log,
-        &["http://127.0.0.1:PORT/readyz"],
     );
-    let _server = Killed(child);
+    let a = server.addr;
     let proxy: IpAddr = "127.0.0.2".parse().unwrap();
     let stranger: IpAddr = "127.0.0.3".parse().unwrap();
     let score = |from: IpAddr, key: &str, forwarded: &str| {

@@ -43,7 +43,7 @@ fn a_summary_fit_prints_the_parameters_and_every_customers_answers() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("BG/NBD: r=0.2426 alpha=4.4135 (weeks) a=0.7929 b=2.4258"),
+        text.contains("BG/NBD: r=0.2426 alpha=4.4135 a=0.7929 b=2.4258 (alpha in weeks)"),
         "{text}"
     );
     assert!(
@@ -88,7 +88,7 @@ fn an_order_log_is_summarised_per_day_and_checked_on_the_holdout_period() {
     // BetaGeoFitter: r=0.263026, alpha=5.090294, a=0.984231, b=2.802445; 1,930 holdout
     // purchase days against 1,504.44 expected.
     assert!(
-        text.contains("r=0.2630 alpha=5.0903 (weeks) a=0.9842 b=2.8024"),
+        text.contains("r=0.2630 alpha=5.0903 a=0.9842 b=2.8024 (alpha in weeks)"),
         "{text}"
     );
     assert!(

@@ -6,156 +6,32 @@
 //! purpose (it then says so on stderr).
 
 mod common;
+use common::browser::Browser;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .map(|name| Path::new("/usr/bin").join(name))
-        .find(|p| p.exists())
-}
-
-/// The browser to test with; `None` only when the user asked to skip.
-fn browser_or_skip() -> Option<PathBuf> {
-    if std::env::var("CUSTSCORE_SKIP_BROWSER").is_ok_and(|v| v == "1") {
-        eprintln!("SKIPPED on request (CUSTSCORE_SKIP_BROWSER=1)");
-        return None;
-    }
-    match chromium() {
-        Some(browser) => Some(browser),
-        None => panic!(
-            "no chromium at /usr/bin: install Debian's chromium (.ci/run does), \
-             or set CUSTSCORE_SKIP_BROWSER=1 to skip this test"
-        ),
-    }
-}
-
-/// A stand-in HTTP proxy on loopback that records the first line of every request the
-/// browser sends through it (`GET http://host/path HTTP/1.1`, `CONNECT host:443 …`) and
-/// answers nothing. Chromium sends every http, https and ws request to it, so an
-/// empty list means the page fetched nothing.
-struct RecordingProxy {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl RecordingProxy {
-    fn start() -> RecordingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                let mut line = String::new();
-                let _ = BufReader::new(&stream).read_line(&mut line);
-                seen.lock().unwrap().push(line.trim_end().to_string());
-            }
-        });
-        RecordingProxy { port, requests }
-    }
-
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.requests.lock().unwrap())
-    }
-
-    /// The requests of one page, less those the browser makes by itself: headless Chromium
-    /// still contacts a few of its vendor's hosts at start-up whatever the page (seen:
-    /// accounts.google.com, www.google.com), so the hosts it contacts for an empty page
-    /// are learned first and left out.
-    fn page_requests(&self, browser: &Path, dir: &Path) -> impl Fn(Vec<String>) -> Vec<String> {
-        let empty = write(dir, "empty.html", b"<html><body></body></html>");
-        self.take();
-        open_in_browser(browser, &empty, &dir.join("p-empty"), self, None);
-        let own: Vec<String> = self.take().iter().filter_map(|l| host(l)).collect();
-        move |requests| {
-            requests
-                .into_iter()
-                .filter(|line| host(line).is_none_or(|h| !own.contains(&h)))
-                .collect()
-        }
-    }
-}
-
-/// The host a proxy request line names: `GET http://host/path …` or `CONNECT host:443 …`.
-fn host(line: &str) -> Option<String> {
-    let target = line.split_whitespace().nth(1)?;
-    let rest = target.split_once("://").map_or(target, |(_, r)| r);
-    let authority = rest.split('/').next()?;
-    Some(
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .to_string(),
-    )
-}
-
-/// Run headless Chromium on a file with all traffic sent to `proxy`; returns (DOM after
-/// scripts ran, console lines).
-fn open_in_browser(
-    browser: &Path,
-    page: &Path,
-    profile: &Path,
-    proxy: &RecordingProxy,
-    screenshot: Option<&Path>,
-) -> (String, Vec<String>) {
-    let mut cmd = Command::new(browser);
-    cmd.arg(format!("--proxy-server=http://127.0.0.1:{}", proxy.port));
-    // Loopback and local names go through the proxy too (Chromium bypasses them by default).
-    cmd.arg("--proxy-bypass-list=<-loopback>");
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater",
-        "--disable-client-side-phishing-detection",
-        "--disable-domain-reliability",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--disable-field-trial-config",
-        "--no-pings",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--window-size=1280,4000",
-    ]);
-    cmd.arg(format!("--user-data-dir={}", profile.display()));
-    match screenshot {
-        Some(png) => cmd.arg(format!("--screenshot={}", png.display())),
-        None => cmd.arg("--dump-dom"),
-    };
-    let out = cmd
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    let console = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.contains(":CONSOLE"))
-        .map(String::from)
-        .collect();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
+/// `custscore report` for the bundle in `models`, written to `page`.
+fn report(models: &str, page: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "report",
+        "--models",
+        models,
+        "--output",
+        page.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
 fn report_renders_in_a_real_browser_without_console_errors() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start() else {
         return;
     };
-    let proxy = RecordingProxy::start();
-    let dir = tempfile::tempdir().unwrap();
-    let of_page = proxy.page_requests(&browser, dir.path());
-    let models = dir.path().join("models");
+    let dir = browser.dir();
+    let models = dir.join("models");
     let out = run(&[
         "train", "--customers", fixture("telco_400.csv").to_str().unwrap(), "--id", "customer_id",
         "--label", "churn=Yes", "--value", "total_charges", "--segments", "3",
@@ -163,33 +39,22 @@ fn report_renders_in_a_real_browser_without_console_errors() {
         "--models", models.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let page = dir.path().join("report.html");
-    let out = run(&[
-        "report",
-        "--models",
-        models.to_str().unwrap(),
-        "--output",
-        page.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let page = dir.join("report.html");
+    report(models.to_str().unwrap(), &page, &[]);
 
     // The console check is real: a page with an error is caught.
     let bad = write(
-        dir.path(),
+        dir,
         "bad.html",
         b"<html><body><script>missingFunction();</script></body></html>",
     );
-    let (_, console) = open_in_browser(&browser, &bad, &dir.path().join("p0"), &proxy, None);
-    proxy.take();
+    let (_, console) = browser.open(&bad);
     assert!(
         console.iter().any(|l| l.contains("missingFunction")),
         "{console:?}"
     );
 
-    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p1"), &proxy, None);
-    assert!(console.is_empty(), "console messages: {console:?}");
-    let fetched = of_page(proxy.take());
-    assert!(fetched.is_empty(), "the report fetched: {fetched:?}");
+    let dom = browser.open_clean(&page);
     for id in ["overview", "segments", "pyramid", "retention"] {
         assert!(
             dom.contains(&format!("<section id=\"{id}\"")),
@@ -223,17 +88,7 @@ fn report_renders_in_a_real_browser_without_console_errors() {
     let external = external_references(&dom);
     assert!(external.is_empty(), "external references: {external:?}");
 
-    let shots = repo().join("target/report-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let png = shots.join("report.png");
-    let _ = std::fs::remove_file(&png);
-    open_in_browser(&browser, &page, &dir.path().join("p2"), &proxy, Some(&png));
-    assert!(
-        std::fs::metadata(&png)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false),
-        "screenshot saved"
-    );
+    browser.screenshot(&page, "report.png");
 }
 
 /// A campaign recorded through the CLI (score --campaign with half held back, simulated
@@ -241,15 +96,13 @@ fn report_renders_in_a_real_browser_without_console_errors() {
 /// section checked in the browser against `evaluate --json` for the same campaign.
 #[test]
 fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start() else {
         return;
     };
-    let proxy = RecordingProxy::start();
-    let dir = tempfile::tempdir().unwrap();
-    let of_page = proxy.page_requests(&browser, dir.path());
-    let models = dir.path().join("models");
+    let dir = browser.dir();
+    let models = dir.join("models");
     train_small(&models);
-    let scored = dir.path().join("scored.csv");
+    let scored = dir.join("scored.csv");
     let models_arg = models.to_str().unwrap();
     let out = run(&[
         "score",
@@ -266,7 +119,7 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let contact_version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
-    let events = dir.path().join("events.csv");
+    let events = dir.join("events.csv");
     let simulated = Command::new("python3")
         .arg(repo().join("scripts/simulate_outcomes.py"))
         .args([
@@ -322,21 +175,9 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
     assert!(out.status.success(), "{}", stderr(&out));
     let evaluated: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
 
-    let page = dir.path().join("report.html");
-    let out = run(&[
-        "report",
-        "--models",
-        models_arg,
-        "--output",
-        page.to_str().unwrap(),
-        "--outcome",
-        "responded",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p1"), &proxy, None);
-    assert!(console.is_empty(), "console messages: {console:?}");
-    let fetched = of_page(proxy.take());
-    assert!(fetched.is_empty(), "the report fetched: {fetched:?}");
+    let page = dir.join("report.html");
+    report(models_arg, &page, &["--outcome", "responded"]);
+    let dom = browser.open_clean(&page);
     assert!(
         dom.contains("<section id=\"campaigns\""),
         "campaigns section missing"
@@ -375,15 +216,7 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
     assert!(dom.contains("The difference is significant at the 5% level"));
     assert!(external_references(&dom).is_empty());
 
-    let shots = repo().join("target/report-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let png = shots.join("report-campaigns.png");
-    let _ = std::fs::remove_file(&png);
-    open_in_browser(&browser, &page, &dir.path().join("p2"), &proxy, Some(&png));
-    assert!(
-        std::fs::metadata(&png).is_ok_and(|m| m.len() > 10_000),
-        "screenshot saved"
-    );
+    browser.screenshot(&page, "report-campaigns.png");
 
     // A campaign the store does not hold is named in the error.
     let out = run(&[
@@ -409,31 +242,20 @@ const RFM_CHART: &str = "aria-label=\"RFM grid: customers by recency and frequen
 
 #[test]
 fn an_order_log_report_shows_the_holdout_check_and_the_rfm_grid() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start() else {
         return;
     };
-    let proxy = RecordingProxy::start();
-    let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
+    let models = browser.dir().join("models");
     let log = fixture("retail_sample.csv");
     let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
     args.extend(RETAIL_LOG_COLUMNS);
     args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
     let out = run(&args);
     assert!(out.status.success(), "{}", stderr(&out));
-    let page = dir.path().join("report.html");
-    let models = models.to_str().unwrap();
-    let out = run(&[
-        "report",
-        "--models",
-        models,
-        "--output",
-        page.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let page = browser.dir().join("report.html");
+    report(models.to_str().unwrap(), &page, &[]);
 
-    let (dom, console) = open_in_browser(&browser, &page, &dir.path().join("p"), &proxy, None);
-    assert!(console.is_empty(), "console messages: {console:?}");
+    let dom = browser.open_clean(&page);
     for expected in [
         "<section id=\"lifetime\"",
         "<section id=\"rfm\"",
@@ -551,20 +373,17 @@ fn the_nothing_fetched_checks_catch_a_page_that_loads_from_elsewhere() {
 
     // The browser check: a page that loads an image and a script from another server is
     // seen asking for both.
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start() else {
         return;
     };
-    let proxy = RecordingProxy::start();
-    let dir = tempfile::tempdir().unwrap();
-    let of_page = proxy.page_requests(&browser, dir.path());
     let page = write(
-        dir.path(),
+        browser.dir(),
         "external.html",
         b"<html><body><img src=\"http://example.com/pixel.png\">\
           <script src=\"http://cdn.example.com/lib.js\"></script></body></html>",
     );
-    open_in_browser(&browser, &page, &dir.path().join("p"), &proxy, None);
-    let fetched = of_page(proxy.take());
+    browser.open(&page);
+    let fetched = browser.fetched();
     for url in [
         "http://example.com/pixel.png",
         "http://cdn.example.com/lib.js",

@@ -408,7 +408,7 @@ fn an_order_log_bundle_answers_lifetime_value() {
         models.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let fitted = "BG/NBD: r=0.2806 alpha=44.3112 (days) a=0.5464 b=2.3437";
+    let fitted = "BG/NBD: r=0.2806 alpha=44.3112 a=0.5464 b=2.3437 (alpha in days)";
     assert!(stdout(&out).contains(fitted), "{}", stdout(&out));
     let shown = stdout(&run(&["inspect", "--models", models.to_str().unwrap()]));
     assert!(shown.contains(fitted), "{shown}");

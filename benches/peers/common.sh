@@ -17,3 +17,75 @@ peer_venv() {
         "$VENV/bin/python" -m pip install --quiet "${missing[@]}"
     fi
 }
+
+# need_wrk: install wrk when it is missing.
+need_wrk() {
+    command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+}
+
+# median: the middle one of the numbers on standard input, one a line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# ms LATENCY: wrk's latency in ms whatever unit it printed (us, ms, s).
+ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }' <<< "$1"; }
+
+# wrk_result FILE LABEL: "req/s p50_ms p99_ms" of a `wrk --latency` report; fails, naming
+# LABEL, when any answer was not 2xx (a refused request is not a measurement).
+wrk_result() {
+    if grep -q "Non-2xx" "$1"; then echo "$2: $(grep Non-2xx "$1")" >&2; return 1; fi
+    echo "$(awk '/Requests\/sec/ { print $2 }' "$1")" \
+        "$(ms "$(awk '/^ +50%/ { print $2 }' "$1")")" \
+        "$(ms "$(awk '/^ +99%/ { print $2 }' "$1")")"
+}
+
+# telco_lua NAME [KEY]: wrk scripts $OUT/NAME_one.lua and $OUT/NAME_batch.lua cycling
+# through the first 500 telco customers, one per request or 100 per request; with KEY,
+# every request carries it as a bearer token.
+telco_lua() {
+    python3 - "$OUT" "$1" "${2:-}" <<'PY'
+import csv, json, sys
+out, name, key = sys.argv[1:4]
+rows = list(csv.DictReader(open("training-data/telco_churn.csv")))[:500]
+def lua(path, bodies):
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+        if key:
+            f.write(f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+        f.write("bodies = {\n")
+        for b in bodies:
+            f.write("  [==[" + json.dumps(b) + "]==],\n")
+        f.write("}\ni = 0\nrequest = function()\n  i = i % #bodies + 1\n"
+                "  return wrk.format(nil, nil, nil, bodies[i])\nend\n")
+lua(f"{out}/{name}_one.lua", rows)
+lua(f"{out}/{name}_batch.lua", [rows[k:k + 100] for k in range(0, 500, 100)])
+PY
+}
+
+# on_off_table ROUNDS LUA_NAME: for /v1/score and /v1/score/batch, ROUNDS rounds of the
+# caller's `run_round MODE ROUTE SCRIPT` (MODE on or off; prints wrk_result's line), the
+# two modes alternating; prints each mode's medians and rounds, and the on/off ratio.
+on_off_table() {
+    printf "%-18s %-4s %10s %10s   rounds (req/s)\n" route mode "req/s" "p99"
+    local route script r mode result x y on off
+    for spec in "/v1/score $2_one" "/v1/score/batch $2_batch"; do
+        read -r route script <<< "$spec"
+        local -A rps=() p99=()
+        for r in $(seq 1 "$1"); do
+            for mode in on off; do
+                result=$(run_round "$mode" "$route" "$script")
+                read -r x _ y <<< "$result"
+                rps[$mode]+="$x "; p99[$mode]+="$y "
+            done
+        done
+        for mode in on off; do
+            printf "%-18s %-4s %10s %10s   %s\n" "$route" "$mode" \
+                "$(tr ' ' '\n' <<< "${rps[$mode]}" | grep . | median)" \
+                "$(tr ' ' '\n' <<< "${p99[$mode]}" | grep . | median)ms" "${rps[$mode]}"
+        done
+        on=$(tr ' ' '\n' <<< "${rps[on]}" | grep . | median)
+        off=$(tr ' ' '\n' <<< "${rps[off]}" | grep . | median)
+        awk -v r="$route" -v on="$on" -v off="$off" \
+            'BEGIN { printf "%-18s on/off req/s: %.3f (cost %.1f%%)\n", r, on / off, 100 * (1 - on / off) }'
+        unset rps p99
+    done
+}

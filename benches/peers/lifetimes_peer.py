@@ -17,7 +17,7 @@ MODELS = ["BG/NBD", "MBG/NBD", "Pareto/NBD"]
 def ours(args, runs=runs):
     text = subprocess.run([binary, "lifetime", *args, "--runs", str(runs)],
                           check=True, capture_output=True, text=True).stdout
-    b = re.search(r"BG/NBD: r=(\S+) alpha=(\S+) .* a=(\S+) b=(\S+)", text)
+    b = re.search(r"BG/NBD: r=(\S+) alpha=(\S+) a=(\S+) b=(\S+)", text)
     g = re.search(r"Gamma-Gamma: p=(\S+) q=(\S+) v=(\S+)", text)
     t = re.search(r"BG/NBD ([\d.]+) ms .*Gamma-Gamma ([\d.]+) ms", text)
     return text, [float(x) for x in b.groups()], [float(x) for x in g.groups()], [float(x) for x in t.groups()]
@@ -29,7 +29,7 @@ def ours_extra(text):
     found = {}
     for name in MODELS:
         e = re.escape(name)
-        params = re.search(rf"^{e}: r=(\S+) alpha=(\S+) (?:\(\w+\) )?\w+=(\S+) \w+=(\S+)", text, re.M)
+        params = re.search(rf"^{e}: r=(\S+) alpha=(\S+) \w+=(\S+) \w+=(\S+)", text, re.M)
         ms = re.search(rf"(?:: |, ){e} ([\d.]+) ms", text)
         ll = re.search(rf"on the data as given: .*?{e} (-?[\d.]+)", text)
         err = re.search(rf"^{e} \(holdout error ([\d.]+)\)", text, re.M)

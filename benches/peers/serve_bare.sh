@@ -22,7 +22,7 @@ ROUNDS="${ROUNDS:-3}"
 CONNS="${CONNS:-1 8 32}"
 CORES="$(nproc)"
 WORKERS="${WORKERS:-$CORES}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+need_wrk
 peer_venv pandas
 cd "$REPO"
 cargo build --release --quiet
@@ -40,9 +40,6 @@ export BODIES="$OUT/telco_bodies_bare.jsonl"
 head -n "${BODIES_ROWS:-100000}" "$BODIES.all" > "$BODIES"
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# wrk's latency in ms whatever unit it printed (us, ms, s).
-ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }' <<< "$1"; }
 
 target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18471 --workers "$WORKERS" 2>/dev/null &
 OURS=$!
@@ -68,10 +65,9 @@ for c in $CONNS; do
             out="$OUT/bare_wrk_${side}_c${c}_$round.txt"
             wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
                 "http://127.0.0.1:$port/v1/score" > "$out"
-            if grep -q "Non-2xx" "$out"; then echo "$side: $(grep Non-2xx "$out")" >&2; exit 1; fi
-            rps[$side]+="$(awk '/Requests\/sec/ { print $2 }' "$out") "
-            p50[$side]+="$(ms "$(awk '/^ +50%/ { print $2 }' "$out")") "
-            p99[$side]+="$(ms "$(awk '/^ +99%/ { print $2 }' "$out")") "
+            result=$(wrk_result "$out" "$side")
+            read -r x y z <<< "$result"
+            rps[$side]+="$x "; p50[$side]+="$y "; p99[$side]+="$z "
         done
     done
     declare -A med=()

@@ -15,7 +15,7 @@ CORES="$(nproc)"
 WORKERS="${WORKERS:-$CORES}"
 CONNS="${CONNS:-8}"
 COPIES="${COPIES:-30}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+need_wrk
 peer_venv pandas
 cd "$REPO"
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
@@ -33,7 +33,6 @@ BIG="$OUT/telco_x$COPIES.csv"
 ROWS=$(( $(wc -l < "$BIG") - 1 ))
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18473 --workers "$WORKERS" 2>/dev/null &
 SERVER=$!

@@ -25,7 +25,7 @@ RUNS="${RUNS:-3}"
 CONNS="${CONNS:-32 1}"
 CORES="$(nproc)"
 WORKERS="${WORKERS:-$CORES}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+need_wrk
 peer_venv numpy scipy pandas scikit-learn mlxtend fastapi "uvicorn[standard]"
 cd "$REPO"
 cargo build --release --quiet
@@ -36,9 +36,6 @@ export BODIES="$OUT/telco_bodies.jsonl"
 "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES" churn
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# wrk's latency in ms whatever unit it printed (us, ms, s).
-ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.2f", v }' <<< "$1"; }
 
 target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18181 --workers "$WORKERS" 2>/dev/null &
 OURS=$!
@@ -87,10 +84,9 @@ for c in $CONNS; do
             out="$OUT/wrk_${side}_c${c}_$run.txt"
             wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
                 "http://127.0.0.1:$port/v1/score" > "$out"
-            if grep -q "Non-2xx" "$out"; then echo "$side: $(grep Non-2xx "$out")" >&2; exit 1; fi
-            rps[$side]+="$(awk '/Requests\/sec/ { print $2 }' "$out") "
-            p50[$side]+="$(ms "$(awk '/^ +50%/ { print $2 }' "$out")") "
-            p99[$side]+="$(ms "$(awk '/^ +99%/ { print $2 }' "$out")") "
+            result=$(wrk_result "$out" "$side")
+            read -r x y z <<< "$result"
+            rps[$side]+="$x "; p50[$side]+="$y "; p99[$side]+="$z "
         done
     done
     for side in custscore peer; do

@@ -244,13 +244,7 @@ pub fn fit_target(
         excluded_inputs.push(at);
     }
     let x = without_inputs(inputs.x, encoder, &excluded_inputs);
-    let labeled: Vec<usize> = (0..inputs.churned.len())
-        .filter(|&i| inputs.churned[i].is_some())
-        .collect();
-    let y: Vec<bool> = labeled
-        .iter()
-        .map(|&i| inputs.churned[i] == Some(true))
-        .collect();
+    let (labeled, y) = crate::models::classifier::cv::labelled(inputs.churned);
     let strongest = strongest_input(
         x.select(Axis(0), &labeled).view(),
         &y,

@@ -22,10 +22,7 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let connection = Connection::open(path).map_err(|source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        })?;
+        let connection = Connection::open(path).map_err(Self::error(&location))?;
         let mut store = SqliteStore {
             connection,
             location,
@@ -35,9 +32,10 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn error(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Sqlite {
-            location: self.location.clone(),
+    /// A failed statement's error, naming the database.
+    fn error(location: &str) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+        move |source| StoreError::Sqlite {
+            location: location.to_string(),
             source,
         }
     }
@@ -48,19 +46,16 @@ impl SqliteStore {
     fn configure(&mut self) -> Result<(), StoreError> {
         let c = &self.connection;
         c.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(self.error())?;
+            .map_err(Self::error(&self.location))?;
         c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(self.error())?;
+            .map_err(Self::error(&self.location))?;
         c.execute_batch("PRAGMA synchronous = NORMAL;")
-            .map_err(self.error())
+            .map_err(Self::error(&self.location))
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         self.connection
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_version (
@@ -103,10 +98,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn record_contacts(&mut self, contacts: &[Contact]) -> Result<usize, StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         let tx = self.connection.transaction().map_err(error)?;
         let mut new = 0;
         {
@@ -142,10 +134,7 @@ impl Store for SqliteStore {
 
     fn record_events(&mut self, events: &[Event]) -> Result<HashSet<String>, StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         let tx = self.connection.transaction().map_err(error)?;
         let mut new = HashSet::new();
         {
@@ -183,10 +172,7 @@ impl Store for SqliteStore {
         outcome_type: &str,
     ) -> Result<Vec<ContactOutcome>, StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         let mut query = self
             .connection
             .prepare(store::CAMPAIGN_QUERY_SQLITE)
@@ -225,10 +211,7 @@ impl Store for SqliteStore {
         outcome_type: &str,
     ) -> Result<Vec<ContactInputs>, StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         let mut query = self
             .connection
             .prepare(store::CAMPAIGN_INPUTS_QUERY_SQLITE)
@@ -248,10 +231,7 @@ impl Store for SqliteStore {
 
     fn campaigns(&mut self) -> Result<Vec<String>, StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         let mut query = self
             .connection
             .prepare(store::CAMPAIGNS_QUERY)
@@ -262,10 +242,7 @@ impl Store for SqliteStore {
 
     fn counts(&mut self, campaign: &str) -> Result<(u64, u64), StoreError> {
         let location = self.location.clone();
-        let error = |source| StoreError::Sqlite {
-            location: location.clone(),
-            source,
-        };
+        let error = Self::error(&location);
         let count = |sql: &str| -> Result<u64, StoreError> {
             self.connection
                 .query_row(sql, params![campaign], |r| r.get::<_, i64>(0))
@@ -285,6 +262,6 @@ impl Store for SqliteStore {
             })
             .optional()
             .map(|v| v.flatten().unwrap_or(0))
-            .map_err(self.error())
+            .map_err(Self::error(&self.location))
     }
 }

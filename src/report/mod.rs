@@ -4,6 +4,7 @@
 //! campaigns measured against the outcomes store.
 
 mod campaign;
+mod command;
 mod crosssell;
 mod cube;
 mod drift;
@@ -17,6 +18,8 @@ use crate::monitoring::DriftReport;
 use crate::outcomes::CampaignReport;
 use std::fmt::Write;
 use svg::esc;
+
+pub use command::{run_report, ReportError};
 
 /// Render the whole report.
 pub fn render(bundle: &Bundle) -> String {

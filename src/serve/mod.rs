@@ -3,6 +3,7 @@
 
 pub mod access;
 mod answer_json;
+pub mod cli;
 mod decisions;
 pub mod error;
 mod events_body;

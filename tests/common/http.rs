@@ -28,6 +28,37 @@ pub fn free_port() -> u16 {
 
 /// Start `custscore serve` on a free loopback port and wait until /readyz answers.
 pub fn start(models: &Path, extra: &[&str]) -> Server {
+    let server = spawn(models, extra, Stdio::null());
+    wait_ready(server, None, |addr| {
+        matches!(try_request(addr, "GET", "/readyz", &[], None), Ok((200, _)))
+    })
+}
+
+/// `start`, with the server's stderr (its log) written to `log`.
+pub fn start_logged(models: &Path, extra: &[&str], log: &Path) -> Server {
+    let server = spawn(models, extra, std::fs::File::create(log).unwrap().into());
+    wait_ready(server, Some(log), |addr| {
+        matches!(try_request(addr, "GET", "/readyz", &[], None), Ok((200, _)))
+    })
+}
+
+/// `start_logged` for a server with `--tls-cert`: ready once curl trusting `cacert`
+/// gets /readyz over HTTPS.
+pub fn start_https(models: &Path, extra: &[&str], log: &Path, cacert: &Path) -> Server {
+    let server = spawn(models, extra, std::fs::File::create(log).unwrap().into());
+    wait_ready(server, Some(log), |addr| {
+        Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "--cacert"])
+            .arg(cacert)
+            .arg(format!("https://127.0.0.1:{}/readyz", addr.port()))
+            .status()
+            .expect("curl is installed (the TLS test needs it)")
+            .success()
+    })
+}
+
+/// `custscore serve` on a free loopback port, no CUSTSCORE_* variables leaking in.
+fn spawn(models: &Path, extra: &[&str], stderr: Stdio) -> Server {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut cmd = Command::new(super::BIN);
     cmd.args([
@@ -40,22 +71,39 @@ pub fn start(models: &Path, extra: &[&str]) -> Server {
     .args(extra)
     .current_dir(super::repo())
     .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    .stderr(stderr);
     for (key, _) in std::env::vars() {
         if key.starts_with("CUSTSCORE_") {
             cmd.env_remove(key);
         }
     }
     let child = cmd.spawn().expect("server starts");
-    let server = Server { child, addr };
+    Server { child, addr }
+}
+
+/// Wait until `ready` holds; a server that exits or is not ready within 120 s fails the
+/// test, with its log when there is one.
+fn wait_ready(
+    mut server: Server,
+    log: Option<&Path>,
+    ready: impl Fn(SocketAddr) -> bool,
+) -> Server {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if let Ok((200, _)) = try_request(addr, "GET", "/readyz", &[], None) {
+        if ready(server.addr) {
             return server;
+        }
+        if server.child.try_wait().unwrap().is_some() {
+            break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("server on {addr} did not become ready");
+    let logged = log.map(|l| std::fs::read_to_string(l).unwrap_or_default());
+    panic!(
+        "server on {} did not become ready: {}",
+        server.addr,
+        logged.unwrap_or_default()
+    );
 }
 
 pub struct Response {

@@ -65,6 +65,22 @@ pub fn assert_fails_with(o: &Output, needles: &[&str]) {
     }
 }
 
+/// The first telco customer as a JSON body (`POST /v1/score`).
+pub const CUSTOMER: &str = r#"{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0,
+  "partner": 1, "dependents": 0, "tenure": 1, "phone_service": 0,
+  "multiple_lines": "No phone service", "internet_service": "DSL", "online_security": "No",
+  "online_backup": "Yes", "device_protection": "No", "tech_support": "No",
+  "streaming_tv": "No", "streaming_movies": "No", "contract": "Month-to-month",
+  "paperless_billing": 1, "payment_method": "Electronic check",
+  "monthly_charges": 29.85, "total_charges": 29.85}"#;
+
+/// `train_small` into `dir/models`; that folder.
+pub fn trained(dir: &Path) -> PathBuf {
+    let models = dir.join("models");
+    train_small(&models);
+    models
+}
+
 /// Train a small bundle (fixed k, so it is quick) into `models` and make it CURRENT
 /// (`--promote always`: these tests are about the new bundle, not the gate).
 pub fn train_small(models: &Path) -> Output {
@@ -116,6 +132,7 @@ pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     reader.records().map(|r| r.unwrap()).collect()
 }
 
+pub mod browser;
 pub mod drift_data;
 pub mod http;
 pub mod postgres;

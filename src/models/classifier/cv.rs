@@ -6,6 +6,13 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+/// The labelled rows of `labels` (`None`: unlabelled) and their classes, in row order.
+pub fn labelled(labels: &[Option<bool>]) -> (Vec<usize>, Vec<bool>) {
+    (labels.iter().enumerate())
+        .filter_map(|(row, label)| label.map(|y| (row, y)))
+        .unzip()
+}
+
 /// Fold of each row (0..k): positives and negatives are shuffled separately and dealt
 /// round-robin, so every fold keeps the overall churn rate.
 pub fn stratified_folds(y: &[bool], k: usize, seed: u64) -> Vec<usize> {
@@ -168,6 +175,13 @@ pub fn ece(table: &[ReliabilityBin]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labelled_keeps_the_rows_with_a_label_in_order() {
+        let labels = [Some(true), None, Some(false), None, Some(true)];
+        assert_eq!(labelled(&labels), (vec![0, 2, 4], vec![true, false, true]));
+        assert_eq!(labelled(&[None, None]), (vec![], vec![]));
+    }
 
     #[test]
     fn auc_of_perfect_random_and_reversed_scores() {

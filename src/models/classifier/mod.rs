@@ -446,13 +446,7 @@ pub fn fit_retention_watched(
     next_step: &dyn Fn(&str),
 ) -> Result<RetentionFit, RetentionError> {
     params.check()?;
-    let labeled: Vec<usize> = (0..inputs.churned.len())
-        .filter(|&i| inputs.churned[i].is_some())
-        .collect();
-    let y: Vec<bool> = labeled
-        .iter()
-        .map(|&i| inputs.churned[i] == Some(true))
-        .collect();
+    let (labeled, y) = cv::labelled(inputs.churned);
     check_classes(&y, params.folds)?;
     let x = inputs.x.select(Axis(0), &labeled);
     let folds = match &params.folds_file {
