@@ -90,7 +90,7 @@ parts=(
     "owned answer (Scorer::answer)|Scorer::answer"
     "answer into JSON|routes::to_json|answer_json::write_answer"
     "drift window (Window::record)|Window::record"
-    "middleware + routing, not handlers|serve::gate::GateService<S> as actix_service::Service|serve::gate::GateFuture<F> as core::future::future::Future>::poll|-actix_web::resource::Resource<T> as actix_web::service::HttpServiceFactory>::register::{{closure}}::{{closure}}"
+    "app outside handlers (gate, routing)|app_service::AppInitService<T,B> as actix_service::Service|serve::gate::GateFuture<F> as core::future::future::Future>::poll|-actix_web::resource::Resource<T> as actix_web::service::HttpServiceFactory>::register::{{closure}}::{{closure}}"
     "  route lookup (match_name)|ResourceMap::match_name"
     "  access decision (admit)|serve::access::admit"
     "  metrics + log line (observe)|serve::gate::observe"
