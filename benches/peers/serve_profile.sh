@@ -76,7 +76,8 @@ callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
 RECORDS=$(( REQUESTS * BATCH ))
 echo "requests: $REQUESTS of $BATCH record(s); instructions counted: $total; per record: $(( total / RECORDS ))"
-# part | function name patterns (inclusive cost; the largest match of each pattern, added)
+# part | function name patterns (inclusive cost; the largest match of each pattern, added,
+# or subtracted for a pattern starting with -)
 parts=(
     "HTTP request parse (actix-http decode)|as actix_http::h1::decoder::MessageType>::decode"
     "read body (json_body)|request::json_body::{{closure}}"
@@ -89,11 +90,14 @@ parts=(
     "owned answer (Scorer::answer)|Scorer::answer"
     "answer into JSON|routes::to_json|answer_json::write_answer"
     "drift window (Window::record)|Window::record"
-    "metrics + log line (observe)|serve::observe"
-    "request id|serve::request_id"
+    "app outside handlers (gate, routing)|app_service::AppInitService<T,B> as actix_service::Service|serve::gate::GateFuture<F> as core::future::future::Future>::poll|-actix_web::resource::Resource<T> as actix_web::service::HttpServiceFactory>::register::{{closure}}::{{closure}}"
+    "  route lookup (match_name)|ResourceMap::match_name"
+    "  access decision (admit)|serve::access::admit"
+    "  metrics + log line (observe)|serve::gate::observe"
+    "  request id|serve::gate::request_id|serve::gate::fresh_request_id"
     "  key lookup (sha256 + compare)|access::keys::KeyRing::find"
     "  rate limiter (admit)|access::limits::RateLimiter::admit"
-    "  audit event (after)|serve::access::after"
+    "  audit event (after)|serve::access::Watch::answered"
     "  channel send (record)|access::audit::AuditLog::record"
     "audit thread: JSON line|access::audit::AuditEvent::to_line|access::audit::Compact"
     "audit thread: write + flush|access::audit::Writer::write"
@@ -104,8 +108,9 @@ for part in "${parts[@]}"; do
     cost=0
     IFS='|' read -ra alts <<< "$patterns"
     for p in "${alts[@]}"; do
+        sign=1; [ "${p:0:1}" = "-" ] && { sign=-1; p="${p:1}"; }   # "-pattern": subtract
         c=$(grep -F -- "$p" "$ANNOTATED" | head -n 1 | awk '{ gsub(",", "", $1); print $1 }' || true)
-        [ -n "$c" ] && cost=$(( cost + c ))
+        [ -n "$c" ] && cost=$(( cost + sign * c ))
     done
     printf "%-36s %12d\n" "$name" $(( cost / RECORDS ))
 done

@@ -317,11 +317,52 @@ pub fn read_keys(path: &Path) -> Result<Vec<Key>, KeysError> {
 #[derive(Clone, Default, Debug)]
 pub struct KeyRing {
     keys: Vec<Key>,
+    /// Tells rings apart in the workers' memory of the last key found (a reloaded ring
+    /// is a new one, so a revoked key is never found from memory).
+    generation: u64,
+}
+
+/// The last key a worker thread found, so that a client sending the same key again is
+/// not hashed again. Kept zero-padded to a fixed length and compared whole, in constant
+/// time, so the time taken depends on neither the remembered key nor where a guess differs.
+struct Remembered {
+    ring: u64,
+    given: [u8; REMEMBERED_MAX],
+    len: usize,
+    index: usize,
+}
+
+/// Longer keys are always hashed (`csk_` keys are 68 bytes).
+const REMEMBERED_MAX: usize = 128;
+
+thread_local! {
+    static LAST_FOUND: std::cell::RefCell<Option<Remembered>> = const { std::cell::RefCell::new(None) };
+}
+
+fn padded(given: &str) -> Option<[u8; REMEMBERED_MAX]> {
+    let mut out = [0u8; REMEMBERED_MAX];
+    out.get_mut(..given.len())?
+        .copy_from_slice(given.as_bytes());
+    Some(out)
+}
+
+/// Constant time, a word at a time: the differences are ORed and only the total compared.
+fn same_words(a: &[u8; REMEMBERED_MAX], b: &[u8; REMEMBERED_MAX]) -> Choice {
+    let difference = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .fold(0u64, |acc, (x, y)| {
+            let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().unwrap_or_default());
+            acc | (word(x) ^ word(y))
+        });
+    difference.ct_eq(&0)
 }
 
 impl KeyRing {
     pub fn new(keys: Vec<Key>) -> Self {
-        KeyRing { keys }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let generation = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        KeyRing { keys, generation }
     }
 
     pub fn len(&self) -> usize {
@@ -346,9 +387,33 @@ impl KeyRing {
         self.keys.iter().any(|k| k.scopes.contains(scope))
     }
 
-    /// The index of the key `given` is. Every key is compared and the index is selected
-    /// without a branch, so the time taken does not tell which key matched, or whether one did.
+    /// The index of the key `given` is: the key this worker found last if `given` is the
+    /// same (compared in constant time), else [`KeyRing::find_hashed`].
     pub fn find(&self, given: &str) -> Option<usize> {
+        let Some(padded) = padded(given) else {
+            return self.find_hashed(given);
+        };
+        let remembered = LAST_FOUND.with_borrow(|last| {
+            let last = last.as_ref().filter(|l| l.ring == self.generation)?;
+            let same = same_words(&last.given, &padded) & last.len.ct_eq(&given.len());
+            bool::from(same).then_some(last.index)
+        });
+        if remembered.is_some() {
+            return remembered;
+        }
+        let index = self.find_hashed(given)?;
+        LAST_FOUND.set(Some(Remembered {
+            ring: self.generation,
+            given: padded,
+            len: given.len(),
+            index,
+        }));
+        Some(index)
+    }
+
+    /// Every key is compared and the index is selected without a branch, so the time
+    /// taken does not tell which key matched, or whether one did.
+    pub fn find_hashed(&self, given: &str) -> Option<usize> {
         let given = Digest::of(given);
         let mut found = Choice::from(0);
         let mut index = 0u32;
@@ -494,6 +559,30 @@ mod tests {
         std::fs::write(&path, lines).unwrap();
         let keys = read_keys(&path).unwrap();
         (dir, KeyRing::new(keys))
+    }
+
+    #[test]
+    fn a_remembered_key_is_found_again_only_in_its_own_ring() {
+        let key = |id: &str, secret: &str| Key::new(id, Scopes::of(&[Scope::Score]), secret);
+        let first = KeyRing::new(vec![key("a", "secret-a"), key("b", "secret-b")]);
+        assert_eq!(first.find("secret-b"), Some(1));
+        // Found from memory now; other keys, prefixes and longer guesses are not.
+        assert_eq!(first.find("secret-b"), Some(1));
+        assert_eq!(first.find("secret-a"), Some(0));
+        assert_eq!(first.find("secret-a"), Some(0));
+        for wrong in ["secret-", "secret-a\0", "secret-ab", ""] {
+            assert_eq!(first.find(wrong), None, "{wrong:?}");
+        }
+        // A reloaded ring without the key (or with it elsewhere) is not fooled by memory.
+        let revoked = KeyRing::new(vec![key("b", "secret-b")]);
+        assert_eq!(revoked.find("secret-a"), None);
+        assert_eq!(revoked.find("secret-b"), Some(0));
+        // Keys longer than what is remembered are hashed every time.
+        let long = "k".repeat(REMEMBERED_MAX + 1);
+        let ring = KeyRing::new(vec![key("long", &long)]);
+        assert_eq!(ring.find(&long), Some(0));
+        assert_eq!(ring.find(&long), Some(0));
+        assert_eq!(ring.find(&long[..REMEMBERED_MAX]), None);
     }
 
     #[test]

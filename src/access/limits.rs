@@ -146,9 +146,14 @@ impl Lockout {
         }
     }
 
+    /// No address has failed lately: none can be locked out.
+    pub fn is_idle(&self) -> bool {
+        self.tracked.load(Ordering::Relaxed) == 0
+    }
+
     /// How long `address` stays locked out, if it is.
     pub fn locked(&self, address: IpAddr, now: Instant) -> Option<Duration> {
-        if self.tracked.load(Ordering::Relaxed) == 0 {
+        if self.is_idle() {
             return None;
         }
         let addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());

@@ -9,12 +9,10 @@ use crate::access::audit::{AuditEvent, AuditLog, Subjects};
 use crate::access::limits::{Lockout, RateLimit, RateLimiter};
 use crate::access::proxy::TrustedProxies;
 use crate::access::{Key, KeyRing, KeysError, Scope};
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use arc_swap::ArcSwap;
-use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,12 +26,14 @@ pub enum Need {
     Scope(Scope),
 }
 
-/// One route: its method, pattern, the scope it needs and whether it is audited (it
-/// touches customer data or changes state).
+/// One route: its method, pattern, handler (actix names a resource after its handler
+/// function), the scope it needs and whether it is audited (it touches customer data or
+/// changes state).
 #[derive(Debug, Clone, Copy)]
 pub struct RouteAccess {
     pub method: &'static str,
     pub pattern: &'static str,
+    pub handler: &'static str,
     pub need: Need,
     pub audited: bool,
 }
@@ -41,12 +41,14 @@ pub struct RouteAccess {
 const fn route(
     method: &'static str,
     pattern: &'static str,
+    handler: &'static str,
     need: Need,
     audited: bool,
 ) -> RouteAccess {
     RouteAccess {
         method,
         pattern,
+        handler,
         need,
         audited,
     }
@@ -60,27 +62,34 @@ const ADMIN: Need = Need::Scope(Scope::Admin);
 
 /// Every route the service serves, with its scope. The route × scope test walks it.
 pub const ROUTES: &[RouteAccess] = &[
-    route("POST", "/v1/score", SCORE, true),
-    route("POST", "/v1/score/batch", SCORE, true),
-    route("POST", "/v1/next-best-action", SCORE, true),
-    route("GET", "/v1/models", READ, false),
-    route("GET", "/v1/segments", READ, false),
-    route("GET", "/v1/rules", READ, false),
-    route("GET", "/v1/monitoring", READ, false),
-    route("GET", "/v1/campaigns/{name}", READ, true),
-    route("POST", "/v1/outcomes", OUTCOMES, true),
-    route("POST", "/v1/admin/reload", ADMIN, true),
-    route("POST", "/v1/admin/promote", ADMIN, true),
-    route("POST", "/v1/admin/rollback", ADMIN, true),
-    route("POST", "/v1/admin/keys/reload", ADMIN, true),
-    route("GET", "/healthz", Public, false),
-    route("GET", "/readyz", Public, false),
-    route("GET", "/metrics", Public, false),
-    route("GET", "/openapi.json", Public, false),
+    route("POST", "/v1/score", "score_one", SCORE, true),
+    route("POST", "/v1/score/batch", "score_batch", SCORE, true),
+    route(
+        "POST",
+        "/v1/next-best-action",
+        "next_best_action",
+        SCORE,
+        true,
+    ),
+    route("GET", "/v1/models", "models", READ, false),
+    route("GET", "/v1/segments", "segments", READ, false),
+    route("GET", "/v1/rules", "rules", READ, false),
+    route("GET", "/v1/monitoring", "monitoring", READ, false),
+    route("GET", "/v1/campaigns/{name}", "campaign", READ, true),
+    route("POST", "/v1/outcomes", "post_outcomes", OUTCOMES, true),
+    route("POST", "/v1/admin/reload", "reload", ADMIN, true),
+    route("POST", "/v1/admin/promote", "promote", ADMIN, true),
+    route("POST", "/v1/admin/rollback", "rollback", ADMIN, true),
+    route("POST", "/v1/admin/keys/reload", "reload_keys", ADMIN, true),
+    route("GET", "/healthz", "healthz", Public, false),
+    route("GET", "/readyz", "readyz", Public, false),
+    route("GET", "/metrics", "metrics", Public, false),
+    route("GET", "/openapi.json", "openapi", Public, false),
 ];
 
-fn lookup(pattern: &str) -> Option<&'static RouteAccess> {
-    ROUTES.iter().find(|r| r.pattern == pattern)
+/// The route a resource name (`HttpRequest::match_name`) belongs to.
+pub fn by_name(name: &str) -> Option<&'static RouteAccess> {
+    ROUTES.iter().find(|r| r.handler == name)
 }
 
 /// The keys in force and their rate buckets: a keys reload swaps both at once, so a
@@ -147,6 +156,12 @@ impl Access {
         self.keyed.load_full()
     }
 
+    /// Nothing to enforce or record on the routes open to all: no API keys, no audit
+    /// log, no rate limit. Their requests then go through without a grant (`Authorized`).
+    pub fn quiet(&self) -> bool {
+        self.open && self.audit.is_none() && self.rate_limit.is_none()
+    }
+
     /// Limit every key (and the anonymous caller) to `limit`.
     pub fn limit_rate(&mut self, limit: RateLimit, now: Instant) {
         self.rate_limit = Some(limit);
@@ -186,8 +201,7 @@ fn ring(api_keys: Vec<Key>, admin_token: &Option<Key>) -> KeyRing {
 }
 
 /// A request the guard let through, and as whom. Handlers take `Authorized` / `Admin`,
-/// which only check that this is present.
-#[derive(Clone)]
+/// which only check that this is present (or, for `Authorized`, that access is quiet).
 pub struct Granted {
     pub key_id: Option<Arc<str>>,
     key: usize,
@@ -195,6 +209,8 @@ pub struct Granted {
     keyed: Arc<Keyed>,
     /// Whether handlers should say whose data they touched (audit or rate limits on).
     noting: bool,
+    /// What the handler said it touched (kept here: one request extension, not two).
+    seen: Option<Seen>,
 }
 
 /// Whose data a handler touched, for the audit line and for charging a batch's items.
@@ -206,9 +222,9 @@ struct Seen {
 /// Called once by a handler that touched customer data: the version that scored and the
 /// customers (ids for one record, a count for a batch).
 pub fn note(req: &HttpRequest, version: Option<&str>, subjects: impl FnOnce() -> Subjects) {
-    let noting = req.extensions().get::<Granted>().is_some_and(|g| g.noting);
-    if noting {
-        req.extensions_mut().insert(Seen {
+    let mut extensions = req.extensions_mut();
+    if let Some(granted) = extensions.get_mut::<Granted>().filter(|g| g.noting) {
+        granted.seen = Some(Seen {
             version: version.map(String::from),
             subjects: subjects(),
         });
@@ -298,6 +314,7 @@ fn decide(
         key,
         keyed: keyed.clone(),
         noting,
+        seen: None,
     };
     match found {
         Some(i) if keys.get(i).is_some_and(|k| k.scopes.contains(scope)) => Ok(grant(i)),
@@ -342,128 +359,137 @@ fn decide(
     }
 }
 
-/// The middleware: `App::wrap_fn(access::guard)`.
-pub fn guard<S, B>(
-    req: ServiceRequest,
-    service: &S,
-) -> impl Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>> + 'static
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: MessageBody + 'static,
-{
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let pattern = req.match_pattern();
-    let route = pattern.as_deref().map(lookup);
-    let now = Instant::now();
-    let client = client_address(&req, state.as_ref().map(|s| &s.access.proxies));
-    let decision =
-        match (&state, route) {
-            // No route matched: the not-found handler answers.
-            (_, None) => Ok(None),
-            (None, _) => Err(refuse(Code::Internal, "application state is missing", None)),
-            (Some(_), Some(None)) => Err(refuse(
+/// What the gate does with a request: answer it with `refusal`, or let it through; and,
+/// for an audited route, `watch` its answer.
+pub struct Admission {
+    pub refusal: Option<HttpResponse>,
+    pub watch: Option<Watch>,
+}
+
+const THROUGH: Admission = Admission {
+    refusal: None,
+    watch: None,
+};
+
+/// Decide a request before any handler runs: lock-out, key, scope, rate limit. `route`
+/// is the table's entry for the resource the path names (`named`: some resource does).
+/// A quiet server lets its open routes through without a grant or any allocation.
+pub fn admit(
+    state: &AppState,
+    req: &ServiceRequest,
+    route: Option<&'static RouteAccess>,
+    named: bool,
+    now: Instant,
+) -> Admission {
+    let access = &state.access;
+    let scope = match route.map(|r| r.need) {
+        // No route matched: the not-found handler answers.
+        None if !named => return THROUGH,
+        None => {
+            let refusal = refuse(
                 Code::InsufficientScope,
                 format!(
                     "route {} has no scope in the access table; refused",
-                    pattern.as_deref().unwrap_or_default()
+                    req.match_pattern().unwrap_or_default()
                 ),
                 None,
-            )),
-            (Some(_), Some(Some(r))) if r.need == Public => Ok(None),
-            (Some(state), Some(Some(r))) => {
-                let Need::Scope(scope) = r.need else {
-                    unreachable!("public routes are let through above")
-                };
-                let access = &state.access;
-                let keyed = access.keyed();
-                decide(access, &keyed, scope, bearer(&req), client, now).and_then(|granted| {
-                    match keyed.rate.as_ref().map(|rate| rate.admit(granted.key, now)) {
-                        Some(Err(wait)) => Err(refuse(
-                            Code::RateLimited,
-                            format!(
-                                "over this key's rate limit; retry in {:.1} s",
-                                wait.as_secs_f64()
-                            ),
-                            Some(wait),
-                        )),
-                        _ => Ok(Some(granted)),
-                    }
-                })
-            }
-        };
-    let audited = route.flatten().filter(|r| r.audited);
-    let audit = audited.and(state.clone());
-    let who = match &decision {
-        Ok(granted) => granted.as_ref().and_then(|g| g.key_id.clone()),
-        // Who was refused (a valid key without the scope, or over its limit).
-        Err(_) => audit.as_ref().and_then(|state| {
-            let keys = &state.access.keyed().keys;
-            Some(keys.get(keys.find(bearer(&req)?)?)?.id.clone())
-        }),
+            );
+            return Admission {
+                refusal: Some(refusal.response()),
+                watch: None,
+            };
+        }
+        Some(Public) => return THROUGH,
+        Some(Need::Scope(scope)) => scope,
     };
-    let granted = decision.as_ref().ok().cloned().flatten();
-    let call = match decision {
+    if access.quiet() && scope != Scope::Admin && access.lockout.is_idle() {
+        return THROUGH;
+    }
+    let route = route.filter(|r| r.audited);
+    let client = client_address(req, Some(&access.proxies));
+    let keyed = access.keyed();
+    let decision = decide(access, &keyed, scope, bearer(req), client, now).and_then(|granted| {
+        match keyed.rate.as_ref().map(|rate| rate.admit(granted.key, now)) {
+            Some(Err(wait)) => Err(refuse(
+                Code::RateLimited,
+                format!(
+                    "over this key's rate limit; retry in {:.1} s",
+                    wait.as_secs_f64()
+                ),
+                Some(wait),
+            )),
+            _ => Ok(granted),
+        }
+    });
+    let watch = |who| {
+        route
+            .filter(|_| access.audit.is_some() || keyed.rate.is_some())
+            .map(|route| Watch { route, who, client })
+    };
+    match decision {
         Ok(granted) => {
-            if let Some(granted) = granted {
+            let watch = watch(granted.key_id.clone());
+            // Quiet: `Authorized` needs no grant, and nothing reads it after.
+            if !(access.quiet() && scope != Scope::Admin) {
                 req.extensions_mut().insert(granted);
             }
-            Ok(service.call(req))
+            Admission {
+                refusal: None,
+                watch,
+            }
         }
-        Err(refusal) => Err(req.into_response(refusal.response())),
-    };
-    async move {
-        let response = match call {
-            Ok(pending) => pending.await?.map_into_left_body(),
-            Err(refused) => refused.map_into_right_body(),
-        };
-        if let (Some(state), Some(route)) = (audit, audited) {
-            after(&state, &response, granted, who, route, client);
+        Err(refusal) => {
+            // Who was refused (a valid key without the scope, or over its limit).
+            let who = route.filter(|_| access.audit.is_some()).and_then(|_| {
+                let keys = &keyed.keys;
+                Some(keys.get(keys.find(bearer(req)?)?)?.id.clone())
+            });
+            Admission {
+                refusal: Some(refusal.response()),
+                watch: watch(who),
+            }
         }
-        Ok(response)
     }
 }
 
-/// Charge a batch's items to its key and write the audit line.
-fn after<B>(
-    state: &AppState,
-    response: &ServiceResponse<B>,
-    granted: Option<Granted>,
-    who: Option<Arc<str>>,
+/// An audited request's route, key and client, kept until its answer is known.
+pub struct Watch {
     route: &'static RouteAccess,
+    who: Option<Arc<str>>,
     client: Option<IpAddr>,
-) {
-    let access = &state.access;
-    let seen = response.request().extensions_mut().remove::<Seen>();
-    if let (
-        Some(g),
-        Some(Seen {
-            subjects: Subjects::Count { customers },
-            ..
-        }),
-    ) = (&granted, &seen)
-    {
-        if let Some(rate) = &g.keyed.rate {
-            rate.charge(g.key, customers.saturating_sub(1), Instant::now());
+}
+
+impl Watch {
+    /// Charge a batch's items to its key and write the audit line.
+    pub fn answered<B>(self, state: &AppState, response: &ServiceResponse<B>) {
+        let access = &state.access;
+        let granted = response.request().extensions_mut().remove::<Granted>();
+        let seen = granted.as_ref().and_then(|g| g.seen.as_ref());
+        if let (Some(g), Some(Subjects::Count { customers })) =
+            (&granted, seen.map(|s| &s.subjects))
+        {
+            if let Some(rate) = &g.keyed.rate {
+                rate.charge(g.key, customers.saturating_sub(1), Instant::now());
+            }
         }
+        let Some(audit) = &access.audit else {
+            return;
+        };
+        let (version, subjects) = match granted.and_then(|g| g.seen) {
+            Some(seen) => (seen.version, Some(seen.subjects)),
+            None => (None, None),
+        };
+        audit.record(AuditEvent {
+            time: SystemTime::now(),
+            key_id: self.who,
+            client: self.client,
+            method: self.route.method,
+            route: self.route.pattern,
+            model_version: version.or_else(|| Some(state.scorer().version().to_string())),
+            subjects,
+            status: response.status().as_u16(),
+        });
     }
-    let Some(audit) = &access.audit else {
-        return;
-    };
-    let (version, subjects) = match seen {
-        Some(seen) => (seen.version, Some(seen.subjects)),
-        None => (None, None),
-    };
-    audit.record(AuditEvent {
-        time: SystemTime::now(),
-        key_id: who,
-        client,
-        method: route.method,
-        route: route.pattern,
-        model_version: version.or_else(|| Some(state.scorer().version().to_string())),
-        subjects,
-        status: response.status().as_u16(),
-    });
 }
 
 /// Read the keys file again (`keys revoke` / `keys create` take effect without a restart);

@@ -7,6 +7,7 @@ pub mod cli;
 mod decisions;
 pub mod error;
 mod events_body;
+mod gate;
 mod json_text;
 mod lifecycle;
 mod metrics;
@@ -28,11 +29,9 @@ use crate::score::Scorer;
 use crate::train::TrainError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpServer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -173,26 +172,10 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let observed = state.clone();
+    let gate_state = state.clone();
     App::new()
         .app_data(state)
-        .wrap_fn(access::guard)
-        .wrap_fn(move |req, srv| {
-            use actix_web::dev::Service;
-            let started = Instant::now();
-            let request_id = request_id(&req);
-            let state = observed.clone();
-            let response = srv.call(req);
-            async move {
-                let mut res = response.await?;
-                observe(&state, &res, started, &request_id);
-                if let Ok(value) = HeaderValue::from_str(&request_id) {
-                    res.headers_mut()
-                        .insert(HeaderName::from_static("x-request-id"), value);
-                }
-                Ok(res)
-            }
-        })
+        .wrap(gate::Gate::new(gate_state))
         .service(routes::score_batch)
         .service(routes::score_one)
         .service(decisions::next_best_action)
@@ -211,44 +194,6 @@ pub fn app(
         .service(routes::metrics)
         .service(routes::openapi)
         .default_service(web::route().to(routes::not_found))
-}
-
-/// The caller's `x-request-id` when it is a sane token, else a fresh one.
-fn request_id(req: &ServiceRequest) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .map(String::from)
-        .unwrap_or_else(|| {
-            format!(
-                "{:x}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            )
-        })
-}
-
-/// Count, time and log one request by its route pattern; never log bodies or paths.
-/// The log line's fields are only formatted when debug logging is on.
-fn observe<B>(state: &AppState, res: &ServiceResponse<B>, started: Instant, request_id: &str) {
-    let request = res.request();
-    let pattern = request.match_pattern();
-    let route = pattern.as_deref().unwrap_or("unmatched");
-    let status = res.status().as_u16();
-    let seconds = started.elapsed().as_secs_f64();
-    state
-        .metrics
-        .observe_request(route, request.method().as_str(), status, seconds);
-    tracing::debug!(
-        request_id,
-        method = %request.method(),
-        route,
-        status,
-        micros = (seconds * 1e6) as u64,
-        "request"
-    );
 }
 
 /// Serve until SIGTERM/SIGINT (in-flight requests finish); SIGHUP reloads the bundle and
