@@ -183,13 +183,11 @@ pub fn train_with_holdout(
         .as_ref()
         .and_then(|log| RfmModel::fit(&table, log.spec.churn_after_days as f64));
     let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
-    let rows = encoder.encode_table(&table);
-    let matrix = to_matrix(&rows, encoder.n_features());
+    let matrix = encoder.encode_table_matrix(&table);
 
     let (segments, segment_labels) = fit_segments(
         &SegmentInputs {
             matrix: &matrix,
-            rows: &rows,
             table: &table,
             encoder: &encoder,
             churned: churned.as_deref(),
@@ -487,7 +485,6 @@ fn drift_reference(bundle: &Bundle, table: &Table) -> DriftReference {
 struct SegmentInputs<'a> {
     /// Every encoded feature of every customer.
     matrix: &'a Array2<f64>,
-    rows: &'a [Vec<f64>],
     table: &'a Table,
     encoder: &'a FeatureEncoder,
     churned: Option<&'a [Option<bool>]>,
@@ -549,7 +546,7 @@ fn fit_segments(
         value: inputs.value,
     });
     let projection = project(
-        inputs.rows,
+        inputs.matrix.view(),
         &clustering.labels,
         &clustering.centroids,
         params.seed,

@@ -22,7 +22,7 @@ pub use explain::{ReasonMethod, TopReasons};
 use flat_tree::FlatTree;
 use gbm::{GbmModel, GbmParams};
 use logistic::{LogisticModel, LogisticParams};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -454,7 +454,11 @@ pub fn fit_retention_watched(
         .map(|&i| inputs.churned[i] == Some(true))
         .collect();
     check_classes(&y, params.folds)?;
-    let x = inputs.x.select(Axis(0), &labeled);
+    // Every row labeled (the usual case): the shared matrix itself, not a copy of it.
+    let x: CowArray<f64, Ix2> = match labeled.len() == inputs.x.nrows() {
+        true => inputs.x.view().into(),
+        false => inputs.x.select(Axis(0), &labeled).into(),
+    };
     let folds = match &params.folds_file {
         Some(path) => {
             let ids: Vec<&str> = labeled.iter().map(|&i| inputs.ids[i].as_str()).collect();
@@ -582,10 +586,10 @@ impl FoldFeatures<'_> {
         let table_rows = |at: &[usize]| at.iter().map(|&i| self.rows[i]).collect::<Vec<_>>();
         let (train, test) = (table_rows(train), table_rows(test));
         let encoder = FeatureEncoder::fit_rows(self.table, &train, self.ignore, self.params);
-        let matrix = |rows: &[usize]| {
-            crate::train::to_matrix(&encoder.encode_rows(self.table, rows), encoder.n_features())
-        };
-        (matrix(&train), matrix(&test))
+        (
+            encoder.encode_rows_matrix(self.table, &train),
+            encoder.encode_rows_matrix(self.table, &test),
+        )
     }
 }
 
