@@ -372,6 +372,33 @@ impl FeatureEncoder {
         }
         rows
     }
+
+    /// The training table as one row-major matrix, without a vector per row.
+    pub fn encode_table_matrix(&self, table: &Table) -> ndarray::Array2<f64> {
+        let all: Vec<usize> = (0..table.rows()).collect();
+        self.encode_rows_matrix(table, &all)
+    }
+
+    /// Some rows of the table as one row-major matrix, in the order given: what
+    /// [`encode_rows`](Self::encode_rows) gives, written straight into a single buffer.
+    pub fn encode_rows_matrix(&self, table: &Table, wanted: &[usize]) -> ndarray::Array2<f64> {
+        let columns: Vec<_> = self
+            .inputs
+            .iter()
+            .map(|input| table.column(&input.name))
+            .collect();
+        let width = self.n_features();
+        let mut flat = Vec::with_capacity(wanted.len() * width);
+        let (mut features, mut warnings) = (Vec::with_capacity(width), Vec::new());
+        for &row in wanted {
+            self.encode(&row_values(&columns, row), &mut features, &mut warnings);
+            // Training rows fitted the encoder, so its warnings are not news here.
+            warnings.clear();
+            flat.extend_from_slice(&features);
+        }
+        ndarray::Array2::from_shape_vec((wanted.len(), width), flat)
+            .expect("every encoded row has the encoder's width")
+    }
 }
 
 /// One table row as input values, for the given columns (`None` = absent → missing).
@@ -768,5 +795,19 @@ mod tests {
         };
         assert_eq!((median, range), (2.0, Some([1.0, 3.0])));
         assert_eq!(enc.encode_rows(&t, &[3, 0]).len(), 2);
+    }
+
+    #[test]
+    fn the_matrix_holds_the_rows_encode_rows_gives() {
+        let t = table();
+        let enc = FeatureEncoder::fit_rows(&t, &[0, 1], &[], &EncoderParams::default());
+        let wanted = [3, 0, 2];
+        let rows = enc.encode_rows(&t, &wanted);
+        let matrix = enc.encode_rows_matrix(&t, &wanted);
+        assert_eq!(matrix.dim(), (3, enc.n_features()));
+        for (row, expected) in matrix.rows().into_iter().zip(&rows) {
+            assert_eq!(row.to_vec(), *expected);
+        }
+        assert_eq!(enc.encode_table_matrix(&t).nrows(), t.rows());
     }
 }

@@ -185,14 +185,10 @@ pub fn train_with_holdout(
         .as_ref()
         .and_then(|log| RfmModel::fit(&table, log.spec.churn_after_days as f64));
     let encoder = FeatureEncoder::fit(&table, &ignore, &config.features);
-    let rows = encoder.encode_table(&table);
-    let matrix = to_matrix(&rows, encoder.n_features());
+    let mut matrix = encoder.encode_table_matrix(&table);
     // Cost columns describe us, not the customer: no model reads them (unless asked).
     let cost_columns = model_excluded_inputs(&config.value, &encoder);
-    let matrix = match cost_columns.is_empty() {
-        true => matrix,
-        false => crate::models::targets::without_inputs(&matrix, &encoder, &cost_columns),
-    };
+    crate::models::targets::zero_inputs(&mut matrix, &encoder, &cost_columns);
     ignore.extend(config.value.model_excluded_columns().into_iter().map(|c| {
         (
             c.to_string(),
@@ -203,7 +199,6 @@ pub fn train_with_holdout(
     let (segments, segment_labels) = fit_segments(
         &SegmentInputs {
             matrix: &matrix,
-            rows: &rows,
             table: &table,
             encoder: &encoder,
             churned: churned.as_deref(),
@@ -522,7 +517,6 @@ fn drift_reference(bundle: &Bundle, table: &Table) -> DriftReference {
 struct SegmentInputs<'a> {
     /// Every encoded feature of every customer.
     matrix: &'a Array2<f64>,
-    rows: &'a [Vec<f64>],
     table: &'a Table,
     encoder: &'a FeatureEncoder,
     churned: Option<&'a [Option<bool>]>,
@@ -584,7 +578,7 @@ fn fit_segments(
         value: inputs.value,
     });
     let projection = project(
-        inputs.rows,
+        inputs.matrix.view(),
         &clustering.labels,
         &clustering.centroids,
         params.seed,

@@ -60,8 +60,8 @@ struct RawRows {
     id_index: Option<usize>,
     ids: Vec<String>,
     lines: Vec<u64>,
-    /// cells[column][row], id column included (it is skipped when typing).
-    cells: Vec<Vec<String>>,
+    /// cells[column], id column included (it is skipped when typing).
+    cells: Vec<TextCells>,
     quality: DataQuality,
 }
 
@@ -75,7 +75,7 @@ impl RawRows {
             find(name, role)?;
         }
         let mut raw = RawRows {
-            cells: vec![Vec::new(); header.len()],
+            cells: vec![TextCells::default(); header.len()],
             header,
             id_index,
             ids: Vec::new(),
@@ -120,7 +120,7 @@ impl RawRows {
         let mut row = Vec::with_capacity(record.len());
         for (index, field) in record.iter().enumerate() {
             match std::str::from_utf8(field) {
-                Ok(text) => row.push(text.to_string()),
+                Ok(text) => row.push(text),
                 Err(_) => {
                     self.quality.reject(
                         line,
@@ -136,7 +136,7 @@ impl RawRows {
         }
         let id = match self.id_index {
             None => row_number.to_string(),
-            Some(i) if is_missing(&row[i]) => {
+            Some(i) if is_missing(row[i]) => {
                 self.quality.reject(
                     line,
                     format!("column `{}`: the id is missing", self.header[i]),
@@ -177,10 +177,32 @@ impl RawRows {
     }
 }
 
+/// One column's cells as read: their text end to end and where each ends, so a column
+/// of a million rows is two allocations, not a million strings.
+#[derive(Debug, Clone, Default)]
+struct TextCells {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl TextCells {
+    fn push(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.ends.push(self.text.len());
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.text[start..end])
+    }
+}
+
 /// Numeric when (nearly) every non-missing cell is a number; otherwise text.
 fn type_column(
     name: &str,
-    cells: Vec<String>,
+    cells: TextCells,
     text_only: bool,
     lines: &[u64],
     quality: &mut DataQuality,
@@ -206,7 +228,7 @@ fn type_column(
                     quality.out_of_domain(CellIssue {
                         line,
                         column: name.to_string(),
-                        value: Some(cell.clone()),
+                        value: Some(cell.to_string()),
                         reason: "is not a number in a numeric column".into(),
                     });
                 }
@@ -217,8 +239,8 @@ fn type_column(
     } else {
         ColumnData::Categorical(
             cells
-                .into_iter()
-                .map(|c| (!is_missing(&c)).then(|| c.trim().to_string()))
+                .iter()
+                .map(|c| (!is_missing(c)).then(|| c.trim().to_string()))
                 .collect(),
         )
     };

@@ -282,12 +282,17 @@ pub fn fit_target(
 /// no penalised weight grows on them.
 pub fn without_inputs(x: &Array2<f64>, encoder: &FeatureEncoder, inputs: &[usize]) -> Array2<f64> {
     let mut x = x.clone();
+    zero_inputs(&mut x, encoder, inputs);
+    x
+}
+
+/// [`without_inputs`] in place, for a matrix no one else reads as it was.
+pub fn zero_inputs(x: &mut Array2<f64>, encoder: &FeatureEncoder, inputs: &[usize]) {
     for (j, feature) in encoder.features.iter().enumerate() {
         if inputs.contains(&feature.input) {
             x.column_mut(j).fill(0.0);
         }
     }
-    x
 }
 
 /// A logistic weight on an all-zero column stays 0 in exact arithmetic; make it exact,

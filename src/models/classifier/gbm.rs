@@ -758,14 +758,34 @@ impl GbmFold {
         y_test: &[bool],
         params: &GbmParams,
     ) -> GbmFold {
+        GbmFold::from_training(x_train, y_train, params).with_held_out(x_test, y_test)
+    }
+
+    /// The training rows binned on their own cuts, held-out rows still to come: the caller
+    /// can let go of the training matrix before it builds the held-out one.
+    pub fn from_training(
+        x_train: ArrayView2<f64>,
+        y_train: &[bool],
+        params: &GbmParams,
+    ) -> GbmFold {
         let cuts = BinCuts::fit(x_train, params.max_bins);
         GbmFold {
             train: cuts.bin(x_train),
-            test: cuts.bin(x_test),
+            test: BinnedRows {
+                bins: Vec::new(),
+                width: cuts.width(),
+            },
             cuts,
             y_train: y_train.to_vec(),
-            y_test: y_test.to_vec(),
+            y_test: Vec::new(),
         }
+    }
+
+    /// The held-out rows, binned on the training rows' cuts.
+    pub fn with_held_out(mut self, x_test: ArrayView2<f64>, y_test: &[bool]) -> GbmFold {
+        self.test = self.cuts.bin(x_test);
+        self.y_test = y_test.to_vec();
+        self
     }
 }
 

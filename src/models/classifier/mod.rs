@@ -23,7 +23,7 @@ pub use explain::{ReasonMethod, TopReasons};
 use flat_tree::FlatTree;
 use gbm::{GbmModel, GbmParams};
 use logistic::{LogisticModel, LogisticParams};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -448,7 +448,11 @@ pub fn fit_retention_watched(
     params.check()?;
     let (labeled, y) = cv::labelled(inputs.churned);
     check_classes(&y, params.folds)?;
-    let x = inputs.x.select(Axis(0), &labeled);
+    // Every row labeled (the usual case): the shared matrix itself, not a copy of it.
+    let x: CowArray<f64, Ix2> = match labeled.len() == inputs.x.nrows() {
+        true => inputs.x.view().into(),
+        false => inputs.x.select(Axis(0), &labeled).into(),
+    };
     let folds = match &params.folds_file {
         Some(path) => {
             let ids: Vec<&str> = labeled.iter().map(|&i| inputs.ids[i].as_str()).collect();
@@ -571,15 +575,21 @@ pub struct FoldFeatures<'a> {
 }
 
 impl FoldFeatures<'_> {
-    /// Training and held-out matrices for positions `train` and `test` of the labeled rows.
-    pub fn matrices(&self, train: &[usize], test: &[usize]) -> (Array2<f64>, Array2<f64>) {
-        let table_rows = |at: &[usize]| at.iter().map(|&i| self.rows[i]).collect::<Vec<_>>();
-        let (train, test) = (table_rows(train), table_rows(test));
+    /// The encoder fitted on positions `train` of the labeled rows, and their matrix.
+    pub fn training(&self, train: &[usize]) -> (FeatureEncoder, Array2<f64>) {
+        let train = self.table_rows(train);
         let encoder = FeatureEncoder::fit_rows(self.table, &train, self.ignore, self.params);
-        let matrix = |rows: &[usize]| {
-            crate::train::to_matrix(&encoder.encode_rows(self.table, rows), encoder.n_features())
-        };
-        (matrix(&train), matrix(&test))
+        let x = encoder.encode_rows_matrix(self.table, &train);
+        (encoder, x)
+    }
+
+    /// Positions `test` of the labeled rows through a fold's encoder.
+    pub fn held_out(&self, encoder: &FeatureEncoder, test: &[usize]) -> Array2<f64> {
+        encoder.encode_rows_matrix(self.table, &self.table_rows(test))
+    }
+
+    fn table_rows(&self, at: &[usize]) -> Vec<usize> {
+        at.iter().map(|&i| self.rows[i]).collect()
     }
 }
 
@@ -593,8 +603,10 @@ pub struct CandidateRun {
 
 /// Fit each of `kinds` on all folds but one, predict the held-out one; per kind, the
 /// metrics and the out-of-fold probabilities (or why it could not be fitted). Each fold's
-/// features are built once and shared by every kind. The GBM's folds are binned once and
-/// boosted in step after the loop, so early stopping chooses one round count for all.
+/// features are built once and shared by every kind; its training matrix is let go before
+/// its held-out one is built, so only one of them is held at a time. The GBM's folds are
+/// binned once and boosted in step after the loop, so early stopping chooses one round
+/// count for all.
 pub fn cross_validate(
     kinds: &[CandidateKind],
     features: &FoldFeatures,
@@ -609,32 +621,49 @@ pub fn cross_validate(
     let mut tests = Vec::new();
     for k in 0..params.folds {
         let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| folds[i] == k);
-        let (x_train, x_test) = features.matrices(&train, &test);
+        let (encoder, x_train) = features.training(&train);
         let y_train: Vec<bool> = train.iter().map(|&i| y[i]).collect();
         let y_test: Vec<bool> = test.iter().map(|&i| y[i]).collect();
+        let mut fitted: Vec<Option<FoldFit>> = Vec::with_capacity(kinds.len());
         for (&kind, run) in kinds.iter().zip(&mut runs) {
             next_step(&format!("{}, fold {}/{}", kind.name(), k + 1, params.folds));
-            let Ok(state) = run else { continue };
             let started = Instant::now();
-            if kind == CandidateKind::Gbm {
-                let fold = gbm::GbmFold::new(
+            let fit = match (&mut *run, kind) {
+                (Err(_), _) => None,
+                (Ok(_), CandidateKind::Gbm) => Some(FoldFit::Gbm(gbm::GbmFold::from_training(
                     x_train.view(),
                     &y_train,
-                    x_test.view(),
-                    &y_test,
                     &params.gbm,
-                );
-                gbm_folds.push(fold);
+                ))),
+                (Ok(_), kind) => match ChurnModel::fit(kind, x_train.view(), &y_train, params) {
+                    Ok(model) => Some(FoldFit::Model(model)),
+                    Err(e) => {
+                        *run = Err(e);
+                        None
+                    }
+                },
+            };
+            if let Ok(state) = run {
                 state.seconds += started.elapsed().as_secs_f64();
-                continue;
             }
-            match ChurnModel::fit(kind, x_train.view(), &y_train, params) {
-                Ok(model) => {
-                    state.seconds += started.elapsed().as_secs_f64();
+            fitted.push(fit);
+        }
+        drop(x_train);
+        let x_test = features.held_out(&encoder, &test);
+        for (run, fit) in runs.iter_mut().zip(fitted) {
+            let (Ok(state), Some(fit)) = (run, fit) else {
+                continue;
+            };
+            match fit {
+                FoldFit::Model(model) => {
                     let p = model.predict_rows(x_test.view());
                     state.record(&test, &y_test, p);
                 }
-                Err(e) => *run = Err(e),
+                FoldFit::Gbm(fold) => {
+                    let started = Instant::now();
+                    gbm_folds.push(fold.with_held_out(x_test.view(), &y_test));
+                    state.seconds += started.elapsed().as_secs_f64();
+                }
             }
         }
         tests.push((test, y_test));
@@ -666,6 +695,13 @@ pub fn cross_validate(
             })
         })
         .collect()
+}
+
+/// A candidate fitted on one fold's training rows, waiting for its held-out rows.
+enum FoldFit {
+    Model(ChurnModel),
+    /// Binned, boosted later with the other folds.
+    Gbm(gbm::GbmFold),
 }
 
 /// One candidate's cross-validation so far.

@@ -3,6 +3,7 @@
 //! a sample of customers.
 
 use crate::models::stats::squared_distance;
+use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
@@ -28,22 +29,23 @@ pub struct Projection {
 /// Project a sample of `rows` (row-major, already standardized) onto their top two
 /// principal axes.
 pub fn project(
-    rows: &[Vec<f64>],
+    rows: ArrayView2<f64>,
     labels: &[usize],
     centroids: &[Vec<f64>],
     seed: u64,
 ) -> Projection {
-    let Some(width) = rows.first().map(Vec::len) else {
+    let (n, width) = rows.dim();
+    if n == 0 {
         return Projection::default();
-    };
-    let n = rows.len();
-    let basis: Vec<&Vec<f64>> = match n <= AXIS_ROWS {
-        true => rows.iter().collect(),
+    }
+    let row = |i: usize| rows.row(i).to_vec();
+    let basis: Vec<Vec<f64>> = match n <= AXIS_ROWS {
+        true => (0..n).map(row).collect(),
         false => {
             let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0xA715);
             let mut picked = sample(&mut rng, n, AXIS_ROWS).into_vec();
             picked.sort_unstable();
-            picked.iter().map(|&i| &rows[i]).collect()
+            picked.into_iter().map(row).collect()
         }
     };
     let mean: Vec<f64> = (0..width)
@@ -80,7 +82,7 @@ pub fn project(
         points: picked
             .iter()
             .map(|&i| {
-                let (x, y) = on_axes(&rows[i]);
+                let (x, y) = on_axes(&row(i));
                 (x, y, labels[i] as u16)
             })
             .collect(),
@@ -143,7 +145,8 @@ mod tests {
             })
             .collect();
         let labels = vec![0; 200];
-        let p = project(&rows, &labels, &[vec![0.0, 0.0, 0.0]], 1);
+        let x = crate::train::to_matrix(&rows, 3);
+        let p = project(x.view(), &labels, &[vec![0.0, 0.0, 0.0]], 1);
         assert!(p.explained[0] > 0.99, "{:?}", p.explained);
         assert_eq!(p.points.len(), 200);
         let spread_x = p.points.iter().map(|q| q.0.abs()).fold(0.0f32, f32::max);
