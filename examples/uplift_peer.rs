@@ -1,9 +1,11 @@
-//! custscore's side of `benches/peers/uplift_peer.sh`: fit the uplift learners (both
-//! meta-learners on part of the training rows, the better by Qini AUC refitted on all of
-//! them) on the rows marked `train`, time it, and write the predicted uplift of the `test`
+//! custscore's side of `benches/peers/uplift_peer.sh`: fit the uplift model as `train
+//! --uplift` does (two-model and X-learner averaged, fitted on two thirds of the training
+//! rows for the held-out Qini curve, then on all of them) on the rows marked `train`, time
+//! it (wall and this process's CPU seconds), and write the predicted uplift of the `test`
 //! rows in file order.
 //!
-//! usage: uplift_peer DATA.csv OUT.csv RUNS   (threads: RAYON_NUM_THREADS, printed)
+//! usage: uplift_peer DATA.csv OUT.csv RUNS [PARAMS_JSON]   (threads: RAYON_NUM_THREADS,
+//! printed; PARAMS_JSON: `UpliftParams` fields that differ from the defaults)
 //! DATA.csv: numeric feature columns named x…, then treated (0/1), outcome (0/1), split.
 
 use custscore::models::uplift::qini::{qini_curve, Ranked};
@@ -19,16 +21,18 @@ struct Rows {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, data, out, runs] = args.as_slice() else {
-        return Err("usage: uplift_peer DATA.csv OUT.csv RUNS".into());
+    let (data, out, runs, params) = match args.as_slice() {
+        [_, data, out, runs] => (data, out, runs, UpliftParams::default()),
+        [_, data, out, runs, params] => (data, out, runs, serde_json::from_str(params)?),
+        _ => return Err("usage: uplift_peer DATA.csv OUT.csv RUNS [PARAMS_JSON]".into()),
     };
     let runs: usize = runs.parse()?;
     let (train, test, width) = read(data)?;
     let x = Array2::from_shape_vec((train.treated.len(), width), train.x)?;
-    let params = UpliftParams::default();
     let (mut seconds, mut model): (Vec<f64>, Option<UpliftModel>) = (Vec::new(), None);
+    let mut cpu = Vec::new();
     for _ in 0..runs.max(1) {
-        let started = Instant::now();
+        let (started, cpu_started) = (Instant::now(), cpu_seconds()?);
         model = Some(fit_uplift(
             x.view(),
             &train.treated,
@@ -36,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &params,
         )?);
         seconds.push(started.elapsed().as_secs_f64());
+        cpu.push(cpu_seconds()? - cpu_started);
     }
     let model = model.ok_or("no run")?;
     let predicted: Vec<f64> = test.x.chunks(width).map(|row| model.uplift(row)).collect();
@@ -53,13 +58,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let own = qini_curve(&ranked, 20);
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| {
+        let mut sorted = v.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
     println!(
         "{}",
         serde_json::json!({
             "rayon_threads": rayon::current_num_threads(),
-            "median_seconds": sorted[sorted.len() / 2],
+            "median_seconds": median(&seconds),
+            "median_cpu_seconds": median(&cpu),
             "runs": seconds,
             "chosen": model.learner.name(),
             "candidates": model.candidates,
@@ -68,6 +77,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
+}
+
+/// User and system CPU seconds of this process so far, every thread (Linux
+/// `/proc/self/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').ok_or("unreadable /proc/self/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
 }
 
 /// (train rows, test rows, feature count).

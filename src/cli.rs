@@ -122,7 +122,14 @@ pub enum OutcomesAction {
     /// customer_id, type (responded, purchased, churned, retained), time, and optionally
     /// key and value. An event already stored (same key) counts once.
     Import {
-        /// The events file.
+        /// The file holds contacts made outside custscore instead: campaign, customer_id,
+        /// time, arm (treatment or control), model_version, optionally churn_probability,
+        /// risk_band, segment, segment_name and offers, and the input row as scored (the
+        /// CSV's other columns, or a JSON `inputs` object). A customer's first contact in
+        /// a campaign is kept.
+        #[arg(long)]
+        contacts: bool,
+        /// The events (or contacts) file.
         file: PathBuf,
         #[command(flatten)]
         db: OutcomesDbArg,

@@ -3,7 +3,7 @@
 
 use crate::cli::{EvaluateArgs, OutcomesAction, TrainArgs};
 use crate::config::TrainConfig;
-use crate::outcomes::import::{import_file, ImportError, ImportSummary};
+use crate::outcomes::import::{import_contacts_file, import_file, ImportError, ImportSummary};
 use crate::outcomes::training::{self, ArmChoice, CampaignSource, CampaignTableError};
 use crate::outcomes::{self, events::EVENT_TYPES, CampaignReport, StoreError, StoreLocation};
 use std::collections::BTreeMap;
@@ -103,29 +103,37 @@ pub fn realized_aucs(
 
 pub fn run_outcomes(action: OutcomesAction) -> Result<(), OutcomesCliError> {
     match action {
-        OutcomesAction::Import { file, db, models } => {
+        OutcomesAction::Import {
+            contacts,
+            file,
+            db,
+            models,
+        } => {
             let location = db.location(&models.models);
             let mut store = outcomes::open(&location)?;
-            let summary = import_file(store.as_mut(), &file)?;
+            let (summary, what) = match contacts {
+                true => (import_contacts_file(store.as_mut(), &file)?, "contacts"),
+                false => (import_file(store.as_mut(), &file)?, "events"),
+            };
             for error in &summary.errors {
                 eprintln!("{}: {error}", file.display());
             }
             if summary.refused > summary.errors.len() {
                 eprintln!(
-                    "{}: {} more refused events not shown",
+                    "{}: {} more refused {what} not shown",
                     file.display(),
                     summary.refused - summary.errors.len()
                 );
             }
-            println!("{}", describe_import(&summary, &location.describe()));
+            println!("{}", describe_import(&summary, what, &location.describe()));
         }
     }
     Ok(())
 }
 
-fn describe_import(s: &ImportSummary, location: &str) -> String {
+fn describe_import(s: &ImportSummary, what: &str, location: &str) -> String {
     format!(
-        "events read {}, stored {}, already stored {}, refused {} (into {location})",
+        "{what} read {}, stored {}, already stored {}, refused {} (into {location})",
         s.read, s.stored, s.duplicates, s.refused
     )
 }

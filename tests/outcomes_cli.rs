@@ -223,6 +223,60 @@ fn bad_events_are_refused_by_line_and_field_and_the_rest_are_stored_once() {
     assert_fails_with(&out, &["bad.csv: line 1", "no column named `customer_id`"]);
 }
 
+#[test]
+fn contacts_made_elsewhere_are_imported_once_with_per_row_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let file = write(
+        dir.path(),
+        "contacts.csv",
+        b"campaign,customer_id,time,arm,model_version,churn_probability,tenure\n\
+          autumn,1,2024-09-01,treatment,crm-7,0.4,12\n\
+          autumn,2,2024-09-01,holdout,crm-7,0.3,5\n\
+          autumn,3,2024-09-01,control,crm-7,1.7,8\n\
+          autumn,4,2024-09-01T08:00:00Z,control,crm-7,,\n",
+    );
+    let import = || {
+        run(&[
+            "outcomes",
+            "import",
+            "--contacts",
+            file.to_str().unwrap(),
+            "--models",
+            models.to_str().unwrap(),
+        ])
+    };
+    let out = import();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("contacts read 4, stored 2, already stored 0, refused 2"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    for needle in [
+        "contacts.csv: line 3: field `arm`",
+        "contacts.csv: line 4: field `churn_probability`",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    let out = import();
+    assert!(
+        stdout(&out).contains("contacts read 4, stored 0, already stored 2, refused 2"),
+        "{}",
+        stdout(&out)
+    );
+    let connection = rusqlite::Connection::open(models.join("outcomes.db")).unwrap();
+    let stored: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM contacts WHERE campaign = 'autumn'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 2);
+}
+
 /// The simulation draws churn from each contact's probability, cut by 30% for treated
 /// customers, and responses at 5% (control) or 15% (treated) worth 50 on average. With a
 /// fixed seed the draws are fixed; each 95% interval misses its true effect for about one

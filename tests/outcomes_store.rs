@@ -2,6 +2,7 @@
 
 mod common;
 
+use custscore::outcomes::import::{import_contacts_file, import_file};
 use custscore::outcomes::store::{latest_version, INSERT_CHUNK};
 use custscore::outcomes::{open, Arm, Contact, Event, StoreLocation};
 
@@ -39,6 +40,7 @@ fn suite(fresh: &mut dyn FnMut(&str) -> StoreLocation) {
     the_first_contact_of_a_campaign_wins(fresh("contacts"));
     a_campaign_joins_its_contacts_with_their_outcomes(fresh("join"));
     large_batches_are_stored_whole(fresh("large"));
+    contacts_from_a_file_are_stored_once_and_join_their_outcomes(fresh("contacts_file"));
 }
 
 fn migrations_are_applied_once(location: StoreLocation) {
@@ -139,6 +141,61 @@ fn a_campaign_joins_its_contacts_with_their_outcomes(location: StoreLocation) {
     };
     assert_eq!(bought, vec![false, true, false]);
     assert!(store.campaign("nobody", "churned").unwrap().is_empty());
+}
+
+/// Contacts made elsewhere (JSON Lines with `inputs`, and a CSV whose other columns are
+/// the inputs), imported twice, then outcomes: the second import stores nothing, and
+/// training sees the inputs and outcomes joined.
+fn contacts_from_a_file_are_stored_once_and_join_their_outcomes(location: StoreLocation) {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("contacts.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"campaign\":\"ext\",\"customer_id\":\"1\",\"time\":\"2024-05-01\",\"arm\":\"treatment\",\"model_version\":\"crm-7\",\"churn_probability\":0.8,\"inputs\":{\"tenure\":3,\"contract\":\"Month-to-month\"}}\n\
+         {\"campaign\":\"ext\",\"customer_id\":\"2\",\"time\":\"2024-05-01\",\"arm\":\"sideways\",\"model_version\":\"crm-7\"}\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("contacts.csv");
+    std::fs::write(
+        &csv,
+        "campaign,customer_id,time,arm,model_version,tenure,contract\n\
+         ext,3,2024-05-01,control,crm-7,40,Two year\n\
+         ext,1,2024-05-02,control,crm-8,5,One year\n",
+    )
+    .unwrap();
+    let mut store = open(&location).unwrap();
+    let first = import_contacts_file(store.as_mut(), &jsonl).unwrap();
+    assert_eq!((first.read, first.stored, first.refused), (2, 1, 1));
+    assert_eq!(first.errors[0].at, "line 2");
+    assert_eq!(first.errors[0].field.as_deref(), Some("arm"));
+    let second = import_contacts_file(store.as_mut(), &csv).unwrap();
+    assert_eq!(
+        (second.stored, second.duplicates),
+        (1, 1),
+        "customer 1 keeps the first contact"
+    );
+    let again = import_contacts_file(store.as_mut(), &csv).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 2));
+    let events = dir.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "campaign,customer_id,type,time\next,1,responded,2024-05-09\n",
+    )
+    .unwrap();
+    assert_eq!(import_file(store.as_mut(), &events).unwrap().stored, 1);
+    let rows = store.campaign_inputs("ext", "responded").unwrap();
+    let seen: Vec<(&str, Arm, bool)> = (rows.iter())
+        .map(|r| (r.customer_id.as_str(), r.arm, r.outcome))
+        .collect();
+    assert_eq!(
+        seen,
+        [("1", Arm::Treatment, true), ("3", Arm::Control, false)]
+    );
+    let inputs: serde_json::Value = serde_json::from_str(&rows[1].inputs).unwrap();
+    assert_eq!(
+        inputs,
+        serde_json::json!({"tenure": 40.0, "contract": "Two year"})
+    );
 }
 
 fn large_batches_are_stored_whole(location: StoreLocation) {

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Uplift on causalml's own generator (make_uplift_classification: 16 features, some that
-# raise and some that lower the effect): custscore's learners (two-model, X-learner and
-# class transformation on our GBM, each with three GBM settings; the best pair by Qini AUC
-# on a third of the training rows, refitted on all of them; examples/uplift_peer.rs) against causalml's BaseTClassifier and BaseXClassifier
-# with LightGBM base learners (default settings). One split, stratified by arm x outcome
-# (70% train, 30% test), shared by every model; Qini AUC and AUUC of the test predictions
-# by causalml's qini_score / auuc_score for all of them. Fit times: medians of RUNS fits.
-# Threads: custscore on rayon (one per core), LightGBM n_jobs = cores.
+# raise and some that lower the effect): custscore's default uplift model (two-model and
+# X-learner averaged, on our GBM with LightGBM's default settings; fitted on two thirds of
+# the training rows for the held-out Qini curve, then refitted on all of them;
+# examples/uplift_peer.rs) against causalml's BaseTClassifier and BaseXClassifier with
+# LightGBM base learners (default settings). One split, stratified by arm x outcome (70%
+# train, 30% test), shared by every model; Qini AUC and AUUC of the test predictions by
+# causalml's qini_score / auuc_score for all of them. Fit times: medians of RUNS fits,
+# wall and CPU seconds (every thread), as the machine may be shared.
+# Threads: custscore on rayon (one per core), LightGBM n_jobs = cores. LightGBM's OpenMP
+# threads run with OMP_WAIT_POLICY=passive: spinning while they wait costs them most of
+# their wall time when other work shares the cores.
+# SEED picks the generator's draw (default 1).
 # usage: benches/peers/uplift_peer.sh [RUNS] [SAMPLES_PER_ARM...]   (default 5 20000)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -14,31 +19,34 @@ RUNS="${1:-5}"
 SIZES=("${@:2}")
 [ "${#SIZES[@]}" -gt 0 ] || SIZES=(20000)
 CORES="$(nproc)"
+SEED="${SEED:-1}"
 peer_venv numpy pandas scikit-learn lightgbm causalml
 cd "$REPO"
 cargo build --release --quiet --example uplift_peer
 for n in "${SIZES[@]}"; do
-    PREFIX="$OUT/uplift_$n"
-    "$VENV/bin/python" "$PEERS/uplift_peer.py" data "$PREFIX" "$n" 1 2>/dev/null
+    PREFIX="$OUT/uplift_${n}_$SEED"
+    "$VENV/bin/python" "$PEERS/uplift_peer.py" data "$PREFIX" "$n" "$SEED" 2>/dev/null
     ours=$(RAYON_NUM_THREADS="$CORES" target/release/examples/uplift_peer "$PREFIX.csv" "$PREFIX.custscore.csv" "$RUNS")
-    theirs=$(OMP_NUM_THREADS="$CORES" "$VENV/bin/python" "$PEERS/uplift_peer.py" peers "$PREFIX" "$RUNS" "$CORES" 2>/dev/null)
+    theirs=$(OMP_NUM_THREADS="$CORES" OMP_WAIT_POLICY=passive "$VENV/bin/python" "$PEERS/uplift_peer.py" peers "$PREFIX" "$RUNS" "$CORES" 2>/dev/null)
     scores=$("$VENV/bin/python" "$PEERS/uplift_peer.py" score "$PREFIX" 2>/dev/null)
-    "$VENV/bin/python" - "$ours" "$theirs" "$scores" "$n" "$RUNS" "$CORES" <<'PY'
+    "$VENV/bin/python" - "$ours" "$theirs" "$scores" "$n" "$RUNS" "$CORES" "$SEED" <<'PY'
 import json, sys
 ours, theirs, scores = (json.loads(a) for a in sys.argv[1:4])
-n, runs, cores = sys.argv[4:7]
-print(f"uplift: make_uplift_classification, {n} per arm, 30% test; median of {runs} fits; "
-      f"{cores} cores (custscore rayon {ours['rayon_threads']} threads, LightGBM n_jobs {cores})")
-print(f"  custscore chose {ours['chosen']}; inside training: " + ", ".join(
+n, runs, cores, seed = sys.argv[4:8]
+print(f"uplift: make_uplift_classification seed {seed}, {n} per arm, 30% test; median of "
+      f"{runs} fits; {cores} cores (custscore rayon {ours['rayon_threads']} threads, "
+      f"LightGBM n_jobs {cores}, OMP_WAIT_POLICY=passive)")
+print(f"  custscore: {ours['chosen']}; inside training: " + ", ".join(
     f"{c['learner']} ({c.get('settings', '')}) Qini AUC {c['qini_auc']:.4f}"
     for c in ours["candidates"]))
 base = ours["median_seconds"]
-rows = [("custscore (9 candidates + refit)", "custscore", base)]
-rows += [(f"{k} (LightGBM)", k, theirs[k]["median_seconds"]) for k in ("causalml_T", "causalml_X")]
-print(f"  {'model':36} {'Qini AUC':>9} {'AUUC':>7} {'fit s':>8} {'vs ours':>8}")
-for label, key, secs in rows:
-    s = scores[key]
-    print(f"  {label:36} {s['qini']:9.4f} {s['auuc']:7.4f} {secs:8.3f} {secs / base:7.1f}x")
+rows = [("custscore (T + X average, + refit)", "custscore", ours)]
+rows += [(f"{k} (LightGBM)", k, theirs[k]) for k in ("causalml_T", "causalml_X")]
+print(f"  {'model':36} {'Qini AUC':>9} {'AUUC':>7} {'fit s':>8} {'CPU s':>8} {'vs ours':>8}")
+for label, key, t in rows:
+    s, secs = scores[key], t["median_seconds"]
+    print(f"  {label:36} {s['qini']:9.4f} {s['auuc']:7.4f} {secs:8.3f} "
+          f"{t['median_cpu_seconds']:8.3f} {secs / base:7.1f}x")
 print(f"  custscore's own qini.rs on its test predictions: Qini AUC {ours['own_qini_auc']:.4f}, "
       f"AUUC {ours['own_auuc']:.4f}")
 PY

@@ -165,17 +165,14 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
 /// share.
 fn uplift(m: &crate::models::uplift::UpliftModel, width: usize) -> Result<(), Problem> {
     use crate::bundle::UPLIFT;
-    use crate::models::uplift::learners::Learner;
     for (name, gbm) in m.learner.models() {
         for (t, tree) in gbm.trees().iter().enumerate() {
             flat_tree(tree, width)
                 .map_err(|(f, w)| problem(UPLIFT, format!("learner.{name}.trees[{t}].{f}"), w))?;
         }
     }
-    if let Learner::X { treated_share, .. } | Learner::Transformed { treated_share, .. } =
-        &m.learner
-    {
-        if !(0.0..=1.0).contains(treated_share) {
+    for treated_share in m.learner.treated_shares() {
+        if !(0.0..=1.0).contains(&treated_share) {
             return Err(problem(
                 UPLIFT,
                 "learner.treated_share",

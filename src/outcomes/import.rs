@@ -1,8 +1,11 @@
-//! Outcome events from a file: CSV (a header naming campaign, customer_id, type, time
-//! and optionally key and value) or JSON Lines (one object per line), chosen by the
-//! extension or, failing that, by the first character. Good events are stored in
-//! batches, one transaction each; bad ones are reported with their line and field.
+//! Outcome events, or contacts made outside custscore, from a file: CSV (a header naming
+//! the fields) or JSON Lines (one object per line), chosen by the extension or, failing
+//! that, by the first character. Good items are stored in batches, one transaction
+//! each; bad ones are reported with their line and field.
 
+use super::contact_input::contact_from_csv;
+use super::contact_input::contact_from_json;
+use super::contacts::Contact;
 use super::events::{self, Event, EventError, EventInput, Field};
 use super::store::{Store, StoreError, INSERT_CHUNK};
 use std::fs::File;
@@ -58,8 +61,82 @@ fn format_of(path: &Path, first: Option<u8>) -> FileFormat {
     }
 }
 
+/// What a file can hold: how one CSV record or JSON line becomes an item, and how a
+/// chunk of items is stored (returning how many were new).
+pub trait Importable: Sized {
+    /// Columns a CSV header must name.
+    const REQUIRED: &'static [&'static str];
+    fn from_csv(
+        header: &[String],
+        record: &csv::StringRecord,
+        at: &str,
+    ) -> Result<Self, EventError>;
+    fn from_json(json: &serde_json::Value, at: &str) -> Result<Self, EventError>;
+    fn store(store: &mut dyn Store, items: &[Self]) -> Result<usize, StoreError>;
+}
+
+impl Importable for Event {
+    const REQUIRED: &'static [&'static str] = &["campaign", "customer_id", "type", "time"];
+
+    fn from_csv(
+        header: &[String],
+        record: &csv::StringRecord,
+        at: &str,
+    ) -> Result<Self, EventError> {
+        let input: EventInput = header
+            .iter()
+            .zip(record.iter())
+            .filter(|(_, cell)| !cell.trim().is_empty())
+            .map(|(name, cell)| (name.clone(), Field::Text(cell.trim().to_string())))
+            .collect();
+        events::check(&input, at)
+    }
+
+    fn from_json(json: &serde_json::Value, at: &str) -> Result<Self, EventError> {
+        events::input_from_json(json, at).and_then(|input| events::check(&input, at))
+    }
+
+    fn store(store: &mut dyn Store, items: &[Self]) -> Result<usize, StoreError> {
+        Ok(store.record_events(items)?.len())
+    }
+}
+
+impl Importable for Contact {
+    const REQUIRED: &'static [&'static str] =
+        &["campaign", "customer_id", "time", "arm", "model_version"];
+
+    fn from_csv(
+        header: &[String],
+        record: &csv::StringRecord,
+        at: &str,
+    ) -> Result<Self, EventError> {
+        contact_from_csv(header, record, at)
+    }
+
+    fn from_json(json: &serde_json::Value, at: &str) -> Result<Self, EventError> {
+        contact_from_json(json, at)
+    }
+
+    fn store(store: &mut dyn Store, items: &[Self]) -> Result<usize, StoreError> {
+        store.record_contacts(items)
+    }
+}
+
 /// Import the events in `path` into `store`.
 pub fn import_file(store: &mut dyn Store, path: &Path) -> Result<ImportSummary, ImportError> {
+    import::<Event>(store, path)
+}
+
+/// Import the contacts in `path` (made outside custscore) into `store`; a contact already
+/// stored for its campaign and customer keeps the first one.
+pub fn import_contacts_file(
+    store: &mut dyn Store,
+    path: &Path,
+) -> Result<ImportSummary, ImportError> {
+    import::<Contact>(store, path)
+}
+
+fn import<T: Importable>(store: &mut dyn Store, path: &Path) -> Result<ImportSummary, ImportError> {
     let read_error = |source| ImportError::Read {
         path: path.to_path_buf(),
         source,
@@ -71,7 +148,7 @@ pub fn import_file(store: &mut dyn Store, path: &Path) -> Result<ImportSummary, 
         .iter()
         .copied()
         .find(|b| !b.is_ascii_whitespace());
-    let mut batch = Batch::new(store);
+    let mut batch = Batch::<T>::new(store);
     match format_of(path, first) {
         FileFormat::Csv => read_csv(reader, path, &mut batch)?,
         FileFormat::JsonLines => read_json_lines(reader, path, &mut batch)?,
@@ -79,14 +156,14 @@ pub fn import_file(store: &mut dyn Store, path: &Path) -> Result<ImportSummary, 
     batch.finish()
 }
 
-/// Events gathered until a chunk is full, then stored in one transaction.
-struct Batch<'s> {
+/// Items gathered until a chunk is full, then stored in one transaction.
+struct Batch<'s, T> {
     store: &'s mut dyn Store,
-    pending: Vec<Event>,
+    pending: Vec<T>,
     summary: ImportSummary,
 }
 
-impl<'s> Batch<'s> {
+impl<'s, T: Importable> Batch<'s, T> {
     fn new(store: &'s mut dyn Store) -> Self {
         Batch {
             store,
@@ -95,7 +172,7 @@ impl<'s> Batch<'s> {
         }
     }
 
-    fn push(&mut self, event: Result<Event, EventError>) -> Result<(), StoreError> {
+    fn push(&mut self, event: Result<T, EventError>) -> Result<(), StoreError> {
         self.summary.read += 1;
         match event {
             Ok(event) => self.pending.push(event),
@@ -116,9 +193,9 @@ impl<'s> Batch<'s> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let new = self.store.record_events(&self.pending)?;
-        self.summary.stored += new.len();
-        self.summary.duplicates += self.pending.len() - new.len();
+        let new = T::store(self.store, &self.pending)?;
+        self.summary.stored += new;
+        self.summary.duplicates += self.pending.len().saturating_sub(new);
         self.pending.clear();
         Ok(())
     }
@@ -129,7 +206,11 @@ impl<'s> Batch<'s> {
     }
 }
 
-fn read_csv(reader: impl Read, path: &Path, batch: &mut Batch) -> Result<(), ImportError> {
+fn read_csv<T: Importable>(
+    reader: impl Read,
+    path: &Path,
+    batch: &mut Batch<T>,
+) -> Result<(), ImportError> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let header: Vec<String> = csv
         .headers()
@@ -140,7 +221,7 @@ fn read_csv(reader: impl Read, path: &Path, batch: &mut Batch) -> Result<(), Imp
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
-    for required in ["campaign", "customer_id", "type", "time"] {
+    for &required in T::REQUIRED {
         if !header.iter().any(|h| h == required) {
             return Err(ImportError::Header {
                 path: path.to_path_buf(),
@@ -162,15 +243,7 @@ fn read_csv(reader: impl Read, path: &Path, batch: &mut Batch) -> Result<(), Imp
                 field: None,
                 message: format!("expected {} fields, found {}", header.len(), record.len()),
             }))?,
-            Ok(true) => {
-                let input: EventInput = header
-                    .iter()
-                    .zip(record.iter())
-                    .filter(|(_, cell)| !cell.trim().is_empty())
-                    .map(|(name, cell)| (name.clone(), Field::Text(cell.trim().to_string())))
-                    .collect();
-                batch.push(events::check(&input, &at))?
-            }
+            Ok(true) => batch.push(T::from_csv(&header, &record, &at))?,
             Err(e) if e.is_io_error() => {
                 return Err(ImportError::Read {
                     path: path.to_path_buf(),
@@ -188,10 +261,10 @@ fn read_csv(reader: impl Read, path: &Path, batch: &mut Batch) -> Result<(), Imp
     Ok(())
 }
 
-fn read_json_lines(
+fn read_json_lines<T: Importable>(
     reader: impl BufRead,
     path: &Path,
-    batch: &mut Batch,
+    batch: &mut Batch<T>,
 ) -> Result<(), ImportError> {
     let mut line = Vec::new();
     let mut reader = reader;
@@ -218,8 +291,7 @@ fn read_json_lines(
                 field: None,
                 message: format!("invalid JSON: {e}"),
             })
-            .and_then(|json| events::input_from_json(&json, &at))
-            .and_then(|input| events::check(&input, &at));
+            .and_then(|json| T::from_json(&json, &at));
         batch.push(event)?;
     }
     Ok(())

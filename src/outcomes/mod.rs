@@ -3,6 +3,7 @@
 //! keeps both (SQLite by default, PostgreSQL by URL) and the evaluation of a campaign
 //! (realized AUC and lift, treatment against control).
 
+pub mod contact_input;
 pub mod contacts;
 pub mod evaluate;
 pub mod events;

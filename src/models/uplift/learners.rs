@@ -31,6 +31,9 @@ pub enum Learner {
     /// p + (1 − p)·y for treated contacts and p·(1 − y) for control ones, whose mean is
     /// p + p(1 − p)·uplift.
     Transformed { model: GbmModel, treated_share: f64 },
+    /// The mean of its members' uplift: averaging learners that err differently is a
+    /// steadier ranking than choosing one on a small, noisy holdout.
+    Average { members: Vec<Learner> },
 }
 
 impl Learner {
@@ -39,6 +42,7 @@ impl Learner {
             Learner::TwoModel { .. } => "two-model",
             Learner::X { .. } => "X-learner",
             Learner::Transformed { .. } => "transformed",
+            Learner::Average { .. } => "average",
         }
     }
 
@@ -64,6 +68,10 @@ impl Learner {
                 let spread = (p * (1.0 - p)).max(f64::EPSILON);
                 ((sigmoid(model.log_odds(x)) - p) / spread).clamp(-1.0, 1.0)
             }
+            Learner::Average { members } => {
+                let sum: f64 = members.iter().map(|m| m.uplift(x)).sum();
+                sum / members.len().max(1) as f64
+            }
         }
     }
 
@@ -82,6 +90,20 @@ impl Learner {
                 ("effect_control", effect_control),
             ],
             Learner::Transformed { model, .. } => vec![("model", model)],
+            Learner::Average { members } => members.iter().flat_map(Learner::models).collect(),
+        }
+    }
+
+    /// Every treated share the learner weighs by (for checking a stored bundle).
+    pub fn treated_shares(&self) -> Vec<f64> {
+        match self {
+            Learner::TwoModel { .. } => Vec::new(),
+            Learner::X { treated_share, .. } | Learner::Transformed { treated_share, .. } => {
+                vec![*treated_share]
+            }
+            Learner::Average { members } => {
+                members.iter().flat_map(Learner::treated_shares).collect()
+            }
         }
     }
 }
