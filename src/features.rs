@@ -3,7 +3,7 @@
 //! bundle, and used unchanged by every model at training and at scoring time, so the two
 //! can never disagree.
 
-use crate::data::{is_missing_trimmed, ColumnData, Table};
+use crate::data::{is_missing_trimmed, ColumnData, Table, Text};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -221,7 +221,7 @@ impl FeatureEncoder {
                         fit_numeric(&rows.iter().map(|&r| values[r]).collect::<Vec<_>>())
                     }
                     (None, ColumnData::Categorical(values)) => {
-                        let picked: Vec<Option<String>> =
+                        let picked: Vec<Option<Text>> =
                             rows.iter().map(|&r| values[r].clone()).collect();
                         fit_one_hot(&picked, params)
                     }
@@ -571,7 +571,7 @@ fn skewness(values: &[f64]) -> f64 {
     }
 }
 
-fn fit_one_hot(values: &[Option<String>], params: &EncoderParams) -> Encoding {
+fn fit_one_hot(values: &[Option<Text>], params: &EncoderParams) -> Encoding {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for v in values.iter().flatten() {
         *counts.entry(v).or_default() += 1;

@@ -9,7 +9,7 @@ use crate::bundle::{
 use crate::config::{ConfigError, Label, TrainConfig};
 use crate::data::transactions::{self, TransactionError};
 use crate::data::Baskets;
-use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table};
+use crate::data::{read_customers, ColumnData, DataError, ReadOptions, Table, Text};
 use crate::features::FeatureEncoder;
 use crate::models::classifier::{
     fit_retention_watched, retention_steps, RetentionError, RetentionFit, RetentionInputs,
@@ -865,18 +865,18 @@ fn split_label(table: &mut Table, label: &Label) -> Result<Vec<Option<bool>>, Tr
 
 /// Each row's label: `Some(true)` = churned, `None` = unknown.
 fn label_of(table: &Table, label: &Label) -> Result<Vec<Option<bool>>, TrainError> {
-    let values: &[Option<String>] = match table.column(&label.column).map(|c| &c.data) {
+    let values: &[Option<Text>] = match table.column(&label.column).map(|c| &c.data) {
         Some(ColumnData::Categorical(v)) => v,
         _ => &[],
     };
-    let exact = values.iter().flatten().any(|v| *v == label.positive);
+    let exact = values.iter().flatten().any(|v| **v == *label.positive);
     let matches = |v: &str| match exact {
         true => v == label.positive,
         false => v.eq_ignore_ascii_case(&label.positive),
     };
     let churned: Vec<Option<bool>> = values.iter().map(|v| v.as_deref().map(matches)).collect();
     if !churned.contains(&Some(true)) {
-        let mut seen: Vec<&str> = values.iter().flatten().map(String::as_str).collect();
+        let mut seen: Vec<&str> = values.iter().flatten().map(|v| &**v).collect();
         seen.sort_unstable();
         seen.dedup();
         seen.truncate(10);

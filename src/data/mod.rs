@@ -15,7 +15,7 @@ pub use baskets::{read_baskets, BasketBuilder, BasketOptions, BasketReport, Bask
 pub use error::DataError;
 pub use quality::{CellIssue, DataQuality, DuplicateId, RejectedRow};
 pub use reader::{read_customers, ReadOptions};
-pub use table::{Column, ColumnData, ColumnKind, Table};
+pub use table::{Column, ColumnData, ColumnKind, Table, Text};
 
 /// Lower-case hex sha256 of some bytes (training data and bundle files).
 pub fn sha256_hex(bytes: &[u8]) -> String {

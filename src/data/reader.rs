@@ -1,7 +1,7 @@
 use super::csv_input::{self, Next, Record, RecordReader};
 use super::{
     is_missing, parse_number, CellIssue, Column, ColumnData, DataError, DataQuality, DuplicateId,
-    Table,
+    Table, Text,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -237,16 +237,32 @@ fn type_column(
             .collect();
         ColumnData::Numeric(values)
     } else {
+        let mut interned = Interner::default();
         ColumnData::Categorical(
             cells
                 .iter()
-                .map(|c| (!is_missing(c)).then(|| c.trim().to_string()))
+                .map(|c| (!is_missing(c)).then(|| interned.get(c.trim())))
                 .collect(),
         )
     };
     Column {
         name: name.to_string(),
         data,
+    }
+}
+
+/// One shared [`Text`] per distinct value of a column.
+#[derive(Default)]
+struct Interner(HashSet<Text>);
+
+impl Interner {
+    fn get(&mut self, value: &str) -> Text {
+        if let Some(text) = self.0.get(value) {
+            return text.clone();
+        }
+        let text = Text::from(value);
+        self.0.insert(text.clone());
+        text
     }
 }
 

@@ -11,8 +11,12 @@ pub enum ColumnKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnData {
     Numeric(Vec<Option<f64>>),
-    Categorical(Vec<Option<String>>),
+    Categorical(Vec<Option<Text>>),
 }
+
+/// A categorical cell: shared, so the few distinct values of a column of millions of rows
+/// are stored once (the reader interns them), not once per cell.
+pub type Text = std::sync::Arc<str>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
@@ -53,7 +57,7 @@ impl Column {
         }
     }
 
-    pub fn categorical(&self) -> Option<&[Option<String>]> {
+    pub fn categorical(&self) -> Option<&[Option<Text>]> {
         match &self.data {
             ColumnData::Categorical(v) => Some(v),
             ColumnData::Numeric(_) => None,

@@ -733,7 +733,7 @@ impl CustomerTotals {
                 } else {
                     "Yes"
                 }
-                .to_string(),
+                .into(),
             ));
         }
         let mut table_columns: Vec<Column> = FEATURES
@@ -818,7 +818,7 @@ pub fn write_customer_rows(
         for column in &table.columns {
             record.push(match &column.data {
                 ColumnData::Numeric(v) => v[row].map_or(String::new(), |x| x.to_string()),
-                ColumnData::Categorical(v) => v[row].clone().unwrap_or_default(),
+                ColumnData::Categorical(v) => v[row].as_deref().unwrap_or_default().to_string(),
             });
         }
         out.write_record(&record)?;
@@ -919,7 +919,7 @@ mod tests {
             .categorical()
             .unwrap()
             .to_vec();
-        assert_eq!(churned, [Some("Yes".to_string()), Some("No".to_string())]);
+        assert_eq!(churned, [Some("Yes".into()), Some("No".into())]);
     }
 
     #[test]

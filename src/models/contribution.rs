@@ -559,7 +559,7 @@ mod tests {
         };
         let text = |name: &str, v: &[&str]| Column {
             name: name.into(),
-            data: ColumnData::Categorical(v.iter().map(|s| Some(s.to_string())).collect()),
+            data: ColumnData::Categorical(v.iter().map(|s| Some((*s).into())).collect()),
         };
         // Ranges wide enough that no value the tests use is clipped as far out of range.
         let table = Table {

@@ -285,8 +285,8 @@ mod tests {
     fn table() -> (Table, Vec<bool>) {
         let n = 400;
         let tenure: Vec<Option<f64>> = (0..n).map(|i| Some((i % 40) as f64)).collect();
-        let contract: Vec<Option<String>> = (0..n)
-            .map(|i| Some(if i % 3 == 0 { "Two year" } else { "Monthly" }.to_string()))
+        let contract: Vec<Option<crate::data::Text>> = (0..n)
+            .map(|i| Some(if i % 3 == 0 { "Two year" } else { "Monthly" }.into()))
             .collect();
         let y: Vec<bool> = (0..n).map(|i| i % 3 != 0 && i % 40 < 10).collect();
         let table = Table {

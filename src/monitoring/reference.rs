@@ -2,7 +2,7 @@
 //! shares of its training values over fixed bins, and the same for the bundle's own
 //! scores. Only aggregates are kept: bin edges, shares, missing shares, min and max.
 
-use crate::data::{ColumnData, Table};
+use crate::data::{ColumnData, Table, Text};
 use crate::features::{Encoding, FeatureEncoder};
 use serde::{Deserialize, Serialize};
 
@@ -111,12 +111,12 @@ pub struct CategoricalProfile {
 }
 
 impl CategoricalProfile {
-    pub fn fit(values: &[Option<String>], categories: Vec<String>) -> Self {
+    pub fn fit(values: &[Option<Text>], categories: Vec<String>) -> Self {
         let mut counts = vec![0u64; categories.len()];
         let mut present = 0;
         for value in values.iter().flatten() {
             present += 1;
-            if let Some(i) = categories.iter().position(|c| c == value) {
+            if let Some(i) = categories.iter().position(|c| **c == **value) {
                 counts[i] += 1;
             }
         }
@@ -227,12 +227,7 @@ mod tests {
 
     #[test]
     fn unseen_categories_fall_in_the_extra_bucket() {
-        let values = [
-            Some("a".to_string()),
-            Some("b".into()),
-            Some("a".into()),
-            None,
-        ];
+        let values = [Some("a".into()), Some("b".into()), Some("a".into()), None];
         let p = CategoricalProfile::fit(&values, vec!["a".into(), "b".into()]);
         assert_eq!(p.shares, [2.0 / 3.0, 1.0 / 3.0]);
         assert_eq!(p.missing, 0.25);

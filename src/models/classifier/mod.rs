@@ -857,8 +857,8 @@ mod tests {
     fn table(rows: usize) -> (Table, Vec<Option<bool>>) {
         let calls: Vec<Option<f64>> = (0..rows).map(|i| Some((i * 7 % 10) as f64)).collect();
         let noise: Vec<Option<f64>> = (0..rows).map(|i| Some((i * 13 % 17) as f64)).collect();
-        let plan: Vec<Option<String>> = (0..rows)
-            .map(|i| Some(if i % 3 == 0 { "yearly" } else { "monthly" }.to_string()))
+        let plan: Vec<Option<crate::data::Text>> = (0..rows)
+            .map(|i| Some(if i % 3 == 0 { "yearly" } else { "monthly" }.into()))
             .collect();
         let churned = (0..rows)
             .map(|i| {

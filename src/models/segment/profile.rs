@@ -1,7 +1,7 @@
 //! Segment profiles a marketer can act on: size, value, churn, what sets each segment
 //! apart, and a readable name made from those differences.
 
-use crate::data::{ColumnData, Table};
+use crate::data::{ColumnData, Table, Text};
 use crate::features::{Encoding, FeatureEncoder};
 use crate::models::stats::{mean, median, std_dev};
 use serde::{Deserialize, Serialize};
@@ -184,7 +184,7 @@ fn describe_numeric(
 
 fn describe_categorical(
     column: &str,
-    values: &[Option<String>],
+    values: &[Option<Text>],
     rows: &[usize],
 ) -> (CategorySummary, Option<Distinction>) {
     let shares = |indices: &mut dyn Iterator<Item = usize>| {
