@@ -14,6 +14,7 @@ use crate::models::classifier::{
 use crate::models::tree::ReadableTree;
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The `[targets]` config table.
@@ -279,11 +280,19 @@ pub fn fit_target(
 }
 
 /// `x` with the features of `inputs` set to 0: constant, so no tree splits on them and
-/// no penalised weight grows on them.
-pub fn without_inputs(x: &Array2<f64>, encoder: &FeatureEncoder, inputs: &[usize]) -> Array2<f64> {
+/// no penalised weight grows on them. Borrowed when nothing is held out, so a target
+/// without exclusions copies no matrix.
+pub fn without_inputs<'x>(
+    x: &'x Array2<f64>,
+    encoder: &FeatureEncoder,
+    inputs: &[usize],
+) -> Cow<'x, Array2<f64>> {
+    if inputs.is_empty() {
+        return Cow::Borrowed(x);
+    }
     let mut x = x.clone();
     zero_inputs(&mut x, encoder, inputs);
-    x
+    Cow::Owned(x)
 }
 
 /// [`without_inputs`] in place, for a matrix no one else reads as it was.
