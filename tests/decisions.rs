@@ -360,36 +360,11 @@ fn next_best_action_over_http() {
         .contains("--actions"));
 }
 
-/// Train the small telco bundle with `extra` flags.
-fn train_with(models: &Path, extra: &[&str]) {
-    let telco = fixture("telco_400.csv");
-    let mut args = vec![
-        "train",
-        "--promote",
-        "always",
-        "--customers",
-        path(&telco),
-        "--id",
-        "customer_id",
-        "--label",
-        "churn=Yes",
-        "--value",
-        "total_charges",
-        "--segments",
-        "3",
-        "--models",
-        path(models),
-    ];
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 #[test]
 fn actions_trained_into_the_bundle_answer_without_a_file_and_a_file_overrides_them() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    train_with(&models, &["--actions", ACTIONS]);
+    train_small_with(&models, &["--actions", ACTIONS]);
     let inspect = stdout(&run(&["inspect", "--models", path(&models)]));
     assert!(
         inspect.contains("actions (used when no --actions file is given)")

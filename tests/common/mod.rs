@@ -84,12 +84,18 @@ pub fn trained(dir: &Path) -> PathBuf {
 /// Train a small bundle (fixed k, so it is quick) into `models` and make it CURRENT
 /// (`--promote always`: these tests are about the new bundle, not the gate).
 pub fn train_small(models: &Path) -> Output {
-    let out = run(&[
+    train_small_with(models, &[])
+}
+
+/// [`train_small`] with `extra` flags after the usual ones.
+pub fn train_small_with(models: &Path, extra: &[&str]) -> Output {
+    let customers = fixture("telco_400.csv");
+    let mut args = vec![
         "train",
         "--promote",
         "always",
         "--customers",
-        fixture("telco_400.csv").to_str().unwrap(),
+        customers.to_str().unwrap(),
         "--id",
         "customer_id",
         "--label",
@@ -100,7 +106,9 @@ pub fn train_small(models: &Path) -> Output {
         "3",
         "--models",
         models.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
     assert!(out.status.success(), "train failed: {}", stderr(&out));
     out
 }
