@@ -7,16 +7,18 @@
 # 2. `changes` between two scorings of telco and of a perturbed copy
 #    (scripts/perturb_telco.py: charges raised, contracts switched, add-ons dropped for
 #    10% of customers each): counts per kind of change.
-# usage: benches/decisions.sh [ROWS] [BUDGET]   (default: 100000 100000); RUNS=5
+# usage: [BIN=path] benches/decisions.sh [ROWS] [BUDGET]   (default: 100000 100000); RUNS=5
+#        BIN is the custscore to measure (default target/release/custscore, built beforehand
+#        with `cargo build --release`: this script runs no cargo, so it can run beside a build)
 set -euo pipefail
 source "$(dirname "$0")/peers/common.sh"
 ROWS=${1:-100000}
 BUDGET=${2:-100000}
 RUNS=${RUNS:-5}
+BIN="$(realpath -m "${BIN:-$REPO/target/release/custscore}")"
+[ -x "$BIN" ] || { echo "no custscore binary at $BIN: run \`cargo build --release\` first, or set BIN" >&2; exit 1; }
 peer_venv numpy pandas
 cd "$REPO"
-cargo build --release --quiet
-BIN=target/release/custscore
 MODELS="$OUT/decisions_models"
 rm -rf "$MODELS"
 $BIN train --models "$MODELS" >/dev/null 2>&1
