@@ -23,7 +23,7 @@ pub enum AggregateError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Log(#[from] TransactionError),
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

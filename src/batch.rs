@@ -51,12 +51,12 @@ fn pool<T: Default>() -> (mpsc::SyncSender<T>, mpsc::Receiver<T>) {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -72,7 +72,7 @@ pub enum BatchError {
     NotFromALog { version: String },
     #[error(transparent)]
     Log(#[from] crate::data::transactions::TransactionError),
-    #[error("recording contacts: {0}")]
+    #[error("recording contacts")]
     Contacts(#[from] StoreError),
 }
 

@@ -13,7 +13,7 @@ pub const DEFAULT_CONFIG: &str = "training-data/custscore.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read config: {source}", path.display())]
+    #[error("{}: cannot read config", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -30,7 +30,7 @@ pub enum ConfigError {
     NoHistoryBaskets,
     #[error("no customer file: pass --customers FILE, --transactions FILE or --config FILE (no {DEFAULT_CONFIG} here)")]
     NoCustomers,
-    #[error("[rules]: {0}")]
+    #[error("[rules]")]
     Rules(#[from] crate::models::rules::RulesError),
     #[error("column `{0}` is both dropped and used as the {1}")]
     DroppedButUsed(String, &'static str),

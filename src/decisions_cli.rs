@@ -87,7 +87,7 @@ pub enum DecisionsCliError {
     NoActions(String),
     #[error("--budget {0}: give a finite amount of at least 0")]
     Budget(f64),
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -29,7 +29,7 @@ pub enum DriftCliError {
     NeedsReferenceFile,
     #[error("--bins evidently compares customer files; with --transactions use the bundle's bins (--bins reference)")]
     EvidentlyNeedsCustomers,
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -21,7 +21,7 @@ pub enum LifetimeCliError {
     Lifetime(#[from] LifetimeError),
     #[error("{flag}: {problem}")]
     Flag { flag: &'static str, problem: String },
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -9,9 +9,9 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RankError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Csv { path: String, source: csv::Error },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,

@@ -15,12 +15,12 @@ use std::time::Instant;
 pub enum RulesCliError {
     #[error(transparent)]
     Data(#[from] DataError),
-    #[error("{flag}: {source}")]
+    #[error("{flag}")]
     Param {
         flag: &'static str,
         source: RulesError,
     },
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

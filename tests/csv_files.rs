@@ -257,3 +257,39 @@ fn an_unterminated_quote_costs_one_record_in_every_kind_of_file() {
     assert_eq!(&rejects[0][0], "3");
     assert!(rejects[0][1].starts_with("record longer than 1048576 bytes"));
 }
+
+/// The one-line message names each cause once: an error that chains its cause leaves
+/// the cause's text out of its own message.
+#[test]
+fn a_file_that_cannot_be_read_or_written_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let cause = "No such file or directory";
+    let assert_cause_once = |out: &std::process::Output, path: &Path, what: &str| {
+        assert_fails_with(out, &[path.to_str().unwrap(), cause]);
+        let last = stderr(out).lines().last().unwrap_or_default().to_string();
+        assert_eq!(last.matches(cause).count(), 1, "{what}: {last}");
+    };
+    for kind in kinds() {
+        let path = missing.join(format!("{}.csv", kind.name.replace(' ', "_")));
+        assert_cause_once(&(kind.run)(&path, dir.path()), &path, kind.name);
+    }
+    let config = missing.join("custscore.toml");
+    let out = run(&["train", "--config", config.to_str().unwrap()]);
+    assert_cause_once(&out, &config, "--config");
+    let itemsets = missing.join("itemsets.csv");
+    let out = run(&[
+        "rules",
+        "--transactions",
+        fixture("baskets.csv").to_str().unwrap(),
+        "--order-col",
+        "InvoiceNo",
+        "--item-col",
+        "StockCode",
+        "--min-support",
+        "0.1",
+        "--itemsets",
+        itemsets.to_str().unwrap(),
+    ]);
+    assert_cause_once(&out, &itemsets, "--itemsets");
+}

@@ -48,7 +48,7 @@ const ACTIONS: &str = crate::decisions::actions::BUNDLE_FILE;
 pub enum BundleError {
     #[error("{}: no model bundle here (no {CURRENT} file); run `custscore train` first", dir.display())]
     NoBundle { dir: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

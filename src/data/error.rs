@@ -4,7 +4,7 @@ use std::path::PathBuf;
 /// they become [`super::RejectedRow`]s in the quality report.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{}: cannot read file: {source}", path.display())]
+    #[error("{}: cannot read file", path.display())]
     Open {
         path: PathBuf,
         source: std::io::Error,

@@ -38,7 +38,7 @@ pub const DEFAULT_TARGET: &str = "churn";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionsError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -34,12 +34,12 @@ pub const KINDS: [&str; 8] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangesError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write the changes: {source}")]
+    #[error("cannot write the changes")]
     Write { source: std::io::Error },
     #[error("{}: line 1, {problem}", path.display())]
     Header { path: PathBuf, problem: HeaderError },

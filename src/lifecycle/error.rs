@@ -8,7 +8,7 @@ pub enum LifecycleError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Train(#[from] TrainError),
-    #[error("version {version} cannot become CURRENT (CURRENT is unchanged): {source}")]
+    #[error("version {version} cannot become CURRENT (CURRENT is unchanged)")]
     Refused {
         version: String,
         source: BundleError,
@@ -29,7 +29,7 @@ pub enum LifecycleError {
         line: usize,
         reason: String,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

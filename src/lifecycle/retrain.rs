@@ -80,6 +80,12 @@ fn load_champion(models: &Path) -> (Option<Bundle>, Option<String>) {
     match Bundle::load(models, None) {
         Ok(bundle) => (Some(bundle), None),
         Err(BundleError::NoBundle { .. }) => (None, None),
-        Err(e) => (None, Some(format!("CURRENT cannot be loaded ({e})"))),
+        Err(e) => (
+            None,
+            Some(format!(
+                "CURRENT cannot be loaded ({})",
+                crate::error_chain(&e)
+            )),
+        ),
     }
 }

@@ -202,7 +202,7 @@ pub struct TargetMetrics {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("target `{target}`: {source}")]
+    #[error("target `{target}`")]
     Fit {
         target: String,
         source: RetentionError,

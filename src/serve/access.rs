@@ -128,8 +128,9 @@ pub struct Access {
 pub enum KeysReloadError {
     #[error("the server was started without --api-keys-file; there is no keys file to reload")]
     NoKeysFile,
+    // Shown whole (HTTP detail, log line), so it embeds the keys error instead of chaining it.
     #[error("{0}; the keys in force are kept")]
-    Refused(#[from] KeysError),
+    Refused(KeysError),
 }
 
 impl Access {
@@ -176,7 +177,7 @@ impl Access {
     pub fn reload_keys(&self) -> Result<usize, KeysReloadError> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let path = self.keys_file.as_ref().ok_or(KeysReloadError::NoKeysFile)?;
-        let api_keys = crate::access::keys::read_keys(path)?;
+        let api_keys = crate::access::keys::read_keys(path).map_err(KeysReloadError::Refused)?;
         let count = api_keys.len();
         let keys = ring(api_keys, &self.admin_token);
         let old = self.keyed();

@@ -83,5 +83,5 @@ fn api_error(e: LifecycleError) -> ApiError {
         | LifecycleError::ChampionMoved { .. } => Code::BundleRefused,
         _ => Code::Internal,
     };
-    ApiError::new(code, e.to_string())
+    ApiError::new(code, crate::error_chain(&e))
 }

@@ -78,18 +78,18 @@ pub enum ServeError {
     OpenWithoutKeys(SocketAddr),
     #[error(transparent)]
     Bundle(#[from] BundleError),
-    #[error("no bundle yet, and the default training failed: {0}")]
+    #[error("no bundle yet, and the default training failed")]
     Train(#[from] TrainError),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("server stopped with an error: {0}")]
+    #[error("server stopped with an error")]
     Server(#[from] std::io::Error),
-    #[error("metrics: {0}")]
+    #[error("metrics")]
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Shadow(#[from] shadow::ShadowError),

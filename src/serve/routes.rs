@@ -467,7 +467,9 @@ pub async fn models(_: Authorized, state: web::Data<AppState>) -> Result<HttpRes
     let app = state.clone();
     let (available, registry) = web::block(move || {
         let mut registry = crate::lifecycle::registry::list(&folder)
-            .map_err(|e| tracing::warn!(error = %e, "cannot list the registry"))
+            .map_err(
+                |e| tracing::warn!(error = %crate::error_chain(&e), "cannot list the registry"),
+            )
             .ok();
         if let (Some(registry), Some(store)) = (&mut registry, &app.outcomes) {
             store.add_realized_aucs(registry);
@@ -557,7 +559,10 @@ pub async fn reload(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse
         Ok((previous, version)) => Ok(HttpResponse::Ok().json(ReloadAnswer { previous, version })),
         Err(e) => Err(ApiError::new(
             Code::BundleRefused,
-            format!("{e}; still serving the previous bundle"),
+            format!(
+                "{}; still serving the previous bundle",
+                crate::error_chain(&e)
+            ),
         )),
     }
 }

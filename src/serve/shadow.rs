@@ -32,13 +32,13 @@ const RESERVOIR: usize = 2_000;
 pub enum ShadowError {
     #[error("--shadow-share {0}: give a share in (0, 1], e.g. 0.1")]
     Share(f64),
-    /// The bundle's error is in the message (not a `source`), so it is printed once.
-    #[error("--shadow {version}: cannot load the challenger bundle: {reason}")]
+    #[error("--shadow {version}: cannot load the challenger bundle")]
     Load {
         version: String,
+        #[source]
         reason: crate::bundle::BundleError,
     },
-    #[error("--shadow: cannot start the shadow scoring thread: {0}")]
+    #[error("--shadow: cannot start the shadow scoring thread")]
     Thread(#[from] std::io::Error),
 }
 

@@ -189,7 +189,7 @@ impl AppState {
             }
             Err(e) => {
                 self.metrics.reloads.with_label_values(&["refused"]).inc();
-                tracing::warn!(error = %e, serving = %previous, "bundle refused");
+                tracing::warn!(error = %crate::error_chain(&e), serving = %previous, "bundle refused");
                 Err(e)
             }
         }

@@ -19,7 +19,7 @@ pub enum TlsError {
         path: PathBuf,
         reason: String,
     },
-    #[error("--tls-cert / --tls-key: {0}")]
+    #[error("--tls-cert / --tls-key")]
     Config(#[from] rustls::Error),
 }
 
