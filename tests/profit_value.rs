@@ -18,42 +18,12 @@ revenue_share = 0.08
 tech_support = 6.0
 "#;
 
-fn train_telco(models: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "train",
-        "--promote",
-        "always",
-        "--id",
-        "customer_id",
-        "--label",
-        "churn=Yes",
-        "--value",
-        "total_charges",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
-}
-
 fn with_costs(dir: &Path, basis: &str) -> PathBuf {
     let text =
         format!("{TELCO_COSTS}\n").replace("[value]", &format!("[value]\nbasis = \"{basis}\""));
     let config = write(dir, "costs.toml", text.as_bytes());
-    let telco = fixture("telco_400.csv");
     let models = dir.join(format!("models-{basis}"));
-    let out = train_telco(
-        &models,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--customers",
-            telco.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    train_small_with(&models, &["--config", config.to_str().unwrap()]);
     models
 }
 
@@ -152,16 +122,10 @@ fn contribution_basis_ranks_the_pyramid_by_profit_and_a_cost_column_works() {
     writer.flush().unwrap();
     let input = dir.path().join("costed.csv");
     let models = dir.path().join("models");
-    let out = train_telco(
+    let out = train_small_on(
         &models,
-        &[
-            "--customers",
-            input.to_str().unwrap(),
-            "--cost",
-            "cost_to_serve",
-            "--value-basis",
-            "contribution",
-        ],
+        &input,
+        &["--cost", "cost_to_serve", "--value-basis", "contribution"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(&format!("loss-makers: {} customers", losing.len())));
@@ -188,20 +152,9 @@ fn a_contribution_basis_without_costs_or_with_a_text_cost_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let telco = fixture("telco_400.csv");
     let models = dir.path().join("models");
-    let out = train_telco(
-        &models,
-        &[
-            "--customers",
-            telco.to_str().unwrap(),
-            "--value-basis",
-            "contribution",
-        ],
-    );
+    let out = train_small_on(&models, &telco, &["--value-basis", "contribution"]);
     assert_fails_with(&out, &["needs a cost model", "--cost"]);
-    let out = train_telco(
-        &models,
-        &["--customers", telco.to_str().unwrap(), "--cost", "contract"],
-    );
+    let out = train_small_on(&models, &telco, &["--cost", "contract"]);
     assert_fails_with(&out, &["cost", "`contract`", "not a numeric input column"]);
     assert!(!models.join("CURRENT").exists());
 }
@@ -218,20 +171,7 @@ fn an_order_log_counts_orders_for_the_per_order_cost() {
     );
     let log = fixture("retail_sample.csv");
     let models = dir.path().join("models");
-    let mut args = vec![
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--transactions",
-        log.to_str().unwrap(),
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&RETAIL_LOG_COLUMNS);
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = train_retail_log(&models, &["--config", config.to_str().unwrap()]);
     assert!(stdout(&out).contains("profit: contribution = net_value − cost to serve"));
     let scored = dir.path().join("scored.csv");
     let out = run(&[
@@ -316,14 +256,9 @@ fn a_cost_column_is_not_a_model_input_unless_asked() {
     writer.flush().unwrap();
     let reasons_naming_cost = |extra: &[&str]| {
         let models = dir.path().join(format!("models{}", extra.len()));
-        let mut args = vec![
-            "--customers",
-            input.to_str().unwrap(),
-            "--cost",
-            "cost_to_serve",
-        ];
+        let mut args = vec!["--cost", "cost_to_serve"];
         args.extend_from_slice(extra);
-        let out = train_telco(&models, &args);
+        let out = train_small_on(&models, &input, &args);
         assert!(out.status.success(), "{}", stderr(&out));
         let scored = dir.path().join(format!("scored{}.csv", extra.len()));
         let rows = score_file(&models, &input, &scored);
@@ -356,18 +291,13 @@ fn on_the_contribution_basis_clv_and_quadrants_run_on_contribution_and_say_so() 
         let config = TELCO_COSTS.replace("[value]", &format!("[value]\nbasis = \"{basis}\""));
         let config = write(dir.path(), &format!("{name}.toml"), config.as_bytes());
         let models = dir.path().join(name);
-        let out = train_telco(
-            &models,
-            &[
-                "--config",
-                config.to_str().unwrap(),
-                "--customers",
-                telco.to_str().unwrap(),
-                "--margin",
-                "monthly_charges",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
+        let extra = [
+            "--config",
+            config.to_str().unwrap(),
+            "--margin",
+            "monthly_charges",
+        ];
+        train_small_with(&models, &extra);
         let scored = dir.path().join(format!("{name}.csv"));
         let rows = score_file(&models, &telco, &scored);
         let header = csv::Reader::from_path(&scored)

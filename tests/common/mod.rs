@@ -89,7 +89,14 @@ pub fn train_small(models: &Path) -> Output {
 
 /// [`train_small`] with `extra` flags after the usual ones.
 pub fn train_small_with(models: &Path, extra: &[&str]) -> Output {
-    let customers = fixture("telco_400.csv");
+    let out = train_small_on(models, &fixture("telco_400.csv"), extra);
+    assert!(out.status.success(), "train failed: {}", stderr(&out));
+    out
+}
+
+/// [`train_small_with`] on another telco-shaped `customers` file, unchecked: the caller
+/// asserts the success or the failure it expects.
+pub fn train_small_on(models: &Path, customers: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "train",
         "--promote",
@@ -108,9 +115,24 @@ pub fn train_small_with(models: &Path, extra: &[&str]) -> Output {
         models.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = run(&args);
+    run(&args)
+}
+
+/// Train on `tests/fixtures/retail_sample.csv` as [`train_log_on`] does, checked.
+pub fn train_retail_log(models: &Path, extra: &[&str]) -> Output {
+    let out = train_log_on(models, &fixture("retail_sample.csv"), extra);
     assert!(out.status.success(), "train failed: {}", stderr(&out));
     out
+}
+
+/// Train on the order log `log` with Online Retail's columns ([`RETAIL_LOG_COLUMNS`])
+/// and 3 segments into `models`, `extra` flags after; unchecked.
+pub fn train_log_on(models: &Path, log: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
+    args.extend(RETAIL_LOG_COLUMNS);
+    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
