@@ -1,12 +1,12 @@
 //! The HTML report opened in a real headless Chromium: every section and chart present,
-//! no console errors, nothing fetched from the network, and a screenshot saved for a
-//! person to look at.
+//! no console errors, nothing fetched from the network, and a screenshot of the whole
+//! page, every section in it drawn, saved for a person to look at.
 //!
 //! A missing browser fails the test. Set `CUSTSCORE_SKIP_BROWSER=1` to skip it on
 //! purpose (it then says so on stderr).
 
 mod common;
-use common::browser::Browser;
+use common::browser::{undrawn_sections, Browser};
 use common::*;
 use std::path::Path;
 use std::process::Command;
@@ -32,13 +32,10 @@ fn report_renders_in_a_real_browser_without_console_errors() {
     };
     let dir = browser.dir();
     let models = dir.join("models");
-    let out = run(&[
-        "train", "--customers", fixture("telco_400.csv").to_str().unwrap(), "--id", "customer_id",
-        "--label", "churn=Yes", "--value", "total_charges", "--segments", "3",
-        "--holdings", "phone_service,multiple_lines,internet_service,online_security,online_backup,device_protection,tech_support,streaming_tv,streaming_movies",
-        "--models", models.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    train_small_with(
+        &models,
+        &["--holdings", "phone_service,multiple_lines,internet_service,online_security,online_backup,device_protection,tech_support,streaming_tv,streaming_movies"],
+    );
     let page = dir.join("report.html");
     report(models.to_str().unwrap(), &page, &[]);
 
@@ -88,7 +85,10 @@ fn report_renders_in_a_real_browser_without_console_errors() {
     let external = external_references(&dom);
     assert!(external.is_empty(), "external references: {external:?}");
 
-    browser.screenshot(&page, "report.png");
+    let layout = browser.screenshot(&page, "report.png");
+    for id in ["overview", "segments", "pyramid", "retention"] {
+        assert!(layout.has_section(id), "{id} not in {layout:?}");
+    }
 }
 
 /// A campaign recorded through the CLI (score --campaign with half held back, simulated
@@ -216,7 +216,8 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
     assert!(dom.contains("The difference is significant at the 5% level"));
     assert!(external_references(&dom).is_empty());
 
-    browser.screenshot(&page, "report-campaigns.png");
+    let layout = browser.screenshot(&page, "report-campaigns.png");
+    assert!(layout.has_section("campaigns"), "{layout:?}");
 
     // A campaign the store does not hold is named in the error.
     let out = run(&[
@@ -246,12 +247,7 @@ fn an_order_log_report_shows_the_holdout_check_and_the_rfm_grid() {
         return;
     };
     let models = browser.dir().join("models");
-    let log = fixture("retail_sample.csv");
-    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
-    args.extend(RETAIL_LOG_COLUMNS);
-    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
+    train_retail_log(&models, &[]);
     let page = browser.dir().join("report.html");
     report(models.to_str().unwrap(), &page, &[]);
 
@@ -301,6 +297,44 @@ fn an_order_log_report_shows_the_holdout_check_and_the_rfm_grid() {
     assert!(cells > 50, "{cells} customers in the grid");
     let external = external_references(&dom);
     assert!(external.is_empty(), "external references: {external:?}");
+
+    let layout = browser.screenshot(&page, "report-lifetime.png");
+    for id in ["lifetime", "rfm"] {
+        assert!(layout.has_section(id), "{id} not in {layout:?}");
+    }
+}
+
+#[test]
+fn the_screenshot_check_sees_a_section_left_blank_or_below_the_screenshot() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let page = write(
+        browser.dir(),
+        "blank.html",
+        b"<html><body><section id=\"shown\"><h2>Shown</h2><p>text</p>\
+          <div style=\"height:600px;border:1px solid\"></div></section>\
+          <section id=\"hidden\" style=\"visibility:hidden\"><h2>Hidden</h2>\
+          <div style=\"height:600px;border:1px solid\"></div></section></body></html>",
+    );
+    let layout = browser.layout(&page);
+    assert!(
+        layout.has_section("shown") && layout.has_section("hidden"),
+        "{layout:?}"
+    );
+    let whole = browser.shoot(&page, &browser.dir().join("whole.png"), layout.height);
+    assert_eq!((whole.width, whole.height), (1280, layout.height));
+    let problems = undrawn_sections(&whole, &layout);
+    assert!(
+        problems.len() == 1 && problems[0].starts_with("section hidden is blank"),
+        "{problems:?}"
+    );
+    let top = browser.shoot(&page, &browser.dir().join("top.png"), 400);
+    let problems = undrawn_sections(&top, &layout);
+    assert!(
+        problems.len() == 2 && problems.iter().all(|p| p.contains("below the screenshot")),
+        "{problems:?}"
+    );
 }
 
 /// Sum of one column of a report table (its cells as the page shows them).
