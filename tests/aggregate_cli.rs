@@ -7,20 +7,8 @@ use common::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const LOG_FLAGS: [&str; 12] = [
-    "--customer-col",
-    "CustomerID",
-    "--order-col",
-    "InvoiceNo",
-    "--item-col",
-    "StockCode",
-    "--time-col",
-    "InvoiceDate",
-    "--price-col",
-    "UnitPrice",
-    "--quantity-col",
-    "Quantity",
-];
+/// The log's columns without RETAIL_LOG_COLUMNS' `--exclude-items` (set here per run).
+const LOG_FLAGS: &[&str] = RETAIL_LOG_COLUMNS.split_at(12).0;
 
 fn aggregate_part(header: &str, part: &[u8]) -> Vec<u8> {
     let mut cmd = Command::new(BIN);
@@ -76,7 +64,7 @@ fn parts_split_by_customer_aggregate_to_the_whole_logs_table() {
     let whole = dir.path().join("whole.csv");
     let out = run(&[
         &["aggregate", "--transactions", log.to_str().unwrap()][..],
-        &LOG_FLAGS,
+        LOG_FLAGS,
         &["--as-of", "2011-06-01", "--exclude-items", "POST,M"],
         &["--output", whole.to_str().unwrap()],
     ]
@@ -136,7 +124,7 @@ fn aggregate_needs_the_cut_off() {
     let log = fixture("retail_sample.csv");
     let out = run(&[
         &["aggregate", "--transactions", log.to_str().unwrap()][..],
-        &LOG_FLAGS,
+        LOG_FLAGS,
     ]
     .concat());
     assert_fails_with(&out, &["--as-of DATE (or --cutoff) is required"]);

@@ -244,28 +244,7 @@ fn pyramid_tiers_out_of_order_or_missing_are_refused() {
 fn a_churn_window_beyond_the_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    let out = run(&[
-        "train",
-        "--transactions",
-        fixture("retail_sample.csv").to_str().unwrap(),
-        "--customer-col",
-        "CustomerID",
-        "--order-col",
-        "InvoiceNo",
-        "--item-col",
-        "StockCode",
-        "--time-col",
-        "InvoiceDate",
-        "--price-col",
-        "UnitPrice",
-        "--quantity-col",
-        "Quantity",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    train_retail_log(&models, &[]);
     let version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
     let manifest = models.join(version.trim()).join("manifest.json");
     let mut value: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();

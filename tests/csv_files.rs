@@ -72,27 +72,7 @@ fn score_batch(file: &Path, dir: &Path) -> std::process::Output {
 }
 
 fn train_log(file: &Path, dir: &Path) -> std::process::Output {
-    run(&[
-        "train",
-        "--transactions",
-        file.to_str().unwrap(),
-        "--customer-col",
-        "CustomerID",
-        "--order-col",
-        "InvoiceNo",
-        "--item-col",
-        "StockCode",
-        "--time-col",
-        "InvoiceDate",
-        "--price-col",
-        "UnitPrice",
-        "--quantity-col",
-        "Quantity",
-        "--segments",
-        "3",
-        "--models",
-        dir.join("m-log").to_str().unwrap(),
-    ])
+    train_log_on(&dir.join("m-log"), file, &[])
 }
 
 fn rules(file: &Path, _dir: &Path) -> std::process::Output {

@@ -9,15 +9,6 @@ use std::collections::BTreeMap;
 
 const AS_OF: &str = "2011-10-01";
 
-fn train(models: &std::path::Path) {
-    let log = fixture("retail_sample.csv");
-    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
-    args.extend(RETAIL_LOG_COLUMNS);
-    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 /// Each customer's lines of the log as events, cells as they are in the file.
 fn events_by_customer() -> BTreeMap<String, Vec<Value>> {
     let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -64,7 +55,7 @@ fn batch_answers(models: &std::path::Path, dir: &std::path::Path) -> BTreeMap<St
 fn raw_events_get_the_answer_batch_scoring_of_the_log_gives() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    train(&models);
+    train_retail_log(&models, &[]);
     let batch = batch_answers(&models, dir.path());
     let server = start(&models, &[]);
     let events = events_by_customer();
@@ -100,7 +91,7 @@ fn raw_events_get_the_answer_batch_scoring_of_the_log_gives() {
 fn bad_events_are_400s_naming_the_event_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    train(&models);
+    train_retail_log(&models, &[]);
     let server = start(&models, &[]);
     let good = json!({"time": "2011-01-04 10:00", "order": "1", "item": "22423", "quantity": 2, "price": 12.75});
     let cases = [

@@ -6,16 +6,6 @@ mod common;
 use common::*;
 use std::collections::{HashMap, HashSet};
 
-fn train(models: &std::path::Path, extra: &[&str]) {
-    let log = fixture("retail_sample.csv");
-    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
-    args.extend(RETAIL_LOG_COLUMNS);
-    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
-    args.extend(extra);
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 fn bundle_file(models: &std::path::Path, name: &str) -> serde_json::Value {
     let version = std::fs::read_to_string(models.join("CURRENT")).unwrap();
     let text = std::fs::read_to_string(models.join(version.trim()).join(name)).unwrap();
@@ -69,7 +59,7 @@ fn score_log(
 fn customers_are_never_offered_what_they_bought_and_offers_name_their_rule() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    train(&models, &[]);
+    train_retail_log(&models, &[]);
     let manifest = bundle_file(&models, "manifest.json");
     let cutoff = manifest["transactions"]["cutoff"]
         .as_str()
@@ -110,7 +100,7 @@ fn customers_are_never_offered_what_they_bought_and_offers_name_their_rule() {
 fn history_baskets_limits_what_fires_but_not_what_is_excluded() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    train(&models, &["--history-baskets", "1"]);
+    train_retail_log(&models, &["--history-baskets", "1"]);
     let history = bundle_file(&models, "history.json");
     assert_eq!(history["settings"]["baskets"], 1);
     // Customers with several baskets have a narrower antecedent set than what they bought.

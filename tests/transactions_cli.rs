@@ -11,32 +11,7 @@ fn train_retail(models: &std::path::Path) -> std::process::Output {
 }
 
 fn train_retail_with(models: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let log = fixture("retail_sample.csv");
-    let mut args = vec![
-        "train",
-        "--transactions",
-        log.to_str().unwrap(),
-        "--customer-col",
-        "CustomerID",
-        "--order-col",
-        "InvoiceNo",
-        "--item-col",
-        "StockCode",
-        "--time-col",
-        "InvoiceDate",
-        "--price-col",
-        "UnitPrice",
-        "--quantity-col",
-        "Quantity",
-        "--exclude-items",
-        "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
+    train_log_on(models, &fixture("retail_sample.csv"), extra)
 }
 
 #[test]
