@@ -268,27 +268,17 @@ fn rewrite_log(to: &Path, keep: impl Fn(u64) -> bool, factor: f64) -> PathBuf {
 }
 
 fn train_cdnow(models: &Path) {
-    let out = run(&[
-        "train",
-        "--promote",
-        "always",
-        "--transactions",
-        fixture("cdnow_sample.csv").to_str().unwrap(),
-        "--customer-col",
-        "customer_id",
-        "--time-col",
-        "date",
-        "--amount-col",
-        "amount",
-        "--quantity-col",
-        "quantity",
-        "--churn-after-days",
-        "180",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = train_cdnow_with(
+        models,
+        &[
+            "--promote",
+            "always",
+            "--quantity-col",
+            "quantity",
+            "--churn-after-days",
+            "180",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("cut-off 1998-01-01"),

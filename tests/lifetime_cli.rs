@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_fails_with, csv_rows, fixture, run, stdout, write};
+use common::{assert_fails_with, csv_rows, fixture, run, stdout, write, CDNOW_LOG_COLUMNS};
 
 fn summary_args(extra: &[&str]) -> Vec<String> {
     let summary = fixture("cdnow_sample_summary.csv");
@@ -65,16 +65,9 @@ fn a_summary_fit_prints_the_parameters_and_every_customers_answers() {
 #[test]
 fn an_order_log_is_summarised_per_day_and_checked_on_the_holdout_period() {
     let log = fixture("cdnow_sample.csv");
-    let out = run(&[
-        "lifetime",
-        "--transactions",
-        log.to_str().unwrap(),
-        "--customer-col",
-        "customer_id",
-        "--time-col",
-        "date",
-        "--amount-col",
-        "amount",
+    let mut args = vec!["lifetime", "--transactions", log.to_str().unwrap()];
+    args.extend(CDNOW_LOG_COLUMNS);
+    args.extend([
         "--calibration-end",
         "1997-09-30",
         "--observation-end",
@@ -82,6 +75,7 @@ fn an_order_log_is_summarised_per_day_and_checked_on_the_holdout_period() {
         "--unit-days",
         "7",
     ]);
+    let out = run(&args);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     // lifetimes: calibration_and_holdout_data(freq="D"), recency and T in weeks, then

@@ -98,25 +98,10 @@ fn online_retail_log_trains_rfm_segments_and_reports_its_quirks() {
 fn cdnow_log_without_orders_or_items_trains() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    let out = run(&[
-        "train",
-        "--transactions",
-        fixture("cdnow_sample.csv").to_str().unwrap(),
-        "--customer-col",
-        "customer_id",
-        "--time-col",
-        "date",
-        "--amount-col",
-        "amount",
-        "--quantity-col",
-        "quantity",
-        "--churn-after-days",
-        "180",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = train_cdnow_with(
+        &models,
+        &["--quantity-col", "quantity", "--churn-after-days", "180"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("cut-off 1998-01-01"), "{text}");
@@ -246,22 +231,7 @@ fn score_runs_as_a_pipe_stage_and_writes_json_lines() {
 /// same log: r=0.280599, alpha=44.311230, a=0.546423, b=2.343666; p=4.663826,
 /// q=3.904597, v=22.703818); `inspect` shows them and scoring answers with them.
 fn train_cdnow(models: &std::path::Path) -> std::process::Output {
-    let log = fixture("cdnow_sample.csv");
-    run(&[
-        "train",
-        "--transactions",
-        log.to_str().unwrap(),
-        "--customer-col",
-        "customer_id",
-        "--time-col",
-        "date",
-        "--amount-col",
-        "amount",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ])
+    train_cdnow_with(models, &[])
 }
 
 #[test]
@@ -367,21 +337,7 @@ fn an_order_log_bundle_answers_lifetime_value() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     let log = fixture("cdnow_sample.csv");
-    let out = run(&[
-        "train",
-        "--transactions",
-        log.to_str().unwrap(),
-        "--customer-col",
-        "customer_id",
-        "--time-col",
-        "date",
-        "--amount-col",
-        "amount",
-        "--segments",
-        "3",
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = train_cdnow(&models);
     assert!(out.status.success(), "{}", stderr(&out));
     let fitted = "BG/NBD: r=0.2806 alpha=44.3112 a=0.5464 b=2.3437 (alpha in days)";
     assert!(stdout(&out).contains(fitted), "{}", stdout(&out));

@@ -25,6 +25,17 @@ pub const RETAIL_LOG_COLUMNS: [&str; 14] = [
     "POST,D,M,BANK CHARGES,DOT,AMAZONFEE",
 ];
 
+/// The column roles of `tests/fixtures/cdnow_sample.csv` (one line per purchase, no
+/// order or item ids) as `--transactions` flags.
+pub const CDNOW_LOG_COLUMNS: [&str; 6] = [
+    "--customer-col",
+    "customer_id",
+    "--time-col",
+    "date",
+    "--amount-col",
+    "amount",
+];
+
 /// The repository root (tests run with it as the working directory).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -130,6 +141,17 @@ pub fn train_retail_log(models: &Path, extra: &[&str]) -> Output {
 pub fn train_log_on(models: &Path, log: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
     args.extend(RETAIL_LOG_COLUMNS);
+    args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// Train on `tests/fixtures/cdnow_sample.csv` ([`CDNOW_LOG_COLUMNS`]) with 3 segments
+/// into `models`, `extra` flags after; unchecked.
+pub fn train_cdnow_with(models: &Path, extra: &[&str]) -> Output {
+    let log = fixture("cdnow_sample.csv");
+    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
+    args.extend(CDNOW_LOG_COLUMNS);
     args.extend(["--segments", "3", "--models", models.to_str().unwrap()]);
     args.extend_from_slice(extra);
     run(&args)
