@@ -8,7 +8,7 @@
 # and profiles the batch CLI (`custscore score`) on the same records for comparison.
 # ACCESS=on turns on what benches/access_cost.sh calls "on": ten scoped keys (the
 # client sends one), an audit log and a rate limit far above the load; ACCESS=off (the
-# default) runs without keys, audit or limits. SERVE_FLAGS adds more `serve` flags.
+# default) runs without keys, audit or limits (the client sends a bearer header all the same). SERVE_FLAGS adds more `serve` flags.
 # usage: [ACCESS=on] [SERVE_FLAGS=...] benches/peers/serve_profile.sh [BINARY]
 #        (default target/release/custscore)
 set -euo pipefail
@@ -38,6 +38,9 @@ if [ "$ACCESS" = on ]; then
     FLAGS+=(--api-keys-file "$KEYS" --audit-log "$AUDIT" \
         --rate-limit 1000000000 --rate-burst 1000000000)
 fi
+# Both sides send the same requests: without access control the bearer header (of a
+# key's length) is sent too, and ignored.
+[ -n "$KEY" ] || KEY="csk_$(printf '0%.0s' $(seq 1 64))"
 echo "access: $ACCESS; serve flags: ${FLAGS[*]}"
 PROFILE="$OUT/callgrind.serve.$ACCESS.out"
 rm -f "$PROFILE"*
@@ -98,9 +101,10 @@ parts=(
     "  key lookup (sha256 + compare)|access::keys::KeyRing::find"
     "  rate limiter (admit)|access::limits::RateLimiter::admit"
     "  audit event (after)|serve::access::Watch::answered"
-    "  channel send (record)|access::audit::AuditLog::record"
-    "audit thread: JSON line|access::audit::AuditEvent::to_line|access::audit::Compact"
-    "audit thread: write + flush|access::audit::Writer::write"
+    "  hand to the buffer (record)|access::audit::AuditLog::record"
+    "audit thread (all)|access::audit::Writer::run"
+    "audit thread: JSON lines|access::audit::Line::write"
+    "audit thread: write + flush|access::audit::Writer::write_collected"
 )
 printf "%-36s %12s\n" part "instr/record"
 for part in "${parts[@]}"; do

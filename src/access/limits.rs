@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,30 +14,39 @@ pub struct RateLimit {
     pub burst: f64,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    /// May go below zero: a batch is admitted on one token and then pays for its items,
-    /// so the key waits until the debt is repaid.
-    tokens: f64,
-    last: Instant,
-}
+/// One key's bucket, kept as the time at which it would be full again (nanoseconds after
+/// the limiter's origin; the "theoretical arrival time" of the generic cell rate
+/// algorithm). Its tokens are `burst - (full_at - now) / interval`, so a request is one
+/// compare-and-swap on this word, shared by every worker: the limit holds exactly across
+/// workers, without a lock and without splitting the rate between them. A time past
+/// `now + burst × interval` is a debt (a batch paid for its items after admission).
+#[repr(align(64))] // one cache line per key: workers charging two keys do not collide
+struct Bucket(AtomicU64);
 
-/// One token bucket per key (by the key's index; the last ones are the admin token and
-/// the anonymous caller of a server without keys).
+/// One bucket per key (by the key's index; the last ones are the admin token and the
+/// anonymous caller of a server without keys).
 pub struct RateLimiter {
     limit: RateLimit,
-    buckets: Vec<Mutex<Bucket>>,
+    /// Nanoseconds a token takes to come back (at least one).
+    interval: u64,
+    /// How far `full_at` may run ahead of now and still admit: `(burst - 1) × interval`.
+    slack: u64,
+    origin: Instant,
+    buckets: Vec<Bucket>,
 }
 
 impl RateLimiter {
     pub fn new(limit: RateLimit, keys: usize, now: Instant) -> Self {
-        let full = Bucket {
-            tokens: limit.burst,
-            last: now,
-        };
+        // Rounded towards fewer requests: never more than burst + rate × time.
+        let interval = (1e9 / limit.rate).ceil().clamp(1.0, u64::MAX as f64 / 4.0) as u64;
+        let slack = ((limit.burst - 1.0).max(0.0) * interval as f64).floor();
         RateLimiter {
             limit,
-            buckets: (0..keys).map(|_| Mutex::new(full)).collect(),
+            interval,
+            slack: slack.min(u64::MAX as f64 / 4.0) as u64,
+            origin: now,
+            // Full: `full_at` 0 is in the past from the start.
+            buckets: (0..keys).map(|_| Bucket(AtomicU64::new(0))).collect(),
         }
     }
 
@@ -49,55 +58,62 @@ impl RateLimiter {
         before: impl Fn(usize) -> Option<usize>,
         now: Instant,
     ) -> Self {
-        let full = Bucket {
-            tokens: self.limit.burst,
-            last: now,
-        };
-        let carried = |i: usize| {
-            let old = before(i).and_then(|j| self.buckets.get(j))?;
-            Some(*old.lock().unwrap_or_else(|e| e.into_inner()))
-        };
-        RateLimiter {
-            limit: self.limit,
-            buckets: (0..buckets)
-                .map(|i| Mutex::new(carried(i).unwrap_or(full)))
-                .collect(),
+        let mut rekeyed = RateLimiter::new(self.limit, buckets, now);
+        // The same origin, so carried times keep their meaning.
+        rekeyed.origin = self.origin;
+        for (i, bucket) in rekeyed.buckets.iter().enumerate() {
+            if let Some(old) = before(i).and_then(|j| self.buckets.get(j)) {
+                bucket
+                    .0
+                    .store(old.0.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
         }
+        rekeyed
     }
 
-    fn with_bucket<T>(&self, key: usize, now: Instant, f: impl FnOnce(&mut Bucket) -> T) -> T {
-        let Some(bucket) = self.buckets.get(key) else {
-            // A key index beyond the table is a bug; it is not rate-limited rather than refused.
-            return f(&mut Bucket {
-                tokens: f64::INFINITY,
-                last: now,
-            });
-        };
-        let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.limit.rate).min(self.limit.burst);
-        b.last = now;
-        f(&mut b)
+    fn nanos(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Take one token for a request, or say how long until one is there.
     pub fn admit(&self, key: usize, now: Instant) -> Result<(), Duration> {
-        let rate = self.limit.rate;
-        self.with_bucket(key, now, |b| {
-            if b.tokens >= 1.0 {
-                b.tokens -= 1.0;
-                Ok(())
-            } else {
-                Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+        // A key index beyond the table is a bug; it is not rate-limited rather than refused.
+        let Some(bucket) = self.buckets.get(key) else {
+            return Ok(());
+        };
+        let now = self.nanos(now);
+        let mut full_at = bucket.0.load(Ordering::Relaxed);
+        loop {
+            let ahead = full_at.saturating_sub(now);
+            if ahead > self.slack {
+                return Err(Duration::from_nanos(ahead - self.slack));
             }
-        })
+            let next = full_at.max(now).saturating_add(self.interval);
+            match bucket.0.compare_exchange_weak(
+                full_at,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(seen) => full_at = seen,
+            }
+        }
     }
 
     /// Charge `items` more tokens to an admitted request (the rest of a batch's items).
     pub fn charge(&self, key: usize, items: usize, now: Instant) {
-        if items > 0 {
-            self.with_bucket(key, now, |b| b.tokens -= items as f64);
-        }
+        let Some(bucket) = self.buckets.get(key).filter(|_| items > 0) else {
+            return;
+        };
+        let now = self.nanos(now);
+        let cost = (items as u64).saturating_mul(self.interval);
+        // The closure always answers Some: the update cannot be refused.
+        let _ = bucket
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |full_at| {
+                Some(full_at.max(now).saturating_add(cost))
+            });
     }
 }
 

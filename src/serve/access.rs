@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +204,6 @@ fn ring(api_keys: Vec<Key>, admin_token: &Option<Key>) -> KeyRing {
 /// A request the guard let through, and as whom. Handlers take `Authorized` / `Admin`,
 /// which only check that this is present (or, for `Authorized`, that access is quiet).
 pub struct Granted {
-    pub key_id: Option<Arc<str>>,
     key: usize,
     /// The keys and buckets the grant was made under (a batch's items are charged there).
     keyed: Arc<Keyed>,
@@ -214,10 +213,29 @@ pub struct Granted {
     seen: Option<Seen>,
 }
 
+impl Granted {
+    /// The key's id; none for the anonymous caller of an open server.
+    pub fn key_id(&self) -> Option<&Arc<str>> {
+        self.keyed.keys.get(self.key).map(|k| &k.id)
+    }
+}
+
 /// Whose data a handler touched, for the audit line and for charging a batch's items.
 struct Seen {
-    version: Option<String>,
+    version: Option<Arc<str>>,
     subjects: Subjects,
+}
+
+/// The version as shared text: the same version as this thread's last request is not
+/// copied again (one reference count, on this thread's own copy).
+fn shared_version(version: &str) -> Arc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some(text) if **text == *version => text.clone(),
+        _ => last.insert(Arc::from(version)).clone(),
+    })
 }
 
 /// Called once by a handler that touched customer data: the version that scored and the
@@ -226,7 +244,7 @@ pub fn note(req: &HttpRequest, version: Option<&str>, subjects: impl FnOnce() ->
     let mut extensions = req.extensions_mut();
     if let Some(granted) = extensions.get_mut::<Granted>().filter(|g| g.noting) {
         granted.seen = Some(Seen {
-            version: version.map(String::from),
+            version: version.map(shared_version),
             subjects: subjects(),
         });
     }
@@ -278,13 +296,20 @@ fn client_address(req: &ServiceRequest, proxies: Option<&TrustedProxies>) -> Opt
     Some(proxies.client(peer, &lines))
 }
 
+/// The key after `Bearer `. Checked a word at a time (`is_ascii`, `from_utf8`) where
+/// `HeaderValue::to_str` tests each byte: a header from the wire holds no control bytes
+/// but tab, so ASCII is what `to_str` accepts.
 fn bearer(req: &ServiceRequest) -> Option<&str> {
-    req.headers()
+    let value = req
+        .headers()
         .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .as_bytes()
+        .strip_prefix(b"Bearer ")?
+        .trim_ascii();
+    value
+        .is_ascii()
+        .then(|| std::str::from_utf8(value).ok())
+        .flatten()
 }
 
 /// Decide a request that needs `scope`: the grant, or the answer refusing it.
@@ -311,7 +336,6 @@ fn decide(
         .and_then(|g| keys.find(g));
     let noting = access.audit.is_some() || keyed.rate.is_some();
     let grant = |key: usize| Granted {
-        key_id: keys.get(key).map(|k| k.id.clone()),
         key,
         keyed: keyed.clone(),
         noting,
@@ -422,14 +446,19 @@ pub fn admit(
             _ => Ok(granted),
         }
     });
-    let watch = |who| {
+    let watch = |refused| {
         route
             .filter(|_| access.audit.is_some() || keyed.rate.is_some())
-            .map(|route| Watch { route, who, client })
+            .map(|route| Watch {
+                route,
+                refused,
+                client,
+                at: now,
+            })
     };
     match decision {
         Ok(granted) => {
-            let watch = watch(granted.key_id.clone());
+            let watch = watch(None);
             // Quiet: `Authorized` needs no grant, and nothing reads it after.
             if !(access.quiet() && scope != Scope::Admin) {
                 req.extensions_mut().insert(granted);
@@ -453,11 +482,13 @@ pub fn admit(
     }
 }
 
-/// An audited request's route, key and client, kept until its answer is known.
+/// An audited request's route, client and arrival, kept until its answer is known; the
+/// key is the grant's, or for a refused request `refused`.
 pub struct Watch {
     route: &'static RouteAccess,
-    who: Option<Arc<str>>,
+    refused: Option<Arc<str>>,
     client: Option<IpAddr>,
+    at: Instant,
 }
 
 impl Watch {
@@ -470,23 +501,29 @@ impl Watch {
             (&granted, seen.map(|s| &s.subjects))
         {
             if let Some(rate) = &g.keyed.rate {
-                rate.charge(g.key, customers.saturating_sub(1), Instant::now());
+                rate.charge(g.key, customers.saturating_sub(1), self.at);
             }
         }
         let Some(audit) = &access.audit else {
             return;
         };
-        let (version, subjects) = match granted.and_then(|g| g.seen) {
+        let mut granted = granted;
+        let (version, subjects) = match granted.as_mut().and_then(|g| g.seen.take()) {
             Some(seen) => (seen.version, Some(seen.subjects)),
             None => (None, None),
         };
+        // Routes that do not say (promote, refusals): the version serving now.
+        let model_version = version.unwrap_or_else(|| shared_version(state.scorer().version()));
         audit.record(AuditEvent {
-            time: SystemTime::now(),
-            key_id: self.who,
+            at: self.at,
+            key_id: granted
+                .as_ref()
+                .and_then(Granted::key_id)
+                .or(self.refused.as_ref()),
             client: self.client,
             method: self.route.method,
             route: self.route.pattern,
-            model_version: version.or_else(|| Some(state.scorer().version().to_string())),
+            model_version: Some(&model_version),
             subjects,
             status: response.status().as_u16(),
         });

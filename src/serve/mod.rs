@@ -268,8 +268,14 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         if let Some(interval) = options.watch_interval {
             actix_web::rt::spawn(watch_current(state.clone(), interval));
         }
+        let stopped = state.clone();
         actix_web::rt::spawn(reload_on_hangup(state));
-        server.await.map_err(ServeError::Server)
+        let served = server.await.map_err(ServeError::Server);
+        // A graceful stop loses no audit line: the writer writes what is left first.
+        if let Some(audit) = &stopped.access.audit {
+            audit.close();
+        }
+        served
     })
 }
 
