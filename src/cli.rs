@@ -627,6 +627,19 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "CUSTSCORE_WORKERS")]
     pub workers: Option<usize>,
+    /// Seconds an idle client connection stays open for its next request; 0 closes
+    /// each connection after one answer.
+    #[arg(
+        long,
+        env = "CUSTSCORE_KEEP_ALIVE",
+        value_name = "SECS",
+        default_value_t = 5
+    )]
+    pub keep_alive: u64,
+    /// Connections the kernel queues before the server accepts them (capped by the
+    /// system's `net.core.somaxconn`).
+    #[arg(long, env = "CUSTSCORE_BACKLOG", default_value_t = 1024)]
+    pub backlog: u32,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CUSTSCORE_LOG_JSON")]
     pub log_json: bool,

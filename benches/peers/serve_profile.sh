@@ -9,12 +9,14 @@
 # ACCESS=on turns on what benches/access_cost.sh calls "on": ten scoped keys (the
 # client sends one), an audit log and a rate limit far above the load; ACCESS=off (the
 # default) runs without keys, audit or limits (the client sends a bearer header all the same). SERVE_FLAGS adds more `serve` flags.
-# usage: [ACCESS=on] [SERVE_FLAGS=...] benches/peers/serve_profile.sh [BINARY]
+# PORT (default 18479) is the loopback port the server listens on.
+# usage: [ACCESS=on] [PORT=N] [SERVE_FLAGS=...] benches/peers/serve_profile.sh [BINARY]
 #        (default target/release/custscore)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 REQUESTS="${REQUESTS:-2000}"
 BATCH="${BATCH:-1}"
+PORT="${PORT:-18479}"
 cd "$REPO"
 BIN="${1:-target/release/custscore}"
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
@@ -45,17 +47,17 @@ echo "access: $ACCESS; serve flags: ${FLAGS[*]}"
 PROFILE="$OUT/callgrind.serve.$ACCESS.out"
 rm -f "$PROFILE"*
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" \
-    "$BIN" serve --models "$MODELS" --addr 127.0.0.1:18479 --workers 1 "${FLAGS[@]}" 2>/dev/null &
+    "$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers 1 "${FLAGS[@]}" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18479/healthz && break; sleep 0.5; done
+for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
 callgrind_control -i on "$SERVER" >/dev/null 2>&1
 # A fixed number of requests, one connection (wrk stops only at the end of -d).
-python3 - "$BODIES" "$REQUESTS" "$KEY" "$BATCH" <<'PY'
+python3 - "$BODIES" "$REQUESTS" "$KEY" "$BATCH" "$PORT" <<'PY'
 import http.client, sys
 bodies = [l for l in open(sys.argv[1]).read().splitlines() if l]
 batch = int(sys.argv[4])
-conn = http.client.HTTPConnection("127.0.0.1", 18479)
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[5]))
 headers = {"content-type": "application/json"}
 if sys.argv[3]:
     headers["authorization"] = "Bearer " + sys.argv[3]

@@ -44,6 +44,8 @@ pub fn run_serve(args: ServeArgs) -> Result<(), ServeCliError> {
             thresholds: Thresholds::new(args.psi_warn, args.psi_alert)?,
         },
         workers,
+        keep_alive: Duration::from_secs(args.keep_alive),
+        backlog: args.backlog,
         watch_interval: watch_interval(args.watch_interval)?,
         actions: args.actions.as_deref().map(ActionSet::load).transpose()?,
         shadow: args

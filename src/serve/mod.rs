@@ -43,6 +43,11 @@ pub struct ServeOptions {
     pub limits: Limits,
     pub monitoring: Monitoring,
     pub workers: usize,
+    /// How long an idle connection waits for its next request (zero: one request a
+    /// connection).
+    pub keep_alive: std::time::Duration,
+    /// Connections queued by the kernel before they are accepted.
+    pub backlog: u32,
     /// Poll CURRENT this often and reload when it names another version (replicas on
     /// one shared models folder converge by themselves).
     pub watch_interval: Option<std::time::Duration>,
@@ -255,6 +260,8 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
         let factory_state = state.clone();
         let server = HttpServer::new(move || app(factory_state.clone()))
             .workers(options.workers.max(1))
+            .keep_alive(keep_alive(options.keep_alive))
+            .backlog(options.backlog)
             .shutdown_timeout(30);
         let server = match tls {
             Some(config) => server.bind_rustls_0_23(options.addr, config),
@@ -384,6 +391,15 @@ async fn reload_on_hangup(state: web::Data<AppState>) {
             }
         })
         .await;
+    }
+}
+
+/// actix's keep-alive setting for `--keep-alive` seconds (0: none).
+fn keep_alive(idle: std::time::Duration) -> actix_web::http::KeepAlive {
+    if idle.is_zero() {
+        actix_web::http::KeepAlive::Disabled
+    } else {
+        actix_web::http::KeepAlive::Timeout(idle)
     }
 }
 

@@ -7,6 +7,7 @@
 //! first bad input in input order, then the id. A proptest holds the two paths equal.
 
 use super::error::{ApiError, Code};
+use super::json_text::plain_len;
 use super::request::{
     bad_value, id_error, json_syntax, not_an_object, out_of_range, Fields, RawRecord,
 };
@@ -27,9 +28,10 @@ pub fn read_record<'a>(
     fields: &impl Fields,
     body: &'a [u8],
 ) -> Result<Option<RawRecord<'a>>, ApiError> {
-    let shape = match flat::record(fields, body) {
+    let names = Names::new(fields);
+    let shape = match flat::record(&names, body) {
         Some(shape) => shape,
-        None => parse(body, RecordSeed { fields })?,
+        None => parse(body, RecordSeed { names: &names })?,
     };
     shape.into_record(fields, ItemPath::Body).transpose()
 }
@@ -42,9 +44,10 @@ pub fn read_batch<'a>(
     body: &'a [u8],
     limit: usize,
 ) -> Result<Option<Vec<Result<RawRecord<'a>, ApiError>>>, ApiError> {
-    let read = match flat::batch(fields, body) {
+    let names = Names::new(fields);
+    let read = match flat::batch(&names, body) {
         Some(shapes) => Batch::Records(shapes),
-        None => parse(body, BatchSeed { fields })?,
+        None => parse(body, BatchSeed { names: &names })?,
     };
     let Batch::Records(shapes) = read else {
         return Err(ApiError::field(
@@ -163,10 +166,57 @@ fn checked<'a>(
     Ok(RawRecord { id, values })
 }
 
+/// The names a body's fields are matched against, taken from the bundle once per body.
+struct Names<'f> {
+    inputs: Vec<&'f str>,
+    id: Option<&'f str>,
+    /// Some input is also the id or a campaign field. Usually not, and then a field
+    /// that names an input needs no other test.
+    shared: bool,
+    /// No input name holds a quote, backslash or control byte, so a name in a body
+    /// that equals it byte for byte is that name (see `flat`).
+    plain: bool,
+}
+
+impl<'f> Names<'f> {
+    fn new(fields: &'f impl Fields) -> Self {
+        let inputs: Vec<&str> = (0..fields.n_inputs())
+            .map(|at| fields.input_name(at))
+            .collect();
+        let id = fields.id_column();
+        let shared = inputs
+            .iter()
+            .any(|name| id == Some(*name) || CAMPAIGN_FIELDS.contains(name));
+        let plain = inputs
+            .iter()
+            .all(|name| plain_len(name.as_bytes()) == name.len());
+        Names {
+            inputs,
+            id,
+            shared,
+            plain,
+        }
+    }
+
+    /// The input `name` fills, looked for from `next` on (bodies usually list fields in
+    /// input order, so this is one comparison) and then from the start.
+    fn slot(&self, name: &str, next: usize) -> Option<usize> {
+        let n = self.inputs.len();
+        let next = next.min(n);
+        if self.inputs.get(next) == Some(&name) {
+            return Some(next);
+        }
+        if !self.shared && self.id == Some(name) {
+            return None;
+        }
+        (next..n).chain(0..next).find(|&at| self.inputs[at] == name)
+    }
+}
+
 /// A record's fields as they are read: each input's slot, the id, and whether a
 /// campaign is named. Both readers (serde's and [`flat`]) place fields through it.
-struct FieldsSeen<'de, 'f, F> {
-    fields: &'f F,
+struct FieldsSeen<'de, 'f> {
+    names: &'f Names<'f>,
     values: Vec<Value<'de>>,
     /// Made only when an input gets JSON it cannot take (see [`Shape::Object`]).
     bad: Vec<Option<Scalar<'de>>>,
@@ -176,11 +226,11 @@ struct FieldsSeen<'de, 'f, F> {
     next: usize,
 }
 
-impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
-    fn new(fields: &'f F) -> Self {
+impl<'de, 'f> FieldsSeen<'de, 'f> {
+    fn new(names: &'f Names<'f>) -> Self {
         FieldsSeen {
-            fields,
-            values: vec![Value::Missing; fields.n_inputs()],
+            names,
+            values: vec![Value::Missing; names.inputs.len()],
             bad: Vec::new(),
             id: Scalar::Null,
             campaign: false,
@@ -190,18 +240,23 @@ impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
 
     /// One field; a name seen twice keeps its last value.
     fn field(&mut self, name: &str, value: Scalar<'de>) {
-        self.campaign |= CAMPAIGN_FIELDS.contains(&name);
-        if self.fields.id_column() == Some(name) {
-            self.id = value.clone();
+        match self.names.slot(name, self.next) {
+            Some(at) => self.input(at, name, value),
+            None => self.not_input(name, value),
+        }
+    }
+
+    /// The input a field in input order would fill: the one after the last placed.
+    fn expected(&self) -> Option<&'f str> {
+        self.names.inputs.get(self.next).copied()
+    }
+
+    /// A field named as input `at` (found by [`Names::slot`], or as [`Self::expected`]).
+    fn input(&mut self, at: usize, name: &str, value: Scalar<'de>) {
+        if self.names.shared {
+            self.not_input(name, value.clone());
         }
         let n = self.values.len();
-        let next = self.next.min(n);
-        let Some(at) = (next..n)
-            .chain(0..next)
-            .find(|&at| self.fields.input_name(at) == name)
-        else {
-            return;
-        };
         self.next = at + 1;
         match slot(value) {
             Ok(value) => {
@@ -220,6 +275,14 @@ impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
         }
     }
 
+    /// The roles a field may have besides an input: the id, a campaign field.
+    fn not_input(&mut self, name: &str, value: Scalar<'de>) {
+        self.campaign |= CAMPAIGN_FIELDS.contains(&name);
+        if self.names.id == Some(name) {
+            self.id = value;
+        }
+    }
+
     fn finish(self) -> Shape<'de> {
         Shape::Object {
             values: self.values,
@@ -230,11 +293,11 @@ impl<'de, 'f, F: Fields> FieldsSeen<'de, 'f, F> {
     }
 }
 
-struct RecordSeed<'f, F> {
-    fields: &'f F,
+struct RecordSeed<'f> {
+    names: &'f Names<'f>,
 }
 
-impl<'de, F: Fields> DeserializeSeed<'de> for RecordSeed<'_, F> {
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
     type Value = Shape<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Shape<'de>, D::Error> {
@@ -242,7 +305,7 @@ impl<'de, F: Fields> DeserializeSeed<'de> for RecordSeed<'_, F> {
     }
 }
 
-impl<'de, F: Fields> Visitor<'de> for RecordSeed<'_, F> {
+impl<'de> Visitor<'de> for RecordSeed<'_> {
     type Value = Shape<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -250,7 +313,7 @@ impl<'de, F: Fields> Visitor<'de> for RecordSeed<'_, F> {
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Shape<'de>, M::Error> {
-        let mut seen = FieldsSeen::new(self.fields);
+        let mut seen = FieldsSeen::new(self.names);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let value = map.next_value_seed(ScalarSeed)?;
             seen.field(&key, value);
@@ -402,11 +465,11 @@ enum Batch<'a> {
     NotArray,
 }
 
-struct BatchSeed<'f, F> {
-    fields: &'f F,
+struct BatchSeed<'f> {
+    names: &'f Names<'f>,
 }
 
-impl<'de, F: Fields> DeserializeSeed<'de> for BatchSeed<'_, F> {
+impl<'de> DeserializeSeed<'de> for BatchSeed<'_> {
     type Value = Batch<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Batch<'de>, D::Error> {
@@ -414,7 +477,7 @@ impl<'de, F: Fields> DeserializeSeed<'de> for BatchSeed<'_, F> {
     }
 }
 
-impl<'de, F: Fields> Visitor<'de> for BatchSeed<'_, F> {
+impl<'de> Visitor<'de> for BatchSeed<'_> {
     type Value = Batch<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -423,9 +486,7 @@ impl<'de, F: Fields> Visitor<'de> for BatchSeed<'_, F> {
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Batch<'de>, S::Error> {
         let mut shapes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(shape) = seq.next_element_seed(RecordSeed {
-            fields: self.fields,
-        })? {
+        while let Some(shape) = seq.next_element_seed(RecordSeed { names: self.names })? {
             shapes.push(shape);
         }
         Ok(Batch::Records(shapes))
@@ -526,6 +587,30 @@ mod tests {
             error.detail,
             "expected the id as a string or a number, got a boolean"
         );
+    }
+
+    /// A bundle may train on a column named as the id or a campaign field: the field
+    /// then fills the input and keeps its other role, as on the tree path.
+    #[test]
+    fn an_input_named_as_the_id_or_a_campaign_keeps_both_roles() {
+        let fields = Schema {
+            inputs: vec!["customer_id", "tenure"],
+            id: Some("customer_id"),
+        };
+        let body = br#"{"customer_id":"a1","tenure":3}"#;
+        let raw = read_record(&fields, body).unwrap().unwrap();
+        assert_eq!(raw.id.as_deref(), Some("a1"));
+        assert_eq!(
+            raw.values,
+            vec![Value::Text(Cow::Borrowed("a1")), Value::Number(3.0)]
+        );
+        let fields = Schema {
+            inputs: vec!["campaign", "tenure"],
+            id: None,
+        };
+        assert!(read_record(&fields, br#"{"campaign":"c1"}"#)
+            .unwrap()
+            .is_none());
     }
 
     #[test]

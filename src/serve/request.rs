@@ -12,10 +12,12 @@ use crate::features::Value;
 use crate::score::{ScoreError, Scorer};
 use actix_web::error::JsonPayloadError;
 use actix_web::http::header::CONTENT_LENGTH;
-use actix_web::web::{Bytes, Payload};
+use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::{mime, HttpMessage, HttpRequest};
+use futures_core::Stream;
 use serde_json::Value as Json;
 use std::borrow::Cow;
+use std::pin::Pin;
 
 /// The body of a JSON request, read but not parsed, checked as actix's `JsonConfig` checks
 /// it (a JSON content type, at most `limit` bytes), with the same error answers. Parsing
@@ -41,14 +43,45 @@ pub async fn json_body(
             limit,
         }));
     }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(ApiError::new(
-            Code::InvalidJson,
-            format!("could not read the body: {e}"),
-        )),
-        Err(_) => Err(json_error(JsonPayloadError::Overflow { limit })),
+    read_body(payload, declared, limit).await
+}
+
+/// The body's bytes, refused past `limit`. A body that arrives in one chunk is that
+/// chunk, not a copy; a longer one is copied once into a buffer sized from
+/// Content-Length, where growing by doubling would copy it again at every step.
+async fn read_body(
+    mut payload: Payload,
+    declared: Option<usize>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let overflow = || json_error(JsonPayloadError::Overflow { limit });
+    let Some(first) = next_chunk(&mut payload).await? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > limit {
+        return Err(overflow());
     }
+    let Some(mut chunk) = next_chunk(&mut payload).await? else {
+        return Ok(first);
+    };
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).clamp(first.len(), limit));
+    body.extend_from_slice(&first);
+    loop {
+        if body.len() + chunk.len() > limit {
+            return Err(overflow());
+        }
+        body.extend_from_slice(&chunk);
+        match next_chunk(&mut payload).await? {
+            Some(next) => chunk = next,
+            None => return Ok(body.freeze()),
+        }
+    }
+}
+
+async fn next_chunk(payload: &mut Payload) -> Result<Option<Bytes>, ApiError> {
+    let next = std::future::poll_fn(|cx| Pin::new(&mut *payload).poll_next(cx)).await;
+    next.transpose()
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("could not read the body: {e}")))
 }
 
 /// Parse a body read by [`json_body`]; bad JSON is a 400 as with actix's extractor.

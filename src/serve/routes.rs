@@ -342,8 +342,10 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSe
             out.push(b',');
         }
         if index == 1 {
-            // Answers are about as long as the first: room for all, so no copy on growth.
-            out.reserve(out.len() * total + total * 64);
+            // Room for all answers at a quarter above the first one's length: they
+            // vary, and growing a buffer this size by doubling copies all of it.
+            let first = out.len();
+            out.reserve((first + first / 4 + 64) * total);
         }
         let path = ItemPath::Item(index);
         let written = record.and_then(|raw| {

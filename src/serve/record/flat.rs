@@ -4,18 +4,18 @@
 //! and serde's reader decides, so every answer and every error stays serde's: this is
 //! only a shorter road to the same [`Shape`]s. A proptest holds the two roads equal.
 
-use super::{Fields, FieldsSeen, Scalar, Shape};
+use super::{FieldsSeen, Names, Scalar, Shape};
 use crate::serve::json_text::plain_len;
 use serde_json::Number;
 
 /// A batch body: the records of an array, or `None` for serde to read.
-pub(super) fn batch<'a, F: Fields>(fields: &F, body: &'a [u8]) -> Option<Vec<Shape<'a>>> {
+pub(super) fn batch<'a>(names: &Names, body: &'a [u8]) -> Option<Vec<Shape<'a>>> {
     let mut at = Cursor::new(body)?;
     at.expect(b'[')?;
     let mut shapes = Vec::with_capacity(body.len() / 256 + 1);
     if !at.eat(b']') {
         loop {
-            shapes.push(at.object(fields)?);
+            shapes.push(at.object(names)?);
             if at.eat(b']') {
                 break;
             }
@@ -27,9 +27,9 @@ pub(super) fn batch<'a, F: Fields>(fields: &F, body: &'a [u8]) -> Option<Vec<Sha
 }
 
 /// One record body, or `None` for serde to read.
-pub(super) fn record<'a, F: Fields>(fields: &F, body: &'a [u8]) -> Option<Shape<'a>> {
+pub(super) fn record<'a>(names: &Names, body: &'a [u8]) -> Option<Shape<'a>> {
     let mut at = Cursor::new(body)?;
-    let shape = at.object(fields)?;
+    let shape = at.object(names)?;
     at.end()?;
     Some(shape)
 }
@@ -84,16 +84,25 @@ impl<'a> Cursor<'a> {
         self.peek().is_none().then_some(())
     }
 
-    fn object<F: Fields>(&mut self, fields: &F) -> Option<Shape<'a>> {
+    fn object(&mut self, names: &Names) -> Option<Shape<'a>> {
         self.expect(b'{')?;
-        let mut seen = FieldsSeen::new(fields);
+        let mut seen = FieldsSeen::new(names);
         if !self.eat(b'}') {
             loop {
                 self.expect(b'"')?;
-                let name = self.string()?;
-                self.expect(b':')?;
-                let value = self.scalar()?;
-                seen.field(name, value);
+                let expected = seen.expected().filter(|_| names.plain);
+                match expected.filter(|name| self.name_is(name)) {
+                    Some(name) => {
+                        let at = seen.next;
+                        self.expect(b':')?;
+                        seen.input(at, name, self.scalar()?);
+                    }
+                    None => {
+                        let name = self.string()?;
+                        self.expect(b':')?;
+                        seen.field(name, self.scalar()?);
+                    }
+                }
                 if self.eat(b'}') {
                     break;
                 }
@@ -101,6 +110,19 @@ impl<'a> Cursor<'a> {
             }
         }
         Some(seen.finish())
+    }
+
+    /// Whether the string whose opening quote was read is `name`, which holds nothing
+    /// to escape; if so it is consumed. Bodies list inputs in order, so comparing with
+    /// the input expected next usually saves finding the string's end.
+    fn name_is(&mut self, name: &str) -> bool {
+        let end = self.at + name.len();
+        let found = self.bytes().get(self.at..end) == Some(name.as_bytes())
+            && self.bytes().get(end) == Some(&b'"');
+        if found {
+            self.at = end + 1;
+        }
+        found
     }
 
     /// The rest of a string whose opening quote was read: no escapes, no control bytes.
@@ -139,60 +161,105 @@ impl<'a> Cursor<'a> {
     /// A number by JSON's grammar, as serde_json would hold it: an integer of at most
     /// 18 digits as an integer, anything with a fraction or exponent as an f64 (rounded
     /// correctly, as serde_json's `float_roundtrip` does). Longer integers, `-0` and
-    /// floats out of range are left to serde.
+    /// floats out of range are left to serde. Digits are added up as they are scanned,
+    /// so the usual number is not read a second time.
     fn number(&mut self) -> Option<Scalar<'a>> {
         let start = self.at;
-        self.at += usize::from(self.bytes()[start] == b'-');
+        let negative = self.bytes()[start] == b'-';
+        self.at += usize::from(negative);
         let digits = self.at;
+        let mut mantissa = 0;
         match self.bytes().get(self.at)? {
             b'0' => self.at += 1,
-            b'1'..=b'9' => self.digits(),
+            b'1'..=b'9' => mantissa = self.digits(0),
             _ => return None,
         }
         let integer_digits = self.at - digits;
+        let mut fraction_digits = 0;
+        let mut exponent = Some(0);
         let mut float = false;
         if self.bytes().get(self.at) == Some(&b'.') {
             self.at += 1;
-            self.some_digits()?;
+            let from = self.at;
+            mantissa = self.digits(mantissa);
+            fraction_digits = self.at - from;
+            if fraction_digits == 0 {
+                return None;
+            }
             float = true;
         }
         if matches!(self.bytes().get(self.at), Some(b'e' | b'E')) {
             self.at += 1;
-            self.at += usize::from(matches!(self.bytes().get(self.at), Some(b'+' | b'-')));
-            self.some_digits()?;
-            float = true;
-        }
-        let token = &self.text[start..self.at];
-        if !float {
-            if integer_digits > 18 || token == "-0" {
+            let sign = self.bytes().get(self.at).copied();
+            self.at += usize::from(matches!(sign, Some(b'+' | b'-')));
+            let from = self.at;
+            let value = self.digits(0) as i64;
+            let exponent_digits = self.at - from;
+            if exponent_digits == 0 {
                 return None;
             }
-            let n: i64 = token.parse().ok()?;
-            return Some(Scalar::Number(Number::from(n)));
+            let value = if sign == Some(b'-') { -value } else { value };
+            exponent = (exponent_digits <= 4).then_some(value);
+            float = true;
         }
-        let x: f64 = token.parse().ok()?;
+        if !float {
+            if integer_digits > 18 || (negative && mantissa == 0) {
+                return None;
+            }
+            let n = mantissa as i64;
+            return Some(Scalar::Number(Number::from(if negative { -n } else { n })));
+        }
+        let exact = exponent.and_then(|e| {
+            exact_float(
+                mantissa,
+                integer_digits + fraction_digits,
+                e - fraction_digits as i64,
+            )
+        });
+        let x = match exact {
+            Some(x) if negative => -x,
+            Some(x) => x,
+            None => self.text[start..self.at].parse().ok()?,
+        };
         x.is_finite()
             .then(|| Number::from_f64(x).map_or(Scalar::Null, Scalar::Number))
     }
 
-    fn digits(&mut self) {
+    /// Scan digits, adding them to `value` (which wraps past 19 digits: callers count
+    /// digits before trusting it).
+    fn digits(&mut self, mut value: u64) -> u64 {
         let bytes = self.bytes();
-        while matches!(bytes.get(self.at), Some(b'0'..=b'9')) {
+        while let Some(&c @ b'0'..=b'9') = bytes.get(self.at) {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
             self.at += 1;
         }
+        value
     }
+}
 
-    /// At least one digit, or `None`.
-    fn some_digits(&mut self) -> Option<()> {
-        let from = self.at;
-        self.digits();
-        (self.at > from).then_some(())
+/// Powers of ten an f64 holds exactly.
+const EXACT_POWERS: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `mantissa × 10^exponent` when one correctly rounded multiplication or division
+/// gives it (Clinger's fast path: both factors exact in an f64), else `None` for the
+/// full parser. `digits` counts the mantissa's digits as written.
+fn exact_float(mantissa: u64, digits: usize, exponent: i64) -> Option<f64> {
+    if digits > 19 || mantissa > 1 << 53 {
+        return None;
     }
+    let power = *EXACT_POWERS.get(exponent.unsigned_abs() as usize)?;
+    let m = mantissa as f64;
+    Some(if exponent < 0 { m / power } else { m * power })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::request::Fields;
+    use proptest::prelude::*;
 
     struct Two;
 
@@ -209,7 +276,7 @@ mod tests {
     }
 
     fn read(body: &str) -> bool {
-        record(&Two, body.as_bytes()).is_some()
+        record(&Names::new(&Two), body.as_bytes()).is_some()
     }
 
     /// The usual bodies take the short road (serde's reader is the slow one, and the
@@ -225,8 +292,9 @@ mod tests {
         assert!(read(r#"{"tenure":-3,"contract":"Año","other":false}"#));
         assert!(read("{}"));
         let many = format!("[{}]", [r#"{"tenure":1}"#; 3].join(" , "));
-        assert_eq!(batch(&Two, many.as_bytes()).map(|s| s.len()), Some(3));
-        assert_eq!(batch(&Two, b" [ ] ").map(|s| s.len()), Some(0));
+        let names = Names::new(&Two);
+        assert_eq!(batch(&names, many.as_bytes()).map(|s| s.len()), Some(3));
+        assert_eq!(batch(&names, b" [ ] ").map(|s| s.len()), Some(0));
     }
 
     /// Everything unusual goes to serde, which words the errors.
@@ -251,8 +319,39 @@ mod tests {
         ] {
             assert!(!read(body), "{body}");
         }
-        assert!(batch(&Two, b"[{},]").is_none());
-        assert!(batch(&Two, b"[1]").is_none());
-        assert!(record(&Two, b"{\"tenure\":\"\xff\"}").is_none());
+        let names = Names::new(&Two);
+        assert!(batch(&names, b"[{},]").is_none());
+        assert!(batch(&names, b"[1]").is_none());
+        assert!(record(&names, b"{\"tenure\":\"\xff\"}").is_none());
+    }
+
+    proptest! {
+        /// Numbers as clients write them, most within the fast path's reach and some
+        /// past it (long fractions, large exponents), read as serde_json reads them.
+        #[test]
+        fn numbers_read_as_serde_reads_them(
+            negative in any::<bool>(),
+            integer in prop_oneof![Just(0u64), 0u64..1000, 0u64..100_000_000_000_000],
+            fraction in "[0-9]{0,20}",
+            exponent in prop::option::of(-40i32..40),
+        ) {
+            let mut text = format!("{}{integer}", if negative { "-" } else { "" });
+            if !fraction.is_empty() {
+                text = format!("{text}.{fraction}");
+            }
+            if let Some(e) = exponent {
+                text = format!("{text}e{e}");
+            }
+            let serde: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut at = Cursor::new(text.as_bytes()).unwrap();
+            match at.number() {
+                Some(Scalar::Number(n)) => {
+                    prop_assert_eq!(serde_json::Value::Number(n), serde, "{}", text);
+                    prop_assert_eq!(at.at, text.len());
+                }
+                Some(_) => prop_assert!(false, "{} read as something else", text),
+                None => prop_assert_eq!(text.as_str(), "-0"),
+            }
+        }
     }
 }
