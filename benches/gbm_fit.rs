@@ -1,6 +1,7 @@
 //! GBM fit on 100,000 generated rows (numeric columns of several shapes, one-hot
 //! categories, a known non-linear signal): a fixed 100 rounds, so every sample does the
-//! same work, and the early-stopped fit as training runs it.
+//! same work (with GOSS, the default at this size, and with 80% row draws), and the
+//! early-stopped fit as training runs it.
 //! Run: cargo bench --bench gbm_fit (threads: RAYON_NUM_THREADS; printed).
 
 #[path = "data/gbm_data.rs"]
@@ -20,8 +21,16 @@ fn bench_gbm_fit(c: &mut Criterion) {
         early_stopping_rounds: 0,
         ..GbmParams::default()
     };
-    group.bench_function("100 rounds, depth 3", |b| {
+    // Default settings use GOSS at this size; the same fit on ordinary row draws beside it.
+    let row_draws = GbmParams {
+        goss_min_rows: 0,
+        ..fixed.clone()
+    };
+    group.bench_function("100 rounds, depth 3, GOSS", |b| {
         b.iter(|| fit_gbm(black_box(x.view()), &y, &fixed, 42))
+    });
+    group.bench_function("100 rounds, depth 3, 80% row draws", |b| {
+        b.iter(|| fit_gbm(black_box(x.view()), &y, &row_draws, 42))
     });
     group.bench_function("early stopping, then the refit", |b| {
         b.iter(|| fit_gbm(black_box(x.view()), &y, &GbmParams::default(), 42))

@@ -214,6 +214,10 @@ def report(outdir):
             label = f"  {c['model']} {folds}-fold CV" + (" (peer: + refit)" if peer_stage else "")
             rows.append((label, c["fit_seconds"] * folds,
                          peer_out["stages"].get(peer_stage, float("nan"))))
+        rows.append((f"  refit of {retention['chosen']} on every row",
+                     retention.get("refit_seconds", float("nan")), float("nan")))
+        rows.append(("  calibration, readable tree, value",
+                     retention.get("finishing_seconds", float("nan")), float("nan")))
         rows.append(("churn models in all (ours: CV, refit, calibration)",
                      steps.get("comparing churn models by cross-validation", float("nan")),
                      peer_out["stages"]["logistic 5-fold CV + refit"]

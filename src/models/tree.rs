@@ -126,7 +126,16 @@ pub fn fit_counted_tree(
     max_depth: usize,
     min_leaf: usize,
 ) -> (FlatTree, Vec<(usize, usize)>) {
-    let mut tree = fit_cart(x, y, max_depth, min_leaf);
+    count_rows(fit_cart(x, y, max_depth, min_leaf), x, y)
+}
+
+/// A tree's node values and covers from the rows `x` that reach each node (churn rate
+/// with one pseudo-count each way, as log-odds), and each node's (rows, churners).
+pub fn count_rows(
+    mut tree: FlatTree,
+    x: ArrayView2<f64>,
+    y: &[bool],
+) -> (FlatTree, Vec<(usize, usize)>) {
     let mut counts = vec![(0usize, 0usize); tree.nodes.len()];
     for (r, &churned) in y.iter().enumerate() {
         let row = x.row(r);

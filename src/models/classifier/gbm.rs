@@ -39,6 +39,14 @@ pub struct GbmParams {
     pub row_share: f64,
     /// Share of the features each tree may split on (a fresh draw per tree); 1 uses all.
     pub feature_share: f64,
+    /// Gradient-based one-side sampling (GOSS, as in LightGBM) when a booster has at least
+    /// this many training rows (0: never): after the first 1 / `learning_rate` rounds,
+    /// each tree is grown on the `goss_top_share` of rows with the largest gradients and
+    /// a random `goss_other_share` of all rows drawn from the rest, weighted up to stand
+    /// for the rest. It replaces `row_share` there.
+    pub goss_min_rows: usize,
+    pub goss_top_share: f64,
+    pub goss_other_share: f64,
 }
 
 impl Default for GbmParams {
@@ -55,7 +63,24 @@ impl Default for GbmParams {
             max_leaves: 0,
             row_share: 0.8,
             feature_share: 0.8,
+            goss_min_rows: 100_000,
+            goss_top_share: 0.2,
+            goss_other_share: 0.1,
         }
+    }
+}
+
+impl GbmParams {
+    /// Whether a booster over `rows` training rows grows tree number `round` (from 0) on
+    /// a GOSS draw. The first rounds see ordinary draws: every gradient is still large.
+    fn goss_at(&self, rows: usize, round: usize) -> bool {
+        let warm_up = (1.0 / self.learning_rate.max(1e-3)).ceil() as usize;
+        self.goss_min_rows > 0
+            && rows >= self.goss_min_rows
+            && round >= warm_up
+            && self.goss_top_share > 0.0
+            && self.goss_other_share > 0.0
+            && self.goss_top_share + self.goss_other_share < 1.0
     }
 }
 
@@ -129,6 +154,8 @@ impl GbmModel {
 /// at or above it: for any rows, binned or raw, `bin <= b` exactly when `value <= cut[b]`,
 /// so held-out rows can be scored on their bins with the answers of the fitted trees.
 pub struct BinCuts {
+    /// The most bins a feature may have (what the cuts were fitted with).
+    max_bins: usize,
     cuts: Vec<Vec<f64>>,
     /// Start of each feature's block in a histogram.
     offsets: Vec<usize>,
@@ -138,7 +165,9 @@ pub struct BinCuts {
 impl BinCuts {
     pub fn fit(x: ArrayView2<f64>, max_bins: usize) -> BinCuts {
         let max_bins = max_bins.clamp(2, 256);
+        // One sort per feature, features on all cores (the cuts do not depend on threads).
         let cuts: Vec<Vec<f64>> = (0..x.ncols())
+            .into_par_iter()
             .map(|f| bin_edges(x.column(f).iter().copied(), max_bins).1)
             .collect();
         let mut offsets = Vec::with_capacity(cuts.len());
@@ -148,6 +177,7 @@ impl BinCuts {
             slots += feature.len();
         }
         BinCuts {
+            max_bins,
             cuts,
             offsets,
             slots,
@@ -580,7 +610,10 @@ impl<'a> Booster<'a> {
             *g = p - y;
             *h = (p * (1.0 - p)).max(1e-12);
         }
-        let (mut rows, out_of_bag) = self.draw_rows(params.row_share);
+        let (mut rows, out_of_bag) = match params.goss_at(self.y.len(), self.trees.len()) {
+            true => self.draw_goss(params.goss_top_share, params.goss_other_share),
+            false => self.draw_rows(params.row_share),
+        };
         let features = self.draw_features(params.feature_share);
         let mut grower = Grower {
             cuts: self.cuts,
@@ -622,6 +655,43 @@ impl<'a> Booster<'a> {
         }
         let share = share.max(0.01);
         all.partition(|_| self.rng.gen::<f64>() < share)
+    }
+
+    /// GOSS: the `top` share of rows by |gradient| (ties to the lower row), and from the
+    /// others each with chance `other / (1 - top)`, their gradients and hessians scaled
+    /// up by its inverse so histograms still estimate the sums over every row. Returns
+    /// the rows in order, and the rows left out.
+    fn draw_goss(&mut self, top: f64, other: f64) -> (Vec<u32>, Vec<u32>) {
+        let n = self.y.len();
+        let n_top = ((top * n as f64).ceil() as usize).clamp(1, n);
+        let mut is_top = vec![false; n];
+        {
+            let grad = &self.grad;
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.select_nth_unstable_by(n_top - 1, |&a, &b| {
+                let (ga, gb) = (grad[a as usize].abs(), grad[b as usize].abs());
+                gb.total_cmp(&ga).then(a.cmp(&b))
+            });
+            for &r in &order[..n_top] {
+                is_top[r as usize] = true;
+            }
+        }
+        let keep = (other / (1.0 - top)).min(1.0);
+        let weight = 1.0 / keep;
+        let mut rows = Vec::with_capacity(n_top + (keep * (n - n_top) as f64) as usize + 16);
+        let mut left_out = Vec::with_capacity(n - n_top);
+        for (r, &top) in is_top.iter().enumerate() {
+            if top {
+                rows.push(r as u32);
+            } else if self.rng.gen::<f64>() < keep {
+                self.grad[r] *= weight;
+                self.hess[r] *= weight;
+                rows.push(r as u32);
+            } else {
+                left_out.push(r as u32);
+            }
+        }
+        (rows, left_out)
     }
 
     /// Which features this round's tree may split on (empty: all of them).
@@ -781,6 +851,13 @@ impl GbmFold {
         }
     }
 
+    /// [`fit_cart`] on this fold's training rows without binning them again, when the
+    /// fold's bins are the ones it would make (the GBM's `max_bins` is [`CART_BINS`]).
+    pub fn fit_cart(&self, max_depth: usize, min_leaf: usize) -> Option<FlatTree> {
+        (self.cuts.max_bins == CART_BINS)
+            .then(|| grow_cart(&self.cuts, &self.train, &self.y_train, max_depth, min_leaf))
+    }
+
     /// The held-out rows, binned on the training rows' cuts.
     pub fn with_held_out(mut self, x_test: ArrayView2<f64>, y_test: &[bool]) -> GbmFold {
         self.test = self.cuts.bin(x_test);
@@ -823,13 +900,27 @@ fn as_targets(y: &[bool]) -> Vec<f64> {
     y.iter().map(|&y| f64::from(u8::from(y))).collect()
 }
 
+/// How many bins [`fit_cart`] grows on.
+pub const CART_BINS: usize = 64;
+
 /// One classification tree (CART with the Gini criterion): with a constant starting
 /// probability every row has the same hessian, so the Newton gain of a single unshrunk
 /// round is the Gini impurity decrease. Node values are placeholders; the caller sets
 /// them from the rows that reach each node.
 pub fn fit_cart(x: ArrayView2<f64>, y: &[bool], max_depth: usize, min_leaf: usize) -> FlatTree {
-    let cuts = BinCuts::fit(x, 64);
+    let cuts = BinCuts::fit(x, CART_BINS);
     let data = cuts.bin(x);
+    grow_cart(&cuts, &data, y, max_depth, min_leaf)
+}
+
+/// [`fit_cart`] on rows already binned.
+fn grow_cart(
+    cuts: &BinCuts,
+    data: &BinnedRows,
+    y: &[bool],
+    max_depth: usize,
+    min_leaf: usize,
+) -> FlatTree {
     let rate = y.iter().filter(|&&y| y).count() as f64 / y.len().max(1) as f64;
     let grad: Vec<f64> = y.iter().map(|&y| rate - f64::from(u8::from(y))).collect();
     let hess = vec![(rate * (1.0 - rate)).max(1e-12); y.len()];
@@ -841,8 +932,8 @@ pub fn fit_cart(x: ArrayView2<f64>, y: &[bool], max_depth: usize, min_leaf: usiz
         ..GbmParams::default()
     };
     let mut grower = Grower {
-        cuts: &cuts,
-        data: &data,
+        cuts,
+        data,
         grad: &grad,
         hess: &hess,
         params: &params,
@@ -1034,7 +1125,11 @@ mod tests {
             feature_share: 0.6,
             ..level.clone()
         };
-        for params in [level, sampled] {
+        let goss = GbmParams {
+            goss_min_rows: 1_000,
+            ..level.clone()
+        };
+        for params in [level, sampled, goss] {
             one_and_two_threads_agree(&x, &y, &params);
         }
     }
@@ -1066,6 +1161,83 @@ mod tests {
         let (one, two) = (fit(1), fit(2));
         assert!(one.0.trees().len() > 1);
         assert_eq!(one, two);
+    }
+
+    /// GOSS keeps every row of the top share by |gradient|, about the asked share of the
+    /// rest scaled up by its inverse chance, and leaves the others out untouched.
+    #[test]
+    fn goss_keeps_the_largest_gradients_and_reweights_a_sample_of_the_rest() {
+        let (x, y) = random_data(20_000, 3, 4);
+        let cuts = BinCuts::fit(x.view(), 64);
+        let mut booster = Booster::new(&cuts, cuts.bin(x.view()), as_targets(&y), None, 8);
+        let grad: Vec<f64> = (0..y.len())
+            .map(|r| ((r * 7919) % 1000) as f64 / 1000.0 - 0.5)
+            .collect();
+        booster.grad.clone_from(&grad);
+        booster.hess = vec![0.25; y.len()];
+        let (rows, left_out) = booster.draw_goss(0.2, 0.1);
+        assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(rows.len() + left_out.len(), y.len());
+        let mut by_size: Vec<f64> = grad.iter().map(|g| g.abs()).collect();
+        by_size.sort_by(|a, b| b.total_cmp(a));
+        let top_floor = by_size[4_000 - 1];
+        let (mut top, mut rest) = (0, 0);
+        for &r in &rows {
+            let r = r as usize;
+            if booster.hess[r] == 0.25 {
+                assert!(grad[r].abs() >= top_floor && booster.grad[r] == grad[r]);
+                top += 1;
+            } else {
+                assert!((booster.grad[r] - grad[r] * 8.0).abs() < 1e-12);
+                assert!((booster.hess[r] - 2.0).abs() < 1e-12);
+                rest += 1;
+            }
+        }
+        assert_eq!(top, 4_000);
+        assert!(
+            (1_800..2_200).contains(&rest),
+            "{rest} of the other rows drawn"
+        );
+        for &r in &left_out {
+            assert!(grad[r as usize].abs() <= top_floor);
+            assert_eq!(booster.hess[r as usize], 0.25);
+        }
+    }
+
+    /// On a table large enough for GOSS, its model ranks held-out rows about as well as
+    /// ordinary row draws, from far fewer rows per tree.
+    #[test]
+    fn goss_ranks_held_out_rows_as_well_as_full_draws() {
+        let (x, y) = random_data(30_000, 6, 21);
+        let (x_test, y_test) = random_data(10_000, 6, 22);
+        let auc = |params: &GbmParams| {
+            let model = fit_gbm(x.view(), &y, params, 5);
+            let p: Vec<f64> = (0..x_test.nrows())
+                .map(|r| model.log_odds(&x_test.row(r).to_vec()))
+                .collect();
+            super::super::cv::auc(&y_test, &p)
+        };
+        let full = auc(&GbmParams::default());
+        let goss = auc(&GbmParams {
+            goss_min_rows: 10_000,
+            ..GbmParams::default()
+        });
+        assert!(goss > full - 0.005, "GOSS {goss} vs full draws {full}");
+    }
+
+    /// The tree candidate grown on a GBM fold's bins is the tree [`fit_cart`] grows.
+    #[test]
+    fn cart_on_a_folds_bins_is_the_cart_of_its_rows() {
+        let (x, y) = random_data(5_000, 5, 13);
+        let (x_test, y_test) = random_data(1_000, 5, 14);
+        let fold = GbmFold::new(x.view(), &y, x_test.view(), &y_test, &GbmParams::default());
+        assert_eq!(fold.fit_cart(6, 30), Some(fit_cart(x.view(), &y, 6, 30)));
+        let other_bins = GbmParams {
+            max_bins: 32,
+            ..GbmParams::default()
+        };
+        let fold = GbmFold::new(x.view(), &y, x_test.view(), &y_test, &other_bins);
+        assert_eq!(fold.fit_cart(6, 30), None);
     }
 
     #[test]

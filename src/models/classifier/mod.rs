@@ -15,7 +15,7 @@ pub mod tree_shap;
 use crate::data::Table;
 use crate::features::{EncoderParams, FeatureEncoder, Value};
 use crate::models::contribution::Contribution;
-use crate::models::tree::{fit_counted_tree, ReadableTree};
+use crate::models::tree::{count_rows, fit_counted_tree, ReadableTree};
 use crate::models::value::{ClvBasis, ClvSettings, ValueModel};
 use calibration::{sigmoid, CalibrationMethod, Calibrator};
 use cv::ReliabilityBin;
@@ -279,6 +279,10 @@ pub struct RetentionMetrics {
     pub ece: f64,
     pub ece_uncalibrated: f64,
     pub customer_equity: Option<f64>,
+    /// Seconds to refit the chosen candidate on every labelled row.
+    pub refit_seconds: f64,
+    /// Seconds for calibration, the readable tree and lifetime value after the refit.
+    pub finishing_seconds: f64,
 }
 
 impl RetentionMetrics {
@@ -501,10 +505,13 @@ pub fn fit_retention_watched(
 
     // A GBM ships with the round count its folds chose together, so the out-of-fold
     // predictions the calibrator learns from are those of the configuration shipped.
+    let refit_started = Instant::now();
     let model = match chosen.gbm_rounds {
         Some(rounds) => ChurnModel::fit(kind, x.view(), &y, &params.with_fixed_gbm_rounds(rounds))?,
         None => ChurnModel::fit(kind, x.view(), &y, params)?,
     };
+    let refit_seconds = refit_started.elapsed().as_secs_f64();
+    let finishing_started = Instant::now();
     let shipped_oof = &chosen.oof;
     let calibrated =
         cross_fitted_calibration(params.calibration, &y, shipped_oof, &folds, params.folds);
@@ -541,6 +548,8 @@ pub fn fit_retention_watched(
         ece,
         ece_uncalibrated,
         customer_equity: retention.value.as_ref().map(|v| v.equity),
+        refit_seconds,
+        finishing_seconds: finishing_started.elapsed().as_secs_f64(),
     };
     Ok(RetentionFit {
         model: retention,
@@ -617,6 +626,7 @@ pub fn cross_validate(
 ) -> Vec<Result<CandidateRun, RetentionError>> {
     let mut runs: Vec<Result<FoldRun, RetentionError>> =
         kinds.iter().map(|_| Ok(FoldRun::new(y.len()))).collect();
+    let gbm_at = kinds.iter().position(|&k| k == CandidateKind::Gbm);
     let mut gbm_folds = Vec::new();
     let mut tests = Vec::new();
     for k in 0..params.folds {
@@ -624,52 +634,54 @@ pub fn cross_validate(
         let (encoder, x_train) = features.training(&train);
         let y_train: Vec<bool> = train.iter().map(|&i| y[i]).collect();
         let y_test: Vec<bool> = test.iter().map(|&i| y[i]).collect();
-        let mut fitted: Vec<Option<FoldFit>> = Vec::with_capacity(kinds.len());
+        // The GBM's fold is binned first: the tree candidate grows on the same bins.
+        let gbm_fold = gbm_at.and_then(|at| {
+            let state = runs[at].as_mut().ok()?;
+            next_step(&format!("gbm, fold {}/{}", k + 1, params.folds));
+            let started = Instant::now();
+            let fold = gbm::GbmFold::from_training(x_train.view(), &y_train, &params.gbm);
+            state.seconds += started.elapsed().as_secs_f64();
+            Some(fold)
+        });
+        let mut fitted: Vec<Option<ChurnModel>> = Vec::with_capacity(kinds.len());
         for (&kind, run) in kinds.iter().zip(&mut runs) {
+            let Ok(state) = run else {
+                fitted.push(None);
+                continue;
+            };
+            if kind == CandidateKind::Gbm {
+                fitted.push(None);
+                continue;
+            }
             next_step(&format!("{}, fold {}/{}", kind.name(), k + 1, params.folds));
             let started = Instant::now();
-            let fit = match (&mut *run, kind) {
-                (Err(_), _) => None,
-                (Ok(_), CandidateKind::Gbm) => Some(FoldFit::Gbm(gbm::GbmFold::from_training(
-                    x_train.view(),
-                    &y_train,
-                    &params.gbm,
-                ))),
-                (Ok(_), kind) => match ChurnModel::fit(kind, x_train.view(), &y_train, params) {
-                    Ok(model) => Some(FoldFit::Model(model)),
-                    Err(e) => {
-                        *run = Err(e);
-                        None
-                    }
-                },
-            };
-            if let Ok(state) = run {
-                state.seconds += started.elapsed().as_secs_f64();
+            match fit_fold(kind, x_train.view(), &y_train, gbm_fold.as_ref(), params) {
+                Ok(model) => {
+                    state.seconds += started.elapsed().as_secs_f64();
+                    fitted.push(Some(model));
+                }
+                Err(e) => {
+                    *run = Err(e);
+                    fitted.push(None);
+                }
             }
-            fitted.push(fit);
         }
         drop(x_train);
         let x_test = features.held_out(&encoder, &test);
-        for (run, fit) in runs.iter_mut().zip(fitted) {
-            let (Ok(state), Some(fit)) = (run, fit) else {
-                continue;
-            };
-            match fit {
-                FoldFit::Model(model) => {
-                    let p = model.predict_rows(x_test.view());
-                    state.record(&test, &y_test, p);
-                }
-                FoldFit::Gbm(fold) => {
-                    let started = Instant::now();
-                    gbm_folds.push(fold.with_held_out(x_test.view(), &y_test));
-                    state.seconds += started.elapsed().as_secs_f64();
-                }
+        for (run, model) in runs.iter_mut().zip(fitted) {
+            if let (Ok(state), Some(model)) = (run, model) {
+                state.record(&test, &y_test, model.predict_rows(x_test.view()));
             }
+        }
+        if let (Some(fold), Some(Ok(state))) = (gbm_fold, gbm_at.map(|at| &mut runs[at])) {
+            let started = Instant::now();
+            gbm_folds.push(fold.with_held_out(x_test.view(), &y_test));
+            state.seconds += started.elapsed().as_secs_f64();
         }
         tests.push((test, y_test));
     }
     let mut gbm_rounds = None;
-    if let Some(at) = kinds.iter().position(|&k| k == CandidateKind::Gbm) {
+    if let Some(at) = gbm_at {
         if let Ok(state) = &mut runs[at] {
             next_step(&format!("gbm, {} folds boosted in step", params.folds));
             let started = Instant::now();
@@ -697,11 +709,25 @@ pub fn cross_validate(
         .collect()
 }
 
-/// A candidate fitted on one fold's training rows, waiting for its held-out rows.
-enum FoldFit {
-    Model(ChurnModel),
-    /// Binned, boosted later with the other folds.
-    Gbm(gbm::GbmFold),
+/// A non-GBM candidate on one fold's training rows; the tree candidate grows on the GBM
+/// fold's bins when there is one with the bins it uses.
+fn fit_fold(
+    kind: CandidateKind,
+    x_train: ArrayView2<f64>,
+    y_train: &[bool],
+    gbm_fold: Option<&gbm::GbmFold>,
+    params: &RetentionParams,
+) -> Result<ChurnModel, RetentionError> {
+    let p = &params.decision_tree;
+    let binned_tree = (kind == CandidateKind::DecisionTree)
+        .then(|| gbm_fold?.fit_cart(p.max_depth, p.min_leaf))
+        .flatten();
+    match binned_tree {
+        Some(tree) => Ok(ChurnModel::DecisionTree {
+            tree: count_rows(tree, x_train, y_train).0,
+        }),
+        None => ChurnModel::fit(kind, x_train, y_train, params),
+    }
 }
 
 /// One candidate's cross-validation so far.
