@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Uplift on causalml's own generator (make_uplift_classification: 16 features, some that
 # raise and some that lower the effect): custscore's default uplift model (two-model and
-# X-learner averaged, on our GBM with LightGBM's default settings; fitted on two thirds of
-# the training rows for the held-out Qini curve, then refitted on all of them;
+# X-learner averaged, on our GBM; early-stopped on a held-out third of the training rows,
+# which draws the Qini curve, then refitted on all of them for those rounds;
 # examples/uplift_peer.rs) against causalml's BaseTClassifier and BaseXClassifier with
 # LightGBM base learners (default settings). One split, stratified by arm x outcome (70%
 # train, 30% test), shared by every model; Qini AUC and AUUC of the test predictions by
