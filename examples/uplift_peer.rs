@@ -1,5 +1,5 @@
 //! custscore's side of `benches/peers/uplift_peer.sh`: fit the uplift model as `train
-//! --uplift` does (two-model and X-learner averaged, fitted on two thirds of the training
+//! --uplift` does (two-model and X-learner averaged, early-stopped on a third of the training
 //! rows for the held-out Qini curve, then on all of them) on the rows marked `train`, time
 //! it (wall and this process's CPU seconds), and write the predicted uplift of the `test`
 //! rows in file order.

@@ -3,8 +3,15 @@ effects): custscore's learners (examples/uplift_peer.rs) against causalml's Base
 and BaseXClassifier with LightGBM base learners, on one split stratified by arm x outcome.
 Qini AUC of every model's held-out predictions is computed by causalml's qini_score.
 
+Through the store (VIA_STORE=1): the training rows become contacts of campaign `bench`
+(`custscore outcomes import --contacts`) and `responded` events for the responders
+(`outcomes import`) in a fresh SQLite store; `train --from-campaign bench --label responded
+--uplift` is timed (wall and CPU of the process, and the uplift step's wall from train's
+progress lines), and `score` answers the test rows.
+
 usage: uplift_peer.py data OUT_PREFIX SAMPLES_PER_ARM SEED
        uplift_peer.py peers OUT_PREFIX RUNS THREADS
+       uplift_peer.py store OUT_PREFIX RUNS CUSTSCORE_BINARY
        uplift_peer.py score OUT_PREFIX
 """
 import json
@@ -88,6 +95,72 @@ def run_peers(prefix, runs, threads):
     print(json.dumps(result))
 
 
+def run_store(prefix, runs, binary):
+    import os
+    import re
+    import resource
+    import shutil
+    import subprocess
+
+    df = pd.read_csv(prefix + ".csv")
+    features = [c for c in df.columns if c.startswith("x")]
+    train, test = df[df["split"] == "train"], df[df["split"] == "test"]
+    ids = [f"c{i}" for i in range(len(train))]
+    contacts = train[features].copy()
+    contacts.insert(0, "model_version", "external")
+    contacts.insert(0, "arm", np.where(train["treated"] == 1, "treatment", "control"))
+    contacts.insert(0, "time", "2026-01-01T00:00:00Z")
+    contacts.insert(0, "customer_id", ids)
+    contacts.insert(0, "campaign", "bench")
+    contacts.to_csv(prefix + ".contacts.csv", index=False)
+    responders = [i for i, y in zip(ids, train["outcome"]) if y == 1]
+    pd.DataFrame({
+        "campaign": "bench", "customer_id": responders, "type": "responded",
+        "time": "2026-02-01T00:00:00Z", "key": [f"r-{i}" for i in responders],
+    }).to_csv(prefix + ".events.csv", index=False)
+    customers = test[features].copy()
+    customers.insert(0, "customer_id", [f"t{i}" for i in range(len(test))])
+    customers.to_csv(prefix + ".test_customers.csv", index=False)
+
+    def call(*args):
+        out = subprocess.run([binary, *args], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"custscore {' '.join(args)}: {out.stderr.strip()}")
+        return out
+
+    models = prefix + ".store_models"
+    seconds, cpu, uplift_seconds = [], [], []
+    for _ in range(runs):
+        shutil.rmtree(models, ignore_errors=True)
+        os.makedirs(models)
+        call("outcomes", "import", "--contacts", prefix + ".contacts.csv", "--models", models)
+        call("outcomes", "import", prefix + ".events.csv", "--models", models)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        out = call("train", "--from-campaign", "bench", "--label", "responded", "--uplift",
+                   "--promote", "always", "--models", models)
+        seconds.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        steps = [(float(t), m) for t, m in re.findall(r"\[\s*([0-9.]+)s\] (.*)", out.stderr)]
+        at = next(k for k, (_, m) in enumerate(steps) if m.startswith("fitting the uplift"))
+        uplift_seconds.append(steps[at + 1][0] - steps[at][0])
+        summary = [line for line in out.stdout.splitlines() if "Qini AUC" in line]
+    scored = prefix + ".store_scored.csv"
+    call("score", "--input", prefix + ".test_customers.csv", "--output", scored,
+         "--models", models)
+    uplift = pd.read_csv(scored).set_index("id")["uplift"]
+    pd.DataFrame({"uplift": uplift.loc[customers["customer_id"]].to_numpy()}).to_csv(
+        prefix + ".custscore_store.csv", index=False)
+    print(json.dumps({
+        "median_seconds": statistics.median(seconds),
+        "median_cpu_seconds": statistics.median(cpu),
+        "median_uplift_step_seconds": statistics.median(uplift_seconds),
+        "runs": seconds,
+        "summary": summary,
+    }))
+
+
 def score(prefix):
     from causalml.metrics import auuc_score, qini_score
 
@@ -95,6 +168,10 @@ def score(prefix):
     test = df[df["split"] == "test"].reset_index(drop=True)
     frame = pd.DataFrame({"y": test["outcome"], "w": test["treated"]})
     frame["custscore"] = pd.read_csv(prefix + ".custscore.csv")["uplift"].to_numpy()
+    try:
+        frame["custscore_store"] = pd.read_csv(prefix + ".custscore_store.csv")["uplift"].to_numpy()
+    except FileNotFoundError:
+        pass
     for name in ["causalml_T", "causalml_X"]:
         frame[name] = np.load(f"{prefix}.{name}.npy")
     qini = qini_score(frame, outcome_col="y", treatment_col="w")
@@ -108,5 +185,7 @@ if __name__ == "__main__":
         make_data(prefix, int(sys.argv[3]), int(sys.argv[4]))
     elif mode == "peers":
         run_peers(prefix, int(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "store":
+        run_store(prefix, int(sys.argv[3]), sys.argv[4])
     else:
         score(prefix)

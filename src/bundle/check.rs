@@ -165,17 +165,17 @@ fn problems(b: &Bundle) -> Result<(), Problem> {
 /// share.
 fn uplift(m: &crate::models::uplift::UpliftModel, width: usize) -> Result<(), Problem> {
     use crate::bundle::UPLIFT;
-    for (name, gbm) in m.learner.models() {
+    for (path, gbm) in m.learner.models() {
         for (t, tree) in gbm.trees().iter().enumerate() {
             flat_tree(tree, width)
-                .map_err(|(f, w)| problem(UPLIFT, format!("learner.{name}.trees[{t}].{f}"), w))?;
+                .map_err(|(f, w)| problem(UPLIFT, format!("learner.{path}.trees[{t}].{f}"), w))?;
         }
     }
-    for treated_share in m.learner.treated_shares() {
+    for (path, treated_share) in m.learner.treated_shares() {
         if !(0.0..=1.0).contains(&treated_share) {
             return Err(problem(
                 UPLIFT,
-                "learner.treated_share",
+                format!("learner.{path}"),
                 format!("{treated_share} is not a share between 0 and 1"),
             ));
         }

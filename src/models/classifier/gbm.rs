@@ -810,6 +810,25 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
     fit_all(data, rounds)
 }
 
+/// [`fit_gbm_targets`] early-stopped on the caller's validation rows (binned on the
+/// training rows' cuts), without the refit: the model after the best round, and that
+/// round count.
+pub fn fit_gbm_validated(
+    x: ArrayView2<f64>,
+    y: &[f64],
+    x_valid: ArrayView2<f64>,
+    y_valid: &[f64],
+    params: &GbmParams,
+    seed: u64,
+) -> (GbmModel, usize) {
+    let cuts = BinCuts::fit(x, params.max_bins);
+    let valid = Some((cuts.bin(x_valid), y_valid.to_vec()));
+    let mut booster = [Booster::new(&cuts, cuts.bin(x), y.to_vec(), valid, seed)];
+    let rounds = boost_in_step(&mut booster, params, params.max_rounds);
+    let [booster] = booster;
+    (GbmModel::new(booster.base, booster.trees), rounds)
+}
+
 /// One cross-validation fold of the GBM candidate: its training rows binned on their own
 /// cuts and its held-out rows binned on the same cuts.
 pub struct GbmFold {

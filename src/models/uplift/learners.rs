@@ -75,37 +75,50 @@ impl Learner {
         }
     }
 
-    /// Every GBM of the learner (for checking a stored bundle).
-    pub fn models(&self) -> Vec<(&'static str, &GbmModel)> {
+    /// Every GBM of the learner with its field path in `learner` (for checking a stored
+    /// bundle: `members[1].effect_control` in an average).
+    pub fn models(&self) -> Vec<(String, &GbmModel)> {
         match self {
             Learner::TwoModel { treatment, control } => {
-                vec![("treatment", treatment), ("control", control)]
+                vec![("treatment".into(), treatment), ("control".into(), control)]
             }
             Learner::X {
                 effect_treated,
                 effect_control,
                 ..
             } => vec![
-                ("effect_treated", effect_treated),
-                ("effect_control", effect_control),
+                ("effect_treated".into(), effect_treated),
+                ("effect_control".into(), effect_control),
             ],
-            Learner::Transformed { model, .. } => vec![("model", model)],
-            Learner::Average { members } => members.iter().flat_map(Learner::models).collect(),
+            Learner::Transformed { model, .. } => vec![("model".into(), model)],
+            Learner::Average { members } => under_members(members, Learner::models),
         }
     }
 
-    /// Every treated share the learner weighs by (for checking a stored bundle).
-    pub fn treated_shares(&self) -> Vec<f64> {
+    /// Every treated share the learner weighs by, with its field path in `learner` (for
+    /// checking a stored bundle).
+    pub fn treated_shares(&self) -> Vec<(String, f64)> {
         match self {
             Learner::TwoModel { .. } => Vec::new(),
             Learner::X { treated_share, .. } | Learner::Transformed { treated_share, .. } => {
-                vec![*treated_share]
+                vec![("treated_share".into(), *treated_share)]
             }
-            Learner::Average { members } => {
-                members.iter().flat_map(Learner::treated_shares).collect()
-            }
+            Learner::Average { members } => under_members(members, Learner::treated_shares),
         }
     }
+}
+
+/// Each member's `(path, item)` pairs, their paths under `members[i]`.
+fn under_members<'a, T>(
+    members: &'a [Learner],
+    items: impl Fn(&'a Learner) -> Vec<(String, T)>,
+) -> Vec<(String, T)> {
+    (members.iter().enumerate())
+        .flat_map(|(i, member)| {
+            (items(member).into_iter())
+                .map(move |(path, item)| (format!("members[{i}].{path}"), item))
+        })
+        .collect()
 }
 
 /// Rows of each arm, with their outcomes.
@@ -126,6 +139,12 @@ impl Arms {
             control: x.select(Axis(0), &c),
             control_y: pick(&c),
         }
+    }
+
+    /// Share of the contacts in treatment (the propensity of a randomized campaign).
+    pub fn treated_share(&self) -> f64 {
+        let treated = self.treated_y.len() as f64;
+        treated / (treated + self.control_y.len() as f64).max(1.0)
     }
 }
 
@@ -148,21 +167,31 @@ pub fn fit_x(
     params: &GbmParams,
     seed: u64,
 ) -> Learner {
-    let as_target = |effect: f64| ((effect + 1.0) / 2.0).clamp(0.0, 1.0);
-    let outcome = |y: bool| f64::from(u8::from(y));
-    let treated_effects: Vec<f64> = (arms.treated.rows().into_iter().zip(&arms.treated_y))
-        .map(|(row, &y)| as_target(outcome(y) - prob(control, row)))
-        .collect();
-    let control_effects: Vec<f64> = (arms.control.rows().into_iter().zip(&arms.control_y))
-        .map(|(row, &y)| as_target(prob(treatment, row) - outcome(y)))
-        .collect();
-    let n_treated = arms.treated_y.len() as f64;
-    let n = n_treated + arms.control_y.len() as f64;
+    let (treated_effects, control_effects) = imputed_effects(arms, treatment, control);
     Learner::X {
         effect_treated: fit_gbm_targets(arms.treated.view(), &treated_effects, params, seed),
         effect_control: fit_gbm_targets(arms.control.view(), &control_effects, params, seed),
-        treated_share: n_treated / n.max(1.0),
+        treated_share: arms.treated_share(),
     }
+}
+
+/// Each arm's imputed effects as targets (effect + 1) / 2: a treated customer's outcome
+/// less the control model's probability, the treatment model's probability less a control
+/// customer's outcome. Returns (treated, control).
+pub fn imputed_effects(
+    arms: &Arms,
+    treatment: &GbmModel,
+    control: &GbmModel,
+) -> (Vec<f64>, Vec<f64>) {
+    let as_target = |effect: f64| ((effect + 1.0) / 2.0).clamp(0.0, 1.0);
+    let outcome = |y: bool| f64::from(u8::from(y));
+    let treated = (arms.treated.rows().into_iter().zip(&arms.treated_y))
+        .map(|(row, &y)| as_target(outcome(y) - prob(control, row)))
+        .collect();
+    let control = (arms.control.rows().into_iter().zip(&arms.control_y))
+        .map(|(row, &y)| as_target(prob(treatment, row) - outcome(y)))
+        .collect();
+    (treated, control)
 }
 
 fn prob(model: &GbmModel, row: ndarray::ArrayView1<f64>) -> f64 {
@@ -190,5 +219,40 @@ pub fn fit_transformed(
     Learner::Transformed {
         model: fit_gbm_targets(x, &targets, params, seed),
         treated_share: p,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_average_names_its_members_models_by_their_stored_paths() {
+        let model = || GbmModel::new(0.0, Vec::new());
+        let average = Learner::Average {
+            members: vec![
+                Learner::TwoModel {
+                    treatment: model(),
+                    control: model(),
+                },
+                Learner::X {
+                    effect_treated: model(),
+                    effect_control: model(),
+                    treated_share: 0.4,
+                },
+            ],
+        };
+        let paths: Vec<String> = average.models().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "members[0].treatment",
+                "members[0].control",
+                "members[1].effect_treated",
+                "members[1].effect_control"
+            ]
+        );
+        let shares = average.treated_shares();
+        assert_eq!(shares, [("members[1].treated_share".to_string(), 0.4)]);
     }
 }

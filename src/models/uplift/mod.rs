@@ -1,23 +1,24 @@
 //! Uplift: the difference a contact makes to a customer's chance of responding, learnt
-//! from a campaign's treatment and control contacts. By default the two-model and
-//! X-learner on our GBM are averaged: the Qini AUC of a third of the contacts is too noisy
+//! from a campaign's treatment and control contacts. The two-model and X-learner on our
+//! GBM are averaged (`average.rs`): the Qini AUC of a third of the contacts is too noisy
 //! to choose between learners (0.81–0.91 inside training for 0.81 on a test part), and
-//! the average ranked better than the chosen learner on every draw tried. Either way the
-//! learner is fitted on two thirds of the contacts (split by arm × outcome) to draw the
-//! held-out Qini curve, then refitted on every contact; it ships in `uplift.json`.
-//! [`Strategy::Choose`] keeps the older search over learners and GBM settings.
+//! the average ranked better than a chosen learner on every draw tried. A third of the
+//! contacts (split by arm × outcome) is held out: it stops each GBM's boosting and draws
+//! the Qini curve; the learner is then refitted on every contact and ships in
+//! `uplift.json`.
 
+pub mod average;
 pub mod learners;
 pub mod qini;
 
 use crate::models::classifier::gbm::GbmParams;
-use learners::{fit_transformed, fit_two_model, fit_x, Arms, Learner};
-use ndarray::{Array2, ArrayView2, Axis};
+use learners::{Arms, Learner};
+use ndarray::{ArrayView2, Axis};
 use qini::{qini_curve, QiniCurve, Ranked};
 use serde::{Deserialize, Serialize};
 
-/// One contact in this many (in each arm × outcome stratum) is held out to choose the
-/// learner and draw the Qini curve.
+/// One contact in this many (in each arm × outcome stratum) is held out to stop the
+/// boosting and draw the Qini curve.
 pub const HOLDOUT_FOLDS: usize = 3;
 /// Fewest contacts, and fewest responders, each arm needs.
 pub const MIN_ARM_ROWS: usize = 30;
@@ -30,21 +31,6 @@ pub const CURVE_POINTS: usize = 20;
 pub struct UpliftParams {
     pub gbm: GbmParams,
     pub seed: u64,
-    pub strategy: Strategy,
-    /// With [`Strategy::Choose`]: also try the GBM settings of [`settings_grid`].
-    pub tune: bool,
-}
-
-/// How the shipped learner is found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// The mean uplift of the two-model and X-learners (the X-learner starts from the
-    /// two-model's response models, so this is four GBM fits).
-    Average,
-    /// Every learner (with every GBM setting when tuning) fitted on two thirds of the
-    /// contacts; the best by Qini AUC on the rest refitted.
-    Choose,
 }
 
 impl Default for UpliftParams {
@@ -52,8 +38,6 @@ impl Default for UpliftParams {
         UpliftParams {
             gbm: uplift_gbm(),
             seed: 42,
-            strategy: Strategy::Average,
-            tune: true,
         }
     }
 }
@@ -61,9 +45,10 @@ impl Default for UpliftParams {
 /// The GBM the uplift learners start from: a slow rate, rounds left to early stopping,
 /// every row and feature. The churn candidate's defaults (a faster rate, a round cap, row
 /// and feature sampling) suit a large labelled table, but cost uplift's small effects
-/// about 0.03 of Qini AUC on `benches/peers/uplift_peer.sh`. LightGBM's defaults (100
-/// rounds at 0.1, 31 leaves, no early stopping) took half the CPU there, but on a
-/// 4,000-contact campaign they found half the true effect: small campaigns need the
+/// about 0.03 of Qini AUC on `benches/peers/uplift_peer.sh`. Leaf-wise trees of 31 leaves
+/// at rate 0.2 stop within tens of rounds (a quarter of the CPU) but ranked worse there
+/// (Qini AUC 0.77 against 0.81 on its first draw). LightGBM's fixed 100 rounds at 0.1
+/// found half the true effect on a 4,000-contact campaign: small campaigns need the
 /// rounds chosen on held-out rows.
 pub fn uplift_gbm() -> GbmParams {
     GbmParams {
@@ -75,34 +60,18 @@ pub fn uplift_gbm() -> GbmParams {
     }
 }
 
-/// The GBM settings tried for every learner: the configured ones, deeper trees with
-/// larger leaves (the effect may live in interactions), and shallow trees at a higher
-/// rate (a nearly additive effect). Early stopping picks each one's rounds.
-pub fn settings_grid(base: &GbmParams) -> Vec<GbmParams> {
-    vec![
-        base.clone(),
-        GbmParams {
-            max_depth: base.max_depth + 2,
-            min_leaf: base.min_leaf.max(50),
-            ..base.clone()
-        },
-        GbmParams {
-            max_depth: 2,
-            learning_rate: base.learning_rate * 2.0,
-            ..base.clone()
-        },
-    ]
-}
-
-/// A GBM setting as the training summary and the report show it.
-fn describe_settings(gbm: &GbmParams) -> String {
+/// A GBM setting and the rounds each GBM stopped at, as the training summary shows them.
+fn describe_settings(gbm: &GbmParams, rounds: &average::Rounds) -> String {
     let shape = match gbm.max_leaves {
         0 => format!("depth {}", gbm.max_depth),
         leaves => format!("{leaves} leaves"),
     };
+    let rounds: Vec<String> = rounds.iter().map(usize::to_string).collect();
     format!(
-        "{shape}, rate {}, leaf >= {}",
-        gbm.learning_rate, gbm.min_leaf
+        "{shape}, rate {}, leaf >= {}, rounds {}",
+        gbm.learning_rate,
+        gbm.min_leaf,
+        rounds.join("/")
     )
 }
 
@@ -127,13 +96,13 @@ pub struct Candidate {
     pub auuc: f64,
 }
 
-/// What `uplift.json` holds: the chosen learner (refitted on every contact) and how the
-/// learners did on the held-out contacts.
+/// What `uplift.json` holds: the learner (refitted on every contact) and how it did on
+/// the held-out contacts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpliftModel {
     pub learner: Learner,
     pub candidates: Vec<Candidate>,
-    /// The chosen learner's Qini curve on the held-out contacts (fitted without them).
+    /// The learner's Qini curve on the held-out contacts (fitted without them).
     pub qini: QiniCurve,
     pub contacts: usize,
     pub treated: usize,
@@ -176,9 +145,8 @@ impl UpliftModel {
     }
 }
 
-/// Fit every learner with every GBM setting on two thirds of the contacts, keep the pair
-/// with the highest held-out Qini AUC (the first tried on a tie), and refit it on every
-/// contact.
+/// Fit the average on two thirds of the contacts, early-stopped and scored on the rest,
+/// then refit it on every contact.
 pub fn fit_uplift(
     x: ArrayView2<f64>,
     treated: &[bool],
@@ -187,43 +155,27 @@ pub fn fit_uplift(
 ) -> Result<UpliftModel, UpliftError> {
     check_arms(treated, y)?;
     let held = holdout_rows(treated, y, params.seed);
-    let fit: Vec<usize> = (0..y.len()).filter(|&i| !held[i]).collect();
-    let test: Vec<usize> = (0..y.len()).filter(|&i| held[i]).collect();
+    let (fit, test): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| !held[i]);
     let pick = |rows: &[usize], v: &[bool]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
-    let x_fit = x.select(Axis(0), &fit);
-    let (t_fit, y_fit) = (pick(&fit, treated), pick(&fit, y));
     let x_test = x.select(Axis(0), &test);
     let (t_test, y_test) = (pick(&test, treated), pick(&test, y));
-    let fit_rows = FitRows {
-        x: x_fit.view(),
-        treated: &t_fit,
-        y: &y_fit,
-    };
-    let tried: Vec<(Learner, GbmParams, QiniCurve)> = (candidates(&fit_rows, params).into_iter())
-        .map(|(learner, gbm)| {
-            let curve = held_out_curve(&learner, &x_test, &t_test, &y_test);
-            (learner, gbm, curve)
-        })
-        .collect();
-    let candidates = (tried.iter())
-        .map(|(l, gbm, c)| Candidate {
-            learner: l.name().to_string(),
-            settings: describe_settings(gbm),
-            qini_auc: c.qini_auc,
-            auuc: c.auuc,
-        })
-        .collect();
-    let best = (0..tried.len()).fold(0, |best, i| {
-        match tried[i].2.qini_auc > tried[best].2.qini_auc {
-            true => i,
-            false => best,
-        }
-    });
-    let Some((chosen, gbm, qini)) = tried.into_iter().nth(best) else {
-        unreachable!("at least one candidate was fitted")
-    };
-    let all_rows = FitRows { x, treated, y };
-    let learner = refit(&chosen, &all_rows, &gbm, params.seed);
+    let fit_arms = Arms::split(
+        x.select(Axis(0), &fit).view(),
+        &pick(&fit, treated),
+        &pick(&fit, y),
+    );
+    let held_arms = Arms::split(x_test.view(), &t_test, &y_test);
+    let (gbm, seed) = (&params.gbm, params.seed);
+    let (learner, rounds) = average::fit_validated(&fit_arms, &held_arms, gbm, seed);
+    let qini = held_out_curve(&learner, x_test.view(), &t_test, &y_test);
+    let candidates = vec![Candidate {
+        learner: learner.name().to_string(),
+        settings: describe_settings(gbm, &rounds),
+        qini_auc: qini.qini_auc,
+        auuc: qini.auuc,
+    }];
+    let scale = y.len() as f64 / fit.len().max(1) as f64;
+    let learner = average::refit(&Arms::split(x, treated, y), gbm, rounds, scale, seed);
     Ok(UpliftModel {
         learner,
         candidates,
@@ -273,7 +225,13 @@ pub fn holdout_rows(treated: &[bool], y: &[bool], seed: u64) -> Vec<bool> {
     held
 }
 
-fn held_out_curve(learner: &Learner, x: &Array2<f64>, treated: &[bool], y: &[bool]) -> QiniCurve {
+/// The learner's Qini curve on the held-out rows (in their order: ties keep it).
+fn held_out_curve(
+    learner: &Learner,
+    x: ArrayView2<f64>,
+    treated: &[bool],
+    y: &[bool],
+) -> QiniCurve {
     let ranked: Vec<Ranked> = (x.rows().into_iter().zip(treated).zip(y))
         .map(|((row, &treated), &outcome)| Ranked {
             uplift: learner.uplift(&row.to_vec()),
@@ -284,69 +242,11 @@ fn held_out_curve(learner: &Learner, x: &Array2<f64>, treated: &[bool], y: &[boo
     qini_curve(&ranked, CURVE_POINTS)
 }
 
-/// Contacts to fit on: encoded rows, arms and outcomes.
-struct FitRows<'x, 'a> {
-    x: ArrayView2<'x, f64>,
-    treated: &'a [bool],
-    y: &'a [bool],
-}
-
-/// The learners the strategy compares, each with its GBM settings.
-fn candidates(rows: &FitRows, params: &UpliftParams) -> Vec<(Learner, GbmParams)> {
-    let (gbm, seed) = (&params.gbm, params.seed);
-    if params.strategy != Strategy::Choose {
-        return vec![(average(rows, gbm, seed), gbm.clone())];
-    }
-    let settings = match params.tune {
-        true => settings_grid(gbm),
-        false => vec![gbm.clone()],
-    };
-    let arms = Arms::split(rows.x, rows.treated, rows.y);
-    let mut out = Vec::new();
-    for gbm in settings {
-        let (treatment, control) = fit_two_model(&arms, &gbm, seed);
-        let x_learner = fit_x(&arms, &treatment, &control, &gbm, seed);
-        let transformed = fit_transformed(rows.x, rows.treated, rows.y, &gbm, seed);
-        for learner in [
-            Learner::TwoModel { treatment, control },
-            x_learner,
-            transformed,
-        ] {
-            out.push((learner, gbm.clone()));
-        }
-    }
-    out
-}
-
-/// The two-model and X-learner, averaged.
-fn average(rows: &FitRows, gbm: &GbmParams, seed: u64) -> Learner {
-    let arms = Arms::split(rows.x, rows.treated, rows.y);
-    let (treatment, control) = fit_two_model(&arms, gbm, seed);
-    let x_learner = fit_x(&arms, &treatment, &control, gbm, seed);
-    Learner::Average {
-        members: vec![Learner::TwoModel { treatment, control }, x_learner],
-    }
-}
-
-/// The same kind of learner, with the same settings, fitted on every contact.
-fn refit(kind: &Learner, rows: &FitRows, gbm: &GbmParams, seed: u64) -> Learner {
-    match kind {
-        Learner::Transformed { .. } => fit_transformed(rows.x, rows.treated, rows.y, gbm, seed),
-        Learner::Average { .. } => average(rows, gbm, seed),
-        Learner::TwoModel { .. } | Learner::X { .. } => {
-            let arms = Arms::split(rows.x, rows.treated, rows.y);
-            let (treatment, control) = fit_two_model(&arms, gbm, seed);
-            match kind {
-                Learner::X { .. } => fit_x(&arms, &treatment, &control, gbm, seed),
-                _ => Learner::TwoModel { treatment, control },
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use learners::{fit_transformed, fit_two_model, fit_x};
+    use ndarray::Array2;
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
 
@@ -400,17 +300,26 @@ mod tests {
     }
 
     #[test]
-    fn choosing_tries_every_learner_with_every_setting() {
-        let (x, treated, y) = campaign(1500, 5);
-        let params = UpliftParams {
-            strategy: super::Strategy::Choose,
-            ..UpliftParams::default()
+    fn each_gbm_is_refitted_for_the_rounds_it_stopped_at() {
+        let (x, treated, y) = campaign(3000, 5);
+        let held = holdout_rows(&treated, &y, 3);
+        let (fit, test): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| !held[i]);
+        let arms_of = |rows: &[usize]| {
+            let pick = |v: &[bool]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
+            Arms::split(x.select(Axis(0), rows).view(), &pick(&treated), &pick(&y))
         };
-        let model = fit_uplift(x.view(), &treated, &y, &params).unwrap();
-        assert_eq!(
-            model.candidates.len(),
-            3 * settings_grid(&uplift_gbm()).len()
-        );
+        let gbm = uplift_gbm();
+        let (stopped, rounds) = average::fit_validated(&arms_of(&fit), &arms_of(&test), &gbm, 3);
+        for ((name, model), &r) in stopped.models().into_iter().zip(&rounds) {
+            assert_eq!(model.trees().len(), r, "{name}");
+            assert!(r < gbm.max_rounds, "{name} stopped early: {r}");
+        }
+        let all = Arms::split(x.view(), &treated, &y);
+        let refitted = average::refit(&all, &gbm, rounds, 1.5, 3);
+        for ((name, model), &r) in refitted.models().into_iter().zip(&rounds) {
+            let scaled = (r as f64 * 1.5).ceil() as usize;
+            assert_eq!(model.trees().len(), scaled, "{name}");
+        }
     }
 
     #[test]
@@ -430,27 +339,6 @@ mod tests {
             assert!((moved - 0.3).abs() < 0.12, "{}: {moved}", learner.name());
             assert!(unmoved.abs() < 0.12, "{}: {unmoved}", learner.name());
         }
-    }
-
-    #[test]
-    fn without_tuning_only_the_given_settings_are_tried() {
-        let (x, treated, y) = campaign(1500, 5);
-        let params = UpliftParams {
-            strategy: super::Strategy::Choose,
-            tune: false,
-            ..UpliftParams::default()
-        };
-        let model = fit_uplift(x.view(), &treated, &y, &params).unwrap();
-        assert_eq!(model.candidates.len(), 3);
-        let best = model
-            .candidates
-            .iter()
-            .map(|c| c.qini_auc)
-            .fold(f64::MIN, f64::max);
-        assert_eq!(
-            model.qini.qini_auc, best,
-            "the curve is the chosen candidate's"
-        );
     }
 
     #[test]
@@ -480,7 +368,7 @@ mod tests {
         #[test]
         fn uplift_is_a_difference_of_probabilities(seed in 0u64..1000, a in -3.0f64..3.0, b in -3.0f64..3.0) {
             let (x, treated, y) = campaign(600, seed);
-            let params = UpliftParams { gbm: GbmParams { max_rounds: 50, ..uplift_gbm() }, seed, ..UpliftParams::default() };
+            let params = UpliftParams { gbm: GbmParams { max_rounds: 50, ..uplift_gbm() }, seed };
             let model = fit_uplift(x.view(), &treated, &y, &params).unwrap();
             let u = model.uplift(&[a, b]);
             prop_assert!((-1.0..=1.0).contains(&u), "{}", u);
