@@ -54,7 +54,7 @@ for binary in "${BINARIES[@]}"; do
         /^\[/ && /finding the last event|reading transactions|aggregating customers/ { if (start == "") start = t; next }
         /^\[/ && start != "" && !done { printf "log to customer table: %.1f s, %.0f lines/s\n", t - start, lines / (t - start); done = 1 }
     ' "$work/err"
-    grep -E 'Elapsed \(wall|Maximum resident' "$work/err"
+    grep -E 'User time|System time|Elapsed \(wall|Maximum resident' "$work/err"
     [ -n "$stopped" ] && echo "$stopped"
     rm -rf "$work"
 done

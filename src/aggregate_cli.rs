@@ -62,7 +62,7 @@ pub fn aggregate(args: &AggregateArgs) -> Result<Aggregated, AggregateError> {
     let cutoff = transactions::parse_cutoff(cutoff)?;
     let columns = args.no_header.then_some(args.columns.as_slice());
     let mut totals = CustomerTotals::new(Some(cutoff), spec.churn_after_days);
-    let quality = match transactions::for_each_event_in(&log, columns, &spec, |e| totals.add(&e)) {
+    let quality = match transactions::for_each_event_in(&log, columns, &spec, |e| totals.add(e)) {
         Ok(scan) => {
             let mut quality = scan.quality;
             quality.note_scan_span(scan.first, scan.last, cutoff);

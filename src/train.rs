@@ -15,15 +15,15 @@ use crate::models::classifier::{
     fit_retention_watched, retention_steps, RetentionError, RetentionFit, RetentionInputs,
     RetentionParams,
 };
-use crate::models::lifetime::summary::{purchase_days, CustomerHistory};
+use crate::models::lifetime::summary::CustomerHistory;
 use crate::models::lifetime::{LifetimeModel, LifetimeSettings, RepeatSummary};
 use crate::models::offers::HistoryBuilder;
 use crate::models::rfm::RfmModel;
 use crate::models::rules::{evaluate_hit_rate, holdings_baskets, CrossSellModel};
 use crate::models::segment::{
     bootstrap_stability, cluster, cluster_steps, full_centroids, match_ids, profile_segments,
-    project, renumber, segment_slots, value_cube, Clustering, CubeCell, CubeRow, KChoice,
-    ProfileInputs, PyramidError, SegmentError, SegmentModel,
+    project, renumber, segment_slots, stability_draws, value_cube, Clustering, CubeCell, CubeRow,
+    KChoice, ProfileInputs, PyramidError, SegmentError, SegmentModel,
 };
 use crate::models::targets::{fit_target, TargetError, TargetMetrics, TargetModel};
 use crate::monitoring::DriftReference;
@@ -119,10 +119,12 @@ pub fn train_with_holdout(
     // Baskets of the order log's invoices, when it names items: the cross-sell source.
     let mut invoices: Option<Baskets> = None;
     let mut purchases: Option<HistoryBuilder> = None;
+    let mut lifetime_holdout = None;
     let (mut table, log, config) = match &config.transactions.file {
         Some(path) if config.data.customers.is_none() => {
             let log = crate::train_log::table_from_log(path, config, progress)?;
             (invoices, purchases) = log.items.unzip();
+            lifetime_holdout = log.lifetime_holdout;
             let config = from_log_config(config, &log.info.spec.customer_col);
             (log.table, Some(log.info), config)
         }
@@ -172,12 +174,7 @@ pub fn train_with_holdout(
                     "input of the lifetime models only".to_string(),
                 )
             }));
-            let path = config.transactions.file.as_deref();
-            let holdout = match (path, &log) {
-                (Some(path), Some(info)) => lifetime_holdout(path, info)?,
-                _ => None,
-            };
-            fit_lifetime(&table, holdout)
+            fit_lifetime(&table, lifetime_holdout.take())
         }
         None => None,
     };
@@ -560,7 +557,7 @@ fn fit_segments(
         resamples => {
             let stage = progress.stage(
                 &format!("refitting segments on {resamples} bootstrap resamples"),
-                rows.min(params.fit_sample),
+                stability_draws(rows, k, params),
                 resamples as u64,
             );
             let tick = || stage.tick();
@@ -719,23 +716,6 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
         .enumerate()
         .map(|(i, c)| (lo + i as f64 * width, lo + (i + 1) as f64 * width, c))
         .collect()
-}
-
-/// The lifetime models' holdout check: each customer's purchase days up to the cut-off
-/// and from it to the log's last day (days; none when nothing follows the cut-off).
-fn lifetime_holdout(
-    path: &std::path::Path,
-    info: &crate::bundle::TransactionsInfo,
-) -> Result<Option<(Vec<CustomerHistory>, f64)>, TrainError> {
-    let Some(cutoff) = transactions::parse_time(&info.cutoff) else {
-        return Ok(None);
-    };
-    let (days, scan, _) = purchase_days(path, &info.spec)?;
-    // The calibration ends as the table's lifetime columns end: the last whole day before.
-    let calibration_end = (cutoff - chrono::Duration::seconds(1)).date();
-    let observation_end = scan.last.date();
-    let length = (observation_end - calibration_end).num_days() as f64;
-    Ok((length > 0.0).then(|| (days.histories(calibration_end, observation_end), length)))
 }
 
 /// BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma on the customers' repeat-purchase

@@ -5,16 +5,18 @@
 //!
 //! The default cut-off is the log's last event less the churn window, and every feature
 //! depends on it. Without `--cutoff`, a first pass that keeps nothing finds the last
-//! event; the second aggregates. Holding back the lines that might fall after a cut-off
+//! event; the second aggregates (and keeps each customer's purchase days for the lifetime
+//! models' holdout check, so no third pass is needed). Holding back the lines that might fall after a cut-off
 //! not yet known would keep a whole churn window of lines (a quarter of a year's log) in
 //! memory: a second read costs time, not memory, and `--cutoff` skips it.
 
 use crate::bundle::TransactionsInfo;
 use crate::config::TrainConfig;
 use crate::data::transactions::{
-    self, CustomerTotals, Event, LogScan, ReadSoFar, TransactionError, TransactionSpec,
+    self, CustomerTotals, EventRef, LogScan, ReadSoFar, TransactionError, TransactionSpec,
 };
 use crate::data::{BasketBuilder, Baskets, Table};
+use crate::models::lifetime::summary::{CustomerHistory, PurchaseDays};
 use crate::models::offers::{HistoryBuilder, HistorySettings};
 use crate::progress::Progress;
 use crate::train::TrainError;
@@ -30,6 +32,9 @@ pub struct LogTraining {
     pub info: TransactionsInfo,
     /// Present when the log names items.
     pub items: Option<LogItems>,
+    /// The lifetime models' holdout check: each customer's purchase days up to the
+    /// cut-off and after it, and the days after it (none when the log ends on its day).
+    pub lifetime_holdout: Option<(Vec<CustomerHistory>, f64)>,
 }
 
 /// Aggregate an order log into the customer table (features before the cut-off, the
@@ -51,11 +56,13 @@ pub fn table_from_log(
     };
     let mut aggregate = LogAggregate::new(&spec, cutoff, config.transactions.history_baskets);
     let what = format!("reading transactions {}", path.display());
-    let scan = read_watched(path, &spec, progress, &what, |e| aggregate.add(&e))?;
+    let scan = read_watched(path, &spec, progress, &what, |e| aggregate.add(e))?;
     if given.is_some() {
         transactions::check_cutoff(path, scan.last, cutoff, spec.churn_after_days)?;
     }
-    let (mut table, after_cutoff, items) = aggregate.finish(&spec);
+    let (mut table, after_cutoff, items, days) = aggregate.finish(&spec);
+    let lifetime_holdout = lifetime_holdout(&days, cutoff, scan.last);
+    drop(days);
     if table.rows() == 0 {
         return Err(TransactionError::NothingBeforeCutoff {
             path: path.to_path_buf(),
@@ -73,7 +80,25 @@ pub fn table_from_log(
         cutoff: transactions::show_time(cutoff),
         quality,
     };
-    Ok(LogTraining { table, info, items })
+    Ok(LogTraining {
+        table,
+        info,
+        items,
+        lifetime_holdout,
+    })
+}
+
+/// Purchase days up to the last whole day before the cut-off calibrate (as the table's
+/// lifetime columns do); those after it, up to the log's last day, are the holdout.
+fn lifetime_holdout(
+    days: &PurchaseDays,
+    cutoff: NaiveDateTime,
+    last: NaiveDateTime,
+) -> Option<(Vec<CustomerHistory>, f64)> {
+    let calibration_end = (cutoff - chrono::Duration::seconds(1)).date();
+    let observation_end = last.date();
+    let length = (observation_end - calibration_end).num_days() as f64;
+    (length > 0.0).then(|| (days.histories(calibration_end, observation_end), length))
 }
 
 /// The first pass without `--cutoff`: the time of the log's last usable event.
@@ -98,7 +123,7 @@ fn read_watched(
     spec: &TransactionSpec,
     progress: &Progress,
     what: &str,
-    each: impl FnMut(Event),
+    each: impl FnMut(EventRef<'_>),
 ) -> Result<LogScan, TransactionError> {
     let meter = progress.reading(what);
     let watch = |so_far: ReadSoFar| meter.update(so_far.lines, so_far.bytes);
@@ -115,6 +140,8 @@ pub struct LogAggregate {
     totals: CustomerTotals,
     baskets: Option<BasketBuilder>,
     purchases: Option<HistoryBuilder>,
+    /// Every purchase day, before the cut-off and after it (the lifetime holdout).
+    days: PurchaseDays,
 }
 
 impl LogAggregate {
@@ -134,35 +161,41 @@ impl LogAggregate {
             totals: CustomerTotals::new(Some(cutoff), spec.churn_after_days),
             baskets: has_items.then(BasketBuilder::default),
             purchases: has_items.then(|| HistoryBuilder::new(settings, Some(cutoff))),
+            days: PurchaseDays::default(),
         }
     }
 
-    pub fn add(&mut self, e: &Event) {
+    pub fn add(&mut self, e: EventRef) {
         self.totals.add(e);
         // Rules and item sets from purchases before the cut-off only, like every feature;
         // lines without a customer still make baskets.
-        if let (Some(baskets), Some(item)) = (&mut self.baskets, &e.item) {
+        if let (Some(baskets), Some(item)) = (&mut self.baskets, e.item) {
             if e.time < self.cutoff && !e.is_return() {
-                baskets.add(&e.order, item);
+                baskets.add(e.order, item);
             }
         }
         if let Some(purchases) = &mut self.purchases {
             purchases.add(e);
         }
+        if let Some(customer) = e.customer.filter(|_| !e.is_return()) {
+            self.days.add(customer, e.time.date(), e.value);
+        }
     }
 
     /// The labelled customer table, how many customers were first seen after the
-    /// cut-off, and the baskets and item sets (when the log names items).
-    pub fn finish(self, spec: &TransactionSpec) -> (Table, usize, Option<LogItems>) {
+    /// cut-off, the baskets and item sets (when the log names items) and every
+    /// customer's purchase days.
+    pub fn finish(self, spec: &TransactionSpec) -> (Table, usize, Option<LogItems>, PurchaseDays) {
         let (table, after_cutoff) = self.totals.table(spec, self.cutoff, true);
         let baskets = self.baskets.map(BasketBuilder::finish_by_order_id);
-        (table, after_cutoff, baskets.zip(self.purchases))
+        (table, after_cutoff, baskets.zip(self.purchases), self.days)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::lifetime::summary::purchase_days;
     use crate::models::offers::PurchaseHistory;
     use chrono::{Duration, NaiveDate};
     use proptest::prelude::*;
@@ -262,6 +295,14 @@ mod tests {
         let (streamed_baskets, purchases) = streamed.items.unwrap();
         assert_eq!(streamed_baskets, baskets);
         assert_eq!(purchases.finish_with(|name| baskets.item_id(name)), history);
+        assert_eq!(streamed.lifetime_holdout, reread_holdout(path, &spec()));
+    }
+
+    /// The lifetime holdout as training took it before: from a pass of its own.
+    fn reread_holdout(path: &Path, spec: &TransactionSpec) -> Option<(Vec<CustomerHistory>, f64)> {
+        let (days, scan, _) = purchase_days(path, spec).unwrap();
+        let cutoff = transactions::default_cutoff(scan.last, spec.churn_after_days);
+        lifetime_holdout(&days, cutoff, scan.last)
     }
 
     #[test]
@@ -299,6 +340,9 @@ mod tests {
         let (streamed_baskets, purchases) = streamed.items.unwrap();
         assert_eq!(streamed_baskets, baskets);
         assert_eq!(purchases.finish_with(|name| baskets.item_id(name)), history);
+        let holdout = reread_holdout(&fixture, &spec);
+        assert!(holdout.as_ref().is_some_and(|(h, _)| h.len() > 50));
+        assert_eq!(streamed.lifetime_holdout, holdout);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! the file into one record. A record over the bound is reported with the line it starts
 //! on, and reading starts again at the next line, so the rows after it are still read.
 
+use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::Path;
@@ -19,6 +20,70 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 const BUFFER: usize = 1 << 20;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A reader that hashes what is taken from it, so a file is hashed as it streams past.
+pub struct Hashed<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: BufRead> Hashed<R> {
+    pub fn new(inner: R) -> Self {
+        Hashed {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The sha256 of every byte taken so far, as lowercase hex.
+    pub fn sha256_hex(self) -> String {
+        let digest = self.hasher.finalize();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl<R: BufRead> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Hashed<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // The bytes being consumed are still at the front of the buffer.
+        if let Ok(buffer) = self.inner.fill_buf() {
+            self.hasher.update(&buffer[..n.min(buffer.len())]);
+        }
+        self.inner.consume(n);
+    }
+}
+
+/// Whether a buffered source starts with gzip's magic number.
+pub fn is_gzip(source: &mut impl BufRead) -> io::Result<bool> {
+    Ok(source.fill_buf()?.starts_with(&GZIP_MAGIC))
+}
+
+/// A file read through a large buffer, hashed as it is read.
+pub fn open_hashed(path: &Path) -> io::Result<Hashed<BufReader<std::fs::File>>> {
+    let file = std::fs::File::open(path)?;
+    Ok(Hashed::new(BufReader::with_capacity(BUFFER, file)))
+}
+
+/// A gzip stream read through a large buffer.
+pub fn gunzipping<R: Read>(compressed: R) -> BufReader<flate2::read::MultiGzDecoder<R>> {
+    BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(compressed))
+}
 
 /// A source to read CSV from, gunzipped when its first bytes are gzip's magic number.
 pub fn decompressed(source: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
@@ -106,16 +171,6 @@ pub(crate) fn file_header<R: BufRead>(
         }),
         Ok(Ok(names)) => Ok(names),
     }
-}
-
-/// File bytes, gunzipped when they start with gzip's magic number.
-pub fn gunzipped(bytes: Vec<u8>) -> io::Result<Vec<u8>> {
-    if !bytes.starts_with(&GZIP_MAGIC) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut out)?;
-    Ok(out)
 }
 
 /// The reason given for a record over [`MAX_RECORD_BYTES`].

@@ -4,6 +4,7 @@ use super::{
     Table, Text,
 };
 use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
 use std::path::Path;
 
 /// Share of non-missing cells that must parse as numbers for a column to be numeric;
@@ -25,16 +26,19 @@ pub struct ReadOptions {
 
 /// Read a customer table (one row per customer) from a CSV file.
 pub fn read_customers(path: &Path, options: &ReadOptions) -> Result<Table, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Open {
+    let open_error = |source| DataError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
-    let sha256 = super::sha256_hex(&bytes);
-    let body = csv_input::gunzipped(bytes).map_err(|source| DataError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let raw = RawRows::parse(path, &body, options)?;
+    };
+    // Parsed as it streams from the file: the file is never held in memory whole.
+    let mut file = csv_input::open_hashed(path).map_err(open_error)?;
+    let raw = match csv_input::is_gzip(&mut file).map_err(open_error)? {
+        true => RawRows::parse(path, csv_input::gunzipping(&mut file), options)?,
+        false => RawRows::parse(path, &mut file, options)?,
+    };
+    // The sha256 is of the file as stored, including anything the parser left unread.
+    std::io::copy(&mut file, &mut std::io::sink()).map_err(open_error)?;
+    let sha256 = file.sha256_hex();
     let mut table = raw.into_table(options);
     table.source = path.display().to_string();
     table.sha256 = sha256;
@@ -66,7 +70,7 @@ struct RawRows {
 }
 
 impl RawRows {
-    fn parse(path: &Path, body: &[u8], options: &ReadOptions) -> Result<Self, DataError> {
+    fn parse(path: &Path, body: impl BufRead, options: &ReadOptions) -> Result<Self, DataError> {
         let mut reader = RecordReader::new(body);
         let header = csv_input::file_header(path, &mut reader)?;
         let find = |name: &str, role: &'static str| super::find_column(path, &header, name, role);
@@ -83,9 +87,12 @@ impl RawRows {
             quality: DataQuality::default(),
         };
         let mut record = Record::default();
+        let read_error = |source| DataError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         loop {
-            // Reading a byte slice cannot fail.
-            match reader.read(&mut record).unwrap_or(Next::End) {
+            match reader.read(&mut record).map_err(read_error)? {
                 Next::End => return Ok(raw),
                 Next::Record => raw.push(&record),
                 Next::TooLong => {

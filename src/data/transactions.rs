@@ -3,14 +3,14 @@
 //! bridge"). Every quirk of real logs (returns, blank customers, zero prices, bad dates,
 //! excluded codes) is counted in the quality report with what was done about it.
 
-use super::csv_input::{self, Next, Record, RecordReader};
+use super::csv_input::{self, Hashed, Next, Record, RecordReader};
 use super::{is_missing, parse_number, Column, ColumnData, DataError, DataQuality, Table};
 use crate::models::lifetime::summary::summarize;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, Read};
+use std::fmt::Write as _;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// Name of the label column the customer table gets (values "Yes" / "No").
@@ -51,6 +51,55 @@ impl Event {
     /// A return or cancellation line (negative quantity or value): never a purchase.
     pub fn is_return(&self) -> bool {
         self.quantity < 0.0 || self.value < 0.0
+    }
+}
+
+/// An [`Event`] borrowing its texts from the line it was read from: streaming a log
+/// allocates nothing per line; whatever keeps a text copies it once, when first seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventRef<'a> {
+    pub customer: Option<&'a str>,
+    pub order: &'a str,
+    pub item: Option<&'a str>,
+    pub time: NaiveDateTime,
+    pub quantity: f64,
+    pub value: f64,
+}
+
+impl EventRef<'_> {
+    /// A return or cancellation line (negative quantity or value): never a purchase.
+    pub fn is_return(&self) -> bool {
+        self.quantity < 0.0 || self.value < 0.0
+    }
+
+    pub fn to_event(&self) -> Event {
+        Event {
+            customer: self.customer.map(str::to_string),
+            order: self.order.to_string(),
+            item: self.item.map(str::to_string),
+            time: self.time,
+            quantity: self.quantity,
+            value: self.value,
+        }
+    }
+}
+
+impl<'a> From<&'a Event> for EventRef<'a> {
+    fn from(e: &'a Event) -> Self {
+        EventRef {
+            customer: e.customer.as_deref(),
+            order: &e.order,
+            item: e.item.as_deref(),
+            time: e.time,
+            quantity: e.quantity,
+            value: e.value,
+        }
+    }
+}
+
+impl<'a> From<&EventRef<'a>> for EventRef<'a> {
+    fn from(e: &EventRef<'a>) -> Self {
+        *e
     }
 }
 
@@ -182,39 +231,6 @@ pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
     None
 }
 
-/// A reader that hashes what is taken from it, so a log is hashed as it streams past.
-struct Hashed<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: BufRead> Read for Hashed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(buf.len());
-            buf[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Hashed<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, n: usize) {
-        // The bytes being consumed are still at the front of the buffer.
-        if let Ok(buffer) = self.inner.fill_buf() {
-            self.hasher.update(&buffer[..n.min(buffer.len())]);
-        }
-        self.inner.consume(n);
-    }
-}
-
 /// What streaming a log found: the quality report, the sha256 of its (decompressed)
 /// bytes and the time of its first and last usable event.
 pub struct LogScan {
@@ -240,12 +256,12 @@ pub fn customer_table_streamed_with(
     path: &Path,
     spec: &TransactionSpec,
     cutoff: Option<NaiveDateTime>,
-    mut also: impl FnMut(&Event),
+    mut also: impl FnMut(EventRef<'_>),
 ) -> Result<(Table, LogQuality), TransactionError> {
     let mut totals = CustomerTotals::new(cutoff, spec.churn_after_days);
     let scan = for_each_event(path, spec, |event| {
-        totals.add(&event);
-        also(&event);
+        totals.add(event);
+        also(event);
     })?;
     let cutoff = cutoff.unwrap_or(scan.last + Duration::seconds(1));
     let mut quality = scan.quality;
@@ -259,7 +275,7 @@ pub fn customer_table_streamed_with(
 pub fn for_each_event(
     path: &Path,
     spec: &TransactionSpec,
-    each: impl FnMut(Event),
+    each: impl FnMut(EventRef<'_>),
 ) -> Result<LogScan, TransactionError> {
     for_each_event_in(path, None, spec, each)
 }
@@ -270,7 +286,7 @@ pub fn for_each_event_in(
     path: &Path,
     columns: Option<&[String]>,
     spec: &TransactionSpec,
-    each: impl FnMut(Event),
+    each: impl FnMut(EventRef<'_>),
 ) -> Result<LogScan, TransactionError> {
     for_each_event_watched(path, columns, spec, each, |_| ())
 }
@@ -290,7 +306,7 @@ pub fn for_each_event_watched(
     path: &Path,
     columns: Option<&[String]>,
     spec: &TransactionSpec,
-    mut each: impl FnMut(Event),
+    mut each: impl FnMut(EventRef<'_>),
     mut watch: impl FnMut(ReadSoFar),
 ) -> Result<LogScan, TransactionError> {
     let open_error = |source| DataError::Open {
@@ -301,10 +317,7 @@ pub fn for_each_event_watched(
         true => csv_input::decompressed(Box::new(std::io::stdin())),
         false => csv_input::open(path),
     };
-    let source = Hashed {
-        inner: inner.map_err(open_error)?,
-        hasher: Sha256::new(),
-    };
+    let source = Hashed::new(inner.map_err(open_error)?);
     let mut reader = RecordReader::new(source);
     let header = match columns {
         Some(names) => names.to_vec(),
@@ -316,13 +329,15 @@ pub fn for_each_event_watched(
     let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
     let mut record = Record::default();
     let mut times = LastTime::default();
+    let mut order_text = String::new();
     loop {
-        let mut fields = Vec::with_capacity(header.len());
         let parsed = match reader.read(&mut record).map_err(open_error)? {
             Next::End => break,
             Next::TooLong => Err(csv_input::too_long_reason()),
-            Next::Record => text_fields(&record, &header, &mut fields)
-                .and_then(|f| columns.event(f, header.len(), &excluded, &mut times, &mut quality)),
+            Next::Record => LineText::new(&record, &header).and_then(|line| {
+                let found = (&excluded, &mut times, &mut quality);
+                columns.event(&line, header.len(), found, &mut order_text)
+            }),
         };
         quality.lines += 1;
         if (quality.lines as u64).is_multiple_of(WATCH_EVERY) {
@@ -367,30 +382,48 @@ pub fn for_each_event_watched(
 }
 
 fn reader_digest<R: BufRead>(reader: RecordReader<Hashed<R>>) -> String {
-    let hashed = reader.into_inner();
-    hashed
-        .hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    reader.into_inner().sha256_hex()
 }
 
-/// A record's fields as text, or which column is not UTF-8.
-fn text_fields<'r, 'f>(
+/// A record's fields as text: the record is checked as UTF-8 once, not field by field.
+struct LineText<'r> {
+    text: &'r str,
     record: &'r Record,
-    header: &[String],
-    fields: &'f mut Vec<&'r str>,
-) -> Result<&'f [&'r str], String> {
-    fields.clear();
-    for (i, field) in record.iter().enumerate() {
-        let text = std::str::from_utf8(field).map_err(|_| {
-            let name = header.get(i).map_or("", String::as_str);
-            format!("column {} (`{name}`): value is not valid UTF-8", i + 1)
-        })?;
-        fields.push(text);
+}
+
+impl<'r> LineText<'r> {
+    /// The record as text, or which column is not UTF-8.
+    fn new(record: &'r Record, header: &[String]) -> Result<Self, String> {
+        let fields_start_on_chars = |text: &str| {
+            (0..record.len()).all(|i| {
+                record
+                    .range(i)
+                    .is_some_and(|r| text.is_char_boundary(r.start))
+            })
+        };
+        match std::str::from_utf8(record.as_slice()) {
+            Ok(text) if fields_start_on_chars(text) => Ok(LineText { text, record }),
+            _ => Err(first_non_utf8(record, header)),
+        }
     }
-    Ok(fields)
+
+    fn len(&self) -> usize {
+        self.record.len()
+    }
+
+    /// Field `i` (empty past the last field).
+    fn get(&self, i: usize) -> &'r str {
+        let range = self.record.range(i).unwrap_or(0..0);
+        self.text.get(range).unwrap_or_default()
+    }
+}
+
+/// Which column of a record that is not UTF-8 is not.
+fn first_non_utf8(record: &Record, header: &[String]) -> String {
+    let bad = record.iter().position(|f| std::str::from_utf8(f).is_err());
+    let i = bad.unwrap_or(0);
+    let name = header.get(i).map_or("", String::as_str);
+    format!("column {} (`{name}`): value is not valid UTF-8", i + 1)
 }
 
 /// The log's events and what was found reading it; plus the sha256 of its bytes.
@@ -399,7 +432,7 @@ pub fn read_log(
     spec: &TransactionSpec,
 ) -> Result<(Vec<Event>, LogQuality, String), TransactionError> {
     let mut events = Vec::new();
-    let scan = for_each_event(path, spec, |e| events.push(e))?;
+    let scan = for_each_event(path, spec, |e| events.push(e.to_event()))?;
     Ok((events, scan.quality, scan.sha256))
 }
 
@@ -449,48 +482,53 @@ impl LogColumns {
         })
     }
 
-    fn event(
+    /// The event on `line`; `order_text` holds the order id made up for a log without one.
+    fn event<'a>(
         &self,
-        r: &[&str],
+        line: &LineText<'a>,
         width: usize,
-        excluded: &HashSet<&str>,
-        times: &mut LastTime,
-        quality: &mut LogQuality,
-    ) -> Result<Event, String> {
-        if r.len() != width {
-            return Err(format!("expected {width} fields, found {}", r.len()));
+        (excluded, times, quality): (&HashSet<&str>, &mut LastTime, &mut LogQuality),
+        order_text: &'a mut String,
+    ) -> Result<EventRef<'a>, String> {
+        if line.len() != width {
+            return Err(format!("expected {width} fields, found {}", line.len()));
         }
         let number = |at: Option<usize>, default: f64| -> Result<f64, String> {
             match at {
                 None => Ok(default),
-                Some(i) if is_missing(r[i]) => Ok(default),
-                Some(i) => {
-                    parse_number(r[i]).ok_or_else(|| format!("column {}: not a number", i + 1))
-                }
+                Some(i) if is_missing(line.get(i)) => Ok(default),
+                Some(i) => parse_number(line.get(i))
+                    .ok_or_else(|| format!("column {}: not a number", i + 1)),
             }
         };
         // Reasons name the column, never the cell: they end up in the bundle's manifest.
-        let time = (times.parse(r[self.time]))
+        let time = (times.parse(line.get(self.time)))
             .ok_or_else(|| format!("column {}: not a date", self.time + 1))?;
         let quantity = number(self.quantity, 1.0)?;
         let value = match self.price {
             Some(_) => quantity * number(self.price, 0.0)?,
             None => number(self.amount, 0.0)?,
         };
-        let customer = (!is_missing(r[self.customer])).then(|| r[self.customer].trim().to_string());
-        let order = match self.order {
-            Some(i) => r[i].trim().to_string(),
-            None => format!("{}@{}", r[self.customer].trim(), time),
+        let customer_text = line.get(self.customer);
+        let customer = (!is_missing(customer_text)).then(|| customer_text.trim());
+        let order: &'a str = match self.order {
+            Some(i) => line.get(i).trim(),
+            None => {
+                order_text.clear();
+                // Writing to a String cannot fail.
+                let _ = write!(order_text, "{}@{}", customer_text.trim(), time);
+                order_text
+            }
         };
         let mut item = self
             .item
-            .map(|i| r[i].trim().to_string())
+            .map(|i| line.get(i).trim())
             .filter(|s| !s.is_empty());
-        if item.as_deref().is_some_and(|i| excluded.contains(i)) {
+        if item.is_some_and(|i| excluded.contains(i)) {
             quality.excluded_items += 1;
             item = None;
         }
-        let event = Event {
+        let event = EventRef {
             customer,
             order,
             item,
@@ -558,7 +596,9 @@ struct Totals {
     spend: f64,
     returned: f64,
     units: f64,
-    items: HashSet<String>,
+    /// Ids of [`CustomerTotals`]' item names: a customer's items cost 4 bytes each, not
+    /// a string each (customer × item pairs are most of the totals' memory).
+    items: HashSet<u32>,
     /// Purchase value per day: the lifetime models' repeat-purchase summary.
     days: BTreeMap<chrono::NaiveDate, f64>,
 }
@@ -618,6 +658,7 @@ pub struct CustomerTotals {
     totals: BTreeMap<String, Totals>,
     active_after: HashSet<String>,
     seen: HashSet<String>,
+    item_ids: HashMap<Box<str>, u32>,
 }
 
 impl CustomerTotals {
@@ -628,11 +669,13 @@ impl CustomerTotals {
             totals: BTreeMap::new(),
             active_after: HashSet::new(),
             seen: HashSet::new(),
+            item_ids: HashMap::new(),
         }
     }
 
-    pub fn add(&mut self, e: &Event) {
-        let Some(customer) = e.customer.as_deref() else {
+    pub fn add<'e>(&mut self, e: impl Into<EventRef<'e>>) {
+        let e: EventRef = e.into();
+        let Some(customer) = e.customer else {
             return;
         };
         if !self.seen.contains(customer) {
@@ -646,6 +689,14 @@ impl CustomerTotals {
                 return;
             }
         }
+        let item = e.item.map(|item| match self.item_ids.get(item) {
+            Some(&id) => id,
+            None => {
+                let id = self.item_ids.len() as u32;
+                self.item_ids.insert(item.into(), id);
+                id
+            }
+        });
         let t = match self.totals.get_mut(customer) {
             Some(t) => t,
             None => self.totals.entry(customer.to_string()).or_default(),
@@ -656,16 +707,14 @@ impl CustomerTotals {
         }
         t.first = Some(t.first.map_or(e.time, |f| f.min(e.time)));
         t.last = Some(t.last.map_or(e.time, |l| l.max(e.time)));
-        if !t.orders.contains(&e.order) {
-            t.orders.insert(e.order.clone());
+        if !t.orders.contains(e.order) {
+            t.orders.insert(e.order.to_string());
         }
         t.spend += e.value;
         t.units += e.quantity;
         *t.days.entry(e.time.date()).or_default() += e.value;
-        if let Some(item) = &e.item {
-            if !t.items.contains(item) {
-                t.items.insert(item.clone());
-            }
+        if let Some(item) = item {
+            t.items.insert(item);
         }
     }
 
@@ -949,7 +998,7 @@ mod tests {
             )]
         );
         let mut totals = CustomerTotals::new(None, 30);
-        let scan = for_each_event(&path, &spec(), |e| totals.add(&e)).unwrap();
+        let scan = for_each_event(&path, &spec(), |e| totals.add(e)).unwrap();
         assert_eq!(scan.sha256, sha256);
         let cutoff = scan.last + Duration::seconds(1);
         let (streamed, _) = totals.table(&spec(), cutoff, false);

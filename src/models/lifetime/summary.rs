@@ -164,7 +164,7 @@ pub fn purchase_days(
 ) -> Result<(PurchaseDays, LogScan, usize), TransactionError> {
     let mut log = PurchaseDays::default();
     let mut returns = 0usize;
-    let scan = transactions::for_each_event(path, spec, |event| match &event.customer {
+    let scan = transactions::for_each_event(path, spec, |event| match event.customer {
         Some(customer) if !event.is_return() => log.add(customer, event.time.date(), event.value),
         Some(_) => returns += 1,
         None => {}

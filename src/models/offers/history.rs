@@ -2,7 +2,7 @@
 //! rules can use are kept (the frequent items: every rule's antecedent and consequent,
 //! and every popularity offer, is one), so leaving the others out changes no offer.
 
-use crate::data::transactions::Event;
+use crate::data::transactions::EventRef;
 use crate::models::rules::CrossSellModel;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -131,8 +131,9 @@ impl HistoryBuilder {
         }
     }
 
-    pub fn add(&mut self, e: &Event) {
-        let (Some(customer), Some(item)) = (e.customer.as_deref(), e.item.as_deref()) else {
+    pub fn add<'e>(&mut self, e: impl Into<EventRef<'e>>) {
+        let e: EventRef = e.into();
+        let (Some(customer), Some(item)) = (e.customer, e.item) else {
             return;
         };
         if e.is_return() || self.cutoff.is_some_and(|c| e.time >= c) {
@@ -151,11 +152,11 @@ impl HistoryBuilder {
         *last = (*last).max(e.time);
         p.last = Some(p.last.map_or(e.time, |l| l.max(e.time)));
         if let Some(window) = self.settings.baskets {
-            let order = match p.orders.get_mut(&e.order) {
+            let order = match p.orders.get_mut(e.order) {
                 Some(order) => order,
                 None => p
                     .orders
-                    .entry(e.order.clone())
+                    .entry(e.order.to_string())
                     .or_insert((e.time, Vec::new())),
             };
             order.0 = order.0.min(e.time);
@@ -254,6 +255,7 @@ fn customer_items(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::transactions::Event;
     use crate::data::Baskets;
     use crate::models::rules::RulesParams;
     use chrono::NaiveDate;

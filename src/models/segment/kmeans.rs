@@ -141,7 +141,8 @@ pub fn silhouette(rows: &Array2<f64>, labels: &[usize], sample: &[usize]) -> f64
     for &l in &sample_labels {
         counts[l] += 1;
     }
-    let total: f64 = (0..points.len())
+    // Collected, then summed in order: a parallel sum's order (and last bit) varies by run.
+    let scores: Vec<f64> = (0..points.len())
         .into_par_iter()
         .map(|i| {
             let mut sums = vec![0.0; k];
@@ -165,8 +166,8 @@ pub fn silhouette(rows: &Array2<f64>, labels: &[usize], sample: &[usize]) -> f64
                 (b - a) / a.max(b)
             }
         })
-        .sum();
-    total / points.len().max(1) as f64
+        .collect();
+    scores.iter().sum::<f64>() / points.len().max(1) as f64
 }
 
 /// Index of the nearest centroid.

@@ -18,7 +18,7 @@ pub use kmeans::{fit_kmeans, nearest, refine, silhouette, Clustering};
 pub use profile::{profile_segments, CategoryShare, Distinction, ProfileInputs, SegmentProfile};
 pub use projection::{project, Projection};
 pub use pyramid::{PyramidError, PyramidParams, Tier, TierSpec, ValuePyramid, UNRANKED};
-pub use stability::{bootstrap_stability, Stability, UNSTABLE_ARI};
+pub use stability::{bootstrap_stability, stability_draws, Stability, UNSTABLE_ARI};
 
 use crate::features::{Encoding, FeatureEncoder};
 use ndarray::Array2;
@@ -41,6 +41,8 @@ pub struct SegmentParams {
     pub on: Vec<String>,
     /// Bootstrap refits measuring stability (0 = skip).
     pub bootstrap: usize,
+    /// Rows drawn for each bootstrap refit (at least 10 per segment).
+    pub stability_sample: usize,
     /// k-means++ initialisations per fit; the lowest inertia wins.
     pub restarts: usize,
     pub max_iterations: u64,
@@ -68,6 +70,9 @@ impl Default for SegmentParams {
             min_share: 0.03,
             on: Vec::new(),
             bootstrap: 5,
+            // Stability is a diagnostic: refits on 5,000 rows measure it at a quarter of
+            // the cost of refits on the 20,000-row fit sample.
+            stability_sample: 5_000,
             restarts: 10,
             max_iterations: 300,
             tolerance: 1e-4,

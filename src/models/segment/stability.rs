@@ -36,7 +36,8 @@ impl Stability {
 
 /// Refit `resamples` times with k = the number of segments in `labels`; `rows` are the
 /// clustered features of every customer, `labels` the full-data segments. Each resample
-/// draws at most `params.fit_sample` rows (with replacement). `on_step` after each refit.
+/// draws at most `params.stability_sample` rows (with replacement). `on_step` after each
+/// refit.
 pub fn bootstrap_stability(
     rows: &Array2<f64>,
     labels: &[usize],
@@ -46,7 +47,7 @@ pub fn bootstrap_stability(
     on_step: &dyn Fn(),
 ) -> Result<Stability, SegmentError> {
     let n = rows.nrows();
-    let draws = n.min(params.fit_sample.max(k));
+    let draws = stability_draws(n, k, params);
     let mut rng = Xoshiro256Plus::seed_from_u64(params.seed ^ 0xB007);
     let (mut ari, mut kept, mut tried) = (Vec::new(), vec![0usize; k], vec![0usize; k]);
     for run in 0..resamples {
@@ -74,6 +75,11 @@ pub fn bootstrap_stability(
         mean_ari,
         together,
     })
+}
+
+/// Rows drawn for each bootstrap refit of `k` segments on `n` rows.
+pub fn stability_draws(n: usize, k: usize, params: &SegmentParams) -> usize {
+    n.min(params.stability_sample.max(10 * k))
 }
 
 /// For each segment, sample pairs of its members (by the full-data labels) and count the
