@@ -54,8 +54,14 @@ pub fn push_short(out: &mut String, x: f64) {
 }
 
 /// A whole number, appended.
-pub fn push_integer(out: &mut String, mut n: u64) {
-    let (mut buffer, mut at) = ([0u8; 20], 20);
+pub fn push_integer(out: &mut String, n: u64) {
+    let mut buffer = [0u8; 20];
+    out.push_str(std::str::from_utf8(integer_digits(n, &mut buffer)).unwrap_or_default());
+}
+
+/// `n`'s decimal digits, written right to left into the end of `buffer`: the digits.
+pub fn integer_digits(mut n: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut at = buffer.len();
     loop {
         at -= 1;
         buffer[at] = b'0' + (n % 10) as u8;
@@ -64,7 +70,7 @@ pub fn push_integer(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buffer[at..]).unwrap_or_default());
+    &buffer[at..]
 }
 
 /// [`push_fixed`] into a new string.

@@ -246,17 +246,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 /// A whole number in decimal.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let (mut digits, mut at) = ([0u8; 20], 20);
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(crate::numfmt::integer_digits(n, &mut [0u8; 20]));
 }
 
 /// IPv4 by its octets; IPv6 (rare behind the usual proxies) through `Display`.

@@ -157,22 +157,13 @@ fn fresh_request_id() -> Option<HeaderValue> {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     static PREFIX: OnceLock<String> = OnceLock::new();
     let prefix = PREFIX.get_or_init(|| format!("{:x}-", std::process::id()));
-    let (mut digits, mut at) = ([0u8; 20], 20);
-    let mut n = NEXT.fetch_add(1, Ordering::Relaxed);
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let mut buffer = [0u8; 20];
+    let digits = crate::numfmt::integer_digits(NEXT.fetch_add(1, Ordering::Relaxed), &mut buffer);
     let mut id = [0u8; 40];
-    let len = prefix.len() + digits.len() - at;
+    let len = prefix.len() + digits.len();
     id.get_mut(..prefix.len())?
         .copy_from_slice(prefix.as_bytes());
-    id.get_mut(prefix.len()..len)?
-        .copy_from_slice(&digits[at..]);
+    id.get_mut(prefix.len()..len)?.copy_from_slice(digits);
     HeaderValue::from_bytes(&id[..len]).ok()
 }
 
