@@ -9,20 +9,6 @@ use std::path::{Path, PathBuf};
 
 const ACTIONS: &str = "training-data/actions.toml";
 
-const CUSTOMER: &str = r#"{"customer_id": "7590-VHVEG", "female": 1, "senior_citizen": 0,
-  "partner": 1, "dependents": 0, "tenure": 1, "phone_service": 0,
-  "multiple_lines": "No phone service", "internet_service": "DSL", "online_security": "No",
-  "online_backup": "Yes", "device_protection": "No", "tech_support": "No",
-  "streaming_tv": "No", "streaming_movies": "No", "contract": "Month-to-month",
-  "paperless_billing": 1, "payment_method": "Electronic check",
-  "monthly_charges": 29.85, "total_charges": 29.85}"#;
-
-fn trained(dir: &Path) -> PathBuf {
-    let models = dir.join("models");
-    train_small(&models);
-    models
-}
-
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -534,22 +520,7 @@ fn an_action_whose_campaign_taught_the_uplift_model_works_with_the_uplift() {
         "uplift.toml",
         b"[[actions]]\nname = \"call\"\nkind = \"retention\"\ncampaign = \"spring\"\ncost = 5\nsave_rate = 0.3\nvalue_default = 100\n\n[[actions]]\nname = \"mail\"\nkind = \"retention\"\ncampaign = \"autumn\"\ncost = 5\nsave_rate = 0.3\nvalue_default = 100\n",
     );
-    let out = run(&[
-        "train",
-        "--from-campaign",
-        "spring",
-        "--label",
-        "responded",
-        "--uplift",
-        "--segments",
-        "3",
-        "--promote",
-        "always",
-        "--actions",
-        path(&actions),
-        "--models",
-        path(&models),
-    ]);
+    let out = train_spring_uplift(&models, &["--actions", path(&actions)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let inspect = stdout(&run(&["inspect", "--models", path(&models)]));
     assert!(

@@ -147,20 +147,7 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
         models_arg,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&[
-        "train",
-        "--from-campaign",
-        "spring",
-        "--label",
-        "responded",
-        "--uplift",
-        "--segments",
-        "3",
-        "--promote",
-        "always",
-        "--models",
-        models_arg,
-    ]);
+    let out = train_spring_uplift(&models, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&[
         "evaluate",

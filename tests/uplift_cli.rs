@@ -60,20 +60,7 @@ fn contracts() -> HashMap<String, String> {
 }
 
 fn train_uplift(models: &Path) -> std::process::Output {
-    run(&[
-        "train",
-        "--from-campaign",
-        "spring",
-        "--label",
-        "responded",
-        "--uplift",
-        "--segments",
-        "3",
-        "--promote",
-        "always",
-        "--models",
-        models.to_str().unwrap(),
-    ])
+    train_spring_uplift(models, &[])
 }
 
 #[test]

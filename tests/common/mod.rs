@@ -129,6 +129,27 @@ pub fn train_small_on(models: &Path, customers: &Path, extra: &[&str]) -> Output
     run(&args)
 }
 
+/// `train --from-campaign spring --label responded --uplift` into `models` (3 segments,
+/// promoted), with `extra` flags after the usual ones; unchecked.
+pub fn train_spring_uplift(models: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--from-campaign",
+        "spring",
+        "--label",
+        "responded",
+        "--uplift",
+        "--segments",
+        "3",
+        "--promote",
+        "always",
+        "--models",
+        models.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// Train on `tests/fixtures/retail_sample.csv` as [`train_log_on`] does, checked.
 pub fn train_retail_log(models: &Path, extra: &[&str]) -> Output {
     let out = train_log_on(models, &fixture("retail_sample.csv"), extra);
