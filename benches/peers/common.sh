@@ -23,6 +23,19 @@ need_wrk() {
     command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 }
 
+# serving_inputs BIN: what the serving benches share, from the repository root. MODELS: a
+# bundle trained by BIN with the defaults on first use; TELCO_BODIES: one JSON body a
+# line for each of the 7,043 telco customers.
+serving_inputs() {
+    MODELS="$OUT/bare_models"
+    [ -f "$MODELS/CURRENT" ] || "$1" train --models "$MODELS" >/dev/null 2>&1
+    TELCO_BODIES="$OUT/telco_bodies_bare.jsonl"
+    if [ ! -s "$TELCO_BODIES" ]; then
+        peer_venv pandas
+        "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$TELCO_BODIES" churn
+    fi
+}
+
 # median: the middle one of the numbers on standard input, one a line.
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -33,11 +33,10 @@ CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
 BARE_BIN="$OUT/bare_target/release/bare_actix"
 echo "actix-web $(awk '/^name = "actix-web"$/ { getline; print $3 }' Cargo.lock | tr -d '"') on both sides"
 
-MODELS="$OUT/bare_models"
-[ -f "$MODELS/CURRENT" ] || target/release/custscore train --models "$MODELS" >/dev/null 2>&1
-export BODIES="$OUT/telco_bodies_bare.jsonl"
-"$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES.all" churn
-head -n "${BODIES_ROWS:-100000}" "$BODIES.all" > "$BODIES"
+serving_inputs target/release/custscore
+# Its own file: the shared one stays whole for the other benches when BODIES_ROWS is small.
+export BODIES="$OUT/telco_bodies_bare_first.jsonl"
+head -n "${BODIES_ROWS:-100000}" "$TELCO_BODIES" > "$BODIES"
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
 

@@ -20,10 +20,8 @@ peer_venv pandas
 cd "$REPO"
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
 BIN="${BIN:-target/release/custscore}"
-MODELS="$OUT/bare_models"
-[ -f "$MODELS/CURRENT" ] || "$BIN" train --models "$MODELS" >/dev/null 2>&1
-ONE="$OUT/telco_bodies_bare.jsonl"
-[ -s "$ONE" ] || "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$ONE" churn
+serving_inputs "$BIN"
+ONE="$TELCO_BODIES"
 # 100 records a body, one body a line (score.lua sends one line per request).
 export BODIES="$OUT/telco_batches_100.jsonl"
 awk '{ rec = rec (n ? "," : "") $0; n++ } n == 100 { print "[" rec "]"; rec = ""; n = 0 }' "$ONE" > "$BODIES"

@@ -20,13 +20,8 @@ PORT="${PORT:-18479}"
 cd "$REPO"
 BIN="${1:-target/release/custscore}"
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-MODELS="$OUT/bare_models"
-[ -f "$MODELS/CURRENT" ] || "$BIN" train --models "$MODELS" >/dev/null 2>&1
-export BODIES="$OUT/telco_bodies_bare.jsonl"
-if [ ! -s "$BODIES" ]; then
-    peer_venv pandas
-    "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES" churn
-fi
+serving_inputs "$BIN"
+export BODIES="$TELCO_BODIES"
 ACCESS="${ACCESS:-off}"
 read -ra FLAGS <<< "${SERVE_FLAGS:-}"
 FLAGS+=(--lockout-failures 0)

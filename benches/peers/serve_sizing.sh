@@ -30,13 +30,8 @@ need_wrk
 cd "$REPO"
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
 BIN="${BIN:-target/release/custscore}"
-MODELS="$OUT/bare_models"
-[ -f "$MODELS/CURRENT" ] || "$BIN" train --models "$MODELS" >/dev/null 2>&1
-export BODIES="$OUT/telco_bodies_bare.jsonl"
-if [ ! -s "$BODIES" ]; then
-    peer_venv pandas
-    "$VENV/bin/python" "$PEERS/make_bodies.py" training-data/telco_churn.csv "$BODIES" churn
-fi
+serving_inputs "$BIN"
+export BODIES="$TELCO_BODIES"
 echo "machine: $CORES cores, load $(cut -d' ' -f1-3 /proc/loadavg); $DURATION a cell, $ROUNDS round(s)"
 
 # flags SETTING: the serve flags a setting names.
