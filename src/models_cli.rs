@@ -47,7 +47,7 @@ fn add_realized_aucs(registry: &mut Registry, location: &crate::outcomes::StoreL
     let realized = match crate::outcomes_cli::realized_aucs(location) {
         Ok(realized) => realized,
         Err(e) => {
-            eprintln!("realized AUC not shown: {e}");
+            eprintln!("realized AUC not shown: {}", crate::error_chain(&e));
             return;
         }
     };

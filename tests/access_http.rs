@@ -703,6 +703,18 @@ fn revoked_keys_are_refused_after_a_reload_and_a_bad_file_keeps_the_old_keys() {
     );
     assert_eq!(score(&crm).status, 200);
 
+    // A keys file that cannot be read: the answer names the cause once.
+    std::fs::remove_file(&keys).unwrap();
+    let r = reload(&ops);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        r.body.matches("No such file or directory").count(),
+        1,
+        "{}",
+        r.body
+    );
+    assert_eq!(score(&crm).status, 200);
+
     // SIGHUP reloads the keys file too: a new key works without a restart.
     std::fs::write(&keys, &good).unwrap();
     let fresh = create_key(&keys, "fresh", "score");

@@ -3,7 +3,8 @@
 //! --transactions`) and basket files (`rules --transactions`): blank and duplicate
 //! header names are refused with their column, a UTF-8 BOM is dropped, gzip is found by
 //! its magic bytes whatever the file is called, and an unterminated quote costs one
-//! record, not the rest of the file.
+//! record, not the rest of the file. A file that cannot be opened, of any kind, is
+//! named with its cause once.
 
 mod common;
 use common::*;
@@ -238,25 +239,28 @@ fn an_unterminated_quote_costs_one_record_in_every_kind_of_file() {
     assert!(rejects[0][1].starts_with("record longer than 1048576 bytes"));
 }
 
+const NO_SUCH_FILE: &str = "No such file or directory";
+
+/// A clean failure naming `path` whose one-line message holds `cause` exactly once.
+fn assert_cause_once(out: &std::process::Output, path: &Path, cause: &str) {
+    assert_fails_with(out, &[path.to_str().unwrap(), cause]);
+    let last = stderr(out).lines().last().unwrap_or_default().to_string();
+    assert_eq!(last.matches(cause).count(), 1, "{last}");
+}
+
 /// The one-line message names each cause once: an error that chains its cause leaves
 /// the cause's text out of its own message.
 #[test]
 fn a_file_that_cannot_be_read_or_written_names_its_cause_once() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-folder");
-    let cause = "No such file or directory";
-    let assert_cause_once = |out: &std::process::Output, path: &Path, what: &str| {
-        assert_fails_with(out, &[path.to_str().unwrap(), cause]);
-        let last = stderr(out).lines().last().unwrap_or_default().to_string();
-        assert_eq!(last.matches(cause).count(), 1, "{what}: {last}");
-    };
     for kind in kinds() {
         let path = missing.join(format!("{}.csv", kind.name.replace(' ', "_")));
-        assert_cause_once(&(kind.run)(&path, dir.path()), &path, kind.name);
+        assert_cause_once(&(kind.run)(&path, dir.path()), &path, NO_SUCH_FILE);
     }
     let config = missing.join("custscore.toml");
     let out = run(&["train", "--config", config.to_str().unwrap()]);
-    assert_cause_once(&out, &config, "--config");
+    assert_cause_once(&out, &config, NO_SUCH_FILE);
     let itemsets = missing.join("itemsets.csv");
     let out = run(&[
         "rules",
@@ -271,5 +275,42 @@ fn a_file_that_cannot_be_read_or_written_names_its_cause_once() {
         "--itemsets",
         itemsets.to_str().unwrap(),
     ]);
-    assert_cause_once(&out, &itemsets, "--itemsets");
+    assert_cause_once(&out, &itemsets, NO_SUCH_FILE);
+}
+
+/// The same for the files beside the CSVs: outcome events, the keys file, the outcomes
+/// store and the audit log.
+#[test]
+fn an_events_keys_store_or_audit_file_that_cannot_be_opened_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let models = trained(dir.path());
+
+    let events = missing.join("events.csv");
+    let out = import_outcomes(&models, &events, &[]);
+    assert_cause_once(&out, &events, NO_SUCH_FILE);
+
+    let keys = missing.join("api-keys.txt");
+    let out = run(&["keys", "list", "--keys-file", keys.to_str().unwrap()]);
+    assert_cause_once(&out, &keys, NO_SUCH_FILE);
+
+    // A store whose folder would have to be made inside a plain file (the store opens
+    // before the events file is read).
+    let plain = write(dir.path(), "plain", b"");
+    let store = plain.join("sub/outcomes.db");
+    let out = import_outcomes(&models, &plain, &["--outcomes-db", store.to_str().unwrap()]);
+    assert_cause_once(&out, &store, "Not a directory");
+
+    let audit = missing.join("audit.log");
+    let port = common::http::free_port().to_string();
+    let out = run(&[
+        "serve",
+        "--models",
+        models.to_str().unwrap(),
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    assert_cause_once(&out, &audit, NO_SUCH_FILE);
 }

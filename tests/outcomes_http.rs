@@ -357,14 +357,12 @@ fn a_default_store_that_cannot_open_leaves_scoring_up_and_a_named_one_stops_the_
         "{}",
         r.body
     );
-    assert!(
-        r.json()["detail"]
-            .as_str()
-            .unwrap()
-            .contains("--outcomes-db"),
-        "{}",
-        r.body
-    );
+    // The detail names the store once, and SQLite's reason.
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("--outcomes-db"), "{detail}");
+    let store = format!("outcomes database {}", models.join("outcomes.db").display());
+    assert_eq!(detail.matches(&store).count(), 1, "{detail}");
+    assert!(detail.contains("unable to open database file"), "{detail}");
     let r = post_json(
         server.addr,
         "/v1/score",

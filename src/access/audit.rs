@@ -311,7 +311,7 @@ fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("--audit-log {}: cannot open for appending: {source}", path.display())]
+#[error("--audit-log {}: cannot open for appending", path.display())]
 pub struct AuditError {
     pub path: PathBuf,
     pub source: std::io::Error,

@@ -23,12 +23,12 @@ pub const INSERT_CHUNK: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("outcomes database {location}: {source}")]
+    #[error("outcomes database {location}")]
     Sqlite {
         location: String,
         source: rusqlite::Error,
     },
-    #[error("outcomes database {location}: {source}")]
+    #[error("outcomes database {location}")]
     Postgres {
         location: String,
         source: postgres::Error,
@@ -39,7 +39,7 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("outcomes database {location}: cannot create its folder: {source}")]
+    #[error("outcomes database {location}: cannot create its folder")]
     Folder {
         location: String,
         source: std::io::Error,

@@ -64,7 +64,7 @@ pub enum CampaignTableError {
         customer: String,
         reason: String,
     },
-    #[error("{path}: cannot write the campaign table: {source}")]
+    #[error("{path}: cannot write the campaign table")]
     Write {
         path: String,
         source: std::io::Error,

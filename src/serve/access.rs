@@ -128,8 +128,9 @@ pub struct Access {
 pub enum KeysReloadError {
     #[error("the server was started without --api-keys-file; there is no keys file to reload")]
     NoKeysFile,
-    // Shown whole (HTTP detail, log line), so it embeds the keys error instead of chaining it.
-    #[error("{0}; the keys in force are kept")]
+    // Shown whole (HTTP detail, log line), so it embeds the keys error and its causes
+    // instead of chaining them.
+    #[error("{}; the keys in force are kept", crate::error_chain(.0))]
     Refused(KeysError),
 }
 

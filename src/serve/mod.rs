@@ -343,10 +343,11 @@ fn open_outcomes(options: &ServeOptions) -> Result<outcomes::OutcomesStore, Serv
             Ok(outcomes::OutcomesStore::new(store))
         }
         Err(e) if !options.outcomes_required => {
-            tracing::warn!(error = %e, "no outcomes store: campaign fields and /v1/outcomes answer 503");
-            eprintln!("no outcomes store ({e}); pass --outcomes-db to record campaigns");
+            let cause = crate::error_chain(&e);
+            tracing::warn!(error = %cause, "no outcomes store: campaign fields and /v1/outcomes answer 503");
+            eprintln!("no outcomes store ({cause}); pass --outcomes-db to record campaigns");
             Ok(outcomes::OutcomesStore::unavailable(format!(
-                "no outcomes store: {e}; start the server with --outcomes-db"
+                "no outcomes store: {cause}; start the server with --outcomes-db"
             )))
         }
         Err(e) => Err(e.into()),

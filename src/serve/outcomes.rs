@@ -38,7 +38,9 @@ impl OutcomesStore {
         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
         match crate::outcomes::realized::realized_aucs(store.as_mut()) {
             Ok(realized) => crate::outcomes::realized::attach(registry, &realized),
-            Err(e) => tracing::warn!(error = %e, "realized AUC left out of /v1/models"),
+            Err(e) => {
+                tracing::warn!(error = %crate::error_chain(&e), "realized AUC left out of /v1/models")
+            }
         }
     }
 
@@ -63,10 +65,11 @@ impl OutcomesStore {
             };
             let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
             work(store.as_mut()).map_err(|e| {
-                tracing::error!(error = %e, "outcomes store failed");
+                let cause = crate::error_chain(&e);
+                tracing::error!(error = %cause, "outcomes store failed");
                 ApiError::new(
                     Code::StoreUnavailable,
-                    format!("the outcomes store failed: {e}"),
+                    format!("the outcomes store failed: {cause}"),
                 )
             })
         })

@@ -178,6 +178,20 @@ pub fn train_cdnow_with(models: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// `outcomes import FILE` into the outcomes store of `models`, `extra` flags after;
+/// unchecked.
+pub fn import_outcomes(models: &Path, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "outcomes",
+        "import",
+        file.to_str().unwrap(),
+        "--models",
+        models.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
