@@ -510,8 +510,10 @@ pub struct AggregateArgs {
     pub output: PathBuf,
 }
 
+/// The customers `score` and `drift` read: a customer file, or an order log aggregated
+/// to customers. The help texts are `score`'s; `drift` words them for itself.
 #[derive(Debug, Args)]
-pub struct ScoreArgs {
+pub struct CustomersArgs {
     /// Customers to score (CSV with the training columns; extra columns are ignored);
     /// `-` reads standard input.
     #[arg(
@@ -532,6 +534,12 @@ pub struct ScoreArgs {
         requires = "transactions"
     )]
     pub cutoff: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub customers: CustomersArgs,
     /// Where to write one scored row per accepted input row; `-` writes standard output.
     #[arg(long, env = "CUSTSCORE_OUTPUT")]
     pub output: PathBuf,
@@ -909,28 +917,18 @@ impl std::str::FromStr for DriftBins {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("input", |a| a.help("Customers to compare (CSV with the training columns, \
+        as `score` reads them); `-` reads standard input")),
+    mut_arg("transactions", |a| a.help("An order log to aggregate to customers first, \
+        as `score --transactions` does (bundles trained from a log)")),
+    mut_arg("cutoff", |a| a.help("With --transactions: the date features are computed at \
+        (default: just after the last event in the log). Use the bundle's training \
+        cut-off to compare like with like")),
+)]
 pub struct DriftArgs {
-    /// Customers to compare (CSV with the training columns, as `score` reads them); `-`
-    /// reads standard input.
-    #[arg(
-        long,
-        env = "CUSTSCORE_INPUT",
-        required_unless_present = "transactions"
-    )]
-    pub input: Option<PathBuf>,
-    /// An order log to aggregate to customers first, as `score --transactions` does
-    /// (bundles trained from a log).
-    #[arg(long, env = "CUSTSCORE_SCORE_TRANSACTIONS", conflicts_with = "input")]
-    pub transactions: Option<PathBuf>,
-    /// With --transactions: the date features are computed at (default: just after the
-    /// last event in the log). Use the bundle's training cut-off to compare like with like.
-    #[arg(
-        long,
-        visible_alias = "as-of",
-        env = "CUSTSCORE_CUTOFF",
-        requires = "transactions"
-    )]
-    pub cutoff: Option<String>,
+    #[command(flatten)]
+    pub customers: CustomersArgs,
     /// Also write the figures as JSON here.
     #[arg(long, env = "CUSTSCORE_DRIFT_JSON")]
     pub json: Option<PathBuf>,

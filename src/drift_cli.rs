@@ -132,10 +132,10 @@ pub fn print_drift(args: &DriftArgs) -> Result<(), DriftCliError> {
 
 /// `--input FILE` or `--transactions LOG [--cutoff DATE]`.
 fn drift_input(args: &DriftArgs) -> DriftInput {
-    match (&args.transactions, &args.input) {
+    match (&args.customers.transactions, &args.customers.input) {
         (Some(log), _) => DriftInput::Log {
             path: log.clone(),
-            cutoff: args.cutoff.clone(),
+            cutoff: args.customers.cutoff.clone(),
         },
         (None, input) => DriftInput::Customers(input.clone().unwrap_or_else(|| "-".into())),
     }

@@ -45,7 +45,7 @@ pub fn run_score(args: ScoreArgs) -> Result<(), ScoreCliError> {
     let input_spec = InputSpec::new(
         InputFormat::resolve(
             args.input_format,
-            args.input.as_deref().unwrap_or("-".as_ref()),
+            args.customers.input.as_deref().unwrap_or("-".as_ref()),
         ),
         args.no_header,
         &args.columns,
@@ -54,10 +54,10 @@ pub fn run_score(args: ScoreArgs) -> Result<(), ScoreCliError> {
     let output = batch::Stream::from_arg(&args.output);
     // Kept alive until scoring ends: the aggregated customers of a transaction log.
     let mut aggregated = None;
-    let input = match (&args.input, &args.transactions) {
+    let input = match (&args.customers.input, &args.customers.transactions) {
         (Some(input), _) => batch::Stream::from_arg(input),
         (None, Some(log)) => {
-            let mut log = aggregated_log(&scorer, log, args.cutoff.as_deref())?;
+            let mut log = aggregated_log(&scorer, log, args.customers.cutoff.as_deref())?;
             if let Some(history) = log.history.take() {
                 scorer.use_history(history);
             }
