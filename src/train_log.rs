@@ -201,20 +201,6 @@ mod tests {
     use proptest::prelude::*;
     use std::fmt::Write;
 
-    fn spec() -> TransactionSpec {
-        TransactionSpec {
-            customer_col: "customer".into(),
-            order_col: Some("order".into()),
-            item_col: Some("item".into()),
-            time_col: "time".into(),
-            amount_col: None,
-            price_col: Some("price".into()),
-            quantity_col: Some("qty".into()),
-            churn_after_days: 10,
-            exclude_items: vec!["POST".into()],
-        }
-    }
-
     /// What training took from a log before it streamed: every event collected, then the
     /// table, the baskets and the item sets built from the collected events.
     fn collected(
@@ -240,7 +226,7 @@ mod tests {
 
     fn config(path: &Path, history_baskets: Option<usize>) -> TrainConfig {
         let mut config = TrainConfig::default();
-        let spec = spec();
+        let spec = transactions::test_spec(10);
         let t = &mut config.transactions;
         t.file = Some(path.to_path_buf());
         t.customer_col = Some(spec.customer_col);
@@ -285,7 +271,8 @@ mod tests {
     }
 
     fn assert_streamed_is_collected(path: &Path, history_baskets: Option<usize>) {
-        let (table, after, baskets, history, sha256) = collected(path, &spec(), history_baskets);
+        let (table, after, baskets, history, sha256) =
+            collected(path, &transactions::test_spec(10), history_baskets);
         let streamed =
             table_from_log(path, &config(path, history_baskets), &Progress::silent()).unwrap();
         assert_eq!(streamed.table.ids, table.ids);
@@ -295,7 +282,10 @@ mod tests {
         let (streamed_baskets, purchases) = streamed.items.unwrap();
         assert_eq!(streamed_baskets, baskets);
         assert_eq!(purchases.finish_with(|name| baskets.item_id(name)), history);
-        assert_eq!(streamed.lifetime_holdout, reread_holdout(path, &spec()));
+        assert_eq!(
+            streamed.lifetime_holdout,
+            reread_holdout(path, &transactions::test_spec(10))
+        );
     }
 
     /// The lifetime holdout as training took it before: from a pass of its own.
@@ -309,7 +299,7 @@ mod tests {
     fn the_retail_fixture_streams_to_what_the_collected_events_gave() {
         let fixture =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/retail_sample.csv");
-        let mut spec = spec();
+        let mut spec = transactions::test_spec(10);
         spec.customer_col = "CustomerID".into();
         spec.order_col = Some("InvoiceNo".into());
         spec.item_col = Some("StockCode".into());

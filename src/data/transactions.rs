@@ -875,24 +875,27 @@ pub fn write_customer_rows(
     out.flush()
 }
 
+/// The spec of the unit tests' logs: columns customer, order, item, time, price and qty,
+/// `POST` excluded.
+#[cfg(test)]
+pub(crate) fn test_spec(churn_after_days: i64) -> TransactionSpec {
+    TransactionSpec {
+        customer_col: "customer".into(),
+        order_col: Some("order".into()),
+        item_col: Some("item".into()),
+        time_col: "time".into(),
+        amount_col: None,
+        price_col: Some("price".into()),
+        quantity_col: Some("qty".into()),
+        churn_after_days,
+        exclude_items: vec!["POST".into()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    fn spec() -> TransactionSpec {
-        TransactionSpec {
-            customer_col: "customer".into(),
-            order_col: Some("order".into()),
-            item_col: Some("item".into()),
-            time_col: "time".into(),
-            amount_col: None,
-            price_col: Some("price".into()),
-            quantity_col: Some("qty".into()),
-            churn_after_days: 30,
-            exclude_items: vec!["POST".into()],
-        }
-    }
 
     fn event(customer: &str, order: &str, item: &str, day: u32, qty: f64, price: f64) -> Event {
         Event {
@@ -923,7 +926,7 @@ mod tests {
              5,B,1,yesterday,1,c2\n",
         )
         .unwrap();
-        let (events, q, _) = read_log(&path, &spec()).unwrap();
+        let (events, q, _) = read_log(&path, &test_spec(30)).unwrap();
         assert_eq!((q.lines, q.used, q.rejected_total), (6, 4, 2));
         assert_eq!(
             (q.blank_customer, q.returns, q.zero_value, q.excluded_items),
@@ -952,7 +955,7 @@ mod tests {
             .unwrap()
             .and_hms_opt(0, 0, 0)
             .unwrap();
-        let (table, after) = customer_table(&events, &spec(), cutoff, true);
+        let (table, after) = customer_table(&events, &test_spec(30), cutoff, true);
         assert_eq!(table.ids, ["a", "b"]);
         assert_eq!(after, 1);
         let col = |n: &str| table.column(n).unwrap().numeric().unwrap().to_vec();
@@ -988,7 +991,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
-        let (events, quality, sha256) = read_log(&path, &spec()).unwrap();
+        let (events, quality, sha256) = read_log(&path, &test_spec(30)).unwrap();
         assert_eq!((quality.lines, quality.used), (5, 4));
         assert_eq!(
             quality.rejected,
@@ -998,11 +1001,11 @@ mod tests {
             )]
         );
         let mut totals = CustomerTotals::new(None, 30);
-        let scan = for_each_event(&path, &spec(), |e| totals.add(e)).unwrap();
+        let scan = for_each_event(&path, &test_spec(30), |e| totals.add(e)).unwrap();
         assert_eq!(scan.sha256, sha256);
         let cutoff = scan.last + Duration::seconds(1);
-        let (streamed, _) = totals.table(&spec(), cutoff, false);
-        let (collected, _) = customer_table(&events, &spec(), cutoff, false);
+        let (streamed, _) = totals.table(&test_spec(30), cutoff, false);
+        let (collected, _) = customer_table(&events, &test_spec(30), cutoff, false);
         assert_eq!(streamed.ids, ["c1", "c2"]);
         assert_eq!(streamed.ids, collected.ids);
         assert_eq!(streamed.columns, collected.columns);
@@ -1024,8 +1027,8 @@ mod tests {
             let early = make(&before, 0);
             let mut all = early.clone();
             all.extend(make(&after, 1000));
-            let (a, _) = customer_table(&early, &spec(), cutoff, false);
-            let (b, _) = customer_table(&all, &spec(), cutoff, false);
+            let (a, _) = customer_table(&early, &test_spec(30), cutoff, false);
+            let (b, _) = customer_table(&all, &test_spec(30), cutoff, false);
             prop_assert_eq!(a.ids, b.ids);
             prop_assert_eq!(a.columns, b.columns);
         }
