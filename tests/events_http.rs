@@ -24,30 +24,11 @@ fn events_by_customer() -> BTreeMap<String, Vec<Value>> {
     out
 }
 
+/// The batch answers of the log at [`AS_OF`], by customer id.
 fn batch_answers(models: &std::path::Path, dir: &std::path::Path) -> BTreeMap<String, Value> {
-    let scored = dir.join("scored.jsonl");
-    let log = fixture("retail_sample.csv");
-    let out = run(&[
-        "score",
-        "--models",
-        models.to_str().unwrap(),
-        "--transactions",
-        log.to_str().unwrap(),
-        "--cutoff",
-        AS_OF,
-        "--output",
-        scored.to_str().unwrap(),
-        "--format",
-        "jsonl",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read_to_string(&scored)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_string(), v)
-        })
+    score_retail_log(models, dir, AS_OF)
+        .into_iter()
+        .map(|v| (v["id"].as_str().unwrap().to_string(), v))
         .collect()
 }
 

@@ -27,34 +27,6 @@ fn bought_before(cutoff: &str) -> HashMap<String, HashSet<String>> {
     out
 }
 
-fn score_log(
-    models: &std::path::Path,
-    dir: &std::path::Path,
-    cutoff: &str,
-) -> Vec<serde_json::Value> {
-    let scored = dir.join("scored.jsonl");
-    let log = fixture("retail_sample.csv");
-    let out = run(&[
-        "score",
-        "--models",
-        models.to_str().unwrap(),
-        "--transactions",
-        log.to_str().unwrap(),
-        "--cutoff",
-        cutoff,
-        "--output",
-        scored.to_str().unwrap(),
-        "--format",
-        "jsonl",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read_to_string(&scored)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn customers_are_never_offered_what_they_bought_and_offers_name_their_rule() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,7 +43,7 @@ fn customers_are_never_offered_what_they_bought_and_offers_name_their_rule() {
     assert!(customers.len() > 50, "{}", customers.len());
     assert!(customers.keys().all(|c| bought.contains_key(c)));
 
-    let answers = score_log(&models, dir.path(), &cutoff);
+    let answers = score_retail_log(&models, dir.path(), &cutoff);
     assert_eq!(answers.len(), bought.len());
     let (mut offers, mut from_rules) = (0, 0);
     for answer in &answers {
@@ -121,7 +93,7 @@ fn history_baskets_limits_what_fires_but_not_what_is_excluded() {
         .unwrap()
         .to_string();
     let bought = bought_before(&cutoff);
-    for answer in score_log(&models, dir.path(), &cutoff) {
+    for answer in score_retail_log(&models, dir.path(), &cutoff) {
         let id = answer["id"].as_str().unwrap();
         for offer in answer["cross_sell"].as_array().unwrap() {
             assert!(!bought[id].contains(offer["item"].as_str().unwrap()));

@@ -178,6 +178,32 @@ pub fn train_cdnow_with(models: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// Score `tests/fixtures/retail_sample.csv` as an order log at `cutoff` with the bundle
+/// in `models`, through `dir/scored.jsonl`; one JSON answer per customer.
+pub fn score_retail_log(models: &Path, dir: &Path, cutoff: &str) -> Vec<serde_json::Value> {
+    let scored = dir.join("scored.jsonl");
+    let log = fixture("retail_sample.csv");
+    let out = run(&[
+        "score",
+        "--models",
+        models.to_str().unwrap(),
+        "--transactions",
+        log.to_str().unwrap(),
+        "--cutoff",
+        cutoff,
+        "--output",
+        scored.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read_to_string(&scored)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// `outcomes import FILE` into the outcomes store of `models`, `extra` flags after;
 /// unchecked.
 pub fn import_outcomes(models: &Path, file: &Path, extra: &[&str]) -> Output {
