@@ -160,13 +160,7 @@ fn bad_events_are_refused_by_line_and_field_and_the_rest_are_stored_once() {
           k5,spring,5,purchased,2024-06-01,ten\n\
           k1,spring,1,responded,2024-06-01,\n",
     );
-    let out = run(&[
-        "outcomes",
-        "import",
-        csv_file.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = import_outcomes(&models, &csv_file, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("events read 6, stored 2, already stored 1, refused 3"),
@@ -192,13 +186,7 @@ fn bad_events_are_refused_by_line_and_field_and_the_rest_are_stored_once() {
           {\"campaign\":\"spring\",\"customer_id\":[2]}\n\
           not json\n",
     );
-    let out = run(&[
-        "outcomes",
-        "import",
-        jsonl.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = import_outcomes(&models, &jsonl, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("events read 4, stored 0, already stored 2, refused 2"),
@@ -213,13 +201,7 @@ fn bad_events_are_refused_by_line_and_field_and_the_rest_are_stored_once() {
     assert_eq!(events_in(&models.join("outcomes.db")), 2);
     // A file without the needed columns is refused as a whole.
     let bad = write(dir.path(), "bad.csv", b"campaign,customer\nspring,1\n");
-    let out = run(&[
-        "outcomes",
-        "import",
-        bad.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = import_outcomes(&models, &bad, &[]);
     assert_fails_with(&out, &["bad.csv: line 1", "no column named `customer_id`"]);
 }
 
@@ -236,16 +218,7 @@ fn contacts_made_elsewhere_are_imported_once_with_per_row_errors() {
           autumn,3,2024-09-01,control,crm-7,1.7,8\n\
           autumn,4,2024-09-01T08:00:00Z,control,crm-7,,\n",
     );
-    let import = || {
-        run(&[
-            "outcomes",
-            "import",
-            "--contacts",
-            file.to_str().unwrap(),
-            "--models",
-            models.to_str().unwrap(),
-        ])
-    };
+    let import = || import_outcomes(&models, &file, &["--contacts"]);
     let out = import();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -311,13 +284,7 @@ fn a_telco_campaign_measures_the_effect_the_simulation_put_in() {
         .expect("python3 runs scripts/simulate_outcomes.py");
     assert!(simulated.status.success(), "{}", stderr(&simulated));
     let stated: serde_json::Value = serde_json::from_slice(&simulated.stdout).unwrap();
-    let out = run(&[
-        "outcomes",
-        "import",
-        events.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = import_outcomes(&models, &events, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let evaluate = |outcome: &str| -> serde_json::Value {
         let out = run(&[

@@ -139,13 +139,7 @@ fn the_campaigns_section_renders_the_evaluation_and_the_qini_curve() {
         .output()
         .expect("python3 runs scripts/simulate_outcomes.py");
     assert!(simulated.status.success(), "{}", stderr(&simulated));
-    let out = run(&[
-        "outcomes",
-        "import",
-        events.to_str().unwrap(),
-        "--models",
-        models_arg,
-    ]);
+    let out = import_outcomes(&models, &events, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = train_spring_uplift(&models, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
