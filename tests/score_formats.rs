@@ -292,65 +292,34 @@ fn header_less_flags_are_checked() {
     train_small(&models);
     let m = models.to_str().unwrap();
     let input = write(dir.path(), "in.csv", b"7590-VHVEG,1\n");
-    let i = input.to_str().unwrap();
-    let o = dir.path().join("out.csv");
-    let o = o.to_str().unwrap();
-    let out = run(&[
-        "score",
-        "--input",
-        i,
-        "--output",
-        o,
-        "--no-header",
-        "--models",
-        m,
-    ]);
-    assert_fails_with(&out, &["--no-header needs the column names"]);
-    let out = run(&[
-        "score",
-        "--input",
-        i,
-        "--output",
-        o,
-        "--no-header",
-        "--columns",
-        "customer_id,tenure,tenure",
-        "--models",
-        m,
-    ]);
-    assert_fails_with(&out, &["`tenure` is named twice"]);
+    let output = dir.path().join("out.csv");
+    let refused = |flags: &[&str], needle: &str| {
+        let mut args = vec![
+            "score",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--no-header",
+            "--models",
+            m,
+        ];
+        args.extend_from_slice(flags);
+        assert_fails_with(&run(&args), &[needle]);
+    };
+    refused(&[], "--no-header needs the column names");
+    refused(
+        &["--columns", "customer_id,tenure,tenure"],
+        "`tenure` is named twice",
+    );
     // A column the model needs is missing from the names given.
-    let out = run(&[
-        "score",
-        "--input",
-        i,
-        "--output",
-        o,
-        "--no-header",
-        "--columns",
-        "customer_id,tenure",
-        "--models",
-        m,
-    ]);
-    assert_fails_with(&out, &["no column named"]);
-    let out = run(&[
-        "score",
-        "--input",
-        i,
-        "--output",
-        o,
-        "--input-format",
-        "jsonl",
-        "--columns-from-bundle",
-        "--no-header",
-        "--models",
-        m,
-    ]);
-    assert_fails_with(&out, &["JSON Lines input names its fields"]);
+    refused(&["--columns", "customer_id,tenure"], "no column named");
+    refused(
+        &["--input-format", "jsonl", "--columns-from-bundle"],
+        "JSON Lines input names its fields",
+    );
 }
 
-/// `--output` naming a named pipe (as `/dev/null` names a device) writes into it: a
-/// finished temp file renamed over it would replace the pipe with a plain file.
 #[test]
 fn an_output_that_is_a_pipe_is_written_in_place_not_replaced() {
     use std::os::unix::fs::FileTypeExt;
