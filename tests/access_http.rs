@@ -123,6 +123,22 @@ fn create_key(file: &Path, id: &str, scopes: &str) -> String {
     key
 }
 
+/// A server on a bundle trained in `dir`, with one key (`crm`, of `scopes`) and `extra`
+/// flags: the server, the key and the server's log.
+fn serve_with_one_key(
+    dir: &Path,
+    scopes: &str,
+    extra: &[&str],
+) -> (common::http::Server, String, PathBuf) {
+    let models = trained(dir);
+    let keys = dir.join("keys.txt");
+    let key = create_key(&keys, "crm", scopes);
+    let log = dir.join("serve.log");
+    let mut flags = vec!["--api-keys-file", keys.to_str().unwrap()];
+    flags.extend_from_slice(extra);
+    (start_logged(&models, &flags, &log), key, log)
+}
+
 /// A request each route accepts when the caller may use it.
 fn request_for(pattern: &str) -> (&'static str, String, Option<String>) {
     match pattern {
@@ -341,24 +357,15 @@ fn a_burst_over_the_rate_limit_gets_429_with_retry_after_and_no_5xx() {
 #[test]
 fn invalid_keys_lock_out_one_address_and_not_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let models = trained(dir.path());
-    let keys = dir.path().join("keys.txt");
-    let key = create_key(&keys, "crm", "score,read");
-    let log = dir.path().join("serve.log");
-    let server = start_logged(
-        &models,
-        &[
-            "--api-keys-file",
-            keys.to_str().unwrap(),
-            "--lockout-failures",
-            "5",
-            "--lockout-window",
-            "60",
-            "--lockout-secs",
-            "3",
-        ],
-        &log,
-    );
+    let lockout = [
+        "--lockout-failures",
+        "5",
+        "--lockout-window",
+        "60",
+        "--lockout-secs",
+        "3",
+    ];
+    let (server, key, log) = serve_with_one_key(dir.path(), "score,read", &lockout);
     let a = server.addr;
     let guesser: IpAddr = "127.0.0.2".parse().unwrap();
     let other: IpAddr = "127.0.0.1".parse().unwrap();
@@ -758,25 +765,16 @@ fn revoked_keys_are_refused_after_a_reload_and_a_bad_file_keeps_the_old_keys() {
 #[test]
 fn a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not() {
     let dir = tempfile::tempdir().unwrap();
-    let models = trained(dir.path());
-    let keys = dir.path().join("keys.txt");
-    let key = create_key(&keys, "crm", "score");
-    let log = dir.path().join("serve.log");
     let audit = dir.path().join("audit.jsonl");
-    let server = start_logged(
-        &models,
-        &[
-            "--api-keys-file",
-            keys.to_str().unwrap(),
-            "--trusted-proxy",
-            "127.0.0.2/32",
-            "--lockout-failures",
-            "3",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-        &log,
-    );
+    let flags = [
+        "--trusted-proxy",
+        "127.0.0.2/32",
+        "--lockout-failures",
+        "3",
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    let (server, key, log) = serve_with_one_key(dir.path(), "score", &flags);
     let a = server.addr;
     let proxy: IpAddr = "127.0.0.2".parse().unwrap();
     let stranger: IpAddr = "127.0.0.3".parse().unwrap();
