@@ -6,7 +6,7 @@ use super::answer_json::write_answer;
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use super::outcomes::{campaign_of, record_contacts};
-use super::record::{read_batch, read_record, ItemPath};
+use super::record::{read_batch_named, read_record_named, ItemPath};
 use super::request::{
     finish_id, json_body, parse_json, parse_json_array, record_from_json, RawRecord,
 };
@@ -206,7 +206,8 @@ pub async fn score_one(
         }
         let window = shared.window_for(&scorer);
         let counters = &shared.metrics;
-        let (answer, contact) = match read_record(&*scorer, &body)? {
+        let names = shared.names_for(&scorer);
+        let (answer, contact) = match read_record_named(&*scorer, &names, &body)? {
             Some(raw) if shared.shadow.is_none() => {
                 let mut out = Vec::with_capacity(1024);
                 let scratch = &mut Scratch::default();
@@ -327,7 +328,9 @@ type BatchSeen = (String, usize);
 fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSeen)>, ApiError> {
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
-    let Some(records) = read_batch(&*scorer, body, state.limits.max_batch_items)? else {
+    let names = state.names_for(&scorer);
+    let limit = state.limits.max_batch_items;
+    let Some(records) = read_batch_named(&*scorer, &names, body, limit)? else {
         return Ok(None);
     };
     let total = records.len();
@@ -374,7 +377,8 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Conta
     let window = state.window_for(&scorer);
     let limit = state.limits.max_batch_items;
     let mut contacts = Vec::new();
-    let results: Vec<BatchItem> = match read_batch(&*scorer, body, limit)? {
+    let names = state.names_for(&scorer);
+    let results: Vec<BatchItem> = match read_batch_named(&*scorer, &names, body, limit)? {
         Some(records) => records
             .into_iter()
             .enumerate()
