@@ -856,8 +856,14 @@ pub fn score_csv_marked(
     mut seen: impl FnMut(&Scored),
 ) -> Result<MarkedSummary, BatchError> {
     let path = || name.to_path_buf();
+    // Counting the header's fields reads it with a reader of its own: made before the
+    // body's, it hands that one its csv_core reader (see `RecordReader::new`).
+    let header = csv_header(scorer, false, false, true);
+    let sink = RejectSink::CsvRows {
+        empty_fields: count_fields(&header) - 2,
+    };
     let mut reader = RecordReader::new(body);
-    let header = csv_input::read_header(&mut reader)
+    let columns = csv_input::read_header(&mut reader)
         .map_err(|source| BatchError::Read {
             path: path(),
             source,
@@ -866,7 +872,7 @@ pub fn score_csv_marked(
             path: path(),
             problem,
         })?;
-    let mut layout = Layout::new(scorer, header, name)?;
+    let mut layout = Layout::new(scorer, columns, name)?;
     layout.mark_rejects = true;
     let rows = read_all_rows(&mut reader, max_rows).map_err(|e| match e {
         None => BatchError::TooManyRows {
@@ -878,10 +884,6 @@ pub fn score_csv_marked(
             source,
         },
     })?;
-    let header = csv_header(scorer, false, false, true);
-    let sink = RejectSink::CsvRows {
-        empty_fields: count_fields(&header) - 2,
-    };
     out.extend_from_slice(&header);
     // Where the last whole row ends: a row whose writing panicked is cut back to it.
     let written = std::cell::Cell::new(out.len());

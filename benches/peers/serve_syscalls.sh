@@ -5,7 +5,8 @@
 # 100) different telco customers each, as JSON (FORMAT=json, the default) or as CSV rows
 # with their header answered in CSV (FORMAT=csv); BATCH=1 sends POST /v1/score instead.
 # Counts do not depend on machine load (strace slows the server; only counts are read).
-# Prints the calls per request by name, and the body and answer sizes.
+# Prints the calls per request by name, the server's minor page faults per request, and
+# the body and answer sizes.
 # PORT (default a free one) is the loopback port; SERVE_FLAGS adds `serve` flags.
 # usage: [FORMAT=csv] [BATCH=N] [REQUESTS=N] benches/peers/serve_syscalls.sh [BINARY]
 set -euo pipefail
@@ -27,6 +28,7 @@ TRACE="$OUT/strace.serve.$FORMAT.$BATCH.txt"
 strace -c -f -o "$TRACE" $(for t in /proc/"$SERVER"/task/*; do printf -- "-p %s " "${t##*/}"; done) &
 TRACER=$!
 sleep 1
+faults_before=$(awk '{ print $10 }' "/proc/$SERVER/stat")
 python3 - "$TELCO_BODIES" training-data/telco_churn.csv "$REQUESTS" "$BATCH" "$FORMAT" "$PORT" <<'PY'
 import http.client, sys
 json_path, csv_path, requests, batch, fmt, port = sys.argv[1:7]
@@ -53,6 +55,8 @@ for i in range(requests):
     assert answer.status == 200, answer.status
 print(f"{requests} requests of {batch} record(s), {fmt}: body {sent // requests} bytes, answer {received // requests} bytes on average")
 PY
+faults_after=$(awk '{ print $10 }' "/proc/$SERVER/stat")
+echo "minor page faults per request: $(awk -v a="$faults_before" -v b="$faults_after" -v n="$REQUESTS" 'BEGIN { printf "%.1f", (b - a) / n }')"
 sleep 0.5
 kill -INT "$TRACER"; wait "$TRACER" 2>/dev/null || true
 echo "system calls per request (strace -c on all server threads; $TRACE):"
