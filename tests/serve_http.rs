@@ -808,12 +808,14 @@ fn a_csv_batch_is_answered_with_the_batch_clis_rows_in_input_order() {
     );
     assert_eq!(&rows[0][0], "7590-VHVEG");
 
-    // Accept: anything that takes text/csv gets it; one that refuses it gets a 406.
+    // Accept: anything that takes text/csv gets it (an empty one states no preference);
+    // one that refuses it gets a 406.
     for accept in [
         None,
         Some("*/*"),
         Some("text/*"),
         Some("application/json;q=0.5, text/csv"),
+        Some(""),
     ] {
         let r = post_batch(a, "text/csv; charset=utf-8", accept, &body);
         assert_eq!(r.status, 200, "{accept:?}: {}", r.body);

@@ -1,14 +1,15 @@
 -- wrk script: POST a different body per request, cycling through every body in the file
 -- named by $BODIES. JSON bodies are one a line (make_bodies.py writes all 7,043 telco
 -- customers as JSON objects); with CONTENT_TYPE=text/csv, a body is a block of lines (a
--- header row and its rows) and blocks are separated by an empty line. ACCEPT, when set,
--- is sent as the Accept header. Each wrk thread starts at its own place in the file, so
+-- header row and its rows) and blocks are separated by an empty line. ACCEPT, when set
+-- and not empty, is sent as the Accept header. Each wrk thread starts at its own place in the file, so
 -- concurrent connections do not send the same records together, and no body repeats
 -- until every other one has been sent.
 wrk.method = "POST"
 local content_type = os.getenv("CONTENT_TYPE") or "application/json"
 wrk.headers["Content-Type"] = content_type
-if os.getenv("ACCEPT") then wrk.headers["Accept"] = os.getenv("ACCEPT") end
+local accept = os.getenv("ACCEPT")
+if accept and #accept > 0 then wrk.headers["Accept"] = accept end
 
 local threads = 0
 function setup(thread)

@@ -83,7 +83,8 @@ serve_round() {
 declare -A cpu=() wall=() sys=()
 for round in $(seq "$ROUNDS"); do
     for side in json csv; do
-        read -r c w s <<< "$(serve_round "$side")"
+        result=$(serve_round "$side")   # a refused request ends the script here
+        read -r c w s <<< "$result"
         cpu[$side]+="$c "; wall[$side]+="$w "; sys[$side]+="$s "
     done
     /usr/bin/time -o "$OUT/score_time.txt" -f "%e %U %S" "$BIN" score --models "$MODELS" \

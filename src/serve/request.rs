@@ -84,24 +84,25 @@ impl BodyFormat {
 
     /// Whether the request's Accept header (all of them, as one list) takes an answer
     /// in this format. The most specific media range that matches decides, and `q=0`
-    /// refuses; no Accept header takes anything. Ranges that do not parse are skipped.
+    /// refuses. Ranges that do not parse are skipped; no Accept header, or one without
+    /// a range that parses (`Accept:` left empty), takes anything.
     pub fn accepted_by(self, req: &HttpRequest) -> bool {
-        let mut headers = req.headers().get_all(ACCEPT).peekable();
-        if headers.peek().is_none() {
-            return true;
-        }
         let (kind, sub) = self
             .media_type()
             .split_once('/')
             .unwrap_or((self.media_type(), ""));
         let mut best: Option<(u8, bool)> = None;
-        let ranges = headers
+        let mut any_range = false;
+        let ranges = req
+            .headers()
+            .get_all(ACCEPT)
             .filter_map(|h| h.to_str().ok())
             .flat_map(|h| h.split(','));
         for range in ranges {
             let Ok(m) = range.trim().parse::<mime::Mime>() else {
                 continue;
             };
+            any_range = true;
             let specificity = match (m.type_().as_str(), m.subtype().as_str()) {
                 (t, s) if t.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(sub) => 2,
                 (t, "*") if t.eq_ignore_ascii_case(kind) => 1,
@@ -114,7 +115,10 @@ impl BodyFormat {
                 best = Some((specificity, takes));
             }
         }
-        best.is_some_and(|(_, takes)| takes)
+        match best {
+            Some((_, takes)) => takes,
+            None => !any_range,
+        }
     }
 }
 
@@ -387,9 +391,7 @@ mod tests {
         assert!(!takes(csv, &["text/*;q=0.0, */*"]));
         assert!(takes(csv, &["TEXT/CSV"]));
         assert!(!takes(csv, &["text/html", "application/json"]));
-        assert!(
-            !takes(csv, &["not a media range"]),
-            "nothing usable takes nothing"
-        );
+        assert!(takes(csv, &[""]) && takes(json, &["not a media range"]));
+        assert!(!takes(csv, &["nonsense, application/json"]));
     }
 }
