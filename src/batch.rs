@@ -68,6 +68,8 @@ pub enum BatchError {
         path: PathBuf,
         problem: csv_input::HeaderError,
     },
+    #[error("{}: more than {limit} rows; at most {limit} at a time", path.display())]
+    TooManyRows { path: PathBuf, limit: usize },
     #[error("bundle {version} was trained on a customer table, not an order log: use --input")]
     NotFromALog { version: String },
     #[error(transparent)]
@@ -605,8 +607,7 @@ pub fn scan_stream(
                 .rows()
                 .par_chunks(256)
                 .map(|rows| {
-                    let mut rejects = Vec::new();
-                    for_each_scored(scorer, &layout, rows, &mut rejects, |id, s| visit(&id, s))
+                    for_each_scored(scorer, &layout, rows, |_, _| {}, |id, s| visit(&id, s))
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -718,10 +719,12 @@ fn score_part(
             });
         }
     };
+    let rejects = &mut part.rejects;
+    let reject = |row: &Row, reason| rejects.push((row.line, reason, describe(row)));
     part.scored = match format {
         Format::Csv => {
             let mut field = String::new();
-            for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
+            for_each_scored(scorer, layout, rows, reject, |id, scored| {
                 scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
                 if let Some(decider) = extras.decider {
                     append_next_best_action(&mut part.bytes, scorer, decider, &id, scored);
@@ -730,13 +733,12 @@ fn score_part(
                     append_arm(&mut part.bytes, &run.name_csv, arm);
                 }
                 if layout.mark_rejects {
-                    part.bytes.pop();
-                    part.bytes.extend_from_slice(b",,\n");
+                    end_unmarked(&mut part.bytes);
                 }
                 count(scored);
             })
         }
-        Format::Jsonl => for_each_scored(scorer, layout, rows, &mut part.rejects, |id, scored| {
+        Format::Jsonl => for_each_scored(scorer, layout, rows, reject, |id, scored| {
             let arm = contact(&id, scored);
             let mut answer = scorer.answer(id, scored);
             answer.contact = arm.map(|(run, arm)| {
@@ -827,6 +829,107 @@ fn append_arm(out: &mut Vec<u8>, campaign_csv: &str, arm: Arm) {
     out.push(b'\n');
 }
 
+/// End the row just written with the empty `_rejected,_record` fields of a scored row.
+fn end_unmarked(out: &mut Vec<u8>) {
+    out.pop();
+    out.extend_from_slice(b",,\n");
+}
+
+/// What [`score_csv_marked`] scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MarkedSummary {
+    pub rows_in: usize,
+    pub rejected: usize,
+}
+
+/// Score a CSV held in memory (a request body, called `name` in errors) into `out` as
+/// `custscore score --rejects -` writes it: the same header rules and per-row errors,
+/// the same columns and row writer, and every row in input order, one that cannot be
+/// scored marked in the `_rejected` (line and reason) and `_record` columns. More than
+/// `max_rows` rows is an error. `seen` gets each scored row (for the drift window).
+pub fn score_csv_marked(
+    scorer: &Scorer,
+    name: &Path,
+    body: &[u8],
+    max_rows: usize,
+    out: &mut Vec<u8>,
+    mut seen: impl FnMut(&Scored),
+) -> Result<MarkedSummary, BatchError> {
+    let path = || name.to_path_buf();
+    // Counting the header's fields reads it with a reader of its own: made before the
+    // body's, it hands that one its csv_core reader (see `RecordReader::new`).
+    let header = csv_header(scorer, false, false, true);
+    let sink = RejectSink::CsvRows {
+        empty_fields: count_fields(&header) - 2,
+    };
+    let mut reader = RecordReader::new(body);
+    let columns = csv_input::read_header(&mut reader)
+        .map_err(|source| BatchError::Read {
+            path: path(),
+            source,
+        })?
+        .map_err(|problem| BatchError::HeaderRow {
+            path: path(),
+            problem,
+        })?;
+    let mut layout = Layout::new(scorer, columns, name)?;
+    layout.mark_rejects = true;
+    let rows = read_all_rows(&mut reader, max_rows).map_err(|e| match e {
+        None => BatchError::TooManyRows {
+            path: path(),
+            limit: max_rows,
+        },
+        Some(source) => BatchError::Read {
+            path: path(),
+            source,
+        },
+    })?;
+    out.extend_from_slice(&header);
+    // Where the last whole row ends: a row whose writing panicked is cut back to it.
+    let written = std::cell::Cell::new(out.len());
+    let out = std::cell::RefCell::new(out);
+    let mut field = String::new();
+    let reject = |row: &Row, reason: String| {
+        let mut out = out.borrow_mut();
+        out.truncate(written.get());
+        out.extend_from_slice(&marked_reject(&sink, row.line, &reason, &describe(row)));
+        written.set(out.len());
+    };
+    let scored = for_each_scored(scorer, &layout, &rows, reject, |id, scored| {
+        let mut out = out.borrow_mut();
+        scorer.write_csv(&mut out, &id, scored, &mut field);
+        end_unmarked(&mut out);
+        written.set(out.len());
+        seen(scored);
+    });
+    Ok(MarkedSummary {
+        rows_in: rows.len(),
+        rejected: rows.len() - scored,
+    })
+}
+
+/// Every row left in `reader`, numbered; `Err(None)` past `max_rows`.
+fn read_all_rows<R: BufRead>(
+    reader: &mut RecordReader<R>,
+    max_rows: usize,
+) -> Result<Vec<Row>, Option<std::io::Error>> {
+    let mut rows = Vec::new();
+    loop {
+        let mut row = Row::default();
+        row.error = match reader.read(&mut row.record).map_err(Some)? {
+            csv_input::Next::End => return Ok(rows),
+            csv_input::Next::Record => None,
+            csv_input::Next::TooLong => Some(csv_input::too_long_reason()),
+        };
+        if rows.len() == max_rows {
+            return Err(None);
+        }
+        row.line = row.record.line();
+        row.number = rows.len() + 1;
+        rows.push(row);
+    }
+}
+
 /// Where a scored row's drift counts go, when the bundle carries a training profile.
 fn drift_slots(scorer: &Scorer) -> Option<SlotMap> {
     let reference = scorer.bundle().drift.clone()?;
@@ -834,12 +937,12 @@ fn drift_slots(scorer: &Scorer) -> Option<SlotMap> {
 }
 
 /// Score each row with one scratch, hand every answer to `write` and every failure to
-/// `rejects`; returns how many were scored.
+/// `reject`, in row order; returns how many were scored.
 fn for_each_scored<'a>(
     scorer: &Scorer,
     layout: &Layout,
     rows: &'a [Row],
-    rejects: &mut Vec<(u64, String, String)>,
+    mut reject: impl FnMut(&'a Row, String),
     mut write: impl FnMut(Cow<'a, str>, &Scored),
 ) -> usize {
     let mut scratch = Scratch::default();
@@ -861,7 +964,7 @@ fn for_each_scored<'a>(
         }
         match result {
             Ok(()) => scored += 1,
-            Err(reason) => rejects.push((row.line, reason, describe(row))),
+            Err(reason) => reject(row, reason),
         }
     }
     scored

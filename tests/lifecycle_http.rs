@@ -316,3 +316,37 @@ fn three_replicas_under_load_never_fail_a_request_across_switches() {
         failures.iter().take(5).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn records_are_read_by_the_served_bundles_inputs_across_promote_and_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let all_inputs = current(&models);
+    train_small_with(&models, &["--drop", "tenure,contract"]);
+    let fewer_inputs = current(&models);
+    let token = write(dir.path(), "admin.txt", b"admin-secret\n");
+    let server = start(&models, &["--admin-token-file", token.to_str().unwrap()]);
+    let a = server.addr;
+    let answer = |addr| {
+        let r = post_json(addr, "/v1/score", CUSTOMER);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let fewer = answer(a);
+    assert_eq!(fewer["model_version"], fewer_inputs.as_str());
+
+    let body = format!(r#"{{"version": "{all_inputs}"}}"#);
+    let r = admin(a, "/v1/admin/promote", "admin-secret", Some(&body));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The oracle: a server started on the promoted bundle.
+    let fresh = start(&models, &[]);
+    let all = answer(fresh.addr);
+    assert_eq!(all["model_version"], all_inputs.as_str());
+    assert_ne!(all["retention"], fewer["retention"], "the inputs matter");
+    assert_eq!(answer(a), all);
+
+    let r = admin(a, "/v1/admin/rollback", "admin-secret", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(answer(a), fewer);
+}

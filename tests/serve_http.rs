@@ -721,3 +721,209 @@ fn fuzzed_requests_never_get_a_5xx_or_a_dropped_connection() {
         "{metrics}"
     );
 }
+
+/// `POST /v1/score/batch` with `content` as `content_type`, accepting `accept`.
+fn post_batch(
+    a: std::net::SocketAddr,
+    content_type: &str,
+    accept: Option<&str>,
+    body: &str,
+) -> common::http::Response {
+    let mut headers = vec![("content-type", content_type)];
+    headers.extend(accept.map(|accept| ("accept", accept)));
+    request(
+        a,
+        "POST",
+        "/v1/score/batch",
+        &headers,
+        Some(body.as_bytes()),
+    )
+}
+
+/// The first `n` rows of the telco fixture with its header: a row of too few fields
+/// inserted as row `bad_at` (1-based), and the row after the next one given text for
+/// tenure.
+fn telco_rows_with_bad_ones(n: usize, bad_at: usize) -> String {
+    let text = std::fs::read_to_string(fixture("telco_400.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().take(n + 1).map(String::from).collect();
+    lines.insert(bad_at, "9999-SHORT,No,1,0".into());
+    let mut fields: Vec<&str> = lines[bad_at + 2].split(',').collect();
+    assert_eq!(lines[0].split(',').nth(6), Some("tenure"));
+    fields[6] = "lots";
+    lines[bad_at + 2] = fields.join(",");
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_csv_batch_is_answered_with_the_batch_clis_rows_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = trained(dir.path());
+    let server = start(&models, &[]);
+    let a = server.addr;
+    let body = telco_rows_with_bad_ones(30, 4);
+    assert!(body.contains(",lots,"), "the numeric cell was replaced");
+
+    let r = post_batch(a, "text/csv", Some("text/csv"), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The oracle: `custscore score --rejects -` on the same rows, from a file.
+    let input = write(dir.path(), "rows.csv", body.as_bytes());
+    let output = dir.path().join("scored.csv");
+    let cli = run(&[
+        "score",
+        "--models",
+        models.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--rejects",
+        "-",
+    ]);
+    assert!(cli.status.success(), "{}", stderr(&cli));
+    let cli = std::fs::read_to_string(&output).unwrap();
+    let (served_lines, cli_lines): (Vec<&str>, Vec<&str>) =
+        (r.body.lines().collect(), cli.lines().collect());
+    assert_eq!(served_lines[0], cli_lines[0], "the same header");
+    assert!(served_lines[0].ends_with(",_rejected,_record"));
+    assert_eq!(served_lines.len(), 1 + 31, "one answer row per input row");
+    let (mut served_sorted, mut cli_sorted) = (served_lines.clone(), cli_lines.clone());
+    served_sorted.sort_unstable();
+    cli_sorted.sort_unstable();
+    assert_eq!(served_sorted, cli_sorted, "the same rows");
+    // Rows stay in input order: the bad ones where they were sent.
+    let rows = csv_rows_of(&r.body);
+    let rejected = rows.iter().position(|row| !row[row.len() - 2].is_empty());
+    assert_eq!(rejected, Some(3), "{}", r.body);
+    assert!(rows[3][rows[3].len() - 2].starts_with("line 5: expected 21 fields, found 4"));
+    assert_eq!(&rows[3][rows[3].len() - 1], "9999-SHORT,No,1,0");
+    assert!(
+        rows[5][rows[5].len() - 2].starts_with("line 7: "),
+        "{:?}",
+        rows[5]
+    );
+    assert!(
+        rows[5][rows[5].len() - 2].contains("tenure"),
+        "{:?}",
+        rows[5]
+    );
+    assert_eq!(&rows[0][0], "7590-VHVEG");
+
+    // Accept: anything that takes text/csv gets it (an empty one states no preference);
+    // one that refuses it gets a 406.
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("text/*"),
+        Some("application/json;q=0.5, text/csv"),
+        Some(""),
+    ] {
+        let r = post_batch(a, "text/csv; charset=utf-8", accept, &body);
+        assert_eq!(r.status, 200, "{accept:?}: {}", r.body);
+        assert_eq!(r.body, post_batch(a, "text/csv", None, &body).body);
+    }
+    for accept in ["application/json", "text/csv;q=0, */*", "text/html"] {
+        let r = post_batch(a, "text/csv", Some(accept), &body);
+        assert_eq!(r.status, 406, "{accept}: {}", r.body);
+        assert_eq!(r.json()["error"], "not_acceptable");
+    }
+    // JSON stays JSON; asking a JSON batch for CSV is refused, not answered in JSON.
+    let json = format!("[{CUSTOMER}]");
+    let r = post_batch(
+        a,
+        "application/json",
+        Some("application/json, text/csv;q=0.1"),
+        &json,
+    );
+    assert_eq!(r.json()["scored"], 1, "{}", r.body);
+    let r = post_batch(a, "application/json", Some("text/csv"), &json);
+    assert_eq!(r.status, 406, "{}", r.body);
+}
+
+#[test]
+fn csv_batch_mistakes_get_a_4xx_json_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &trained(dir.path()),
+        &["--max-body-bytes", "4096", "--max-batch-items", "3"],
+    );
+    let a = server.addr;
+    let rows = telco_rows_with_bad_ones(2, 1);
+    // (content type, body, status, error code, words the detail holds)
+    let cases = [
+        (
+            "text/plain",
+            rows.clone(),
+            415,
+            "unsupported_media_type",
+            "text/csv",
+        ),
+        (
+            "text/csv",
+            String::new(),
+            400,
+            "invalid_csv",
+            "body: line 1, the file is empty",
+        ),
+        (
+            "text/csv",
+            rows.replacen("customer_id,churn", "id,churn", 1),
+            400,
+            "invalid_csv",
+            "no id column `customer_id`",
+        ),
+        (
+            "text/csv",
+            rows.replacen(",tenure,", ",months,", 1),
+            400,
+            "invalid_csv",
+            "no column named `tenure`",
+        ),
+        (
+            "text/csv",
+            rows.replacen(",female,", ",churn,", 1),
+            400,
+            "invalid_csv",
+            "appears more than once",
+        ),
+        (
+            "text/csv",
+            telco_rows_with_bad_ones(3, 1),
+            400,
+            "too_many_items",
+            "more than 3 rows",
+        ),
+        (
+            "text/csv",
+            format!("{rows}{}", "x".repeat(5000)),
+            413,
+            "payload_too_large",
+            "4096",
+        ),
+    ];
+    for (content_type, body, status, code, detail) in cases {
+        let r = post_batch(a, content_type, None, &body);
+        assert_eq!(r.status, status, "{content_type} {body:.80}: {}", r.body);
+        let error = r.json();
+        assert_eq!(error["error"], code, "{}", r.body);
+        let text = error["detail"].as_str().unwrap();
+        assert!(text.contains(detail), "{detail:?} in {text}");
+    }
+    // Three rows, the bad ones among them, are scored or marked: none is lost.
+    let r = post_batch(a, "text/csv", None, &rows);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rows = csv_rows_of(&r.body);
+    assert_eq!(rows.len(), 3);
+    let marked = rows
+        .iter()
+        .filter(|row| !row[row.len() - 2].is_empty())
+        .count();
+    assert_eq!(marked, 2, "{}", r.body);
+}
+
+/// The rows of a CSV answer, header left out.
+fn csv_rows_of(text: &str) -> Vec<csv::StringRecord> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap())
+        .collect()
+}

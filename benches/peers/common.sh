@@ -36,6 +36,11 @@ serving_inputs() {
     fi
 }
 
+# free_port: a loopback port nothing listens on now (for a server the script starts).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # median: the middle one of the numbers on standard input, one a line.
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

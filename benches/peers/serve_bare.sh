@@ -14,7 +14,8 @@
 #   DURATION each (default 8s), the two servers alternating within a round.
 # Prints req/s, p50 and p99 per side (medians over the rounds, every round's req/s), and
 # custscore/bare ratios of throughput and p99.
-# usage: benches/peers/serve_bare.sh [DURATION]   (ROUNDS, CONNS, WORKERS, BODIES_ROWS)
+# usage: benches/peers/serve_bare.sh [DURATION]   (ROUNDS, CONNS, WORKERS, BODIES_ROWS;
+#        PORT and BARE_PORT: the two servers' loopback ports, default free ones)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-8s}"
@@ -22,6 +23,9 @@ ROUNDS="${ROUNDS:-3}"
 CONNS="${CONNS:-1 8 32}"
 CORES="$(nproc)"
 WORKERS="${WORKERS:-$CORES}"
+PORT="${PORT:-$(free_port)}"
+BARE_PORT="${BARE_PORT:-$(free_port)}"
+[ "$PORT" != "$BARE_PORT" ] || { echo "PORT and BARE_PORT must differ" >&2; exit 2; }
 need_wrk
 peer_venv pandas
 cd "$REPO"
@@ -40,15 +44,15 @@ head -n "${BODIES_ROWS:-100000}" "$TELCO_BODIES" > "$BODIES"
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
 
-target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18471 --workers "$WORKERS" 2>/dev/null &
+target/release/custscore serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers "$WORKERS" 2>/dev/null &
 OURS=$!
-"$BARE_BIN" 127.0.0.1:18472 "$WORKERS" 2>/dev/null &
+"$BARE_BIN" "127.0.0.1:$BARE_PORT" "$WORKERS" 2>/dev/null &
 BARE=$!
 trap 'kill $OURS $BARE 2>/dev/null || true' EXIT
-wait_ready http://127.0.0.1:18471/healthz
-for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18472/ && break; sleep 0.1; done
+wait_ready "http://127.0.0.1:$PORT/healthz"
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$BARE_PORT/" && break; sleep 0.1; done
 first="$(head -n 1 "$BODIES")"
-for port in 18471 18472; do
+for port in "$PORT" "$BARE_PORT"; do
     echo "answer on :$port: $(curl -sf -H 'content-type: application/json' -d "$first" "http://127.0.0.1:$port/v1/score" | cut -c1-200)"
 done
 
@@ -60,7 +64,7 @@ for c in $CONNS; do
     declare -A rps=() p50=() p99=()
     for round in $(seq "$ROUNDS"); do
         for side in bare custscore; do
-            port=18471; [ "$side" = bare ] && port=18472
+            port=$PORT; [ "$side" = bare ] && port=$BARE_PORT
             out="$OUT/bare_wrk_${side}_c${c}_$round.txt"
             wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
                 "http://127.0.0.1:$port/v1/score" > "$out"

@@ -2,11 +2,18 @@
 # POST /v1/score/batch (100 records a request) against the batch CLI (`custscore score`)
 # on the same telco records, per CPU-second: records scored for each second of CPU the
 # server process used (utime + stime from /proc, wrk's own CPU not counted) vs rows scored
-# for each CPU-second of the `score` run (reading and writing the CSV included). Wall
-# rates are shown too. Each side runs ROUNDS times (default 3), alternating; medians.
+# for each CPU-second of the `score` run (reading and writing the CSV included).
+# The route is measured in both of its formats:
+# - json: a JSON array of 100 customers in, the JSON answer out (segment object, offers
+#   with their rules as reasons, retention with reasons, per record);
+# - csv: 100 rows of the telco CSV with its header in (`Content-Type: text/csv`), the
+#   CLI's own CSV rows out (`Accept: text/csv`): the same work as the CLI, in and out.
+# Wall rates and the system share of the CPU are shown too. Each round runs json, csv
+# and the CLI once, in that order; ROUNDS rounds (default 3); medians.
 # usage: benches/peers/serve_batch.sh [DURATION]   (default 8s; ROUNDS, WORKERS, CONNS=8,
-#        COPIES=30: the CSV is the 7,043 telco rows repeated COPIES times; BIN=path runs
-#        that custscore binary instead of building target/release/custscore)
+#        COPIES=30: the CLI's CSV is the 7,043 telco rows repeated COPIES times; PORT:
+#        the server's loopback port, default a free one; BIN=path runs that custscore
+#        binary instead of building target/release/custscore)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-8s}"
@@ -15,50 +22,85 @@ CORES="$(nproc)"
 WORKERS="${WORKERS:-$CORES}"
 CONNS="${CONNS:-8}"
 COPIES="${COPIES:-30}"
+PORT="${PORT:-$(free_port)}"
+URL="http://127.0.0.1:$PORT/v1/score/batch"
 need_wrk
 peer_venv pandas
 cd "$REPO"
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
 BIN="${BIN:-target/release/custscore}"
 serving_inputs "$BIN"
-ONE="$TELCO_BODIES"
-# 100 records a body, one body a line (score.lua sends one line per request).
-export BODIES="$OUT/telco_batches_100.jsonl"
-awk '{ rec = rec (n ? "," : "") $0; n++ } n == 100 { print "[" rec "]"; rec = ""; n = 0 }' "$ONE" > "$BODIES"
+# 100 records a body: JSON one body a line; CSV a header and 100 rows a block, blocks
+# separated by an empty line (score.lua reads both).
+JSON_BODIES="$OUT/telco_batches_100.jsonl"
+awk '{ rec = rec (n ? "," : "") $0; n++ } n == 100 { print "[" rec "]"; rec = ""; n = 0 }' \
+    "$TELCO_BODIES" > "$JSON_BODIES"
+CSV_BODIES="$OUT/telco_batches_100.csvblocks"
+awk 'NR == 1 { header = $0; next }
+     { if (n == 0) print header; print; n++ }
+     n == 100 { print ""; n = 0 }' training-data/telco_churn.csv > "$CSV_BODIES"
 BIG="$OUT/telco_x$COPIES.csv"
 { head -n 1 training-data/telco_churn.csv
   for _ in $(seq "$COPIES"); do tail -n +2 training-data/telco_churn.csv; done; } > "$BIG"
 ROWS=$(( $(wc -l < "$BIG") - 1 ))
 TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# "user system" CPU ticks of a process
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
-"$BIN" serve --models "$MODELS" --addr 127.0.0.1:18473 --workers "$WORKERS" 2>/dev/null &
+"$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers "$WORKERS" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18473/healthz && break; sleep 0.2; done
-head -n 1 "$BODIES" > "$OUT/telco_batch_first.json"
-check=$(curl -sS -H 'content-type: application/json' --data-binary "@$OUT/telco_batch_first.json" \
-    http://127.0.0.1:18473/v1/score/batch | "$VENV/bin/python" -c 'import json,sys; a=json.load(sys.stdin); print(a.get("scored"), a.get("failed"), a.get("detail", ""))')
-echo "one batch body: scored, failed = $check"
-echo "machine: $CORES cores; serve --workers $WORKERS, wrk -t2 -c$CONNS, $DURATION a round; score: $ROWS rows ($COPIES x telco), all cores"
-serve_cpu=() serve_wall=() cli_cpu=() cli_wall=()
-for round in $(seq "$ROUNDS"); do
+for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
+head -n 1 "$JSON_BODIES" > "$OUT/telco_batch_first.json"
+check=$(curl -sS -H 'content-type: application/json' --data-binary "@$OUT/telco_batch_first.json" "$URL" \
+    | "$VENV/bin/python" -c 'import json,sys; a=json.load(sys.stdin); print(a.get("scored"), a.get("failed"), a.get("detail", ""))')
+echo "one JSON batch: scored, failed = $check"
+awk 'NF == 0 { exit } { print }' "$CSV_BODIES" > "$OUT/telco_batch_first.csv"
+curl -sS -D "$OUT/telco_batch_first.headers" -o "$OUT/telco_batch_first.scored.csv" \
+    -H 'content-type: text/csv' -H 'accept: text/csv' --data-binary "@$OUT/telco_batch_first.csv" "$URL"
+echo "one CSV batch: $(grep -i '^x-\(scored\|rejected\)' "$OUT/telco_batch_first.headers" | tr -d '\r' | tr '\n' ' ')"
+echo "bytes a request, in / out: json $(wc -c < "$OUT/telco_batch_first.json") / $(curl -sS -H 'content-type: application/json' --data-binary "@$OUT/telco_batch_first.json" "$URL" | wc -c);" \
+    "csv $(wc -c < "$OUT/telco_batch_first.csv") / $(wc -c < "$OUT/telco_batch_first.scored.csv")"
+echo "machine: $CORES cores, load $(cut -d' ' -f1-3 /proc/loadavg); serve --workers $WORKERS on :$PORT, wrk -t2 -c$CONNS, $DURATION a round; score: $ROWS rows ($COPIES x telco), all cores"
+
+# serve_round FORMAT: "records/CPU-s records/s-wall system-share" of one wrk run.
+serve_round() {
+    local content_type=application/json bodies="$JSON_BODIES" accept=""
+    if [ "$1" = csv ]; then content_type=text/csv bodies="$CSV_BODIES" accept=text/csv; fi
+    local before after out requests secs
     before=$(cpu_ticks "$SERVER")
-    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$PEERS/score.lua" http://127.0.0.1:18473/v1/score/batch)
+    out=$(CONTENT_TYPE="$content_type" ACCEPT="$accept" BODIES="$bodies" \
+        wrk -t2 -c"$CONNS" -d"$DURATION" -s "$PEERS/score.lua" "$URL")
     after=$(cpu_ticks "$SERVER")
-    if grep -q "Non-2xx" <<< "$out"; then echo "serve: $(grep Non-2xx <<< "$out")" >&2; exit 1; fi
+    if grep -q "Non-2xx" <<< "$out"; then echo "serve $1: $(grep Non-2xx <<< "$out")" >&2; exit 1; fi
     requests=$(awk '/requests in/ { print $1 }' <<< "$out")
     secs=$(awk '/requests in/ { v = $4; sub(/s,?$/, "", v); print v }' <<< "$out")
-    serve_cpu+=("$(awk -v r="$requests" -v t="$(( after - before ))" -v k="$TICK" 'BEGIN { printf "%.0f", r * 100 / (t / k) }')")
-    serve_wall+=("$(awk -v r="$requests" -v s="$secs" 'BEGIN { printf "%.0f", r * 100 / s }')")
+    awk -v r="$requests" -v s="$secs" -v k="$TICK" -v b="$before" -v a="$after" 'BEGIN {
+        split(b, x, " "); split(a, y, " "); u = y[1] - x[1]; t = y[2] - x[2]
+        printf "%.0f %.0f %.2f\n", r * 100 / ((u + t) / k), r * 100 / s, t / (u + t) }'
+}
+
+declare -A cpu=() wall=() sys=()
+for round in $(seq "$ROUNDS"); do
+    for side in json csv; do
+        result=$(serve_round "$side")   # a refused request ends the script here
+        read -r c w s <<< "$result"
+        cpu[$side]+="$c "; wall[$side]+="$w "; sys[$side]+="$s "
+    done
     /usr/bin/time -o "$OUT/score_time.txt" -f "%e %U %S" "$BIN" score --models "$MODELS" \
         --input "$BIG" --output "$OUT/telco_scored.csv" >/dev/null 2>&1
-    times=$(tail -n 1 "$OUT/score_time.txt")
-    cli_cpu+=("$(awk -v n="$ROWS" '{ printf "%.0f", n / ($2 + $3) }' <<< "$times")")
-    cli_wall+=("$(awk -v n="$ROWS" '{ printf "%.0f", n / $1 }' <<< "$times")")
-    echo "round $round: serve ${serve_cpu[-1]} records/CPU-s (${serve_wall[-1]}/s wall); score ${cli_cpu[-1]} rows/CPU-s (${cli_wall[-1]}/s wall)"
+    read -r c w s <<< "$(tail -n 1 "$OUT/score_time.txt" | awk -v n="$ROWS" \
+        '{ printf "%.0f %.0f %.2f\n", n / ($2 + $3), n / $1, $3 / ($2 + $3) }')"
+    cpu[cli]+="$c "; wall[cli]+="$w "; sys[cli]+="$s "
+    printf "round %s: records/CPU-s json %s, csv %s, cli %s\n" "$round" \
+        "$(awk '{ print $NF }' <<< "${cpu[json]}")" "$(awk '{ print $NF }' <<< "${cpu[csv]}")" "$c"
 done
-s=$(printf "%s\n" "${serve_cpu[@]}" | median); c=$(printf "%s\n" "${cli_cpu[@]}" | median)
-printf "median: serve %s records/CPU-s (%s/s wall), score %s rows/CPU-s (%s/s wall); serve/score per CPU-second: %s\n" \
-    "$s" "$(printf "%s\n" "${serve_wall[@]}" | median)" "$c" "$(printf "%s\n" "${cli_wall[@]}" | median)" \
-    "$(awk -v s="$s" -v c="$c" 'BEGIN { printf "%.2f", s / c }')"
+med() { tr ' ' '\n' <<< "$1" | grep . | median; }
+printf "\n%-22s %14s %12s %10s %10s   %s\n" side "records/CPU-s" "records/s" "sys share" "vs cli" "rounds (records/CPU-s)"
+c_cli=$(med "${cpu[cli]}")
+for side in json csv cli; do
+    label="serve, $side in/out"; [ "$side" = cli ] && label="score (batch CLI)"
+    c=$(med "${cpu[$side]}")
+    printf "%-22s %14s %12s %10s %10s   %s\n" "$label" "$c" "$(med "${wall[$side]}")" \
+        "$(med "${sys[$side]}")" "$(awk -v c="$c" -v l="$c_cli" 'BEGIN { printf "%.2f", c / l }')" "${cpu[$side]}"
+done

@@ -5,7 +5,9 @@
 # Prints instructions per request in total and inclusive for the parts of the request
 # (functions matched by name; a part inlined into its caller shows under the caller).
 # BATCH=N sends N records a request to POST /v1/score/batch instead (figures per record),
-# and profiles the batch CLI (`custscore score`) on the same records for comparison.
+# and profiles the batch CLI (`custscore score`) on the same records for comparison;
+# FORMAT=csv sends them as CSV rows with their header and takes the answer in CSV, as the
+# CLI reads and writes them (default json).
 # ACCESS=on turns on what benches/access_cost.sh calls "on": ten scoped keys (the
 # client sends one), an audit log and a rate limit far above the load; ACCESS=off (the
 # default) runs without keys, audit or limits (the client sends a bearer header all the same). SERVE_FLAGS adds more `serve` flags.
@@ -48,10 +50,18 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
 callgrind_control -i on "$SERVER" >/dev/null 2>&1
 # A fixed number of requests, one connection (wrk stops only at the end of -d).
-python3 - "$BODIES" "$REQUESTS" "$KEY" "$BATCH" "$PORT" <<'PY'
-import http.client, sys
+python3 - "$BODIES" "$REQUESTS" "$KEY" "$BATCH" "$PORT" "${FORMAT:-json}" <<'PY'
+import csv, http.client, io, json, sys
 bodies = [l for l in open(sys.argv[1]).read().splitlines() if l]
 batch = int(sys.argv[4])
+as_csv = sys.argv[6] == "csv"
+def csv_body(records):
+    # The CSV the CLI profile below reads: the records' fields as columns, in order.
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(records[0].keys()), lineterminator="\n")
+    w.writeheader()
+    w.writerows(records)
+    return out.getvalue()
 conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[5]))
 headers = {"content-type": "application/json"}
 if sys.argv[3]:
@@ -62,7 +72,11 @@ for i in range(int(sys.argv[2])):
     else:
         start = i * batch
         path = "/v1/score/batch"
-        body = "[" + ",".join(bodies[(start + j) % len(bodies)] for j in range(batch)) + "]"
+        chosen = [bodies[(start + j) % len(bodies)] for j in range(batch)]
+        body = "[" + ",".join(chosen) + "]"
+        if as_csv:
+            body = csv_body([json.loads(b) for b in chosen])
+            headers = dict(headers, **{"content-type": "text/csv", "accept": "text/csv"})
     conn.request("POST", path, body, headers)
     answer = conn.getresponse()
     answer.read()
@@ -81,11 +95,14 @@ echo "requests: $REQUESTS of $BATCH record(s); instructions counted: $total; per
 parts=(
     "HTTP request parse (actix-http decode)|as actix_http::h1::decoder::MessageType>::decode"
     "read body (json_body)|request::json_body::{{closure}}"
+    "  the bytes (limited_body)|request::limited_body::{{closure}}"
     "auth extractor (Authorized)|state::Authorized as actix_web::extract::FromRequest"
     "JSON into a value tree|serde_json::value::Value>::deserialize ["
     "value tree into inputs|request::record_from_json"
     "drop the value tree|BTreeMap<K,V,A> as core::ops::drop::Drop"
-    "JSON into input slots (one pass)|serve::record::read_record [|serve::record::read_batch ["
+    "JSON into input slots (one pass)|serve::record::read_record [|serve::record::read_batch [|serve::record::read_record_named [|serve::record::read_batch_named ["
+    "  field names (Names::new)|serve::record::Names::new"
+    "CSV body scored (score_csv_marked)|batch::score_csv_marked"
     "scoring (Scorer::score_into)|Scorer::score_into"
     "owned answer (Scorer::answer)|Scorer::answer"
     "answer into JSON|routes::to_json|answer_json::write_answer"

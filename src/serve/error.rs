@@ -11,10 +11,14 @@ use utoipa::ToSchema;
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     InvalidJson,
+    /// A CSV body whose header cannot be scored (a column missing, blank or repeated).
+    InvalidCsv,
     InvalidField,
     EmptyBody,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// The Accept header refuses every format the route answers in.
+    NotAcceptable,
     TooManyItems,
     MissingApiKey,
     InvalidApiKey,
@@ -36,11 +40,14 @@ pub enum Code {
 impl Code {
     pub fn status(self) -> StatusCode {
         match self {
-            Code::InvalidJson | Code::InvalidField | Code::EmptyBody | Code::TooManyItems => {
-                StatusCode::BAD_REQUEST
-            }
+            Code::InvalidJson
+            | Code::InvalidCsv
+            | Code::InvalidField
+            | Code::EmptyBody
+            | Code::TooManyItems => StatusCode::BAD_REQUEST,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Code::MissingApiKey | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Code::AdminForbidden | Code::InsufficientScope => StatusCode::FORBIDDEN,
             Code::RateLimited | Code::LockedOut => StatusCode::TOO_MANY_REQUESTS,

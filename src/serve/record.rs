@@ -23,31 +23,53 @@ mod flat;
 /// tree, where the campaign rules live.
 const CAMPAIGN_FIELDS: [&str; 2] = ["campaign", "control_share"];
 
-/// One record body. `Ok(None)`: the record names a campaign (use the tree path).
-pub fn read_record<'a>(
+/// One record body, the names taken for it alone.
+#[cfg(test)]
+fn read_record<'a>(
     fields: &impl Fields,
     body: &'a [u8],
 ) -> Result<Option<RawRecord<'a>>, ApiError> {
-    let names = Names::new(fields);
-    let shape = match flat::record(&names, body) {
+    read_record_named(fields, &Names::new(fields), body)
+}
+
+/// One record body, with the `fields`' names prepared once (the service keeps them per
+/// bundle). `Ok(None)`: the record names a campaign (use the tree path).
+pub fn read_record_named<'a>(
+    fields: &impl Fields,
+    names: &Names,
+    body: &'a [u8],
+) -> Result<Option<RawRecord<'a>>, ApiError> {
+    let shape = match flat::record(names, body) {
         Some(shape) => shape,
-        None => parse(body, RecordSeed { names: &names })?,
+        None => parse(body, RecordSeed { names })?,
     };
     shape.into_record(fields, ItemPath::Body).transpose()
 }
 
-/// One batch body: a JSON array of at most `limit` records, each read or refused on its
-/// own (`[i].field` in errors). `Ok(None)`: some record names a campaign.
-#[allow(clippy::type_complexity)]
-pub fn read_batch<'a>(
+/// A body's records, each read or refused on its own.
+pub type BatchRecords<'a> = Vec<Result<RawRecord<'a>, ApiError>>;
+
+/// One batch body, the names taken for it alone.
+#[cfg(test)]
+fn read_batch<'a>(
     fields: &impl Fields,
     body: &'a [u8],
     limit: usize,
-) -> Result<Option<Vec<Result<RawRecord<'a>, ApiError>>>, ApiError> {
-    let names = Names::new(fields);
-    let read = match flat::batch(&names, body) {
+) -> Result<Option<BatchRecords<'a>>, ApiError> {
+    read_batch_named(fields, &Names::new(fields), body, limit)
+}
+
+/// One batch body: a JSON array of at most `limit` records, each read or refused on its
+/// own (`[i].field` in errors). `Ok(None)`: some record names a campaign.
+pub fn read_batch_named<'a>(
+    fields: &impl Fields,
+    names: &Names,
+    body: &'a [u8],
+    limit: usize,
+) -> Result<Option<BatchRecords<'a>>, ApiError> {
+    let read = match flat::batch(names, body) {
         Some(shapes) => Batch::Records(shapes),
-        None => parse(body, BatchSeed { names: &names })?,
+        None => parse(body, BatchSeed { names })?,
     };
     let Batch::Records(shapes) = read else {
         return Err(ApiError::field(
@@ -166,10 +188,11 @@ fn checked<'a>(
     Ok(RawRecord { id, values })
 }
 
-/// The names a body's fields are matched against, taken from the bundle once per body.
-struct Names<'f> {
-    inputs: Vec<&'f str>,
-    id: Option<&'f str>,
+/// The names a body's fields are matched against. Taking them from the bundle costs
+/// about as much as reading a short record, so the service takes them once per bundle.
+pub struct Names {
+    inputs: Vec<Box<str>>,
+    id: Option<Box<str>>,
     /// Some input is also the id or a campaign field. Usually not, and then a field
     /// that names an input needs no other test.
     shared: bool,
@@ -178,15 +201,15 @@ struct Names<'f> {
     plain: bool,
 }
 
-impl<'f> Names<'f> {
-    fn new(fields: &'f impl Fields) -> Self {
-        let inputs: Vec<&str> = (0..fields.n_inputs())
-            .map(|at| fields.input_name(at))
+impl Names {
+    pub fn new(fields: &impl Fields) -> Self {
+        let inputs: Vec<Box<str>> = (0..fields.n_inputs())
+            .map(|at| fields.input_name(at).into())
             .collect();
-        let id = fields.id_column();
+        let id: Option<Box<str>> = fields.id_column().map(Into::into);
         let shared = inputs
             .iter()
-            .any(|name| id == Some(*name) || CAMPAIGN_FIELDS.contains(name));
+            .any(|name| id.as_deref() == Some(&**name) || CAMPAIGN_FIELDS.contains(&&**name));
         let plain = inputs
             .iter()
             .all(|name| plain_len(name.as_bytes()) == name.len());
@@ -203,20 +226,22 @@ impl<'f> Names<'f> {
     fn slot(&self, name: &str, next: usize) -> Option<usize> {
         let n = self.inputs.len();
         let next = next.min(n);
-        if self.inputs.get(next) == Some(&name) {
+        if self.inputs.get(next).is_some_and(|input| **input == *name) {
             return Some(next);
         }
-        if !self.shared && self.id == Some(name) {
+        if !self.shared && self.id.as_deref() == Some(name) {
             return None;
         }
-        (next..n).chain(0..next).find(|&at| self.inputs[at] == name)
+        (next..n)
+            .chain(0..next)
+            .find(|&at| *self.inputs[at] == *name)
     }
 }
 
 /// A record's fields as they are read: each input's slot, the id, and whether a
 /// campaign is named. Both readers (serde's and [`flat`]) place fields through it.
 struct FieldsSeen<'de, 'f> {
-    names: &'f Names<'f>,
+    names: &'f Names,
     values: Vec<Value<'de>>,
     /// Made only when an input gets JSON it cannot take (see [`Shape::Object`]).
     bad: Vec<Option<Scalar<'de>>>,
@@ -227,7 +252,7 @@ struct FieldsSeen<'de, 'f> {
 }
 
 impl<'de, 'f> FieldsSeen<'de, 'f> {
-    fn new(names: &'f Names<'f>) -> Self {
+    fn new(names: &'f Names) -> Self {
         FieldsSeen {
             names,
             values: vec![Value::Missing; names.inputs.len()],
@@ -248,7 +273,7 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
 
     /// The input a field in input order would fill: the one after the last placed.
     fn expected(&self) -> Option<&'f str> {
-        self.names.inputs.get(self.next).copied()
+        self.names.inputs.get(self.next).map(|name| &**name)
     }
 
     /// A field named as input `at` (found by [`Names::slot`], or as [`Self::expected`]).
@@ -278,7 +303,7 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
     /// The roles a field may have besides an input: the id, a campaign field.
     fn not_input(&mut self, name: &str, value: Scalar<'de>) {
         self.campaign |= CAMPAIGN_FIELDS.contains(&name);
-        if self.names.id == Some(name) {
+        if self.names.id.as_deref() == Some(name) {
             self.id = value;
         }
     }
@@ -294,7 +319,7 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
 }
 
 struct RecordSeed<'f> {
-    names: &'f Names<'f>,
+    names: &'f Names,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -466,7 +491,7 @@ enum Batch<'a> {
 }
 
 struct BatchSeed<'f> {
-    names: &'f Names<'f>,
+    names: &'f Names,
 }
 
 impl<'de> DeserializeSeed<'de> for BatchSeed<'_> {

@@ -11,7 +11,7 @@ use super::error::{json_error, ApiError, Code};
 use crate::features::Value;
 use crate::score::{ScoreError, Scorer};
 use actix_web::error::JsonPayloadError;
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{ACCEPT, CONTENT_LENGTH};
 use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::{mime, HttpMessage, HttpRequest};
 use futures_core::Stream;
@@ -27,11 +27,18 @@ pub async fn json_body(
     payload: Payload,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    let is_json = matches!(req.mime_type(), Ok(Some(m))
-        if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
-    if !is_json {
+    if BodyFormat::of(req) != Some(BodyFormat::Json) {
         return Err(json_error(JsonPayloadError::ContentType));
     }
+    limited_body(req, payload, limit).await
+}
+
+/// The body of a request, read but not parsed, refused (413) past `limit` bytes.
+pub async fn limited_body(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -44,6 +51,75 @@ pub async fn json_body(
         }));
     }
     read_body(payload, declared, limit).await
+}
+
+/// The formats a batch of records comes in and is answered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json` (or a `+json` type).
+    Json,
+    /// `text/csv`: a header row, then one customer a row, as `custscore score` reads.
+    Csv,
+}
+
+impl BodyFormat {
+    /// The format the request's Content-Type names, if one of ours.
+    pub fn of(req: &HttpRequest) -> Option<Self> {
+        let m = req.mime_type().ok()??;
+        if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON) {
+            Some(BodyFormat::Json)
+        } else if m.type_() == mime::TEXT && m.subtype() == mime::CSV {
+            Some(BodyFormat::Csv)
+        } else {
+            None
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            BodyFormat::Json => "application/json",
+            BodyFormat::Csv => "text/csv",
+        }
+    }
+
+    /// Whether the request's Accept header (all of them, as one list) takes an answer
+    /// in this format. The most specific media range that matches decides, and `q=0`
+    /// refuses. Ranges that do not parse are skipped; no Accept header, or one without
+    /// a range that parses (`Accept:` left empty), takes anything.
+    pub fn accepted_by(self, req: &HttpRequest) -> bool {
+        let (kind, sub) = self
+            .media_type()
+            .split_once('/')
+            .unwrap_or((self.media_type(), ""));
+        let mut best: Option<(u8, bool)> = None;
+        let mut any_range = false;
+        let ranges = req
+            .headers()
+            .get_all(ACCEPT)
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(|h| h.split(','));
+        for range in ranges {
+            let Ok(m) = range.trim().parse::<mime::Mime>() else {
+                continue;
+            };
+            any_range = true;
+            let specificity = match (m.type_().as_str(), m.subtype().as_str()) {
+                (t, s) if t.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(sub) => 2,
+                (t, "*") if t.eq_ignore_ascii_case(kind) => 1,
+                ("*", "*") => 0,
+                _ => continue,
+            };
+            let q = m.get_param("q").map(|q| q.as_str().trim().parse::<f32>());
+            let takes = !matches!(q, Some(Ok(q)) if q <= 0.0);
+            if best.is_none_or(|(s, _)| specificity > s) {
+                best = Some((specificity, takes));
+            }
+        }
+        match best {
+            Some((_, takes)) => takes,
+            None => !any_range,
+        }
+    }
 }
 
 /// The body's bytes, refused past `limit`. A body that arrives in one chunk is that
@@ -259,5 +335,63 @@ pub(super) fn kind(value: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "an array",
         Json::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn request(content_type: Option<&str>, accept: &[&str]) -> HttpRequest {
+        let mut req = TestRequest::default();
+        if let Some(content_type) = content_type {
+            req = req.insert_header(("content-type", content_type));
+        }
+        for value in accept {
+            req = req.append_header((ACCEPT, *value));
+        }
+        req.to_http_request()
+    }
+
+    #[test]
+    fn the_body_format_comes_from_the_content_type() {
+        let of = |t| BodyFormat::of(&request(Some(t), &[]));
+        assert_eq!(of("application/json"), Some(BodyFormat::Json));
+        assert_eq!(of("application/vnd.api+json"), Some(BodyFormat::Json));
+        assert_eq!(of("text/csv; charset=utf-8"), Some(BodyFormat::Csv));
+        assert_eq!(of("TEXT/CSV"), Some(BodyFormat::Csv));
+        for other in [
+            "text/plain",
+            "application/csv",
+            "multipart/form-data",
+            "nonsense",
+        ] {
+            assert_eq!(of(other), None, "{other}");
+        }
+        assert_eq!(BodyFormat::of(&request(None, &[])), None);
+    }
+
+    #[test]
+    fn the_most_specific_accept_range_decides_and_q_0_refuses() {
+        let takes =
+            |format: BodyFormat, accept: &[&str]| format.accepted_by(&request(None, accept));
+        let (json, csv) = (BodyFormat::Json, BodyFormat::Csv);
+        assert!(
+            takes(csv, &[]) && takes(json, &[]),
+            "no Accept takes anything"
+        );
+        assert!(takes(csv, &["text/csv"]) && !takes(json, &["text/csv"]));
+        assert!(takes(csv, &["text/*"]) && !takes(json, &["text/*"]));
+        assert!(takes(csv, &["*/*"]) && takes(json, &["*/*"]));
+        assert!(takes(json, &["application/json", "text/csv;q=0.2"]));
+        assert!(takes(csv, &["application/json, text/csv;q=0.2"]));
+        assert!(!takes(csv, &["*/*, text/csv;q=0"]), "the exact range wins");
+        assert!(takes(csv, &["text/csv;q=0.5, */*;q=0"]));
+        assert!(!takes(csv, &["text/*;q=0.0, */*"]));
+        assert!(takes(csv, &["TEXT/CSV"]));
+        assert!(!takes(csv, &["text/html", "application/json"]));
+        assert!(takes(csv, &[""]) && takes(json, &["not a media range"]));
+        assert!(!takes(csv, &["nonsense, application/json"]));
     }
 }

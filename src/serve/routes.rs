@@ -6,9 +6,10 @@ use super::answer_json::write_answer;
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
 use super::outcomes::{campaign_of, record_contacts};
-use super::record::{read_batch, read_record, ItemPath};
+use super::record::{read_batch_named, read_record_named, ItemPath};
 use super::request::{
-    finish_id, json_body, parse_json, parse_json_array, record_from_json, RawRecord,
+    finish_id, json_body, limited_body, parse_json, parse_json_array, record_from_json, BodyFormat,
+    RawRecord,
 };
 use super::state::{Admin, AppState, Authorized};
 use crate::access::audit::Subjects;
@@ -206,7 +207,8 @@ pub async fn score_one(
         }
         let window = shared.window_for(&scorer);
         let counters = &shared.metrics;
-        let (answer, contact) = match read_record(&*scorer, &body)? {
+        let names = shared.names_for(&scorer);
+        let (answer, contact) = match read_record_named(&*scorer, &names, &body)? {
             Some(raw) if shared.shadow.is_none() => {
                 let mut out = Vec::with_capacity(1024);
                 let scratch = &mut Scratch::default();
@@ -289,10 +291,22 @@ pub struct BatchAnswer {
     pub failed: usize,
 }
 
-/// Score many customers; an error in one item is reported for that item only.
-#[utoipa::path(post, path = "/v1/score/batch", request_body = Vec<CustomerRecord>,
-    responses((status = 200, body = BatchAnswer), (status = 400, body = ApiError),
-              (status = 401, body = ApiError), (status = 413, body = ApiError)))]
+/// Score many customers; an error in one item is reported for that item only. A JSON
+/// array is answered in JSON; a CSV body (`text/csv`: a header row, then one customer a
+/// row, as `custscore score --input` reads it) is answered in CSV as `custscore score
+/// --rejects -` writes it: the same columns, every row in order, a row that cannot be
+/// scored marked in `_rejected` (line and reason) and `_record`.
+#[utoipa::path(post, path = "/v1/score/batch",
+    request_body(content(
+        (Vec<CustomerRecord> = "application/json"),
+        (String = "text/csv", example = json!("customer_id,tenure,contract\n7590-VHVEG,1,Month-to-month\n"))
+    )),
+    responses((status = 200, content((BatchAnswer = "application/json"), (String = "text/csv")),
+                  headers(("x-scored" = usize, description = "CSV answers: rows scored"),
+                          ("x-rejected" = usize, description = "CSV answers: rows marked rejected"))),
+              (status = 400, body = ApiError),
+              (status = 401, body = ApiError), (status = 406, body = ApiError),
+              (status = 413, body = ApiError), (status = 415, body = ApiError)))]
 #[post("/v1/score/batch")]
 pub async fn score_batch(
     _: Authorized,
@@ -300,7 +314,28 @@ pub async fn score_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
+    let Some(format) = BodyFormat::of(&req) else {
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            "send the records as a JSON array (`Content-Type: application/json`) or as CSV \
+             with a header row (`Content-Type: text/csv`)",
+        ));
+    };
+    if !format.accepted_by(&req) {
+        return Err(ApiError::new(
+            Code::NotAcceptable,
+            format!(
+                "a {} batch is answered in {}, which the Accept header refuses; send the \
+                 records in the format you want back",
+                format.media_type(),
+                format.media_type()
+            ),
+        ));
+    }
+    let body = limited_body(&req, payload, state.limits.max_body_bytes).await?;
+    if format == BodyFormat::Csv {
+        return score_csv_batch(state, req, body).await;
+    }
     let shared = state.clone();
     let (answer, contacts, (version, customers)) = off_worker_if_big(body.len(), move || {
         if shared.shadow.is_none() {
@@ -318,6 +353,63 @@ pub async fn score_batch(
     Ok(json_response(answer))
 }
 
+/// A customer takes about a quarter of the bytes as a CSV row that it takes as a JSON
+/// object (telco: 128 vs 450), so a CSV body holds as much scoring work as a JSON body
+/// about this many times its length: the same number of records stays on the worker.
+const CSV_ROW_TO_JSON_RECORD: usize = 4;
+
+/// A CSV batch, answered in CSV by the batch CLI's row writer.
+async fn score_csv_batch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let shared = state.clone();
+    let as_json_bytes = body.len().saturating_mul(CSV_ROW_TO_JSON_RECORD);
+    let (answer, summary, version) = off_worker_if_big(as_json_bytes, move || {
+        let scorer = shared.scorer();
+        let window = shared.window_for(&scorer);
+        let limit = shared.limits.max_batch_items;
+        // Answers run about twice the length of their rows.
+        let mut out = Vec::with_capacity(body.len() * 5 / 2 + 1024);
+        let summary = isolated(&shared.metrics, || {
+            let seen = |s: &crate::score::Scored| {
+                if let Some(window) = &window {
+                    window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
+                }
+            };
+            crate::batch::score_csv_marked(&scorer, "body".as_ref(), &body, limit, &mut out, seen)
+                .map_err(csv_body_error)
+        })?;
+        Ok((out, summary, scorer.version().to_string()))
+    })
+    .await?;
+    access::note(&req, Some(&version), || Subjects::Count {
+        customers: summary.rows_in,
+    });
+    let count = |n: usize| {
+        let mut text = String::with_capacity(8);
+        numfmt::push_integer(&mut text, n as u64);
+        text
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("x-scored", count(summary.rows_in - summary.rejected)))
+        .insert_header(("x-rejected", count(summary.rejected)))
+        .body(answer))
+}
+
+/// A CSV body that cannot be scored at all: a 400 naming the body and its line.
+fn csv_body_error(error: crate::batch::BatchError) -> ApiError {
+    use crate::batch::BatchError;
+    let code = match error {
+        BatchError::Header { .. } | BatchError::HeaderRow { .. } => Code::InvalidCsv,
+        BatchError::TooManyRows { .. } => Code::TooManyItems,
+        _ => Code::Internal,
+    };
+    ApiError::field(code, "body", crate::error_chain(&error))
+}
+
 /// The batch answer written straight from the records (the JSON of [`BatchAnswer`]);
 /// `None` when a record names a campaign, which [`batch_answer`] handles.
 /// What the audit trail notes of a batch: the model version and the number of records.
@@ -327,7 +419,9 @@ type BatchSeen = (String, usize);
 fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSeen)>, ApiError> {
     let scorer = state.scorer();
     let window = state.window_for(&scorer);
-    let Some(records) = read_batch(&*scorer, body, state.limits.max_batch_items)? else {
+    let names = state.names_for(&scorer);
+    let limit = state.limits.max_batch_items;
+    let Some(records) = read_batch_named(&*scorer, &names, body, limit)? else {
         return Ok(None);
     };
     let total = records.len();
@@ -374,7 +468,8 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Conta
     let window = state.window_for(&scorer);
     let limit = state.limits.max_batch_items;
     let mut contacts = Vec::new();
-    let results: Vec<BatchItem> = match read_batch(&*scorer, body, limit)? {
+    let names = state.names_for(&scorer);
+    let results: Vec<BatchItem> = match read_batch_named(&*scorer, &names, body, limit)? {
         Some(records) => records
             .into_iter()
             .enumerate()

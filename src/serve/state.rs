@@ -4,6 +4,7 @@
 use super::access::{granted, Access};
 use super::error::{ApiError, Code};
 use super::metrics::Metrics;
+use super::record::Names;
 use crate::access::limits::{Lockout, LockoutPolicy};
 use crate::access::{Key, KeyRing, Scope, Scopes};
 use crate::bundle::{Bundle, BundleError};
@@ -106,6 +107,8 @@ pub struct AppState {
     scorer: ArcSwap<Scorer>,
     /// The drift window of the bundle being served (swapped with it on reload).
     window: ArcSwapOption<Window>,
+    /// The body reader's field names of the bundle being served (swapped with it).
+    names: ArcSwap<BundleNames>,
     pub monitoring: Monitoring,
     pub models: PathBuf,
     pub metrics: Metrics,
@@ -133,6 +136,7 @@ impl AppState {
         metrics.serving(scorer.version());
         Ok(AppState {
             window: ArcSwapOption::new(new_window(&scorer, &monitoring)),
+            names: ArcSwap::from_pointee(BundleNames::of(&scorer)),
             monitoring,
             scorer: ArcSwap::from_pointee(scorer),
             models,
@@ -177,8 +181,10 @@ impl AppState {
                 let scorer = Scorer::new(bundle);
                 let version = scorer.version().to_string();
                 let window = new_window(&scorer, &self.monitoring);
+                let names = BundleNames::of(&scorer);
                 self.scorer.store(Arc::new(scorer));
                 self.window.store(window);
+                self.names.store(Arc::new(names));
                 self.metrics.serving(&version);
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 if let Some(shadow) = &self.shadow {
@@ -202,6 +208,16 @@ impl AppState {
         (window.version() == scorer.version()).then_some(window)
     }
 
+    /// The field names to read `scorer`'s records with: the ones kept for its bundle, or
+    /// taken afresh while a reload is swapping scorer and names.
+    pub(super) fn names_for(&self, scorer: &Scorer) -> Arc<BundleNames> {
+        let names = self.names.load_full();
+        match names.version == scorer.version() {
+            true => names,
+            false => Arc::new(BundleNames::of(scorer)),
+        }
+    }
+
     /// The drift of the records in the window against the served bundle's reference.
     pub fn drift(&self) -> Option<DriftReport> {
         self.drift_and_window().map(|(report, _)| report)
@@ -215,6 +231,29 @@ impl AppState {
             let info = w.info(report.records);
             (report, info)
         })
+    }
+}
+
+/// The names a body's fields are matched against, for one bundle version.
+pub(super) struct BundleNames {
+    version: String,
+    names: Names,
+}
+
+impl BundleNames {
+    fn of(scorer: &Scorer) -> Self {
+        BundleNames {
+            version: scorer.version().to_string(),
+            names: Names::new(scorer),
+        }
+    }
+}
+
+impl std::ops::Deref for BundleNames {
+    type Target = Names;
+
+    fn deref(&self) -> &Names {
+        &self.names
     }
 }
 
