@@ -531,7 +531,10 @@ pub struct CustomersArgs {
         long,
         visible_alias = "as-of",
         env = "CUSTSCORE_CUTOFF",
-        requires = "transactions"
+        requires = "transactions",
+        // `requires` alone lets `--cutoff` pass beside `--input`, where it would be
+        // ignored: the log it needs conflicts with the file.
+        conflicts_with = "input"
     )]
     pub cutoff: Option<String>,
 }

@@ -286,6 +286,28 @@ fn rejects_marked_in_the_output_add_up_to_the_input() {
 }
 
 #[test]
+fn a_cutoff_beside_a_customer_file_is_refused_not_ignored() {
+    // The cut-off dates an order log's features; a customer file has none to date.
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.csv", b"customer_id,tenure\n1,3\n");
+    let i = input.to_str().unwrap();
+    for command in ["score", "drift"] {
+        let mut args = vec![command, "--input", i, "--cutoff", "2011-06-01"];
+        if command == "score" {
+            args.extend(["--output", "-"]);
+        }
+        let out = run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        let refusal = err.lines().next().unwrap_or_default();
+        assert!(
+            refusal.contains("cannot be used with") && refusal.contains("--cutoff"),
+            "{command}: {err}"
+        );
+    }
+}
+
+#[test]
 fn header_less_flags_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
