@@ -607,7 +607,7 @@ pub fn scan_stream(
                 .rows()
                 .par_chunks(256)
                 .map(|rows| {
-                    for_each_scored(scorer, &layout, rows, |_, _| {}, |id, s| visit(&id, s))
+                    for_each_scored(scorer, &layout, rows, |_, _| {}, |id, s| visit(&id, s)).scored
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -721,7 +721,7 @@ fn score_part(
     };
     let rejects = &mut part.rejects;
     let reject = |row: &Row, reason| rejects.push((row.line, reason, describe(row)));
-    part.scored = match format {
+    let tally = match format {
         Format::Csv => {
             let mut field = String::new();
             for_each_scored(scorer, layout, rows, reject, |id, scored| {
@@ -752,6 +752,7 @@ fn score_part(
             count(scored);
         }),
     };
+    part.scored = tally.scored;
 }
 
 /// What a run adds to each scored row besides the answers.
@@ -840,6 +841,8 @@ fn end_unmarked(out: &mut Vec<u8>) {
 pub struct MarkedSummary {
     pub rows_in: usize,
     pub rejected: usize,
+    /// Rows rejected because scoring them panicked (a bug, never bad input).
+    pub panicked: usize,
 }
 
 /// Score a CSV held in memory (a request body, called `name` in errors) into `out` as
@@ -895,16 +898,18 @@ pub fn score_csv_marked(
         out.extend_from_slice(&marked_reject(&sink, row.line, &reason, &describe(row)));
         written.set(out.len());
     };
-    let scored = for_each_scored(scorer, &layout, &rows, reject, |id, scored| {
+    let tally = for_each_scored(scorer, &layout, &rows, reject, |id, scored| {
         let mut out = out.borrow_mut();
         scorer.write_csv(&mut out, &id, scored, &mut field);
         end_unmarked(&mut out);
-        written.set(out.len());
         seen(scored);
+        // Only now is the row whole: a panic in `seen` cuts it back too.
+        written.set(out.len());
     });
     Ok(MarkedSummary {
         rows_in: rows.len(),
-        rejected: rows.len() - scored,
+        rejected: rows.len() - tally.scored,
+        panicked: tally.panicked,
     })
 }
 
@@ -936,17 +941,24 @@ fn drift_slots(scorer: &Scorer) -> Option<SlotMap> {
     Some(SlotMap::new(reference, &scorer.bundle().encoder))
 }
 
+/// How many rows [`for_each_scored`] scored, and how many of the rest panicked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    scored: usize,
+    panicked: usize,
+}
+
 /// Score each row with one scratch, hand every answer to `write` and every failure to
-/// `reject`, in row order; returns how many were scored.
+/// `reject`, in row order.
 fn for_each_scored<'a>(
     scorer: &Scorer,
     layout: &Layout,
     rows: &'a [Row],
     mut reject: impl FnMut(&'a Row, String),
     mut write: impl FnMut(Cow<'a, str>, &Scored),
-) -> usize {
+) -> Tally {
     let mut scratch = Scratch::default();
-    let mut scored = 0;
+    let mut tally = Tally::default();
     for row in rows {
         let mut panicked = false;
         let result = guarded(&mut panicked, || {
@@ -961,13 +973,14 @@ fn for_each_scored<'a>(
         if panicked {
             // The scratch may be half-updated: start the next row from a fresh one.
             scratch = Scratch::default();
+            tally.panicked += 1;
         }
         match result {
-            Ok(()) => scored += 1,
+            Ok(()) => tally.scored += 1,
             Err(reason) => reject(row, reason),
         }
     }
-    scored
+    tally
 }
 
 thread_local! {
@@ -1375,5 +1388,41 @@ mod tests {
             Err("bad".into())
         );
         assert!(!panicked);
+    }
+
+    #[test]
+    fn a_row_that_panics_in_a_marked_csv_is_rejected_in_place_and_counted() {
+        let scorer = crate::score::telco_400_scorer();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv");
+        let text = std::fs::read_to_string(path).unwrap();
+        let body: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let mut out = Vec::new();
+        let mut seen = 0;
+        let summary = score_csv_marked(
+            &scorer,
+            "body".as_ref(),
+            body.as_bytes(),
+            10,
+            &mut out,
+            |_| {
+                seen += 1;
+                if seen == 2 {
+                    panic!("a bug in row two");
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (summary.rows_in, summary.rejected, summary.panicked),
+            (3, 1, 1)
+        );
+        let answer = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = answer.lines().collect();
+        assert_eq!(lines.len(), 4, "{answer}");
+        assert!(
+            lines[2].contains("line 3: internal error while scoring: a bug in row two"),
+            "{answer}"
+        );
+        assert!(!lines[3].contains("internal error"), "{answer}");
     }
 }

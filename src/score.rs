@@ -919,6 +919,18 @@ impl Answer {
     }
 }
 
+/// A bundle with every answer the telco set-up gives (segments, tiers, quadrants,
+/// cross-sell rules, churn risk with reasons and CLV), trained on the 400-row fixture.
+#[cfg(test)]
+pub(crate) fn telco_400_scorer() -> Scorer {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut config =
+        crate::config::TrainConfig::load(&root.join("training-data/custscore.toml")).unwrap();
+    config.data.customers = Some(root.join("tests/fixtures/telco_400.csv"));
+    let bundle = crate::train::train(&config, &crate::progress::Progress::silent()).unwrap();
+    Scorer::new(bundle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::CsvRow;

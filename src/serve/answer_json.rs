@@ -202,16 +202,7 @@ mod tests {
     use std::borrow::Cow;
     use std::path::Path;
 
-    /// A bundle with every answer the telco set-up gives (segments, tiers, quadrants,
-    /// cross-sell rules, churn risk with reasons and CLV), trained on the 400-row fixture.
-    fn telco_scorer() -> Scorer {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut config =
-            crate::config::TrainConfig::load(&root.join("training-data/custscore.toml")).unwrap();
-        config.data.customers = Some(root.join("tests/fixtures/telco_400.csv"));
-        let bundle = crate::train::train(&config, &crate::progress::Progress::silent()).unwrap();
-        Scorer::new(bundle)
-    }
+    use crate::score::telco_400_scorer as telco_scorer;
 
     #[test]
     fn answers_are_written_byte_for_byte_as_the_owned_answer() {

@@ -381,6 +381,11 @@ async fn score_csv_batch(
             crate::batch::score_csv_marked(&scorer, "body".as_ref(), &body, limit, &mut out, seen)
                 .map_err(csv_body_error)
         })?;
+        // A panicking row is answered as a reject, so `isolated` never sees it.
+        shared
+            .metrics
+            .scoring_panics
+            .inc_by(summary.panicked as u64);
         Ok((out, summary, scorer.version().to_string()))
     })
     .await?;
