@@ -42,6 +42,17 @@ pub struct Browser {
     profiles: std::cell::Cell<usize>,
 }
 
+/// Hosts Chromium contacts for itself (sign-in, updates, hints). No report asset lives
+/// there, and a fetch from any other host is still caught.
+const BROWSER_OWN_HOSTS: [&str; 6] = [
+    "accounts.google.com",
+    "www.google.com",
+    "clients2.google.com",
+    "update.googleapis.com",
+    "optimizationguide-pa.googleapis.com",
+    "content-autofill.googleapis.com",
+];
+
 impl Browser {
     /// The browser, ready to open pages; `None` only when the user asked to skip.
     pub fn start() -> Option<Browser> {
@@ -53,14 +64,13 @@ impl Browser {
             profiles: std::cell::Cell::new(0),
         };
         // Headless Chromium still contacts a few of its vendor's hosts at start-up
-        // whatever the page (seen: accounts.google.com, www.google.com).
+        // whatever the page (seen: accounts.google.com, www.google.com), not on every
+        // start: the ones seen so far, and whatever an empty page asks for here.
         let empty = super::write(browser.dir(), "empty.html", b"<html><body></body></html>");
         browser.open(&empty);
-        browser.own_hosts = browser
-            .proxy
-            .take()
-            .iter()
+        browser.own_hosts = (browser.proxy.take().iter())
             .filter_map(|l| host(l))
+            .chain(BROWSER_OWN_HOSTS.iter().map(|h| h.to_string()))
             .collect();
         Some(browser)
     }
