@@ -327,6 +327,8 @@ struct Split {
     feature: usize,
     bin: usize,
     gain: f64,
+    /// Gradient and hessian sums of the rows going left, then right.
+    sums: [(f64, f64); 2],
 }
 
 struct Grower<'a> {
@@ -384,6 +386,7 @@ impl Grower<'_> {
                         feature: f,
                         bin,
                         gain,
+                        sums: [(gl, hl), (gr, hr)],
                     });
                 }
             }
@@ -445,12 +448,7 @@ impl Grower<'_> {
         let (g, h) = block
             .iter()
             .fold((0.0, 0.0), |(g, h), s| (g + s.g, h + s.h));
-        let node = self.nodes.len() as u32;
-        let value = self.value(g, h);
-        self.nodes.push(Node {
-            cover: rows.len() as f64,
-            ..Node::leaf(value)
-        });
+        let (node, value) = self.push_leaf(rows.len(), g, h);
         let split = match depth < self.params.max_depth {
             true => self.best_split(&hist, g, h, rows.len() as u32),
             false => None,
@@ -468,8 +466,21 @@ impl Grower<'_> {
         node
     }
 
+    /// A leaf node over `count` rows with these gradient sums: (node, value).
+    fn push_leaf(&mut self, count: usize, g: f64, h: f64) -> (u32, f64) {
+        let node = self.nodes.len() as u32;
+        let value = self.value(g, h);
+        self.nodes.push(Node {
+            cover: count as f64,
+            ..Node::leaf(value)
+        });
+        (node, value)
+    }
+
     /// Split an open leaf: its rows are partitioned, the smaller child's histogram is
-    /// built and the larger one's is the parent's minus it.
+    /// built and the larger one's is the parent's minus it. Children at the greatest
+    /// depth are never split, so they get no histograms: their values come from the
+    /// split's own sums.
     fn split(&mut self, open: &mut Vec<OpenLeaf>, rows: &mut [u32], leaf: OpenLeaf) {
         let OpenLeaf {
             node,
@@ -482,6 +493,17 @@ impl Grower<'_> {
         let goes_left = |r: u32| data.row(r as usize)[split.feature] as usize <= split.bin;
         let mid = range.start + partition(&mut rows[range.clone()], goes_left);
         let (left_rows, right_rows) = (range.start..mid, mid..range.end);
+        if depth + 1 >= self.params.max_depth {
+            let mut child = |rows: std::ops::Range<usize>, (g, h): (f64, f64)| {
+                let (node, value) = self.push_leaf(rows.len(), g, h);
+                self.leaves.push((rows, value));
+                node
+            };
+            let [left_sums, right_sums] = split.sums;
+            let (left, right) = (child(left_rows, left_sums), child(right_rows, right_sums));
+            self.link(node, &split, left, right);
+            return;
+        }
         let small_is_left = left_rows.len() <= right_rows.len();
         let small_rows = if small_is_left {
             left_rows.clone()
@@ -498,6 +520,11 @@ impl Grower<'_> {
         };
         let left = self.add_leaf(open, left_rows, left_hist, depth + 1);
         let right = self.add_leaf(open, right_rows, right_hist, depth + 1);
+        self.link(node, &split, left, right);
+    }
+
+    /// Make leaf `node` a split on `split` with these children.
+    fn link(&mut self, node: u32, split: &Split, left: u32, right: u32) {
         let parent = &mut self.nodes[node as usize];
         parent.feature = split.feature as u32;
         parent.threshold = self.cuts.cuts[split.feature][split.bin];
