@@ -1,7 +1,9 @@
 """Uplift side by side on causalml's own generator (make_uplift_classification, known
 effects): custscore's learners (examples/uplift_peer.rs) against causalml's BaseTClassifier
 and BaseXClassifier with LightGBM base learners, on one split stratified by arm x outcome.
-Qini AUC of every model's held-out predictions is computed by causalml's qini_score.
+Qini AUC of every model's held-out predictions is computed by causalml's qini_score, and
+a paired bootstrap of the test rows gives a 95% interval of the difference custscore − each
+causalml learner.
 
 Through the store (VIA_STORE=1): the training rows become contacts of campaign `bench`
 (`custscore outcomes import --contacts`) and `responded` events for the responders
@@ -12,7 +14,7 @@ progress lines), and `score` answers the test rows.
 usage: uplift_peer.py data OUT_PREFIX SAMPLES_PER_ARM SEED
        uplift_peer.py peers OUT_PREFIX RUNS THREADS
        uplift_peer.py store OUT_PREFIX RUNS CUSTSCORE_BINARY
-       uplift_peer.py score OUT_PREFIX
+       uplift_peer.py score OUT_PREFIX [RESAMPLES]   (paired bootstrap draws, default 500)
 """
 import json
 import statistics
@@ -161,7 +163,7 @@ def run_store(prefix, runs, binary):
     }))
 
 
-def score(prefix):
+def score(prefix, resamples):
     from causalml.metrics import auuc_score, qini_score
 
     df = pd.read_csv(prefix + ".csv")
@@ -176,7 +178,35 @@ def score(prefix):
         frame[name] = np.load(f"{prefix}.{name}.npy")
     qini = qini_score(frame, outcome_col="y", treatment_col="w")
     auuc = auuc_score(frame, outcome_col="y", treatment_col="w")
-    print(json.dumps({c: {"qini": float(qini[c]), "auuc": float(auuc[c])} for c in qini.index}))
+    result = {c: {"qini": float(qini[c]), "auuc": float(auuc[c])} for c in qini.index}
+    result["bootstrap"] = paired_bootstrap(frame, resamples)
+    print(json.dumps(result))
+
+
+def paired_bootstrap(frame, resamples, seed=0):
+    """The Qini AUC difference custscore − each causalml learner over test rows drawn with
+    replacement: both learners are scored on the same draw by the same qini_score, so the
+    draw's own luck (which customers respond) cancels. Returns the 2.5% and 97.5%
+    quantiles of the difference and the share of draws where custscore is higher."""
+    from causalml.metrics import qini_score
+
+    rng = np.random.default_rng(seed)
+    peers = ["causalml_T", "causalml_X"]
+    diffs = {p: [] for p in peers}
+    for _ in range(resamples):
+        drawn = frame.iloc[rng.integers(0, len(frame), len(frame))].reset_index(drop=True)
+        qini = qini_score(drawn, outcome_col="y", treatment_col="w")
+        for p in peers:
+            diffs[p].append(float(qini["custscore"] - qini[p]))
+    return {
+        p: {
+            "resamples": resamples,
+            "low": float(np.quantile(d, 0.025)),
+            "high": float(np.quantile(d, 0.975)),
+            "share_above": float(np.mean(np.asarray(d) > 0)),
+        }
+        for p, d in diffs.items()
+    }
 
 
 if __name__ == "__main__":
@@ -188,4 +218,4 @@ if __name__ == "__main__":
     elif mode == "store":
         run_store(prefix, int(sys.argv[3]), sys.argv[4])
     else:
-        score(prefix)
+        score(prefix, int(sys.argv[3]) if len(sys.argv) > 3 else 500)

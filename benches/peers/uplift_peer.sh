@@ -11,6 +11,9 @@
 # Threads: custscore on rayon (one per core), LightGBM n_jobs = cores. LightGBM's OpenMP
 # threads run with OMP_WAIT_POLICY=passive: spinning while they wait costs them most of
 # their wall time when other work shares the cores.
+# A paired bootstrap of the test rows (BOOTSTRAP draws, default 500: the same draw scored
+# for both models by qini_score) gives a 95% interval of the Qini AUC difference ours −
+# each peer, so a draw where one is lower can be told from noise.
 # SEED picks the generator's draw (default 1). VIA_STORE=1 also trains through the store:
 # the training rows imported as contacts and `responded` events into a fresh SQLite store,
 # then `train --from-campaign bench --label responded --uplift` (the whole train, timed;
@@ -23,6 +26,7 @@ SIZES=("${@:2}")
 [ "${#SIZES[@]}" -gt 0 ] || SIZES=(20000)
 CORES="$(nproc)"
 SEED="${SEED:-1}"
+BOOTSTRAP="${BOOTSTRAP:-500}"
 peer_venv numpy pandas scikit-learn lightgbm causalml
 cd "$REPO"
 cargo build --release --quiet --example uplift_peer
@@ -37,7 +41,7 @@ for n in "${SIZES[@]}"; do
         store=$(RAYON_NUM_THREADS="$CORES" "$VENV/bin/python" "$PEERS/uplift_peer.py" store "$PREFIX" "$RUNS" "$REPO/target/release/custscore" 2>/dev/null)
     fi
     theirs=$(OMP_NUM_THREADS="$CORES" OMP_WAIT_POLICY=passive "$VENV/bin/python" "$PEERS/uplift_peer.py" peers "$PREFIX" "$RUNS" "$CORES" 2>/dev/null)
-    scores=$("$VENV/bin/python" "$PEERS/uplift_peer.py" score "$PREFIX" 2>/dev/null)
+    scores=$("$VENV/bin/python" "$PEERS/uplift_peer.py" score "$PREFIX" "$BOOTSTRAP" 2>/dev/null)
     "$VENV/bin/python" - "$ours" "$theirs" "$scores" "$store" "$n" "$RUNS" "$CORES" "$SEED" <<'PY'
 import json, sys
 ours, theirs, scores, store = (json.loads(a) for a in sys.argv[1:5])
@@ -61,6 +65,11 @@ for label, key, t in rows:
 if store:
     print(f"  through the store: uplift step of train {store['median_uplift_step_seconds']:.3f} s "
           f"wall (median); train's summary: " + " | ".join(l.strip() for l in store["summary"]))
+for peer in ("causalml_T", "causalml_X"):
+    b = scores["bootstrap"][peer]
+    print(f"  Qini AUC custscore − {peer}: {scores['custscore']['qini'] - scores[peer]['qini']:+.4f}, "
+          f"95% interval [{b['low']:+.4f}, {b['high']:+.4f}] over {b['resamples']} paired draws "
+          f"of the test rows; custscore higher in {b['share_above']:.0%} of them")
 print(f"  custscore's own qini.rs on its test predictions: Qini AUC {ours['own_qini_auc']:.4f}, "
       f"AUUC {ours['own_auuc']:.4f}")
 PY

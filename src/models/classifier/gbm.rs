@@ -327,6 +327,8 @@ struct Split {
     feature: usize,
     bin: usize,
     gain: f64,
+    /// Gradient and hessian sums of the rows going left, then right.
+    sums: [(f64, f64); 2],
 }
 
 struct Grower<'a> {
@@ -384,6 +386,7 @@ impl Grower<'_> {
                         feature: f,
                         bin,
                         gain,
+                        sums: [(gl, hl), (gr, hr)],
                     });
                 }
             }
@@ -445,12 +448,7 @@ impl Grower<'_> {
         let (g, h) = block
             .iter()
             .fold((0.0, 0.0), |(g, h), s| (g + s.g, h + s.h));
-        let node = self.nodes.len() as u32;
-        let value = self.value(g, h);
-        self.nodes.push(Node {
-            cover: rows.len() as f64,
-            ..Node::leaf(value)
-        });
+        let (node, value) = self.push_leaf(rows.len(), g, h);
         let split = match depth < self.params.max_depth {
             true => self.best_split(&hist, g, h, rows.len() as u32),
             false => None,
@@ -468,8 +466,21 @@ impl Grower<'_> {
         node
     }
 
+    /// A leaf node over `count` rows with these gradient sums: (node, value).
+    fn push_leaf(&mut self, count: usize, g: f64, h: f64) -> (u32, f64) {
+        let node = self.nodes.len() as u32;
+        let value = self.value(g, h);
+        self.nodes.push(Node {
+            cover: count as f64,
+            ..Node::leaf(value)
+        });
+        (node, value)
+    }
+
     /// Split an open leaf: its rows are partitioned, the smaller child's histogram is
-    /// built and the larger one's is the parent's minus it.
+    /// built and the larger one's is the parent's minus it. Children at the greatest
+    /// depth are never split, so they get no histograms: their values come from the
+    /// split's own sums.
     fn split(&mut self, open: &mut Vec<OpenLeaf>, rows: &mut [u32], leaf: OpenLeaf) {
         let OpenLeaf {
             node,
@@ -482,6 +493,17 @@ impl Grower<'_> {
         let goes_left = |r: u32| data.row(r as usize)[split.feature] as usize <= split.bin;
         let mid = range.start + partition(&mut rows[range.clone()], goes_left);
         let (left_rows, right_rows) = (range.start..mid, mid..range.end);
+        if depth + 1 >= self.params.max_depth {
+            let mut child = |rows: std::ops::Range<usize>, (g, h): (f64, f64)| {
+                let (node, value) = self.push_leaf(rows.len(), g, h);
+                self.leaves.push((rows, value));
+                node
+            };
+            let [left_sums, right_sums] = split.sums;
+            let (left, right) = (child(left_rows, left_sums), child(right_rows, right_sums));
+            self.link(node, &split, left, right);
+            return;
+        }
         let small_is_left = left_rows.len() <= right_rows.len();
         let small_rows = if small_is_left {
             left_rows.clone()
@@ -498,6 +520,11 @@ impl Grower<'_> {
         };
         let left = self.add_leaf(open, left_rows, left_hist, depth + 1);
         let right = self.add_leaf(open, right_rows, right_hist, depth + 1);
+        self.link(node, &split, left, right);
+    }
+
+    /// Make leaf `node` a split on `split` with these children.
+    fn link(&mut self, node: u32, split: &Split, left: u32, right: u32) {
         let parent = &mut self.nodes[node as usize];
         parent.feature = split.feature as u32;
         parent.threshold = self.cuts.cuts[split.feature][split.bin];
@@ -551,12 +578,42 @@ struct Validation {
     best: Vec<f64>,
 }
 
+/// What a booster minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Cross-entropy of targets in [0, 1]: the model's output is log-odds.
+    CrossEntropy,
+    /// Squared error of any real target: the model's output is the target's estimate
+    /// (every hessian is 1, so a leaf's value is its rows' mean residual, shrunk).
+    Squared,
+}
+
+impl Loss {
+    /// The starting output for targets whose mean is `mean`.
+    fn base(self, mean: f64) -> f64 {
+        match self {
+            Loss::CrossEntropy => super::calibration::logit(mean),
+            Loss::Squared => mean,
+        }
+    }
+
+    /// Summed loss of outputs `f` against targets `t`.
+    fn sum(self, t: &[f64], f: &[f64]) -> f64 {
+        match self {
+            Loss::CrossEntropy => cross_entropy_sum(t, f),
+            Loss::Squared => t.iter().zip(f).map(|(&t, &f)| (f - t) * (f - t)).sum(),
+        }
+    }
+}
+
 /// One boosting run over binned training rows.
 struct Booster<'a> {
     cuts: &'a BinCuts,
     data: BinnedRows,
-    /// Targets in [0, 1]: 0/1 labels, or probabilities for [`fit_gbm_targets`].
+    /// Targets: in [0, 1] (0/1 labels, or probabilities for [`fit_gbm_targets`]) under
+    /// cross-entropy, any real number under squared error.
     y: Vec<f64>,
+    loss: Loss,
     base: f64,
     scores: Vec<f64>,
     grad: Vec<f64>,
@@ -573,10 +630,11 @@ impl<'a> Booster<'a> {
         data: BinnedRows,
         y: Vec<f64>,
         valid: Option<(BinnedRows, Vec<f64>)>,
+        loss: Loss,
         seed: u64,
     ) -> Self {
-        let rate = y.iter().sum::<f64>() / y.len().max(1) as f64;
-        let base = super::calibration::logit(rate);
+        let mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
+        let base = loss.base(mean);
         let n = y.len();
         let valid = valid.map(|(data, y)| Validation {
             scores: vec![base; y.len()],
@@ -588,6 +646,7 @@ impl<'a> Booster<'a> {
             cuts,
             data,
             y,
+            loss,
             base,
             scores: vec![base; n],
             grad: vec![0.0; n],
@@ -599,16 +658,18 @@ impl<'a> Booster<'a> {
     }
 
     fn add_tree(&mut self, params: &GbmParams) {
-        for (((g, h), &z), &y) in self
-            .grad
-            .iter_mut()
-            .zip(&mut self.hess)
-            .zip(&self.scores)
-            .zip(&self.y)
-        {
-            let p = sigmoid(z);
-            *g = p - y;
-            *h = (p * (1.0 - p)).max(1e-12);
+        let rows = self.grad.iter_mut().zip(&mut self.hess);
+        let rows = rows.zip(&self.scores).zip(&self.y);
+        match self.loss {
+            Loss::CrossEntropy => rows.for_each(|(((g, h), &z), &y)| {
+                let p = sigmoid(z);
+                *g = p - y;
+                *h = (p * (1.0 - p)).max(1e-12);
+            }),
+            Loss::Squared => rows.for_each(|(((g, h), &z), &y)| {
+                *g = z - y;
+                *h = 1.0;
+            }),
         }
         let (mut rows, out_of_bag) = match params.goss_at(self.y.len(), self.trees.len()) {
             true => self.draw_goss(params.goss_top_share, params.goss_other_share),
@@ -708,11 +769,11 @@ impl<'a> Booster<'a> {
         allowed
     }
 
-    /// Summed validation log loss now (0 without validation rows).
+    /// Summed validation loss now (0 without validation rows).
     fn valid_loss(&self) -> f64 {
         self.valid
             .as_ref()
-            .map_or(0.0, |v| cross_entropy_sum(&v.y, &v.scores))
+            .map_or(0.0, |v| self.loss.sum(&v.y, &v.scores))
     }
 
     fn keep_best(&mut self) {
@@ -783,7 +844,14 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
     let cuts = BinCuts::fit(x, params.max_bins);
     let data = cuts.bin(x);
     let fit_all = |data: BinnedRows, rounds: usize| {
-        let mut booster = [Booster::new(&cuts, data, y.to_vec(), None, seed)];
+        let mut booster = [Booster::new(
+            &cuts,
+            data,
+            y.to_vec(),
+            None,
+            Loss::CrossEntropy,
+            seed,
+        )];
         boost_in_step(&mut booster, params, rounds);
         let [booster] = booster;
         GbmModel::new(booster.base, booster.trees)
@@ -802,6 +870,7 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
         data.select(&fit),
         labels(&fit),
         Some((data.select(&valid), labels(&valid))),
+        Loss::CrossEntropy,
         seed,
     )];
     let best = boost_in_step(&mut inner, params, params.max_rounds);
@@ -810,23 +879,55 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
     fit_all(data, rounds)
 }
 
-/// [`fit_gbm_targets`] early-stopped on the caller's validation rows (binned on the
-/// training rows' cuts), without the refit: the model after the best round, and that
-/// round count.
+/// A GBM of `loss` early-stopped on the caller's validation rows (binned on the training
+/// rows' cuts), without the refit: the model after the best round, and that round count.
 pub fn fit_gbm_validated(
     x: ArrayView2<f64>,
     y: &[f64],
-    x_valid: ArrayView2<f64>,
-    y_valid: &[f64],
+    (x_valid, y_valid): (ArrayView2<f64>, &[f64]),
+    loss: Loss,
     params: &GbmParams,
     seed: u64,
 ) -> (GbmModel, usize) {
     let cuts = BinCuts::fit(x, params.max_bins);
     let valid = Some((cuts.bin(x_valid), y_valid.to_vec()));
-    let mut booster = [Booster::new(&cuts, cuts.bin(x), y.to_vec(), valid, seed)];
+    let mut booster = [Booster::new(
+        &cuts,
+        cuts.bin(x),
+        y.to_vec(),
+        valid,
+        loss,
+        seed,
+    )];
     let rounds = boost_in_step(&mut booster, params, params.max_rounds);
     let [booster] = booster;
     (GbmModel::new(booster.base, booster.trees), rounds)
+}
+
+/// A GBM of `loss` boosted for exactly `params.max_rounds` rounds on every row.
+pub fn fit_gbm_rounds(
+    x: ArrayView2<f64>,
+    y: &[f64],
+    loss: Loss,
+    params: &GbmParams,
+    seed: u64,
+) -> GbmModel {
+    let cuts = BinCuts::fit(x, params.max_bins);
+    let mut booster = [Booster::new(
+        &cuts,
+        cuts.bin(x),
+        y.to_vec(),
+        None,
+        loss,
+        seed,
+    )];
+    let fixed = GbmParams {
+        early_stopping_rounds: 0,
+        ..params.clone()
+    };
+    boost_in_step(&mut booster, &fixed, params.max_rounds);
+    let [booster] = booster;
+    GbmModel::new(booster.base, booster.trees)
 }
 
 /// One cross-validation fold of the GBM candidate: its training rows binned on their own
@@ -903,6 +1004,7 @@ pub fn cross_validate_rounds(folds: Vec<GbmFold>, params: &GbmParams) -> (usize,
                 train,
                 as_targets(&y),
                 Some((test, as_targets(&y_test))),
+                Loss::CrossEntropy,
                 fold as u64,
             )
         })
@@ -1066,6 +1168,40 @@ mod tests {
         }
     }
 
+    /// Squared error fits a real target: held-out rows end close to their own values,
+    /// and a fixed-round fit has exactly its rounds.
+    #[test]
+    fn squared_error_fits_a_real_target() {
+        let (x, _) = random_data(2000, 3, 4);
+        let t: Vec<f64> = (x.column(0).iter())
+            .map(|&v| (v / 3.0).clamp(-1.0, 1.0))
+            .collect();
+        let params = GbmParams {
+            max_rounds: 300,
+            row_share: 1.0,
+            feature_share: 1.0,
+            ..GbmParams::default()
+        };
+        let (train, valid) = (
+            x.slice(ndarray::s![..1500, ..]),
+            x.slice(ndarray::s![1500.., ..]),
+        );
+        let held = (valid, &t[1500..]);
+        let (model, rounds) = fit_gbm_validated(train, &t[..1500], held, Loss::Squared, &params, 1);
+        assert_eq!(model.trees().len(), rounds);
+        let squared_error: f64 = (valid.rows().into_iter().zip(&t[1500..]))
+            .map(|(row, &t)| (model.log_odds(&row.to_vec()) - t).powi(2))
+            .sum();
+        let mse = squared_error / 500.0;
+        assert!(mse < 0.005, "held-out mean squared error {mse}");
+        let fixed = GbmParams {
+            max_rounds: 30,
+            ..params
+        };
+        let model = fit_gbm_rounds(x.view(), &t, Loss::Squared, &fixed, 1);
+        assert_eq!(model.trees().len(), 30);
+    }
+
     fn leaf_count(tree: &FlatTree) -> usize {
         tree.nodes.iter().filter(|n| n.is_leaf()).count()
     }
@@ -1188,7 +1324,14 @@ mod tests {
     fn goss_keeps_the_largest_gradients_and_reweights_a_sample_of_the_rest() {
         let (x, y) = random_data(20_000, 3, 4);
         let cuts = BinCuts::fit(x.view(), 64);
-        let mut booster = Booster::new(&cuts, cuts.bin(x.view()), as_targets(&y), None, 8);
+        let mut booster = Booster::new(
+            &cuts,
+            cuts.bin(x.view()),
+            as_targets(&y),
+            None,
+            Loss::CrossEntropy,
+            8,
+        );
         let grad: Vec<f64> = (0..y.len())
             .map(|r| ((r * 7919) % 1000) as f64 / 1000.0 - 0.5)
             .collect();

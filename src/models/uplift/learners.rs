@@ -6,7 +6,7 @@
 //! target whose mean is the treated share plus the effect scaled by the arms' variance.
 
 use crate::models::classifier::calibration::sigmoid;
-use crate::models::classifier::gbm::{fit_gbm, fit_gbm_targets, GbmModel, GbmParams};
+use crate::models::classifier::gbm::{fit_gbm, fit_gbm_targets, GbmModel, GbmParams, Loss};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,10 @@ pub enum Learner {
         effect_control: GbmModel,
         /// Share of contacts in treatment: the control-fitted effect gets this weight.
         treated_share: f64,
+        /// How the effect models' output reads as an effect (bundles without the field
+        /// were fitted on the logistic scale).
+        #[serde(default)]
+        effect_scale: EffectScale,
     },
     /// One model of a transformed outcome (Athey & Imbens 2016 for a known propensity p):
     /// p + (1 − p)·y for treated contacts and p·(1 − y) for control ones, whose mean is
@@ -56,8 +60,9 @@ impl Learner {
                 effect_treated,
                 effect_control,
                 treated_share,
+                effect_scale,
             } => {
-                let effect = |m: &GbmModel| 2.0 * sigmoid(m.log_odds(x)) - 1.0;
+                let effect = |m: &GbmModel| effect_scale.effect(m.log_odds(x));
                 treated_share * effect(effect_control)
                     + (1.0 - treated_share) * effect(effect_treated)
             }
@@ -121,6 +126,46 @@ fn under_members<'a, T>(
         .collect()
 }
 
+/// How the X-learner's effect models fit the imputed effects, which lie in [-1, 1].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectScale {
+    /// As probabilities (effect + 1) / 2 with cross-entropy: the effect is
+    /// 2·sigmoid(output) − 1, inside the range by construction.
+    #[default]
+    Logistic,
+    /// By squared error on the effect itself: the effect is the output, clipped to the
+    /// range. Its gradient does not fade near the middle of the range, so it stops in
+    /// fewer rounds.
+    Direct,
+}
+
+impl EffectScale {
+    /// The loss the effect models are boosted on.
+    pub fn loss(self) -> Loss {
+        match self {
+            EffectScale::Logistic => Loss::CrossEntropy,
+            EffectScale::Direct => Loss::Squared,
+        }
+    }
+
+    /// The target an imputed effect in [-1, 1] is fitted as.
+    fn target(self, effect: f64) -> f64 {
+        match self {
+            EffectScale::Logistic => ((effect + 1.0) / 2.0).clamp(0.0, 1.0),
+            EffectScale::Direct => effect.clamp(-1.0, 1.0),
+        }
+    }
+
+    /// The effect an effect model's output stands for.
+    pub fn effect(self, output: f64) -> f64 {
+        match self {
+            EffectScale::Logistic => 2.0 * sigmoid(output) - 1.0,
+            EffectScale::Direct => output.clamp(-1.0, 1.0),
+        }
+    }
+}
+
 /// Rows of each arm, with their outcomes.
 pub struct Arms {
     pub treated: Array2<f64>,
@@ -167,23 +212,26 @@ pub fn fit_x(
     params: &GbmParams,
     seed: u64,
 ) -> Learner {
-    let (treated_effects, control_effects) = imputed_effects(arms, treatment, control);
+    let scale = EffectScale::Logistic;
+    let (treated_effects, control_effects) = imputed_effects(arms, treatment, control, scale);
     Learner::X {
         effect_treated: fit_gbm_targets(arms.treated.view(), &treated_effects, params, seed),
         effect_control: fit_gbm_targets(arms.control.view(), &control_effects, params, seed),
         treated_share: arms.treated_share(),
+        effect_scale: scale,
     }
 }
 
-/// Each arm's imputed effects as targets (effect + 1) / 2: a treated customer's outcome
-/// less the control model's probability, the treatment model's probability less a control
+/// Each arm's imputed effects as targets on `scale`: a treated customer's outcome less the
+/// control model's probability, the treatment model's probability less a control
 /// customer's outcome. Returns (treated, control).
 pub fn imputed_effects(
     arms: &Arms,
     treatment: &GbmModel,
     control: &GbmModel,
+    scale: EffectScale,
 ) -> (Vec<f64>, Vec<f64>) {
-    let as_target = |effect: f64| ((effect + 1.0) / 2.0).clamp(0.0, 1.0);
+    let as_target = |effect: f64| scale.target(effect);
     let outcome = |y: bool| f64::from(u8::from(y));
     let treated = (arms.treated.rows().into_iter().zip(&arms.treated_y))
         .map(|(row, &y)| as_target(outcome(y) - prob(control, row)))
@@ -239,6 +287,7 @@ mod tests {
                     effect_treated: model(),
                     effect_control: model(),
                     treated_share: 0.4,
+                    effect_scale: EffectScale::Logistic,
                 },
             ],
         };
@@ -254,5 +303,26 @@ mod tests {
         );
         let shares = average.treated_shares();
         assert_eq!(shares, [("members[1].treated_share".to_string(), 0.4)]);
+    }
+
+    /// Bundles stored before the effect scale existed fitted their effects as
+    /// probabilities: they still answer 2·sigmoid(output) − 1.
+    #[test]
+    fn a_stored_x_learner_without_an_effect_scale_reads_as_logistic() {
+        let stored = r#"{"learner": "x", "treated_share": 0.5,
+            "effect_treated": {"base": 0.4, "trees": []},
+            "effect_control": {"base": 0.4, "trees": []}}"#;
+        let learner: Learner = serde_json::from_str(stored).unwrap();
+        let logistic = 2.0 * sigmoid(0.4) - 1.0;
+        assert!((learner.uplift(&[0.0]) - logistic).abs() < 1e-12);
+        let direct = Learner::X {
+            effect_treated: GbmModel::new(0.4, Vec::new()),
+            effect_control: GbmModel::new(0.4, Vec::new()),
+            treated_share: 0.5,
+            effect_scale: EffectScale::Direct,
+        };
+        assert!((direct.uplift(&[0.0]) - 0.4).abs() < 1e-12);
+        let json = serde_json::to_string(&direct).unwrap();
+        assert_eq!(serde_json::from_str::<Learner>(&json).unwrap(), direct);
     }
 }

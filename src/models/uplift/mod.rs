@@ -5,14 +5,21 @@
 //! the average ranked better than a chosen learner on every draw tried. A third of the
 //! contacts (split by arm × outcome) is held out: it stops each GBM's boosting and draws
 //! the Qini curve; the learner is then refitted on every contact and ships in
-//! `uplift.json`.
+//! `uplift.json`. The stored curve is therefore of the two-thirds learner, which the
+//! shipped one refits with the same settings and rounds on more rows.
+//!
+//! What a fit costs (`benches/peers/uplift_peer.sh`, draws 1–8, Qini AUC mean and CPU
+//! seconds mean; causalml's T-learner 0.6407, X-learner 0.6424): the refit ships 0.6594
+//! at rate 0.05 (1.98 s), the two-thirds models without it 0.6441 (0.81 s), two halves
+//! each stopped on the other and averaged 0.6500 (1.57 s). The default, effects by
+//! squared error at rate 0.15 with the refit, gives 0.6631 at 0.52 s.
 
 pub mod average;
 pub mod learners;
 pub mod qini;
 
 use crate::models::classifier::gbm::GbmParams;
-use learners::{Arms, Learner};
+use learners::{Arms, EffectScale, Learner};
 use ndarray::{ArrayView2, Axis};
 use qini::{qini_curve, QiniCurve, Ranked};
 use serde::{Deserialize, Serialize};
@@ -31,6 +38,21 @@ pub const CURVE_POINTS: usize = 20;
 pub struct UpliftParams {
     pub gbm: GbmParams,
     pub seed: u64,
+    /// What ships once the held-out third has stopped the boosting.
+    pub finish: Finish,
+    /// How the X-learner's effect models fit the imputed effects.
+    pub effect_scale: EffectScale,
+}
+
+/// How the shipped GBMs are fitted after the held-out third has chosen their rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// Refitted on every contact for the stopped rounds × 1.5.
+    Refit,
+    /// The early-stopped GBMs as they are, fitted on two thirds: a third of the CPU,
+    /// for about 0.015 less Qini AUC on `benches/peers/uplift_peer.sh`.
+    Stopped,
 }
 
 impl Default for UpliftParams {
@@ -38,22 +60,28 @@ impl Default for UpliftParams {
         UpliftParams {
             gbm: uplift_gbm(),
             seed: 42,
+            finish: Finish::Refit,
+            effect_scale: EffectScale::Direct,
         }
     }
 }
 
-/// The GBM the uplift learners start from: a slow rate, rounds left to early stopping,
-/// every row and feature. The churn candidate's defaults (a faster rate, a round cap, row
-/// and feature sampling) suit a large labelled table, but cost uplift's small effects
-/// about 0.03 of Qini AUC on `benches/peers/uplift_peer.sh`. Leaf-wise trees of 31 leaves
-/// at rate 0.2 stop within tens of rounds (a quarter of the CPU) but ranked worse there
-/// (Qini AUC 0.77 against 0.81 on its first draw). LightGBM's fixed 100 rounds at 0.1
-/// found half the true effect on a 4,000-contact campaign: small campaigns need the
-/// rounds chosen on held-out rows.
+/// The GBM the uplift learners start from: depth-3 trees at rate 0.15, rounds left to
+/// early stopping (10 rounds without a better held-out loss), every row and feature. On
+/// `benches/peers/uplift_peer.sh`, draws 1–8 (Qini AUC mean; CPU seconds of the whole
+/// fit, mean), with the X-learner's effects by squared error and the refit: rate 0.05
+/// 0.6565 at 1.65 s, 0.1 0.6592 at 0.89 s, 0.15 0.6603 at 0.58 s, 0.2 0.6567 at 0.50 s;
+/// at 0.15, stopping after 10 rounds instead of 20 gave 0.6631 at 0.52 s. The churn
+/// candidate's defaults (a round cap, row and feature sampling) suit a large labelled
+/// table, but cost uplift's small effects about 0.03 of Qini AUC there. Leaf-wise trees
+/// of 31 leaves at rate 0.2 ranked worse (0.77 against 0.81 on draw 1). LightGBM's fixed
+/// 100 rounds at 0.1 found half the true effect on a 4,000-contact campaign: small
+/// campaigns need the rounds chosen on held-out rows.
 pub fn uplift_gbm() -> GbmParams {
     GbmParams {
-        learning_rate: 0.05,
+        learning_rate: 0.15,
         max_rounds: 1000,
+        early_stopping_rounds: 10,
         row_share: 1.0,
         feature_share: 1.0,
         ..GbmParams::default()
@@ -61,14 +89,18 @@ pub fn uplift_gbm() -> GbmParams {
 }
 
 /// A GBM setting and the rounds each GBM stopped at, as the training summary shows them.
-fn describe_settings(gbm: &GbmParams, rounds: &average::Rounds) -> String {
+fn describe_settings(gbm: &GbmParams, effects: EffectScale, rounds: &average::Rounds) -> String {
     let shape = match gbm.max_leaves {
         0 => format!("depth {}", gbm.max_depth),
         leaves => format!("{leaves} leaves"),
     };
     let rounds: Vec<String> = rounds.iter().map(usize::to_string).collect();
+    let effects = match effects {
+        EffectScale::Logistic => "logistic",
+        EffectScale::Direct => "squared error",
+    };
     format!(
-        "{shape}, rate {}, leaf >= {}, rounds {}",
+        "{shape}, rate {}, leaf >= {}, effects {effects}, rounds {}",
         gbm.learning_rate,
         gbm.min_leaf,
         rounds.join("/")
@@ -146,7 +178,7 @@ impl UpliftModel {
 }
 
 /// Fit the average on two thirds of the contacts, early-stopped and scored on the rest,
-/// then refit it on every contact.
+/// then finish it as `params.finish` says.
 pub fn fit_uplift(
     x: ArrayView2<f64>,
     treated: &[bool],
@@ -165,17 +197,23 @@ pub fn fit_uplift(
         &pick(&fit, y),
     );
     let held_arms = Arms::split(x_test.view(), &t_test, &y_test);
-    let (gbm, seed) = (&params.gbm, params.seed);
-    let (learner, rounds) = average::fit_validated(&fit_arms, &held_arms, gbm, seed);
+    let (gbm, effects, seed) = (&params.gbm, params.effect_scale, params.seed);
+    let (learner, rounds) = average::fit_validated(&fit_arms, &held_arms, gbm, effects, seed);
     let qini = held_out_curve(&learner, x_test.view(), &t_test, &y_test);
     let candidates = vec![Candidate {
         learner: learner.name().to_string(),
-        settings: describe_settings(gbm, &rounds),
+        settings: describe_settings(gbm, effects, &rounds),
         qini_auc: qini.qini_auc,
         auuc: qini.auuc,
     }];
-    let scale = y.len() as f64 / fit.len().max(1) as f64;
-    let learner = average::refit(&Arms::split(x, treated, y), gbm, rounds, scale, seed);
+    let learner = match params.finish {
+        Finish::Refit => {
+            let scale = y.len() as f64 / fit.len().max(1) as f64;
+            let all = Arms::split(x, treated, y);
+            average::refit(&all, gbm, rounds, scale, effects, seed)
+        }
+        Finish::Stopped => learner,
+    };
     Ok(UpliftModel {
         learner,
         candidates,
@@ -309,13 +347,15 @@ mod tests {
             Arms::split(x.select(Axis(0), rows).view(), &pick(&treated), &pick(&y))
         };
         let gbm = uplift_gbm();
-        let (stopped, rounds) = average::fit_validated(&arms_of(&fit), &arms_of(&test), &gbm, 3);
+        let scale = EffectScale::Direct;
+        let (stopped, rounds) =
+            average::fit_validated(&arms_of(&fit), &arms_of(&test), &gbm, scale, 3);
         for ((name, model), &r) in stopped.models().into_iter().zip(&rounds) {
             assert_eq!(model.trees().len(), r, "{name}");
             assert!(r < gbm.max_rounds, "{name} stopped early: {r}");
         }
         let all = Arms::split(x.view(), &treated, &y);
-        let refitted = average::refit(&all, &gbm, rounds, 1.5, 3);
+        let refitted = average::refit(&all, &gbm, rounds, 1.5, scale, 3);
         for ((name, model), &r) in refitted.models().into_iter().zip(&rounds) {
             let scaled = (r as f64 * 1.5).ceil() as usize;
             assert_eq!(model.trees().len(), scaled, "{name}");
@@ -339,6 +379,21 @@ mod tests {
             assert!((moved - 0.3).abs() < 0.12, "{}: {moved}", learner.name());
             assert!(unmoved.abs() < 0.12, "{}: {unmoved}", learner.name());
         }
+    }
+
+    /// The two response models, then the two effect models, are fitted side by side; each
+    /// is the same model on one thread or two.
+    #[test]
+    fn one_thread_and_two_fit_the_same_uplift_model() {
+        let (x, treated, y) = campaign(2000, 8);
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            pool.install(|| fit_uplift(x.view(), &treated, &y, &UpliftParams::default()))
+        };
+        assert_eq!(fit(1).unwrap(), fit(2).unwrap());
     }
 
     #[test]
@@ -368,7 +423,7 @@ mod tests {
         #[test]
         fn uplift_is_a_difference_of_probabilities(seed in 0u64..1000, a in -3.0f64..3.0, b in -3.0f64..3.0) {
             let (x, treated, y) = campaign(600, seed);
-            let params = UpliftParams { gbm: GbmParams { max_rounds: 50, ..uplift_gbm() }, seed };
+            let params = UpliftParams { gbm: GbmParams { max_rounds: 50, ..uplift_gbm() }, seed, ..UpliftParams::default() };
             let model = fit_uplift(x.view(), &treated, &y, &params).unwrap();
             let u = model.uplift(&[a, b]);
             prop_assert!((-1.0..=1.0).contains(&u), "{}", u);
