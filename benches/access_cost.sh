@@ -7,7 +7,8 @@
 # bearer header included. The "on" rate limit is set far above what the machine serves,
 # so every request pays for its bucket but none is refused (a 429 would stop the script).
 # Medians of the rounds and the on/off ratio are printed.
-# usage: benches/access_cost.sh [DURATION] [ROUNDS]   (default 10s, 5)
+# usage: benches/access_cost.sh [DURATION] [ROUNDS]   (default 10s, 5; PORT: the server's
+#        loopback port, default a free one)
 set -euo pipefail
 DURATION="${1:-10s}"; ROUNDS="${2:-5}"
 source "$(dirname "$0")/peers/common.sh"
@@ -26,7 +27,7 @@ KEY="$(cat "$OUT/access_key.txt")"
 
 telco_lua access "$KEY"
 
-PORT=18193
+PORT="${PORT:-$(free_port)}"
 AUDIT="$OUT/access_audit.jsonl"
 run_round() { # MODE(on|off) ROUTE SCRIPT → "req/s p50 p99"
     local flags=(--lockout-failures 0)

@@ -5,7 +5,8 @@
 # 100-record batches to /v1/score/batch. Medians of the rounds and the on/off ratio are
 # printed.
 # usage: [WINDOW=15m] benches/monitoring_cost.sh [DURATION] [ROUNDS]   (default 10s, 3;
-#        WINDOW is --monitoring-window of the "on" server: records (10000) or a span)
+#        WINDOW is --monitoring-window of the "on" server: records (10000) or a span;
+#        PORT: the server's loopback port, default a free one)
 set -euo pipefail
 DURATION="${1:-10s}"; ROUNDS="${2:-3}"; WINDOW="${WINDOW:-10000}"
 source "$(dirname "$0")/peers/common.sh"
@@ -17,7 +18,7 @@ MODELS="$OUT/monitoring_models"
 
 telco_lua varied
 
-PORT=18191
+PORT="${PORT:-$(free_port)}"
 run_round() { # MODE(on|off) ROUTE SCRIPT → "req/s p50 p99"
     local flags=(--monitoring-window "$WINDOW"); [ "$1" = off ] && flags=(--no-monitoring)
     target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:$PORT --workers 2 \

@@ -4,7 +4,8 @@
 # PostgreSQL server (initdb into a temp folder, run as `nobody`, fsync on). Each round
 # sends new events (its own campaign); the median of the rounds is printed per store.
 # usage: benches/outcomes_ingest.sh [EVENTS] [BATCH] [CONNECTIONS] [ROUNDS]
-#        (default 50000 events, 100 per request, 4 connections, 3 rounds)
+#        (default 50000 events, 100 per request, 4 connections, 3 rounds; PORT and PGPORT:
+#        the server's and PostgreSQL's loopback ports, default free ones)
 set -euo pipefail
 EVENTS="${1:-50000}"; BATCH="${2:-100}"; CONNECTIONS="${3:-4}"; ROUNDS="${4:-3}"
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +18,8 @@ target/release/custscore train --promote always --customers tests/fixtures/telco
     --id customer_id --label churn=Yes --segments 3 --models "$MODELS" >/dev/null
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [ -x "$PGBIN/initdb" ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null; PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"; }
-PGPORT=18292; PORT=18293; WORKERS=2
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PGPORT="${PGPORT:-$(free_port)}"; PORT="${PORT:-$(free_port)}"; WORKERS=2
 cleanup() {
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
     [ -d "$WORK/pg" ] && runuser -u nobody -- "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m fast stop >/dev/null 2>&1 || true

@@ -17,7 +17,8 @@
 #   runs on the same machine and takes CPU from both alike.
 # Each (server, concurrency) is run RUNS times (default 3), the servers alternating; the
 # table shows medians, every run, and our/their ratio side by side.
-# usage: benches/peers/serve_peer.sh [DURATION]   (default 10s; RUNS, CONNS, WORKERS)
+# usage: benches/peers/serve_peer.sh [DURATION]   (default 10s; RUNS, CONNS, WORKERS; PORT and
+#        PEER_PORT: the two servers' loopback ports, default free ones)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-10s}"
@@ -28,6 +29,7 @@ WORKERS="${WORKERS:-$CORES}"
 need_wrk
 peer_venv numpy scipy pandas scikit-learn mlxtend fastapi "uvicorn[standard]"
 cd "$REPO"
+PORT="${PORT:-$(free_port)}"; PEER_PORT="${PEER_PORT:-$(free_port)}"
 cargo build --release --quiet
 MODELS="$OUT/serve_models"
 rm -rf "$MODELS"
@@ -37,33 +39,34 @@ export BODIES="$OUT/telco_bodies.jsonl"
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
 
-target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:18181 --workers "$WORKERS" 2>/dev/null &
+target/release/custscore serve --models "$MODELS" --addr 127.0.0.1:$PORT --workers "$WORKERS" 2>/dev/null &
 OURS=$!
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 PEER_DATA="$REPO/training-data/telco_churn.csv" PEER_MODELS="$MODELS" \
     "$VENV/bin/uvicorn" --app-dir "$PEERS" serve_peer_app:app \
-    --host 127.0.0.1 --port 18182 --workers "$WORKERS" --log-level warning &
+    --host 127.0.0.1 --port $PEER_PORT --workers "$WORKERS" --log-level warning &
 THEIRS=$!
 trap 'kill $OURS $THEIRS 2>/dev/null || true' EXIT
-wait_ready http://127.0.0.1:18181/healthz
-wait_ready http://127.0.0.1:18182/docs
+wait_ready http://127.0.0.1:$PORT/healthz
+wait_ready http://127.0.0.1:$PEER_PORT/docs
 
 # The two answer the same questions: one body through both, and tier / band / top reason
 # agreement over the first 200 customers (the peer's models are its own fits, so the
 # probabilities differ a little; the fields and the work do not).
-"$VENV/bin/python" - "$BODIES" <<'PY'
+"$VENV/bin/python" - "$BODIES" "$PORT" "$PEER_PORT" <<'PY'
 import json, sys, urllib.request
 def post(port, body):
     req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/score", body.encode(),
                                  {"content-type": "application/json"})
     return json.load(urllib.request.urlopen(req))
 bodies = open(sys.argv[1]).read().splitlines()[:200]
-ours, theirs = post(18181, bodies[0]), post(18182, bodies[0])
+OURS, PEER = int(sys.argv[2]), int(sys.argv[3])
+ours, theirs = post(OURS, bodies[0]), post(PEER, bodies[0])
 print("custscore answer:", json.dumps(ours)[:400])
 print("peer answer:     ", json.dumps(theirs)[:400])
 same = {"tier": 0, "band": 0, "offers": 0}
 for b in bodies:
-    o, t = post(18181, b), post(18182, b)
+    o, t = post(OURS, b), post(PEER, b)
     same["tier"] += o["segment"]["tier"] == t["segment"]["tier"]
     same["band"] += o["retention"]["band"] == t["retention"]["band"]
     same["offers"] += [x["item"] for x in o["cross_sell"]] == [x["item"] for x in t["cross_sell"]]
@@ -80,7 +83,7 @@ for c in $CONNS; do
     declare -A rps=() p50=() p99=()
     for run in $(seq "$RUNS"); do
         for side in custscore peer; do
-            port=18181; [ "$side" = peer ] && port=18182
+            port=$PORT; [ "$side" = peer ] && port=$PEER_PORT
             out="$OUT/wrk_${side}_c${c}_$run.txt"
             wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
                 "http://127.0.0.1:$port/v1/score" > "$out"
