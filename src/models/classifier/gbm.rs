@@ -844,17 +844,7 @@ pub fn fit_gbm_targets(x: ArrayView2<f64>, y: &[f64], params: &GbmParams, seed: 
     let cuts = BinCuts::fit(x, params.max_bins);
     let data = cuts.bin(x);
     let fit_all = |data: BinnedRows, rounds: usize| {
-        let mut booster = [Booster::new(
-            &cuts,
-            data,
-            y.to_vec(),
-            None,
-            Loss::CrossEntropy,
-            seed,
-        )];
-        boost_in_step(&mut booster, params, rounds);
-        let [booster] = booster;
-        GbmModel::new(booster.base, booster.trees)
+        boost_all(&cuts, data, y, Loss::CrossEntropy, params, rounds, seed)
     };
     if params.early_stopping_rounds == 0 {
         return fit_all(data, params.max_rounds);
@@ -913,19 +903,21 @@ pub fn fit_gbm_rounds(
     seed: u64,
 ) -> GbmModel {
     let cuts = BinCuts::fit(x, params.max_bins);
-    let mut booster = [Booster::new(
-        &cuts,
-        cuts.bin(x),
-        y.to_vec(),
-        None,
-        loss,
-        seed,
-    )];
-    let fixed = GbmParams {
-        early_stopping_rounds: 0,
-        ..params.clone()
-    };
-    boost_in_step(&mut booster, &fixed, params.max_rounds);
+    boost_all(&cuts, cuts.bin(x), y, loss, params, params.max_rounds, seed)
+}
+
+/// `rounds` trees on every row of `data`: without validation rows nothing stops early.
+fn boost_all(
+    cuts: &BinCuts,
+    data: BinnedRows,
+    y: &[f64],
+    loss: Loss,
+    params: &GbmParams,
+    rounds: usize,
+    seed: u64,
+) -> GbmModel {
+    let mut booster = [Booster::new(cuts, data, y.to_vec(), None, loss, seed)];
+    boost_in_step(&mut booster, params, rounds);
     let [booster] = booster;
     GbmModel::new(booster.base, booster.trees)
 }
