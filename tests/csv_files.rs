@@ -77,7 +77,12 @@ fn train_log(file: &Path, dir: &Path) -> std::process::Output {
 }
 
 fn rules(file: &Path, _dir: &Path) -> std::process::Output {
-    run(&[
+    rules_with(file, &[])
+}
+
+/// `rules` on the baskets of `file`, with `extra` flags.
+fn rules_with(file: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "rules",
         "--transactions",
         file.to_str().unwrap(),
@@ -87,7 +92,9 @@ fn rules(file: &Path, _dir: &Path) -> std::process::Output {
         "StockCode",
         "--min-support",
         "0.1",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 fn kinds() -> Vec<Kind> {
@@ -262,19 +269,10 @@ fn a_file_that_cannot_be_read_or_written_names_its_cause_once() {
     let out = run(&["train", "--config", config.to_str().unwrap()]);
     assert_cause_once(&out, &config, NO_SUCH_FILE);
     let itemsets = missing.join("itemsets.csv");
-    let out = run(&[
-        "rules",
-        "--transactions",
-        fixture("baskets.csv").to_str().unwrap(),
-        "--order-col",
-        "InvoiceNo",
-        "--item-col",
-        "StockCode",
-        "--min-support",
-        "0.1",
-        "--itemsets",
-        itemsets.to_str().unwrap(),
-    ]);
+    let out = rules_with(
+        &fixture("baskets.csv"),
+        &["--itemsets", itemsets.to_str().unwrap()],
+    );
     assert_cause_once(&out, &itemsets, NO_SUCH_FILE);
 }
 
