@@ -877,6 +877,7 @@ pub fn score_csv_marked(
         })?;
     let mut layout = Layout::new(scorer, columns, name)?;
     layout.mark_rejects = true;
+    let mut reader = InputReader::Csv(Box::new(reader));
     let rows = read_all_rows(&mut reader, max_rows).map_err(|e| match e {
         None => BatchError::TooManyRows {
             path: path(),
@@ -915,16 +916,16 @@ pub fn score_csv_marked(
 
 /// Every row left in `reader`, numbered; `Err(None)` past `max_rows`.
 fn read_all_rows<R: BufRead>(
-    reader: &mut RecordReader<R>,
+    reader: &mut InputReader<R>,
     max_rows: usize,
 ) -> Result<Vec<Row>, Option<std::io::Error>> {
     let mut rows = Vec::new();
     loop {
         let mut row = Row::default();
         row.error = match reader.read(&mut row.record).map_err(Some)? {
-            csv_input::Next::End => return Ok(rows),
-            csv_input::Next::Record => None,
-            csv_input::Next::TooLong => Some(csv_input::too_long_reason()),
+            RowRead::End => return Ok(rows),
+            RowRead::Row => None,
+            RowRead::Bad(reason) => Some(reason),
         };
         if rows.len() == max_rows {
             return Err(None);
