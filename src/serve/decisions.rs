@@ -32,8 +32,7 @@ pub async fn next_best_action(
     };
     let actions = actions.clone();
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
-    let shared = state.clone();
-    let (answer, (id, version)) = off_worker_if_big(body.len(), move || {
+    let (answer, (id, version)) = off_worker_if_big(&state, body.len(), move |shared| {
         let json = parse_json(&body)?;
         // Checked at start (or on load); a bundle reloaded since may lack a column an
         // --actions file's action reads.

@@ -13,7 +13,7 @@
 
 use super::error::{ApiError, Code};
 use super::request::kind;
-use super::state::AppState;
+use super::state::Served;
 use crate::data::transactions::{parse_time, CustomerTotals, Event, TransactionSpec};
 use crate::features::row_values;
 use crate::models::offers::HistoryBuilder;
@@ -29,11 +29,8 @@ pub fn may_have_events(body: &[u8]) -> bool {
 
 /// The answer for a body with an `events` array; `None` when the body has none (then it
 /// is a feature record).
-pub fn score_events(
-    state: &AppState,
-    scorer: &Scorer,
-    json: &Json,
-) -> Result<Option<Answer>, ApiError> {
+pub fn score_events(served: &Served, json: &Json) -> Result<Option<Answer>, ApiError> {
+    let scorer = &*served.scorer;
     let Json::Object(fields) = json else {
         return Ok(None);
     };
@@ -107,7 +104,7 @@ pub fn score_events(
     let scored = scorer
         .score_bought_into(&mut scratch, bought)
         .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-    if let Some(window) = state.window_for(scorer) {
+    if let Some(window) = &served.window {
         window.record(
             scored.values(),
             scored.segment,

@@ -11,7 +11,7 @@ use super::request::{
     finish_id, json_body, limited_body, parse_json, parse_json_array, record_from_json, BodyFormat,
     RawRecord,
 };
-use super::state::{Admin, AppState, Authorized};
+use super::state::{app_state, Admin, AppState, Authorized};
 use crate::access::audit::Subjects;
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::features::Value;
@@ -188,45 +188,40 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 #[post("/v1/score")]
 pub async fn score_one(
     _: Authorized,
-    state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let state = app_state(&req)?;
     let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
-    let shared = state.clone();
-    let (answer, contact, (id, version)) = off_worker_if_big(body.len(), move || {
-        let scorer = shared.scorer();
+    let (answer, contact, (id, version)) = off_worker_if_big(state, body.len(), move |state| {
+        let served = state.served();
+        let scorer = &*served.scorer;
         if super::events_body::may_have_events(&body) {
             let json = parse_json(&body)?;
-            let events = isolated(&shared.metrics, || {
-                super::events_body::score_events(&shared, &scorer, &json)
+            let events = isolated(&state.metrics, || {
+                super::events_body::score_events(&served, &json)
             })?;
             if let Some(answer) = events {
                 return Ok((to_json(&answer)?, None, (answer.id, answer.model_version)));
             }
         }
-        let window = shared.window_for(&scorer);
-        let counters = &shared.metrics;
-        let names = shared.names_for(&scorer);
-        let (answer, contact) = match read_record_named(&*scorer, &names, &body)? {
-            Some(raw) if shared.shadow.is_none() => {
+        let window = served.window.as_deref();
+        let counters = &state.metrics;
+        let (answer, contact) = match read_record_named(scorer, &served.names, &body)? {
+            Some(raw) if state.shadow.is_none() => {
                 let mut out = Vec::with_capacity(1024);
                 let scratch = &mut Scratch::default();
-                let w = window.as_deref();
-                let id = score_raw_into(counters, &scorer, w, raw, "", scratch, &mut out)?;
+                let id = score_raw_into(counters, scorer, window, raw, "", scratch, &mut out)?;
                 return Ok((out, None, (id.into_owned(), scorer.version().to_string())));
             }
-            Some(raw) => (
-                score_raw(counters, &scorer, window.as_deref(), raw, "")?,
-                None,
-            ),
+            Some(raw) => (score_raw(counters, scorer, window, raw, "")?, None),
             None => {
                 let json = parse_json(&body)?;
-                score_value(counters, &scorer, window.as_deref(), &json, "")?
+                score_value(counters, scorer, window, &json, "")?
             }
         };
         let out = to_json(&answer)?;
-        if let Some(shadow) = &shared.shadow {
+        if let Some(shadow) = &state.shadow {
             // The body parsed once already: the tree is rebuilt only for shadowed records.
             shadow.offer(&answer, || parse_json(&body).unwrap_or(Json::Null));
         }
@@ -236,7 +231,7 @@ pub async fn score_one(
     access::note(&req, Some(&version), || Subjects::Ids {
         customer_ids: vec![id],
     });
-    record_contacts(&state, contact.into_iter().collect()).await?;
+    record_contacts(state, contact.into_iter().collect()).await?;
     Ok(json_response(answer))
 }
 
@@ -246,13 +241,17 @@ pub async fn score_one(
 const INLINE_BODY_BYTES: usize = 16 * 1024;
 
 pub(super) async fn off_worker_if_big<T: Send + 'static>(
+    state: &web::Data<AppState>,
     body_bytes: usize,
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    work: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     if body_bytes <= INLINE_BODY_BYTES {
-        return work();
+        return work(state);
     }
-    web::block(work).await.map_err(blocking_error)?
+    let state = web::Data::clone(state);
+    web::block(move || work(&state))
+        .await
+        .map_err(blocking_error)?
 }
 
 fn blocking_error(e: actix_web::error::BlockingError) -> ApiError {
@@ -310,10 +309,10 @@ pub struct BatchAnswer {
 #[post("/v1/score/batch")]
 pub async fn score_batch(
     _: Authorized,
-    state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let state = app_state(&req)?;
     let Some(format) = BodyFormat::of(&req) else {
         return Err(ApiError::new(
             Code::UnsupportedMediaType,
@@ -334,22 +333,22 @@ pub async fn score_batch(
     }
     let body = limited_body(&req, payload, state.limits.max_body_bytes).await?;
     if format == BodyFormat::Csv {
-        return score_csv_batch(state, req, body).await;
+        return score_csv_batch(state, &req, body).await;
     }
-    let shared = state.clone();
-    let (answer, contacts, (version, customers)) = off_worker_if_big(body.len(), move || {
-        if shared.shadow.is_none() {
-            if let Some((written, seen)) = write_batch(&shared, &body)? {
-                return Ok((written, Vec::new(), seen));
+    let (answer, contacts, (version, customers)) =
+        off_worker_if_big(state, body.len(), move |state| {
+            if state.shadow.is_none() {
+                if let Some((written, seen)) = write_batch(state, &body)? {
+                    return Ok((written, Vec::new(), seen));
+                }
             }
-        }
-        let (answer, contacts) = batch_answer(&shared, &body)?;
-        let seen = (answer.model_version.clone(), answer.results.len());
-        Ok((to_json(&answer)?, contacts, seen))
-    })
-    .await?;
+            let (answer, contacts) = batch_answer(state, &body)?;
+            let seen = (answer.model_version.clone(), answer.results.len());
+            Ok((to_json(&answer)?, contacts, seen))
+        })
+        .await?;
     access::note(&req, Some(&version), || Subjects::Count { customers });
-    record_contacts(&state, contacts).await?;
+    record_contacts(state, contacts).await?;
     Ok(json_response(answer))
 }
 
@@ -360,25 +359,25 @@ const CSV_ROW_TO_JSON_RECORD: usize = 4;
 
 /// A CSV batch, answered in CSV by the batch CLI's row writer.
 async fn score_csv_batch(
-    state: web::Data<AppState>,
-    req: HttpRequest,
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let shared = state.clone();
     let as_json_bytes = body.len().saturating_mul(CSV_ROW_TO_JSON_RECORD);
-    let (answer, summary, version) = off_worker_if_big(as_json_bytes, move || {
-        let scorer = shared.scorer();
-        let window = shared.window_for(&scorer);
+    let (answer, summary, version) = off_worker_if_big(state, as_json_bytes, move |shared| {
+        let served = shared.served();
+        let scorer = &*served.scorer;
+        let window = served.window.as_deref();
         let limit = shared.limits.max_batch_items;
         // Answers run about twice the length of their rows.
         let mut out = Vec::with_capacity(body.len() * 5 / 2 + 1024);
         let summary = isolated(&shared.metrics, || {
             let seen = |s: &crate::score::Scored| {
-                if let Some(window) = &window {
+                if let Some(window) = window {
                     window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
                 }
             };
-            crate::batch::score_csv_marked(&scorer, "body".as_ref(), &body, limit, &mut out, seen)
+            crate::batch::score_csv_marked(scorer, "body".as_ref(), &body, limit, &mut out, seen)
                 .map_err(csv_body_error)
         })?;
         // A panicking row is answered as a reject, so `isolated` never sees it.
@@ -389,7 +388,7 @@ async fn score_csv_batch(
         Ok((out, summary, scorer.version().to_string()))
     })
     .await?;
-    access::note(&req, Some(&version), || Subjects::Count {
+    access::note(req, Some(&version), || Subjects::Count {
         customers: summary.rows_in,
     });
     let count = |n: usize| {
@@ -422,11 +421,10 @@ type BatchSeen = (String, usize);
 
 /// The batch's answer, with what the audit trail notes of it.
 fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSeen)>, ApiError> {
-    let scorer = state.scorer();
-    let window = state.window_for(&scorer);
-    let names = state.names_for(&scorer);
+    let served = state.served();
+    let (scorer, window) = (&*served.scorer, served.window.as_deref());
     let limit = state.limits.max_batch_items;
-    let Some(records) = read_batch_named(&*scorer, &names, body, limit)? else {
+    let Some(records) = read_batch_named(scorer, &served.names, body, limit)? else {
         return Ok(None);
     };
     let total = records.len();
@@ -448,9 +446,8 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSe
         }
         let path = ItemPath::Item(index);
         let written = record.and_then(|raw| {
-            let w = window.as_deref();
             let scratch = &mut scratch;
-            score_raw_into(&state.metrics, &scorer, w, raw, path, scratch, &mut out).map(drop)
+            score_raw_into(&state.metrics, scorer, window, raw, path, scratch, &mut out).map(drop)
         });
         if let Err(error) = written {
             failed += 1;
@@ -469,19 +466,18 @@ fn write_batch(state: &AppState, body: &[u8]) -> Result<Option<(Vec<u8>, BatchSe
 }
 
 fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Contact>), ApiError> {
-    let scorer = state.scorer();
-    let window = state.window_for(&scorer);
+    let served = state.served();
+    let (scorer, window) = (&*served.scorer, served.window.as_deref());
     let limit = state.limits.max_batch_items;
     let mut contacts = Vec::new();
-    let names = state.names_for(&scorer);
-    let results: Vec<BatchItem> = match read_batch_named(&*scorer, &names, body, limit)? {
+    let results: Vec<BatchItem> = match read_batch_named(scorer, &served.names, body, limit)? {
         Some(records) => records
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
                 let scored = record.and_then(|raw| {
                     let path = ItemPath::Item(index);
-                    score_raw(&state.metrics, &scorer, window.as_deref(), raw, path)
+                    score_raw(&state.metrics, scorer, window, raw, path)
                 });
                 match scored {
                     Ok(answer) => BatchItem::Scored(Box::new(answer)),
@@ -496,7 +492,7 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<(BatchAnswer, Vec<Conta
                 .enumerate()
                 .map(|(index, item)| {
                     let path = format!("[{index}].");
-                    match score_value(&state.metrics, &scorer, window.as_deref(), item, &path) {
+                    match score_value(&state.metrics, scorer, window, item, &path) {
                         Ok((answer, contact)) => {
                             contacts.extend(contact);
                             BatchItem::Scored(Box::new(answer))

@@ -13,7 +13,7 @@ use crate::monitoring::{DriftReport, Thresholds, Window, WindowInfo, WindowSpan}
 use crate::score::Scorer;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use std::future::{ready, Ready};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -103,12 +103,28 @@ impl Credentials {
     }
 }
 
+/// What the bundle being served answers with, swapped whole on reload so that its parts
+/// always belong to one bundle: the Scorer, the drift window its records are counted in
+/// (none when monitoring is off or the bundle has no reference) and the body reader's
+/// field names.
+pub struct Served {
+    pub scorer: Arc<Scorer>,
+    pub window: Option<Arc<Window>>,
+    pub names: Names,
+}
+
+impl Served {
+    fn new(scorer: Scorer, monitoring: &Monitoring) -> Self {
+        Served {
+            window: new_window(&scorer, monitoring),
+            names: Names::new(&scorer),
+            scorer: Arc::new(scorer),
+        }
+    }
+}
+
 pub struct AppState {
-    scorer: ArcSwap<Scorer>,
-    /// The drift window of the bundle being served (swapped with it on reload).
-    window: ArcSwapOption<Window>,
-    /// The body reader's field names of the bundle being served (swapped with it).
-    names: ArcSwap<BundleNames>,
+    served: ArcSwap<Served>,
     pub monitoring: Monitoring,
     pub models: PathBuf,
     pub metrics: Metrics,
@@ -135,10 +151,8 @@ impl AppState {
         let metrics = Metrics::new()?;
         metrics.serving(scorer.version());
         Ok(AppState {
-            window: ArcSwapOption::new(new_window(&scorer, &monitoring)),
-            names: ArcSwap::from_pointee(BundleNames::of(&scorer)),
+            served: ArcSwap::from_pointee(Served::new(scorer, &monitoring)),
             monitoring,
-            scorer: ArcSwap::from_pointee(scorer),
             models,
             metrics,
             access: credentials.access(),
@@ -152,7 +166,14 @@ impl AppState {
 
     /// The scorer to use for one whole request (a reload never changes it midway).
     pub fn scorer(&self) -> Arc<Scorer> {
-        self.scorer.load_full()
+        Arc::clone(&self.served.load().scorer)
+    }
+
+    /// What to answer one request with, borrowed for its length: unlike [`Self::scorer`],
+    /// no count of a shared `Arc` is written, which every worker would pass back and
+    /// forth between cores on each request. Not to be held across an `.await`.
+    pub fn served(&self) -> arc_swap::Guard<Arc<Served>> {
+        self.served.load()
     }
 
     /// Load and verify the CURRENT bundle, then swap it in. A bundle that fails any check
@@ -178,13 +199,9 @@ impl AppState {
         let previous = self.scorer().version().to_string();
         match Bundle::load(&self.models, None) {
             Ok(bundle) => {
-                let scorer = Scorer::new(bundle);
-                let version = scorer.version().to_string();
-                let window = new_window(&scorer, &self.monitoring);
-                let names = BundleNames::of(&scorer);
-                self.scorer.store(Arc::new(scorer));
-                self.window.store(window);
-                self.names.store(Arc::new(names));
+                let served = Served::new(Scorer::new(bundle), &self.monitoring);
+                let version = served.scorer.version().to_string();
+                self.served.store(Arc::new(served));
                 self.metrics.serving(&version);
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 if let Some(shadow) = &self.shadow {
@@ -201,23 +218,6 @@ impl AppState {
         }
     }
 
-    /// The drift window to count `scorer`'s records in: none when monitoring is off, the
-    /// bundle has no reference, or a reload is swapping scorer and window right now.
-    pub fn window_for(&self, scorer: &Scorer) -> Option<Arc<Window>> {
-        let window = self.window.load_full()?;
-        (window.version() == scorer.version()).then_some(window)
-    }
-
-    /// The field names to read `scorer`'s records with: the ones kept for its bundle, or
-    /// taken afresh while a reload is swapping scorer and names.
-    pub(super) fn names_for(&self, scorer: &Scorer) -> Arc<BundleNames> {
-        let names = self.names.load_full();
-        match names.version == scorer.version() {
-            true => names,
-            false => Arc::new(BundleNames::of(scorer)),
-        }
-    }
-
     /// The drift of the records in the window against the served bundle's reference.
     pub fn drift(&self) -> Option<DriftReport> {
         self.drift_and_window().map(|(report, _)| report)
@@ -225,35 +225,12 @@ impl AppState {
 
     /// The drift report and the window it was counted in (kind, span, rows).
     pub fn drift_and_window(&self) -> Option<(DriftReport, WindowInfo)> {
-        let window = self.window.load();
-        window.as_ref().map(|w| {
+        let served = self.served.load();
+        served.window.as_ref().map(|w| {
             let report = w.report(self.monitoring.thresholds);
             let info = w.info(report.records);
             (report, info)
         })
-    }
-}
-
-/// The names a body's fields are matched against, for one bundle version.
-pub(super) struct BundleNames {
-    version: String,
-    names: Names,
-}
-
-impl BundleNames {
-    fn of(scorer: &Scorer) -> Self {
-        BundleNames {
-            version: scorer.version().to_string(),
-            names: Names::new(scorer),
-        }
-    }
-}
-
-impl std::ops::Deref for BundleNames {
-    type Target = Names;
-
-    fn deref(&self) -> &Names {
-        &self.names
     }
 }
 
@@ -266,6 +243,13 @@ fn new_window(scorer: &Scorer, monitoring: &Monitoring) -> Option<Arc<Window>> {
         monitoring.window,
         scorer.version(),
     )))
+}
+
+/// The app's state, borrowed from the request: the `web::Data` extractor would clone its
+/// `Arc`, two atomic writes a request to a count every worker shares.
+pub(super) fn app_state(req: &HttpRequest) -> Result<&actix_web::web::Data<AppState>, ApiError> {
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .ok_or_else(|| ApiError::new(Code::Internal, "the server's state is not configured"))
 }
 
 /// A request the access guard let through for its route's scope (`serve::access`). On a
