@@ -10,8 +10,10 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web;
 use pin_project_lite::pin_project;
+use std::cell::Cell;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -42,14 +44,16 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(GateService {
             service,
-            state: self.state.clone(),
+            state: Rc::new(self.state.clone()),
         }))
     }
 }
 
+/// One worker's gate. Its requests hold the state through an `Rc` of the worker's own:
+/// cloning the shared `Arc` would write a count every worker shares on each request.
 pub struct GateService<S> {
     service: S,
-    state: web::Data<AppState>,
+    state: Rc<web::Data<AppState>>,
 }
 
 impl<S, B> Service<ServiceRequest> for GateService<S>
@@ -81,7 +85,7 @@ where
             route,
             started,
             request_id,
-            state: self.state.clone(),
+            state: Rc::clone(&self.state),
         }
     }
 }
@@ -95,7 +99,7 @@ pin_project! {
         route: Option<&'static RouteAccess>,
         started: Instant,
         request_id: Option<HeaderValue>,
-        state: web::Data<AppState>,
+        state: Rc<web::Data<AppState>>,
     }
 }
 
@@ -152,19 +156,38 @@ fn request_id(req: &ServiceRequest) -> Option<HeaderValue> {
     }
 }
 
-/// `<process id in hex>-<sequence number>`, written on the stack (one copy, into the value).
+/// `<process id in hex>-<number>`, written on the stack (one copy, into the value).
 fn fresh_request_id() -> Option<HeaderValue> {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
     static PREFIX: OnceLock<String> = OnceLock::new();
     let prefix = PREFIX.get_or_init(|| format!("{:x}-", std::process::id()));
     let mut buffer = [0u8; 20];
-    let digits = crate::numfmt::integer_digits(NEXT.fetch_add(1, Ordering::Relaxed), &mut buffer);
+    let digits = crate::numfmt::integer_digits(next_request_number(), &mut buffer);
     let mut id = [0u8; 40];
     let len = prefix.len() + digits.len();
     id.get_mut(..prefix.len())?
         .copy_from_slice(prefix.as_bytes());
     id.get_mut(prefix.len()..len)?.copy_from_slice(digits);
     HeaderValue::from_bytes(&id[..len]).ok()
+}
+
+/// Request numbers, unique in the process: each thread takes a block of them at a time,
+/// so that workers do not pass one shared counter's cache line back and forth on every
+/// request. A worker's numbers rise with its requests; across workers they interleave.
+fn next_request_number() -> u64 {
+    const BLOCK: u64 = 1024;
+    static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static OWN: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    OWN.with(|own| {
+        let (mut next, mut end) = own.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        own.set((next + 1, end));
+        next
+    })
 }
 
 /// Count, time and log one request by its route pattern; never log bodies or paths.
@@ -191,4 +214,26 @@ fn observe<B>(
         micros = (seconds * 1e6) as u64,
         "request"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_request_number;
+    use std::collections::HashSet;
+
+    #[test]
+    fn request_numbers_are_unique_across_threads_and_rise_within_one() {
+        let per_thread: Vec<Vec<u64>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| (0..3_000).map(|_| next_request_number()).collect()))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for numbers in &per_thread {
+            assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+        }
+        let all: HashSet<u64> = per_thread.iter().flatten().copied().collect();
+        assert_eq!(all.len(), 12_000);
+        assert!(!all.contains(&0));
+    }
 }
