@@ -196,8 +196,13 @@ impl AtomicCounts {
     }
 
     pub fn hit(&self, slot: usize) {
+        self.add(slot, 1);
+    }
+
+    /// Add `n` to a counter (ignored past the end, like [`Self::hit`]).
+    pub fn add(&self, slot: usize, n: u64) {
         if slot < self.len {
-            self.cells[shard() * self.stride + slot].fetch_add(1, Ordering::Relaxed);
+            self.cells[shard() * self.stride + slot].fetch_add(n, Ordering::Relaxed);
         }
     }
 

@@ -2,20 +2,23 @@
 //! may hold customer data) and status, the model version being served, reloads, and
 //! scoring panics.
 
+mod requests;
+
 use crate::monitoring::DriftReport;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
+use requests::RequestMetrics;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub struct Metrics {
     /// Tells this registry's series apart in the workers' caches.
     id: u64,
     registry: Registry,
-    pub requests: IntCounterVec,
-    pub latency: HistogramVec,
+    requests: RequestMetrics,
     pub model: IntGaugeVec,
     pub reloads: IntCounterVec,
     /// Records whose scoring panicked (a bug): each one was answered with a 500.
@@ -28,11 +31,7 @@ pub struct Metrics {
 /// One request series (route pattern, method, status) of one registry, resolved.
 struct Series {
     metrics: u64,
-    route: String,
-    method: String,
-    status: u16,
-    requests: IntCounter,
-    latency: Histogram,
+    series: Arc<requests::Series>,
 }
 
 /// Series a worker thread keeps; routes, methods and statuses are few, so this is a
@@ -230,20 +229,7 @@ impl Metrics {
 
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("custscore".into()), None)?;
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by route, method and status",
-            ),
-            &["route", "method", "status"],
-        )?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "Request latency by route")
-                .buckets(vec![
-                    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
-                ]),
-            &["route", "method"],
-        )?;
+        let requests = RequestMetrics::new()?;
         let model = IntGaugeVec::new(
             Opts::new("model_info", "1 for the bundle version being served"),
             &["version"],
@@ -257,7 +243,6 @@ impl Metrics {
             "Records whose scoring panicked and were answered with an internal error",
         )?;
         registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(model.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(scoring_panics.clone()))?;
@@ -273,7 +258,6 @@ impl Metrics {
             drift,
             registry,
             requests,
-            latency,
             model,
             reloads,
             scoring_panics,
@@ -281,35 +265,26 @@ impl Metrics {
         })
     }
 
-    /// Count and time one request. `with_label_values` hashes the labels and takes the
-    /// vector's lock, shared by every worker; each worker thread resolves a series once,
-    /// so a request only bumps the counter and histogram (atomics).
+    /// Count and time one request. Each worker thread keeps the series it has used, so
+    /// a request neither looks its labels up under a lock nor writes a line another
+    /// worker writes (`requests`).
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         SERIES.with(|cell| {
             let mut series = cell.borrow_mut();
-            let found = series.iter().position(|s| {
-                s.metrics == self.id && s.status == status && s.method == method && s.route == route
-            });
+            let found = series
+                .iter()
+                .position(|s| s.metrics == self.id && s.series.is(route, method, status));
             let at = found.unwrap_or_else(|| {
                 if series.len() >= SERIES_PER_THREAD {
                     series.clear();
                 }
                 series.push(Series {
                     metrics: self.id,
-                    route: route.to_string(),
-                    method: method.to_string(),
-                    status,
-                    requests: self.requests.with_label_values(&[
-                        route,
-                        method,
-                        &status.to_string(),
-                    ]),
-                    latency: self.latency.with_label_values(&[route, method]),
+                    series: self.requests.series(route, method, status),
                 });
                 series.len() - 1
             });
-            series[at].requests.inc();
-            series[at].latency.observe(seconds);
+            series[at].series.observe(seconds);
         });
     }
 
