@@ -234,8 +234,12 @@ impl Window {
         if block.turn.load(Ordering::Acquire) != turn + 1 {
             self.start_turn(block, turn);
         }
-        self.slots
-            .record(values, segment, probability, |slot| block.counts.hit(slot));
+        let mine = block.counts.mine();
+        self.slots.record(values, segment, probability, |slot| {
+            if let Some(cell) = mine.get(slot) {
+                cell.fetch_add(1, Ordering::Relaxed);
+            }
+        });
     }
 
     /// Clear a block for its new turn, once, while the records of that turn wait.

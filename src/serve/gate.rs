@@ -136,17 +136,18 @@ where
             this.request_id,
         );
         if let Some(id) = this.request_id.take() {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static("x-request-id"), id);
+            response.headers_mut().insert(X_REQUEST_ID, id);
         }
         Poll::Ready(Ok(response))
     }
 }
 
+/// A header name made at compile time: looking one up by `&str` parses the name first.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// The caller's `x-request-id` when it is a sane token, else a fresh one.
 fn request_id(req: &ServiceRequest) -> Option<HeaderValue> {
-    let given = req.headers().get("x-request-id").filter(|v| {
+    let given = req.headers().get(X_REQUEST_ID).filter(|v| {
         let v = v.as_bytes();
         v.len() <= 64 && v.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
     });

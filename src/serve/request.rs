@@ -11,7 +11,7 @@ use super::error::{json_error, ApiError, Code};
 use crate::features::Value;
 use crate::score::{ScoreError, Scorer};
 use actix_web::error::JsonPayloadError;
-use actix_web::http::header::{ACCEPT, CONTENT_LENGTH};
+use actix_web::http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::{mime, HttpMessage, HttpRequest};
 use futures_core::Stream;
@@ -65,6 +65,15 @@ pub enum BodyFormat {
 impl BodyFormat {
     /// The format the request's Content-Type names, if one of ours.
     pub fn of(req: &HttpRequest) -> Option<Self> {
+        // The two plain forms nearly every client sends, without parsing a media type.
+        let given = req.headers().get(CONTENT_TYPE).map(|v| v.as_bytes());
+        match given {
+            Some(v) if v.eq_ignore_ascii_case(b"application/json") => {
+                return Some(BodyFormat::Json)
+            }
+            Some(v) if v.eq_ignore_ascii_case(b"text/csv") => return Some(BodyFormat::Csv),
+            _ => {}
+        }
         let m = req.mime_type().ok()??;
         if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON) {
             Some(BodyFormat::Json)

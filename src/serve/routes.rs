@@ -21,7 +21,7 @@ use crate::numfmt;
 use crate::outcomes::contacts::{now_utc, ContactArm};
 use crate::outcomes::{Campaign, Contact};
 use crate::score::{Answer, ScoreError, Scorer, Scratch};
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -267,8 +267,10 @@ fn write_error(e: serde_json::Error) -> ApiError {
 }
 
 pub(super) fn json_response(body: Vec<u8>) -> HttpResponse {
+    // A value made at compile time: `ContentType::json()` formats and checks it each time.
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
     HttpResponse::Ok()
-        .content_type(ContentType::json())
+        .insert_header((CONTENT_TYPE, JSON))
         .body(body)
 }
 
