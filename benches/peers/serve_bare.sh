@@ -12,10 +12,12 @@
 #   the same machine (-t1 at c1, -t2 above) and takes CPU from both alike;
 # - for each concurrency in CONNS (default "1 8 32"), ROUNDS rounds (default 3) of
 #   DURATION each (default 8s), the two servers alternating within a round.
-# Prints req/s, p50 and p99 per side (medians over the rounds, every round's req/s), and
-# custscore/bare ratios of throughput and p99.
+# Prints per side req/s, p50 and p99, the server process's CPU per answered request
+# (utime + stime from /proc) and wrk's own CPU per request (medians over the rounds), every
+# round's req/s, and the custscore/bare ratios.
 # usage: benches/peers/serve_bare.sh [DURATION]   (ROUNDS, CONNS, WORKERS, BODIES_ROWS;
-#        PORT and BARE_PORT: the two servers' loopback ports, default free ones)
+#        PORT and BARE_PORT: the two servers' loopback ports, default free ones; BIN=path
+#        runs that custscore binary instead of building target/release/custscore)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-8s}"
@@ -29,7 +31,8 @@ BARE_PORT="${BARE_PORT:-$(free_port)}"
 need_wrk
 peer_venv pandas
 cd "$REPO"
-cargo build --release --quiet
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${BIN:-target/release/custscore}"
 # The bare handler builds against our lock file, so its actix-web is ours to the patch.
 cp Cargo.lock "$PEERS/bare_actix/Cargo.lock"
 CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
@@ -37,14 +40,18 @@ CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
 BARE_BIN="$OUT/bare_target/release/bare_actix"
 echo "actix-web $(awk '/^name = "actix-web"$/ { getline; print $3 }' Cargo.lock | tr -d '"') on both sides"
 
-serving_inputs target/release/custscore
+serving_inputs "$BIN"
 # Its own file: the shared one stays whole for the other benches when BODIES_ROWS is small.
 export BODIES="$OUT/telco_bodies_bare_first.jsonl"
 head -n "${BODIES_ROWS:-100000}" "$TELCO_BODIES" > "$BODIES"
 
+TICK=$(getconf CLK_TCK)
+# cpu_ticks PID: user + system CPU ticks of a process so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
 
-target/release/custscore serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers "$WORKERS" 2>/dev/null &
+"$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers "$WORKERS" 2>/dev/null &
 OURS=$!
 "$BARE_BIN" "127.0.0.1:$BARE_PORT" "$WORKERS" 2>/dev/null &
 BARE=$!
@@ -58,32 +65,42 @@ done
 
 echo "machine: $CORES cores; custscore serve --workers $WORKERS; bare_actix $WORKERS workers; both: actix default keep-alive and backlog"
 echo "load: wrk on loopback, $DURATION per round, bodies cycling through $(wc -l < "$BODIES") telco customers; medians of $ROUNDS rounds, sides alternating"
-printf "%-5s %-10s %9s %8s %8s  %s\n" conns server "req/s" "p50 ms" "p99 ms" "rounds (req/s)"
+printf "%-5s %-10s %9s %8s %8s %10s %10s  %s\n" conns server "req/s" "p50 ms" "p99 ms" \
+    "server µs" "wrk µs" "rounds (req/s)"
 for c in $CONNS; do
     threads=$(( c < 2 ? 1 : 2 ))
-    declare -A rps=() p50=() p99=()
+    declare -A rps=() p50=() p99=() cpu=() client=()
     for round in $(seq "$ROUNDS"); do
         for side in bare custscore; do
-            port=$PORT; [ "$side" = bare ] && port=$BARE_PORT
+            port=$PORT; pid=$OURS; [ "$side" = bare ] && { port=$BARE_PORT; pid=$BARE; }
             out="$OUT/bare_wrk_${side}_c${c}_$round.txt"
-            wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
+            before=$(cpu_ticks "$pid")
+            /usr/bin/time -f "%U %S" -o "$out.cpu" \
+                wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
                 "http://127.0.0.1:$port/v1/score" > "$out"
+            after=$(cpu_ticks "$pid")
             result=$(wrk_result "$out" "$side")
             read -r x y z <<< "$result"
+            answered=$(awk '/requests in/ { print $1 }' "$out")
             rps[$side]+="$x "; p50[$side]+="$y "; p99[$side]+="$z "
+            cpu[$side]+="$(awk -v t=$((after - before)) -v hz="$TICK" -v n="$answered" \
+                'BEGIN { printf "%.2f", t / hz * 1e6 / n }') "
+            client[$side]+="$(awk -v n="$answered" '{ printf "%.2f", ($1 + $2) * 1e6 / n }' "$out.cpu") "
         done
     done
     declare -A med=()
     for side in bare custscore; do
-        for m in rps p50 p99; do
+        for m in rps p50 p99 cpu client; do
             declare -n series="$m"
             med[$side.$m]="$(tr ' ' '\n' <<< "${series[$side]}" | grep . | median)"
         done
-        printf "%-5s %-10s %9.0f %8s %8s  %s\n" "c$c" "$side" "${med[$side.rps]}" \
-            "${med[$side.p50]}" "${med[$side.p99]}" "${rps[$side]}"
+        printf "%-5s %-10s %9.0f %8s %8s %10s %10s  %s\n" "c$c" "$side" "${med[$side.rps]}" \
+            "${med[$side.p50]}" "${med[$side.p99]}" "${med[$side.cpu]}" "${med[$side.client]}" \
+            "${rps[$side]}"
     done
     awk -v c="$c" -v o="${med[custscore.rps]}" -v b="${med[bare.rps]}" \
         -v op="${med[custscore.p99]}" -v bp="${med[bare.p99]}" \
-        'BEGIN { printf "c%-4s custscore/bare: throughput %.2f, p99 %.2fx\n", c, o / b, op / bp }'
-    unset rps p50 p99 med
+        -v oc="${med[custscore.cpu]}" -v bc="${med[bare.cpu]}" \
+        'BEGIN { printf "c%-4s custscore/bare: throughput %.2f, p99 %.2fx, server CPU per request %.2fx\n", c, o / b, op / bp, oc / bc }'
+    unset rps p50 p99 cpu client med
 done

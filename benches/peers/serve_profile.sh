@@ -12,7 +12,10 @@
 # client sends one), an audit log and a rate limit far above the load; ACCESS=off (the
 # default) runs without keys, audit or limits (the client sends a bearer header all the same). SERVE_FLAGS adds more `serve` flags.
 # PORT (default 18479) is the loopback port the server listens on.
-# usage: [ACCESS=on] [PORT=N] [SERVE_FLAGS=...] benches/peers/serve_profile.sh [BINARY]
+# SERVER=bare profiles the bare actix-web handler of serve_bare.sh (benches/peers/bare_actix,
+# one worker) on the same requests instead, for the instructions around a handler that
+# parses the body into a serde_json::Value and answers a small object.
+# usage: [ACCESS=on] [PORT=N] [SERVE_FLAGS=...] [SERVER=bare] benches/peers/serve_profile.sh [BINARY]
 #        (default target/release/custscore)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -41,13 +44,26 @@ fi
 # key's length) is sent too, and ignored.
 [ -n "$KEY" ] || KEY="csk_$(printf '0%.0s' $(seq 1 64))"
 echo "access: $ACCESS; serve flags: ${FLAGS[*]}"
-PROFILE="$OUT/callgrind.serve.$ACCESS.out"
+if [ "${SERVER:-custscore}" = bare ]; then
+    cp Cargo.lock "$PEERS/bare_actix/Cargo.lock"
+    CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
+        --manifest-path "$PEERS/bare_actix/Cargo.toml"
+    PROFILE="$OUT/callgrind.bare.out"
+    COMMAND=("$OUT/bare_target/release/bare_actix" "127.0.0.1:$PORT" 1)
+    READY="http://127.0.0.1:$PORT/"   # any answer, a 404 included, means it listens
+else
+    PROFILE="$OUT/callgrind.serve.$ACCESS.out"
+    COMMAND=("$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers 1 "${FLAGS[@]}")
+    READY="http://127.0.0.1:$PORT/healthz"
+fi
 rm -f "$PROFILE"*
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" \
-    "$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers 1 "${FLAGS[@]}" 2>/dev/null &
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" "${COMMAND[@]}" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
+for _ in $(seq 1 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$READY")" != 000 ] && break
+    sleep 0.5
+done
 callgrind_control -i on "$SERVER" >/dev/null 2>&1
 # A fixed number of requests, one connection (wrk stops only at the end of -d).
 python3 - "$BODIES" "$REQUESTS" "$KEY" "$BATCH" "$PORT" "${FORMAT:-json}" <<'PY'
@@ -85,7 +101,7 @@ PY
 callgrind_control -i off "$SERVER" >/dev/null 2>&1
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 DUMP="$PROFILE"
-ANNOTATED="$OUT/callgrind.serve.$ACCESS.txt"
+ANNOTATED="${PROFILE%.out}.txt"
 callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
 RECORDS=$(( REQUESTS * BATCH ))
