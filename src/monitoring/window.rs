@@ -15,6 +15,7 @@ use super::drift::{DriftReport, Thresholds};
 use super::reference::DriftReference;
 use crate::features::{FeatureEncoder, Value};
 use serde::Serialize;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -118,13 +119,61 @@ impl Clock for MonotonicClock {
 /// What a turn of the ring is.
 enum Pace {
     Records {
-        next: AtomicU64,
+        tickets: Tickets,
         block_size: u64,
     },
     Time {
         clock: Arc<dyn Clock>,
         block: Duration,
     },
+}
+
+/// The numbers of a records window's records, taken by each thread a run at a time: one
+/// shared counter bumped per record would pass its cache line between the workers on
+/// every record. A run is at most a 64th of a block, so the numbers a thread holds but
+/// has not used yet move the window's edge by little; blocks of under 128 records take
+/// their numbers one at a time, exactly in order.
+struct Tickets {
+    next: AtomicU64,
+    run: u64,
+    /// Tells windows apart in the threads' runs.
+    id: u64,
+}
+
+impl Tickets {
+    fn new(block_size: u64) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Tickets {
+            next: AtomicU64::new(0),
+            run: (block_size / 64).clamp(1, 64),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The number of the record being counted.
+    fn take(&self) -> u64 {
+        if self.run == 1 {
+            return self.next.fetch_add(1, Ordering::Relaxed);
+        }
+        thread_local! {
+            /// (window id, next number, end of the run) of this thread.
+            static RUN: Cell<(u64, u64, u64)> = const { Cell::new((u64::MAX, 0, 0)) };
+        }
+        RUN.with(|run| {
+            let (id, mut next, mut end) = run.get();
+            if id != self.id || next == end {
+                next = self.next.fetch_add(self.run, Ordering::Relaxed);
+                end = next + self.run;
+            }
+            run.set((self.id, next + 1, end));
+            next
+        })
+    }
+
+    /// Numbers handed out so far, to threads' runs included.
+    fn taken(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
+    }
 }
 
 struct Block {
@@ -187,8 +236,8 @@ impl Window {
         let (pace, blocks) = match span {
             WindowSpan::Records(size) => (
                 Pace::Records {
-                    next: AtomicU64::new(0),
-                    block_size: size.div_ceil(RECORD_BLOCKS).max(1),
+                    tickets: Tickets::new(records_per_block(size)),
+                    block_size: records_per_block(size),
                 },
                 RECORD_BLOCKS,
             ),
@@ -227,7 +276,10 @@ impl Window {
     /// Count one scored record.
     pub fn record(&self, values: &[Value], segment: usize, probability: Option<f64>) {
         let turn = match &self.pace {
-            Pace::Records { next, block_size } => next.fetch_add(1, Ordering::Relaxed) / block_size,
+            Pace::Records {
+                tickets,
+                block_size,
+            } => tickets.take() / block_size,
             Pace::Time { clock, block } => time_turn(clock.now(), *block),
         };
         let block = &self.blocks[(turn % self.blocks.len() as u64) as usize];
@@ -255,9 +307,10 @@ impl Window {
     /// The turn of the newest record (records) or of now (time).
     fn newest_turn(&self) -> u64 {
         match &self.pace {
-            Pace::Records { next, block_size } => {
-                next.load(Ordering::Relaxed).saturating_sub(1) / block_size
-            }
+            Pace::Records {
+                tickets,
+                block_size,
+            } => tickets.taken().saturating_sub(1) / block_size,
             Pace::Time { clock, block } => time_turn(clock.now(), *block),
         }
     }
@@ -293,6 +346,10 @@ impl Window {
             rows,
         }
     }
+}
+
+fn records_per_block(size: u64) -> u64 {
+    size.div_ceil(RECORD_BLOCKS).max(1)
 }
 
 fn time_turn(now: Duration, block: Duration) -> u64 {
@@ -427,6 +484,31 @@ mod tests {
             let err = parse(bad).expect_err(bad).to_string();
             assert!(err.contains("--monitoring-window"), "{err}");
         }
+    }
+
+    #[test]
+    fn threads_take_record_numbers_in_runs_without_losing_or_repeating_one() {
+        let tickets = Tickets::new(10_000);
+        assert_eq!(tickets.run, 64);
+        let per_thread: Vec<Vec<u64>> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..1_000).map(|_| tickets.take()).collect()))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let mut all: Vec<u64> = per_thread.into_iter().flatten().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 4_000);
+        // At most one unfinished run a thread.
+        assert!(tickets.taken() < 4_000 + 4 * 64);
+        // Small blocks: one at a time, in order.
+        let small = Tickets::new(100);
+        assert_eq!(
+            (0..5).map(|_| small.take()).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
+        assert_eq!(small.taken(), 5);
     }
 
     #[test]
