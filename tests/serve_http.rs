@@ -282,6 +282,59 @@ fn bad_input_gets_a_4xx_json_error_naming_what_was_wrong() {
 }
 
 #[test]
+fn a_mid_sized_batch_answers_each_record_as_the_single_route_does() {
+    // 120 records, about 50 KiB: scored on the worker in slices of 25, or on the blocking
+    // pool when that worker has just answered a single record; the same answers either way.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&trained(dir.path()), &[]);
+    let a = server.addr;
+    let base: serde_json::Value = serde_json::from_str(CUSTOMER).unwrap();
+    let bad = [24, 25, 50, 119];
+    let records: Vec<String> = (0..120)
+        .map(|i| {
+            let mut record = base.clone();
+            record["customer_id"] = format!("c-{i}").into();
+            record["tenure"] = match bad.contains(&i) {
+                true => "x".into(),
+                false => (i % 72).into(),
+            };
+            record["monthly_charges"] = (20.0 + i as f64 * 0.75).into();
+            record.to_string()
+        })
+        .collect();
+    let body = format!("[{}]", records.join(","));
+    assert!(
+        (16 * 1024..64 * 1024).contains(&body.len()),
+        "{}",
+        body.len()
+    );
+    let first = post_json(a, "/v1/score/batch", &body);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let answer = first.json();
+    assert_eq!(
+        (answer["scored"].as_u64(), answer["failed"].as_u64()),
+        (Some(116), Some(4))
+    );
+    for (i, record) in records.iter().enumerate() {
+        let result = &answer["results"][i];
+        if bad.contains(&i) {
+            assert_eq!(result["index"].as_u64(), Some(i as u64), "{result}");
+            assert_eq!(
+                result["error"]["field"],
+                format!("[{i}].tenure"),
+                "{result}"
+            );
+        } else {
+            let alone = post_json(a, "/v1/score", record);
+            assert_eq!(alone.status, 200, "{}", alone.body);
+            assert_eq!(result, &alone.json(), "record {i}");
+        }
+    }
+    let again = post_json(a, "/v1/score/batch", &body);
+    assert_eq!(again.body, first.body);
+}
+
+#[test]
 fn api_keys_and_the_admin_token_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let models = trained(dir.path());
@@ -617,7 +670,9 @@ fn fuzzed_body(
     let mut body = if batch {
         let n = match rng.below(20) {
             0 => 0,
-            1 => 300 + rng.below(700), // above 16 KiB: scored on the blocking pool
+            1 => 300 + rng.below(700), // above 64 KiB: scored on the blocking pool
+            // 16-64 KiB: on the worker in slices, or on the pool after a single record
+            2 => 40 + rng.below(90),
             _ => 1 + rng.below(5),
         };
         let mut body = b"[".to_vec();
