@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Two builds of `custscore serve` side by side in one run: OLD and NEW serve the same
+# bundle on two loopback ports and take turns under the same wrk load (every request a
+# different telco customer, score.lua over the 7,043 rows), ROUNDS rounds of DURATION at
+# each concurrency in CONNS. Prints per build req/s, p99 and the server's CPU per
+# answered request (utime + stime from /proc), medians over the rounds, every round's
+# req/s, and NEW/OLD ratios; the rounds alternate which build goes first.
+# usage: benches/peers/serve_ab.sh OLD NEW [DURATION]   (default 8s; ROUNDS default 6,
+#        CONNS default "8 32", WORKERS default the core count)
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+OLD_BIN="$(realpath "$1")"; NEW_BIN="$(realpath "$2")"; DURATION="${3:-8s}"
+ROUNDS="${ROUNDS:-6}"; CONNS="${CONNS:-8 32}"; WORKERS="${WORKERS:-$(nproc)}"
+need_wrk
+cd "$REPO"
+serving_inputs "$NEW_BIN"
+export BODIES="$TELCO_BODIES"
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+declare -A PORTS PIDS
+for side in old new; do
+    PORTS[$side]=$(free_port)
+    bin=$OLD_BIN; [ "$side" = new ] && bin=$NEW_BIN
+    "$bin" serve --models "$MODELS" --addr "127.0.0.1:${PORTS[$side]}" --workers "$WORKERS" 2>/dev/null &
+    PIDS[$side]=$!
+done
+trap 'kill ${PIDS[old]} ${PIDS[new]} 2>/dev/null || true' EXIT
+for side in old new; do
+    for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:${PORTS[$side]}/healthz" && break; sleep 0.2; done
+done
+echo "old: $OLD_BIN; new: $NEW_BIN; $WORKERS workers each; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-5s %-4s %9s %8s %10s  %s\n" conns side "req/s" "p99 ms" "server µs" "rounds (req/s)"
+for c in $CONNS; do
+    threads=$(( c < 2 ? 1 : 2 ))
+    declare -A rps=() p99=() cpu=()
+    for round in $(seq "$ROUNDS"); do
+        order="old new"; [ $((round % 2)) -eq 0 ] && order="new old"
+        for side in $order; do
+            out="$OUT/ab_${side}_c${c}_$round.txt"
+            before=$(cpu_ticks "${PIDS[$side]}")
+            wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
+                "http://127.0.0.1:${PORTS[$side]}/v1/score" > "$out"
+            after=$(cpu_ticks "${PIDS[$side]}")
+            read -r x _ z <<< "$(wrk_result "$out" "$side")"
+            answered=$(awk '/requests in/ { print $1 }' "$out")
+            rps[$side]+="$x "; p99[$side]+="$z "
+            cpu[$side]+="$(awk -v t=$((after - before)) -v hz="$TICK" -v n="$answered" \
+                'BEGIN { printf "%.2f", t / hz * 1e6 / n }') "
+        done
+    done
+    declare -A med=()
+    for side in old new; do
+        for m in rps p99 cpu; do
+            declare -n series="$m"
+            med[$side.$m]="$(tr ' ' '\n' <<< "${series[$side]}" | grep . | median)"
+        done
+        printf "%-5s %-4s %9.0f %8s %10s  %s\n" "c$c" "$side" "${med[$side.rps]}" \
+            "${med[$side.p99]}" "${med[$side.cpu]}" "${rps[$side]}"
+    done
+    awk -v c="$c" -v o="${med[old.rps]}" -v n="${med[new.rps]}" -v oc="${med[old.cpu]}" \
+        -v nc="${med[new.cpu]}" -v op="${med[old.p99]}" -v np="${med[new.p99]}" \
+        'BEGIN { printf "c%-4s new/old: throughput %.3f, p99 %.2fx, server CPU per request %.3f\n", c, n / o, np / op, nc / oc }'
+    unset rps p99 cpu med
+done
