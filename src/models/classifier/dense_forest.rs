@@ -115,10 +115,13 @@ impl DenseForest {
             self.width <= width,
             "a tree splits on a feature the row lacks"
         );
+        let Some(last) = width.checked_sub(1) else {
+            return self.roots; // no input: no tree splits (checked above)
+        };
         let (x, out) = (&x[..width], &mut out[..width]);
         self.walk(|node| {
             // Never clamped (checked above); it spares a bounds check on both slices.
-            let feature = (node.feature as usize).min(width - 1);
+            let feature = (node.feature as usize).min(last);
             let right = goes_right(node, x[feature]);
             out[feature] += node.delta[right];
             right
@@ -130,25 +133,37 @@ impl DenseForest {
     /// 1 right) and books its contribution. Trees go WALKS at a time, side by side: one
     /// walk is a chain of dependent loads, and independent chains let the CPU overlap them.
     #[inline(always)]
-    fn walk(&self, mut step: impl FnMut(&DenseNode) -> usize) {
-        if self.depth == 0 {
-            return;
+    fn walk(&self, step: impl FnMut(&DenseNode) -> usize) {
+        // The depth as a constant: the compiler then unrolls the steps and sees that no
+        // index leaves its tree.
+        match self.depth {
+            0 => {}
+            1 => self.walk_depth::<1>(step),
+            2 => self.walk_depth::<2>(step),
+            3 => self.walk_depth::<3>(step),
+            4 => self.walk_depth::<4>(step),
+            5 => self.walk_depth::<5>(step),
+            6 => self.walk_depth::<6>(step),
+            7 => self.walk_depth::<7>(step),
+            _ => self.walk_depth::<MAX_DENSE_DEPTH>(step),
         }
-        let internal = (1 << self.depth) - 1;
-        let trees = self.nodes.len() / internal;
-        let walked_together = trees - trees % WALKS;
-        for first in (0..walked_together).step_by(WALKS) {
-            let block = &self.nodes[first * internal..(first + WALKS) * internal];
+    }
+
+    #[inline(always)]
+    fn walk_depth<const DEPTH: usize>(&self, mut step: impl FnMut(&DenseNode) -> usize) {
+        let internal = (1 << DEPTH) - 1;
+        let mut blocks = self.nodes.chunks_exact(WALKS * internal);
+        for block in &mut blocks {
             let mut at = [0usize; WALKS];
-            for _ in 0..self.depth {
+            for _ in 0..DEPTH {
                 for (k, at) in at.iter_mut().enumerate() {
                     *at = 2 * *at + 1 + step(&block[k * internal + *at]);
                 }
             }
         }
-        for tree in self.nodes[walked_together * internal..].chunks_exact(internal) {
+        for tree in blocks.remainder().chunks_exact(internal) {
             let mut at = 0;
-            for _ in 0..self.depth {
+            for _ in 0..DEPTH {
                 at = 2 * at + 1 + step(&tree[at]);
             }
         }
