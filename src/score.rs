@@ -13,8 +13,10 @@ use crate::models::rules::{CrossSellModel, HeldLookup, ItemOffer};
 use crate::numfmt;
 use serde::Serialize;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Which segment a customer is in, and where they sit in the value pyramid.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -144,10 +146,8 @@ pub struct Scorer {
     version_csv: String,
     /// The bundle's fixed texts as JSON strings, made at the first answer that needs them.
     json_texts: std::sync::OnceLock<JsonTexts>,
-    /// Ranked offers by set of held products. Customers share few distinct product sets
-    /// (telco: at most 2^10), so most lookups skip the rule scan; bounded for catalogues
-    /// where sets rarely repeat.
-    offers_seen: RwLock<HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>>,
+    /// Tells Scorers apart in the threads' remembered offers ([`remembered_offers`]).
+    id: u64,
     /// Item sets of the log being scored (`score --transactions`), used instead of the
     /// bundle's.
     log_history: Option<PurchaseHistory>,
@@ -208,8 +208,58 @@ impl JsonTexts {
     }
 }
 
-/// Most distinct held-product sets remembered by one Scorer.
-const OFFER_CACHE_LIMIT: usize = 65_536;
+/// Most distinct held-product sets a thread remembers for one Scorer.
+const OFFER_CACHE_LIMIT: usize = 16_384;
+
+/// Scorers a thread remembers offers for (the one served and a challenger, say); a new
+/// one pushes the oldest out, so a reloaded bundle's offers are soon forgotten.
+const SCORERS_PER_THREAD: usize = 2;
+
+/// One Scorer's ranked offers by set of held products.
+struct OffersSeen {
+    scorer: u64,
+    offers: HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>,
+}
+
+thread_local! {
+    static OFFERS_SEEN: RefCell<Vec<OffersSeen>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The offers `rank` gives for `held`, remembered by this thread. Customers share few
+/// distinct product sets (telco: at most 2^10), so most lookups skip the rule scan.
+/// Each thread keeps its own: one map for all would have every hit write its lock and
+/// the entry's count, cache lines that two workers scoring at once pass back and forth.
+fn remembered_offers(
+    scorer: u64,
+    held: &[u32],
+    rank: impl FnOnce() -> Vec<ItemOffer>,
+) -> Arc<Vec<ItemOffer>> {
+    OFFERS_SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        let at = match seen.iter().position(|s| s.scorer == scorer) {
+            Some(at) => at,
+            None => {
+                if seen.len() == SCORERS_PER_THREAD {
+                    seen.remove(0);
+                }
+                seen.push(OffersSeen {
+                    scorer,
+                    offers: HashMap::new(),
+                });
+                seen.len() - 1
+            }
+        };
+        let offers = &mut seen[at].offers;
+        if let Some(hit) = offers.get(held) {
+            return Arc::clone(hit);
+        }
+        let ranked = Arc::new(rank());
+        if offers.len() < OFFER_CACHE_LIMIT {
+            offers.insert(held.to_vec(), Arc::clone(&ranked));
+        }
+        ranked
+    })
+}
 
 /// Buffers one thread reuses from one customer to the next. Fill `values` (one per input
 /// column, in input order) and call [`Scorer::score_into`].
@@ -329,7 +379,10 @@ impl Scorer {
             segment_names_csv,
             version_csv,
             json_texts: std::sync::OnceLock::new(),
-            offers_seen: RwLock::new(HashMap::new()),
+            id: {
+                static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+                NEXT_ID.fetch_add(1, Ordering::Relaxed)
+            },
             log_history: None,
         }
     }
@@ -859,17 +912,7 @@ impl Scorer {
 
     /// The model's ranked offers for a (sorted) set of held products, remembered.
     fn ranked_offers(&self, model: &CrossSellModel, held: &[u32]) -> Arc<Vec<ItemOffer>> {
-        let seen = |cache: &HashMap<Vec<u32>, Arc<Vec<ItemOffer>>>| cache.get(held).cloned();
-        if let Some(hit) = self.offers_seen.read().ok().and_then(|c| seen(&c)) {
-            return hit;
-        }
-        let offers = Arc::new(model.offers(held, model.params.top_n));
-        if let Ok(mut cache) = self.offers_seen.write() {
-            if cache.len() < OFFER_CACHE_LIMIT {
-                cache.insert(held.to_vec(), offers.clone());
-            }
-        }
-        offers
+        remembered_offers(self.id, held, || model.offers(held, model.params.top_n))
     }
 
     /// The customer's items: given, or looked up in the log's or the bundle's history.
@@ -933,8 +976,38 @@ pub(crate) fn telco_400_scorer() -> Scorer {
 
 #[cfg(test)]
 mod tests {
-    use super::CsvRow;
+    use super::{remembered_offers, CsvRow, ItemOffer, SCORERS_PER_THREAD};
     use proptest::prelude::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn offers_are_ranked_once_per_scorer_and_set_and_the_oldest_scorer_is_forgotten() {
+        let offer = |item| ItemOffer {
+            item,
+            score: 0.5,
+            lift: 1.0,
+            because: Vec::new(),
+        };
+        let ranked = std::cell::Cell::new(0);
+        let rank = |scorer: u64, held: &[u32]| {
+            remembered_offers(scorer, held, || {
+                ranked.set(ranked.get() + 1);
+                vec![offer(held.len() as u32)]
+            })
+        };
+        // Ids far from those real Scorers take, so other tests on this thread don't meet them.
+        let first = rank(u64::MAX, &[1, 2]);
+        assert!(Arc::ptr_eq(&first, &rank(u64::MAX, &[1, 2])));
+        assert_eq!(rank(u64::MAX, &[3]).len(), 1);
+        assert_eq!(rank(u64::MAX - 1, &[1, 2])[0].item, 2);
+        assert_eq!(ranked.get(), 3);
+        for other in 2..=SCORERS_PER_THREAD as u64 {
+            rank(u64::MAX - other, &[1, 2]);
+        }
+        // The first scorer was pushed out: its set is ranked again.
+        rank(u64::MAX, &[1, 2]);
+        assert_eq!(ranked.get(), 4 + SCORERS_PER_THREAD - 1);
+    }
 
     proptest! {
         #[test]

@@ -155,8 +155,9 @@ fn score_record(
 }
 
 /// Run `work`, turning a panic into an internal error with its message, counted in
-/// `custscore_scoring_panics_total`. The Scorer is immutable apart from its offer cache,
-/// whose lock tolerates poisoning, so it is safe to keep serving after an unwind.
+/// `custscore_scoring_panics_total`. The Scorer is immutable, and a thread's remembered
+/// offers only gain an entry once it is complete, so it is safe to keep serving after an
+/// unwind.
 pub(super) fn isolated<T>(
     counters: &Metrics,
     work: impl FnOnce() -> Result<T, ApiError>,
