@@ -16,7 +16,6 @@ cd "$REPO"
 serving_inputs "$NEW_BIN"
 export BODIES="$TELCO_BODIES"
 TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 declare -A PORTS PIDS
 for side in old new; do

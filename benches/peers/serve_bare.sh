@@ -46,8 +46,6 @@ export BODIES="$OUT/telco_bodies_bare_first.jsonl"
 head -n "${BODIES_ROWS:-100000}" "$TELCO_BODIES" > "$BODIES"
 
 TICK=$(getconf CLK_TCK)
-# cpu_ticks PID: user + system CPU ticks of a process so far.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
 

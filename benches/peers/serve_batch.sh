@@ -45,7 +45,7 @@ BIG="$OUT/telco_x$COPIES.csv"
 ROWS=$(( $(wc -l < "$BIG") - 1 ))
 TICK=$(getconf CLK_TCK)
 # "user system" CPU ticks of a process
-cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+cpu_user_system() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
 "$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers "$WORKERS" 2>/dev/null &
 SERVER=$!
@@ -68,10 +68,10 @@ serve_round() {
     local content_type=application/json bodies="$JSON_BODIES" accept=""
     if [ "$1" = csv ]; then content_type=text/csv bodies="$CSV_BODIES" accept=text/csv; fi
     local before after out requests secs
-    before=$(cpu_ticks "$SERVER")
+    before=$(cpu_user_system "$SERVER")
     out=$(CONTENT_TYPE="$content_type" ACCEPT="$accept" BODIES="$bodies" \
         wrk -t2 -c"$CONNS" -d"$DURATION" -s "$PEERS/score.lua" "$URL")
-    after=$(cpu_ticks "$SERVER")
+    after=$(cpu_user_system "$SERVER")
     if grep -q "Non-2xx" <<< "$out"; then echo "serve $1: $(grep Non-2xx <<< "$out")" >&2; exit 1; fi
     requests=$(awk '/requests in/ { print $1 }' <<< "$out")
     secs=$(awk '/requests in/ { v = $4; sub(/s,?$/, "", v); print v }' <<< "$out")
