@@ -129,9 +129,18 @@ impl CategoricalProfile {
 
     /// Index of a training category; `categories.len()` (the unseen bucket) otherwise.
     pub fn bucket(&self, value: &str) -> usize {
+        let unseen = self.categories.len();
+        // Most inputs have a handful of categories: lengths first, bytes only on a tie.
+        if unseen <= 8 {
+            return self
+                .categories
+                .iter()
+                .position(|c| c.len() == value.len() && c == value)
+                .unwrap_or(unseen);
+        }
         self.categories
             .binary_search_by(|c| c.as_str().cmp(value))
-            .unwrap_or(self.categories.len())
+            .unwrap_or(unseen)
     }
 }
 
@@ -232,5 +241,22 @@ mod tests {
         assert_eq!(p.shares, [2.0 / 3.0, 1.0 / 3.0]);
         assert_eq!(p.missing, 0.25);
         assert_eq!((p.bucket("a"), p.bucket("b"), p.bucket("zz")), (0, 1, 2));
+    }
+
+    proptest::proptest! {
+        /// Few categories are scanned, many searched: both find the same bucket.
+        #[test]
+        fn a_value_finds_its_bucket_among_few_or_many_categories(
+            categories in proptest::collection::btree_set("[a-c]{0,3}", 1..20),
+            probes in proptest::collection::vec("[a-c]{0,4}", 1..20),
+        ) {
+            let categories: Vec<String> = categories.into_iter().collect();
+            let shares = vec![0.0; categories.len()];
+            let p = CategoricalProfile { categories: categories.clone(), shares, missing: 0.0 };
+            for probe in categories.iter().chain(&probes) {
+                let expected = categories.iter().position(|c| c == probe).unwrap_or(categories.len());
+                proptest::prop_assert_eq!(p.bucket(probe), expected);
+            }
+        }
     }
 }
