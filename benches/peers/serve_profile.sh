@@ -15,6 +15,8 @@
 # SERVER=bare profiles the bare actix-web handler of serve_bare.sh (benches/peers/bare_actix,
 # one worker) on the same requests instead, for the instructions around a handler that
 # parses the body into a serde_json::Value and answers a small object.
+# CALLGRIND_FLAGS adds callgrind options: "--cache-sim=yes" simulates the caches and
+# prints the misses per record as well (the events line of the totals).
 # usage: [ACCESS=on] [PORT=N] [SERVE_FLAGS=...] [SERVER=bare] benches/peers/serve_profile.sh [BINARY]
 #        (default target/release/custscore)
 set -euo pipefail
@@ -57,7 +59,9 @@ else
     READY="http://127.0.0.1:$PORT/healthz"
 fi
 rm -f "$PROFILE"*
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$PROFILE" "${COMMAND[@]}" 2>/dev/null &
+read -ra CALLGRIND_EXTRA <<< "${CALLGRIND_FLAGS:-}"
+valgrind --tool=callgrind --instr-atstart=no "${CALLGRIND_EXTRA[@]}" --callgrind-out-file="$PROFILE" \
+    "${COMMAND[@]}" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
@@ -106,6 +110,13 @@ callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
 RECORDS=$(( REQUESTS * BATCH ))
 echo "requests: $REQUESTS of $BATCH record(s); instructions counted: $total; per record: $(( total / RECORDS ))"
+if grep -q "^Events shown:.*D1mr" "$ANNOTATED"; then
+    # Every event of the totals line per record: reads, writes, misses of the first-level
+    # (I1, D1) and last-level (IL, DL) caches, as callgrind simulates them.
+    paste <(awk '/^Events shown:/ { for (i = 3; i <= NF; i++) print $i }' "$ANNOTATED") \
+          <(awk '/PROGRAM TOTALS/ { for (i = 1; i <= NF; i += 2) if ($i ~ /^[0-9,]+$/) { gsub(",", "", $i); print $i } }' "$ANNOTATED") \
+        | awk -v n="$RECORDS" '{ printf "%s %.1f  ", $1, $2 / n } END { print "(per record)" }'
+fi
 # part | function name patterns (inclusive cost; the largest match of each pattern, added,
 # or subtracted for a pattern starting with -)
 parts=(
