@@ -170,6 +170,18 @@ pub struct AtomicCounts {
     cells: Box<[AtomicU64]>,
 }
 
+/// One thread's counters of an [`AtomicCounts`].
+pub struct Shard<'a>(&'a [AtomicU64]);
+
+impl Shard<'_> {
+    /// Add `n` to a counter; a slot past the end is ignored.
+    pub fn add(&self, slot: usize, n: u64) {
+        if let Some(cell) = self.0.get(slot) {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Shards of [`AtomicCounts`]: threads beyond this many share them, round robin.
 const SHARDS: usize = 8;
 /// Counters in a 64-byte cache line.
@@ -196,20 +208,18 @@ impl AtomicCounts {
     }
 
     pub fn hit(&self, slot: usize) {
-        self.add(slot, 1);
+        self.mine().add(slot, 1);
     }
 
     /// Add `n` to a counter (ignored past the end, like [`Self::hit`]).
     pub fn add(&self, slot: usize, n: u64) {
-        if let Some(cell) = self.mine().get(slot) {
-            cell.fetch_add(n, Ordering::Relaxed);
-        }
+        self.mine().add(slot, n);
     }
 
     /// This thread's shard: for many hits in a row, found once.
-    pub fn mine(&self) -> &[AtomicU64] {
+    pub fn mine(&self) -> Shard<'_> {
         let first = shard() * self.stride;
-        &self.cells[first..first + self.len]
+        Shard(&self.cells[first..first + self.len])
     }
 
     pub fn clear(&self) {

@@ -234,13 +234,17 @@ impl Window {
     ) -> Self {
         let slots = SlotMap::new(reference, encoder);
         let (pace, blocks) = match span {
-            WindowSpan::Records(size) => (
-                Pace::Records {
-                    tickets: Tickets::new(records_per_block(size)),
-                    block_size: records_per_block(size),
-                },
-                RECORD_BLOCKS,
-            ),
+            WindowSpan::Records(size) => {
+                let block_size = size.div_ceil(RECORD_BLOCKS).max(1);
+                let tickets = Tickets::new(block_size);
+                (
+                    Pace::Records {
+                        tickets,
+                        block_size,
+                    },
+                    RECORD_BLOCKS,
+                )
+            }
             WindowSpan::Time(span) => (
                 Pace::Time {
                     clock,
@@ -287,11 +291,8 @@ impl Window {
             self.start_turn(block, turn);
         }
         let mine = block.counts.mine();
-        self.slots.record(values, segment, probability, |slot| {
-            if let Some(cell) = mine.get(slot) {
-                cell.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        self.slots
+            .record(values, segment, probability, |slot| mine.add(slot, 1));
     }
 
     /// Clear a block for its new turn, once, while the records of that turn wait.
@@ -346,10 +347,6 @@ impl Window {
             rows,
         }
     }
-}
-
-fn records_per_block(size: u64) -> u64 {
-    size.div_ceil(RECORD_BLOCKS).max(1)
 }
 
 fn time_turn(now: Duration, block: Duration) -> u64 {
