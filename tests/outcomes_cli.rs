@@ -20,21 +20,9 @@ fn score_campaign(
     output: &Path,
     extra: &[&str],
 ) -> std::process::Output {
-    let mut args = vec![
-        "score",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-        "--campaign",
-        "spring",
-        "--control-share",
-        "0.1",
-    ];
+    let mut args = vec!["--campaign", "spring", "--control-share", "0.1"];
     args.extend_from_slice(extra);
-    let out = run(&args);
+    let out = score_with(models, input, output, &args);
     assert!(out.status.success(), "{}", stderr(&out));
     out
 }

@@ -162,15 +162,7 @@ fn header_less_csv_and_json_lines_score_as_the_file_with_its_header() {
     }
     let path = write(dir.path(), "customers.jsonl", jsonl.as_bytes());
     let scored = dir.path().join("from_jsonl.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        path.to_str().unwrap(),
-        "--output",
-        scored.to_str().unwrap(),
-        "--models",
-        m,
-    ]);
+    let out = score_with(&models, &path, &scored, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let bytes = std::fs::read(&scored).unwrap();
     let body = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;

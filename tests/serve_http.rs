@@ -823,17 +823,7 @@ fn a_csv_batch_is_answered_with_the_batch_clis_rows_in_input_order() {
     // The oracle: `custscore score --rejects -` on the same rows, from a file.
     let input = write(dir.path(), "rows.csv", body.as_bytes());
     let output = dir.path().join("scored.csv");
-    let cli = run(&[
-        "score",
-        "--models",
-        models.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--rejects",
-        "-",
-    ]);
+    let cli = score_with(&models, &input, &output, &["--rejects", "-"]);
     assert!(cli.status.success(), "{}", stderr(&cli));
     let cli = std::fs::read_to_string(&output).unwrap();
     let (served_lines, cli_lines): (Vec<&str>, Vec<&str>) =

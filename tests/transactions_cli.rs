@@ -344,17 +344,7 @@ fn an_order_log_bundle_answers_lifetime_value() {
     );
     let input = write(dir.path(), "customers.csv", customers.as_bytes());
     let scored = dir.path().join("scored.jsonl");
-    let out = run(&[
-        "score",
-        "--models",
-        models.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        scored.to_str().unwrap(),
-        "--format",
-        "jsonl",
-    ]);
+    let out = score_with(&models, &input, &scored, &["--format", "jsonl"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let answers: Vec<serde_json::Value> = std::fs::read_to_string(&scored)
         .unwrap()

@@ -224,9 +224,10 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// Score `input` into `output` with the bundle in `models`; the scored rows.
-pub fn score_file(models: &Path, input: &Path, output: &Path) -> Vec<csv::StringRecord> {
-    let out = run(&[
+/// `custscore score` of `input` into `output` with the bundle in `models`, and `extra`
+/// flags; the run, for the caller to check.
+pub fn score_with(models: &Path, input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
         "score",
         "--input",
         input.to_str().unwrap(),
@@ -234,7 +235,14 @@ pub fn score_file(models: &Path, input: &Path, output: &Path) -> Vec<csv::String
         output.to_str().unwrap(),
         "--models",
         models.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// Score `input` into `output` with the bundle in `models`; the scored rows.
+pub fn score_file(models: &Path, input: &Path, output: &Path) -> Vec<csv::StringRecord> {
+    let out = score_with(models, input, output, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     csv_rows(output)
 }
