@@ -44,6 +44,25 @@ free_port() {
 # cpu_ticks PID: user + system CPU ticks of a process so far (getconf CLK_TCK a second).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# score_round PID PORT CONNS DURATION OUT LABEL: one wrk run of score.lua ($BODIES) on
+# POST /v1/score of the server PID listening on PORT (-t1 at c1, -t2 above), its report in
+# OUT; prints "req/s p50_ms p99_ms server_µs wrk_µs", the last two CPU per answered
+# request of the server process and of wrk. Fails, naming LABEL, on a non-2xx answer.
+score_round() {
+    local threads=$(( $3 < 2 ? 1 : 2 )) before after answered result
+    before=$(cpu_ticks "$1")
+    /usr/bin/time -f "%U %S" -o "$5.cpu" \
+        wrk -t"$threads" -c"$3" -d"$4" --latency -s "$PEERS/score.lua" \
+        "http://127.0.0.1:$2/v1/score" > "$5"
+    after=$(cpu_ticks "$1")
+    result=$(wrk_result "$5" "$6") || return 1
+    answered=$(awk '/requests in/ { print $1 }' "$5")
+    echo "$result" \
+        "$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$answered" \
+            'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" \
+        "$(awk -v n="$answered" '{ printf "%.2f", ($1 + $2) * 1e6 / n }' "$5.cpu")"
+}
+
 # median: the middle one of the numbers on standard input, one a line.
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -15,7 +15,6 @@ need_wrk
 cd "$REPO"
 serving_inputs "$NEW_BIN"
 export BODIES="$TELCO_BODIES"
-TICK=$(getconf CLK_TCK)
 
 declare -A PORTS PIDS
 for side in old new; do
@@ -31,21 +30,14 @@ done
 echo "old: $OLD_BIN; new: $NEW_BIN; $WORKERS workers each; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-5s %-4s %9s %8s %10s  %s\n" conns side "req/s" "p99 ms" "server µs" "rounds (req/s)"
 for c in $CONNS; do
-    threads=$(( c < 2 ? 1 : 2 ))
     declare -A rps=() p99=() cpu=()
     for round in $(seq "$ROUNDS"); do
         order="old new"; [ $((round % 2)) -eq 0 ] && order="new old"
         for side in $order; do
-            out="$OUT/ab_${side}_c${c}_$round.txt"
-            before=$(cpu_ticks "${PIDS[$side]}")
-            wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
-                "http://127.0.0.1:${PORTS[$side]}/v1/score" > "$out"
-            after=$(cpu_ticks "${PIDS[$side]}")
-            read -r x _ z <<< "$(wrk_result "$out" "$side")"
-            answered=$(awk '/requests in/ { print $1 }' "$out")
-            rps[$side]+="$x "; p99[$side]+="$z "
-            cpu[$side]+="$(awk -v t=$((after - before)) -v hz="$TICK" -v n="$answered" \
-                'BEGIN { printf "%.2f", t / hz * 1e6 / n }') "
+            measured=$(score_round "${PIDS[$side]}" "${PORTS[$side]}" "$c" "$DURATION" \
+                "$OUT/ab_${side}_c${c}_$round.txt" "$side")
+            read -r x _ z s _ <<< "$measured"
+            rps[$side]+="$x "; p99[$side]+="$z "; cpu[$side]+="$s "
         done
     done
     declare -A med=()

@@ -45,7 +45,6 @@ serving_inputs "$BIN"
 export BODIES="$OUT/telco_bodies_bare_first.jsonl"
 head -n "${BODIES_ROWS:-100000}" "$TELCO_BODIES" > "$BODIES"
 
-TICK=$(getconf CLK_TCK)
 
 wait_ready() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; return 1; }
 
@@ -66,24 +65,15 @@ echo "load: wrk on loopback, $DURATION per round, bodies cycling through $(wc -l
 printf "%-5s %-10s %9s %8s %8s %10s %10s  %s\n" conns server "req/s" "p50 ms" "p99 ms" \
     "server µs" "wrk µs" "rounds (req/s)"
 for c in $CONNS; do
-    threads=$(( c < 2 ? 1 : 2 ))
     declare -A rps=() p50=() p99=() cpu=() client=()
     for round in $(seq "$ROUNDS"); do
         for side in bare custscore; do
             port=$PORT; pid=$OURS; [ "$side" = bare ] && { port=$BARE_PORT; pid=$BARE; }
-            out="$OUT/bare_wrk_${side}_c${c}_$round.txt"
-            before=$(cpu_ticks "$pid")
-            /usr/bin/time -f "%U %S" -o "$out.cpu" \
-                wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s "$PEERS/score.lua" \
-                "http://127.0.0.1:$port/v1/score" > "$out"
-            after=$(cpu_ticks "$pid")
-            result=$(wrk_result "$out" "$side")
-            read -r x y z <<< "$result"
-            answered=$(awk '/requests in/ { print $1 }' "$out")
+            measured=$(score_round "$pid" "$port" "$c" "$DURATION" \
+                "$OUT/bare_wrk_${side}_c${c}_$round.txt" "$side")
+            read -r x y z s w <<< "$measured"
             rps[$side]+="$x "; p50[$side]+="$y "; p99[$side]+="$z "
-            cpu[$side]+="$(awk -v t=$((after - before)) -v hz="$TICK" -v n="$answered" \
-                'BEGIN { printf "%.2f", t / hz * 1e6 / n }') "
-            client[$side]+="$(awk -v n="$answered" '{ printf "%.2f", ($1 + $2) * 1e6 / n }' "$out.cpu") "
+            cpu[$side]+="$s "; client[$side]+="$w "
         done
     done
     declare -A med=()
