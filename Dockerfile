@@ -4,7 +4,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY benches ./benches
-RUN cargo build --release --locked --bin custscore
+RUN cargo build --profile production --locked --bin custscore
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends curl \
@@ -13,7 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl \
 RUN groupadd --system --gid 10001 custscore \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /app custscore
 WORKDIR /app
-COPY --from=build /src/target/release/custscore /usr/local/bin/custscore
+COPY --from=build /src/target/production/custscore /usr/local/bin/custscore
 COPY training-data ./training-data
 RUN mkdir -p /app/models && chown -R custscore /app/models
 USER custscore

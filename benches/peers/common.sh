@@ -36,31 +36,43 @@ serving_inputs() {
     fi
 }
 
+# build_bare: build the bare actix-web handler (benches/peers/bare_actix) against our
+# Cargo.lock, so its actix-web is ours to the patch, with cargo profile PROFILE (default
+# release; custscore's and the handler's `production` match); sets BARE_BIN.
+build_bare() {
+    local profile="${PROFILE:-release}"
+    cp "$REPO/Cargo.lock" "$PEERS/bare_actix/Cargo.lock"
+    CARGO_TARGET_DIR="$OUT/bare_target" cargo build --profile "$profile" --quiet \
+        --manifest-path "$PEERS/bare_actix/Cargo.toml"
+    BARE_BIN="$OUT/bare_target/$profile/bare_actix"
+}
+
 # free_port: a loopback port nothing listens on now (for a server the script starts).
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# cpu_ticks PID: user + system CPU ticks of a process so far (getconf CLK_TCK a second).
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_split PID: "user system" CPU ticks of a process so far (getconf CLK_TCK a second).
+cpu_split() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
 # score_round PID PORT CONNS DURATION OUT LABEL: one wrk run of score.lua ($BODIES) on
 # POST /v1/score of the server PID listening on PORT (-t1 at c1, -t2 above), its report in
-# OUT; prints "req/s p50_ms p99_ms server_µs wrk_µs", the last two CPU per answered
-# request of the server process and of wrk. Fails, naming LABEL, on a non-2xx answer.
+# OUT; prints "req/s p50_ms p99_ms server_µs wrk_µs server_sys_µs wrk_sys_µs": CPU per
+# answered request of the server process and of wrk, then the system (kernel) part of
+# each. Fails, naming LABEL, on a non-2xx answer.
 score_round() {
     local threads=$(( $3 < 2 ? 1 : 2 )) before after answered result
-    before=$(cpu_ticks "$1")
+    before=$(cpu_split "$1")
     /usr/bin/time -f "%U %S" -o "$5.cpu" \
         wrk -t"$threads" -c"$3" -d"$4" --latency -s "$PEERS/score.lua" \
         "http://127.0.0.1:$2/v1/score" > "$5"
-    after=$(cpu_ticks "$1")
+    after=$(cpu_split "$1")
     result=$(wrk_result "$5" "$6") || return 1
     answered=$(awk '/requests in/ { print $1 }' "$5")
-    echo "$result" \
-        "$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$answered" \
-            'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" \
-        "$(awk -v n="$answered" '{ printf "%.2f", ($1 + $2) * 1e6 / n }' "$5.cpu")"
+    echo "$result" "$(awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
+        -v n="$answered" '{ split(b, x); split(a, y)
+            printf "%.2f %.2f %.2f %.2f", (y[1] + y[2] - x[1] - x[2]) / hz * 1e6 / n,
+                ($1 + $2) * 1e6 / n, (y[2] - x[2]) / hz * 1e6 / n, $2 * 1e6 / n }' "$5.cpu")"
 }
 
 # median: the middle one of the numbers on standard input, one a line.

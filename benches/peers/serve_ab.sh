@@ -36,7 +36,7 @@ for c in $CONNS; do
         for side in $order; do
             measured=$(score_round "${PIDS[$side]}" "${PORTS[$side]}" "$c" "$DURATION" \
                 "$OUT/ab_${side}_c${c}_$round.txt" "$side")
-            read -r x _ z s _ <<< "$measured"
+            read -r x _ z s _ _ _ <<< "$measured"
             rps[$side]+="$x "; p99[$side]+="$z "; cpu[$side]+="$s "
         done
     done

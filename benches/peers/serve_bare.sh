@@ -13,11 +13,12 @@
 # - for each concurrency in CONNS (default "1 8 32"), ROUNDS rounds (default 3) of
 #   DURATION each (default 8s), the two servers alternating within a round.
 # Prints per side req/s, p50 and p99, the server process's CPU per answered request
-# (utime + stime from /proc) and wrk's own CPU per request (medians over the rounds), every
-# round's req/s, and the custscore/bare ratios.
+# (utime + stime from /proc) and wrk's own CPU per request, each with its system (kernel)
+# part (medians over the rounds), every round's req/s, and the custscore/bare ratios.
 # usage: benches/peers/serve_bare.sh [DURATION]   (ROUNDS, CONNS, WORKERS, BODIES_ROWS;
 #        PORT and BARE_PORT: the two servers' loopback ports, default free ones; BIN=path
-#        runs that custscore binary instead of building target/release/custscore)
+#        runs that custscore binary instead of building target/release/custscore;
+#        PROFILE=production builds both sides with the shipped cargo profile instead)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-8s}"
@@ -31,13 +32,10 @@ BARE_PORT="${BARE_PORT:-$(free_port)}"
 need_wrk
 peer_venv pandas
 cd "$REPO"
-if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
-BIN="${BIN:-target/release/custscore}"
-# The bare handler builds against our lock file, so its actix-web is ours to the patch.
-cp Cargo.lock "$PEERS/bare_actix/Cargo.lock"
-CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
-    --manifest-path "$PEERS/bare_actix/Cargo.toml"
-BARE_BIN="$OUT/bare_target/release/bare_actix"
+if [ -z "${BIN:-}" ]; then cargo build --profile "${PROFILE:-release}" --quiet; fi
+BIN="${BIN:-target/${PROFILE:-release}/custscore}"
+build_bare
+echo "cargo profile ${PROFILE:-release} (bare handler; custscore: $BIN)"
 echo "actix-web $(awk '/^name = "actix-web"$/ { getline; print $3 }' Cargo.lock | tr -d '"') on both sides"
 
 serving_inputs "$BIN"
@@ -62,33 +60,33 @@ done
 
 echo "machine: $CORES cores; custscore serve --workers $WORKERS; bare_actix $WORKERS workers; both: actix default keep-alive and backlog"
 echo "load: wrk on loopback, $DURATION per round, bodies cycling through $(wc -l < "$BODIES") telco customers; medians of $ROUNDS rounds, sides alternating"
-printf "%-5s %-10s %9s %8s %8s %10s %10s  %s\n" conns server "req/s" "p50 ms" "p99 ms" \
-    "server µs" "wrk µs" "rounds (req/s)"
+printf "%-5s %-10s %9s %8s %8s %10s %8s %8s %8s  %s\n" conns server "req/s" "p50 ms" "p99 ms" \
+    "server µs" "of sys" "wrk µs" "of sys" "rounds (req/s)"
 for c in $CONNS; do
-    declare -A rps=() p50=() p99=() cpu=() client=()
+    declare -A rps=() p50=() p99=() cpu=() client=() sys=() client_sys=()
     for round in $(seq "$ROUNDS"); do
         for side in bare custscore; do
             port=$PORT; pid=$OURS; [ "$side" = bare ] && { port=$BARE_PORT; pid=$BARE; }
             measured=$(score_round "$pid" "$port" "$c" "$DURATION" \
                 "$OUT/bare_wrk_${side}_c${c}_$round.txt" "$side")
-            read -r x y z s w <<< "$measured"
+            read -r x y z s w k ks <<< "$measured"
             rps[$side]+="$x "; p50[$side]+="$y "; p99[$side]+="$z "
-            cpu[$side]+="$s "; client[$side]+="$w "
+            cpu[$side]+="$s "; client[$side]+="$w "; sys[$side]+="$k "; client_sys[$side]+="$ks "
         done
     done
     declare -A med=()
     for side in bare custscore; do
-        for m in rps p50 p99 cpu client; do
+        for m in rps p50 p99 cpu client sys client_sys; do
             declare -n series="$m"
             med[$side.$m]="$(tr ' ' '\n' <<< "${series[$side]}" | grep . | median)"
         done
-        printf "%-5s %-10s %9.0f %8s %8s %10s %10s  %s\n" "c$c" "$side" "${med[$side.rps]}" \
-            "${med[$side.p50]}" "${med[$side.p99]}" "${med[$side.cpu]}" "${med[$side.client]}" \
-            "${rps[$side]}"
+        printf "%-5s %-10s %9.0f %8s %8s %10s %8s %8s %8s  %s\n" "c$c" "$side" "${med[$side.rps]}" \
+            "${med[$side.p50]}" "${med[$side.p99]}" "${med[$side.cpu]}" "${med[$side.sys]}" \
+            "${med[$side.client]}" "${med[$side.client_sys]}" "${rps[$side]}"
     done
     awk -v c="$c" -v o="${med[custscore.rps]}" -v b="${med[bare.rps]}" \
         -v op="${med[custscore.p99]}" -v bp="${med[bare.p99]}" \
         -v oc="${med[custscore.cpu]}" -v bc="${med[bare.cpu]}" \
         'BEGIN { printf "c%-4s custscore/bare: throughput %.2f, p99 %.2fx, server CPU per request %.2fx\n", c, o / b, op / bp, oc / bc }'
-    unset rps p50 p99 cpu client med
+    unset rps p50 p99 cpu client sys client_sys med
 done

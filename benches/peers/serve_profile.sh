@@ -14,7 +14,8 @@
 # PORT (default 18479) is the loopback port the server listens on.
 # SERVER=bare profiles the bare actix-web handler of serve_bare.sh (benches/peers/bare_actix,
 # one worker) on the same requests instead, for the instructions around a handler that
-# parses the body into a serde_json::Value and answers a small object.
+# parses the body into a serde_json::Value and answers a small object; PROFILE=production
+# builds it with the shipped cargo profile (then profile target/production/custscore).
 # CALLGRIND_FLAGS adds callgrind options: "--cache-sim=yes" simulates the caches and
 # prints the misses per record as well (the events line of the totals).
 # usage: [ACCESS=on] [PORT=N] [SERVE_FLAGS=...] [SERVER=bare] benches/peers/serve_profile.sh [BINARY]
@@ -47,20 +48,18 @@ fi
 [ -n "$KEY" ] || KEY="csk_$(printf '0%.0s' $(seq 1 64))"
 echo "access: $ACCESS; serve flags: ${FLAGS[*]}"
 if [ "${SERVER:-custscore}" = bare ]; then
-    cp Cargo.lock "$PEERS/bare_actix/Cargo.lock"
-    CARGO_TARGET_DIR="$OUT/bare_target" cargo build --release --quiet \
-        --manifest-path "$PEERS/bare_actix/Cargo.toml"
-    PROFILE="$OUT/callgrind.bare.out"
-    COMMAND=("$OUT/bare_target/release/bare_actix" "127.0.0.1:$PORT" 1)
+    build_bare
+    CALLGRIND_OUT="$OUT/callgrind.bare.out"
+    COMMAND=("$BARE_BIN" "127.0.0.1:$PORT" 1)
     READY="http://127.0.0.1:$PORT/"   # any answer, a 404 included, means it listens
 else
-    PROFILE="$OUT/callgrind.serve.$ACCESS.out"
+    CALLGRIND_OUT="$OUT/callgrind.serve.$ACCESS.out"
     COMMAND=("$BIN" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers 1 "${FLAGS[@]}")
     READY="http://127.0.0.1:$PORT/healthz"
 fi
-rm -f "$PROFILE"*
+rm -f "$CALLGRIND_OUT"*
 read -ra CALLGRIND_EXTRA <<< "${CALLGRIND_FLAGS:-}"
-valgrind --tool=callgrind --instr-atstart=no "${CALLGRIND_EXTRA[@]}" --callgrind-out-file="$PROFILE" \
+valgrind --tool=callgrind --instr-atstart=no "${CALLGRIND_EXTRA[@]}" --callgrind-out-file="$CALLGRIND_OUT" \
     "${COMMAND[@]}" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -104,8 +103,8 @@ for i in range(int(sys.argv[2])):
 PY
 callgrind_control -i off "$SERVER" >/dev/null 2>&1
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
-DUMP="$PROFILE"
-ANNOTATED="${PROFILE%.out}.txt"
+DUMP="$CALLGRIND_OUT"
+ANNOTATED="${CALLGRIND_OUT%.out}.txt"
 callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" > "$ANNOTATED"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$ANNOTATED")
 RECORDS=$(( REQUESTS * BATCH ))
