@@ -14,7 +14,8 @@
 #   DURATION each (default 8s), the two servers alternating within a round.
 # Prints per side req/s, p50 and p99, the server process's CPU per answered request
 # (utime + stime from /proc) and wrk's own CPU per request, each with its system (kernel)
-# part (medians over the rounds), every round's req/s, and the custscore/bare ratios.
+# part (medians over the rounds), every round's req/s, and the custscore/bare ratios
+# (throughput also as the median of the rounds' own ratios).
 # usage: benches/peers/serve_bare.sh [DURATION]   (ROUNDS, CONNS, WORKERS, BODIES_ROWS;
 #        PORT and BARE_PORT: the two servers' loopback ports, default free ones; BIN=path
 #        runs that custscore binary instead of building target/release/custscore;
@@ -84,9 +85,13 @@ for c in $CONNS; do
             "${med[$side.p50]}" "${med[$side.p99]}" "${med[$side.cpu]}" "${med[$side.sys]}" \
             "${med[$side.client]}" "${med[$side.client_sys]}" "${rps[$side]}"
     done
-    awk -v c="$c" -v o="${med[custscore.rps]}" -v b="${med[bare.rps]}" \
+    # Each round's two sides ran back to back, so their ratio is paired: the median of
+    # those ratios leaves out more of the machine's drift than the ratio of the medians.
+    paired="$(paste -d' ' <(tr ' ' '\n' <<< "${rps[custscore]}" | grep .) \
+        <(tr ' ' '\n' <<< "${rps[bare]}" | grep .) | awk '{ print $1 / $2 }' | median)"
+    awk -v c="$c" -v o="${med[custscore.rps]}" -v b="${med[bare.rps]}" -v r="$paired" \
         -v op="${med[custscore.p99]}" -v bp="${med[bare.p99]}" \
         -v oc="${med[custscore.cpu]}" -v bc="${med[bare.cpu]}" \
-        'BEGIN { printf "c%-4s custscore/bare: throughput %.2f, p99 %.2fx, server CPU per request %.2fx\n", c, o / b, op / bp, oc / bc }'
+        'BEGIN { printf "c%-4s custscore/bare: throughput %.2f (round by round: median %.2f), p99 %.2fx, server CPU per request %.2fx\n", c, o / b, r, op / bp, oc / bc }'
     unset rps p50 p99 cpu client sys client_sys med
 done
