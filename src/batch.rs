@@ -856,62 +856,116 @@ pub fn score_csv_marked(
     body: &[u8],
     max_rows: usize,
     out: &mut Vec<u8>,
-    mut seen: impl FnMut(&Scored),
+    seen: impl FnMut(&Scored),
 ) -> Result<MarkedSummary, BatchError> {
-    let path = || name.to_path_buf();
-    // Counting the header's fields reads it with a reader of its own: made before the
-    // body's, it hands that one its csv_core reader (see `RecordReader::new`).
-    let header = csv_header(scorer, false, false, true);
-    let sink = RejectSink::CsvRows {
-        empty_fields: count_fields(&header) - 2,
-    };
-    let mut reader = RecordReader::new(body);
-    let columns = csv_input::read_header(&mut reader)
-        .map_err(|source| BatchError::Read {
-            path: path(),
-            source,
-        })?
-        .map_err(|problem| BatchError::HeaderRow {
-            path: path(),
-            problem,
+    let mut rows = MarkedRows::read(scorer, name, body, max_rows, out)?;
+    rows.score(scorer, usize::MAX, out, seen);
+    Ok(rows.summary())
+}
+
+/// A CSV body read and being scored as [`score_csv_marked`] does, a few rows at a time:
+/// the HTTP route hands its worker to other connections between them.
+pub struct MarkedRows {
+    layout: Layout,
+    rows: Vec<Row>,
+    /// Rows scored (or rejected) so far.
+    done: usize,
+    sink: RejectSink,
+    tally: Tally,
+}
+
+impl MarkedRows {
+    /// Read the header and every row of `body`, and write the answer's header to `out`.
+    pub fn read(
+        scorer: &Scorer,
+        name: &Path,
+        body: &[u8],
+        max_rows: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Self, BatchError> {
+        let path = || name.to_path_buf();
+        // Counting the header's fields reads it with a reader of its own: made before the
+        // body's, it hands that one its csv_core reader (see `RecordReader::new`).
+        let header = csv_header(scorer, false, false, true);
+        let sink = RejectSink::CsvRows {
+            empty_fields: count_fields(&header) - 2,
+        };
+        let mut reader = RecordReader::new(body);
+        let columns = csv_input::read_header(&mut reader)
+            .map_err(|source| BatchError::Read {
+                path: path(),
+                source,
+            })?
+            .map_err(|problem| BatchError::HeaderRow {
+                path: path(),
+                problem,
+            })?;
+        let mut layout = Layout::new(scorer, columns, name)?;
+        layout.mark_rejects = true;
+        let mut reader = InputReader::Csv(Box::new(reader));
+        let rows = read_all_rows(&mut reader, max_rows).map_err(|e| match e {
+            None => BatchError::TooManyRows {
+                path: path(),
+                limit: max_rows,
+            },
+            Some(source) => BatchError::Read {
+                path: path(),
+                source,
+            },
         })?;
-    let mut layout = Layout::new(scorer, columns, name)?;
-    layout.mark_rejects = true;
-    let mut reader = InputReader::Csv(Box::new(reader));
-    let rows = read_all_rows(&mut reader, max_rows).map_err(|e| match e {
-        None => BatchError::TooManyRows {
-            path: path(),
-            limit: max_rows,
-        },
-        Some(source) => BatchError::Read {
-            path: path(),
-            source,
-        },
-    })?;
-    out.extend_from_slice(&header);
-    // Where the last whole row ends: a row whose writing panicked is cut back to it.
-    let written = std::cell::Cell::new(out.len());
-    let out = std::cell::RefCell::new(out);
-    let mut field = String::new();
-    let reject = |row: &Row, reason: String| {
-        let mut out = out.borrow_mut();
-        out.truncate(written.get());
-        out.extend_from_slice(&marked_reject(&sink, row.line, &reason, &describe(row)));
-        written.set(out.len());
-    };
-    let tally = for_each_scored(scorer, &layout, &rows, reject, |id, scored| {
-        let mut out = out.borrow_mut();
-        scorer.write_csv(&mut out, &id, scored, &mut field);
-        end_unmarked(&mut out);
-        seen(scored);
-        // Only now is the row whole: a panic in `seen` cuts it back too.
-        written.set(out.len());
-    });
-    Ok(MarkedSummary {
-        rows_in: rows.len(),
-        rejected: rows.len() - tally.scored,
-        panicked: tally.panicked,
-    })
+        out.extend_from_slice(&header);
+        Ok(MarkedRows {
+            layout,
+            rows,
+            done: 0,
+            sink,
+            tally: Tally::default(),
+        })
+    }
+
+    /// Score the next `n` rows into `out` (with the `scorer` they were read for); `false`
+    /// once every row is done.
+    pub fn score(
+        &mut self,
+        scorer: &Scorer,
+        n: usize,
+        out: &mut Vec<u8>,
+        mut seen: impl FnMut(&Scored),
+    ) -> bool {
+        let end = self.done.saturating_add(n).min(self.rows.len());
+        let rows = &self.rows[self.done..end];
+        // Where the last whole row ends: a row whose writing panicked is cut back to it.
+        let written = std::cell::Cell::new(out.len());
+        let out = std::cell::RefCell::new(out);
+        let mut field = String::new();
+        let sink = &self.sink;
+        let reject = |row: &Row, reason: String| {
+            let mut out = out.borrow_mut();
+            out.truncate(written.get());
+            out.extend_from_slice(&marked_reject(sink, row.line, &reason, &describe(row)));
+            written.set(out.len());
+        };
+        let tally = for_each_scored(scorer, &self.layout, rows, reject, |id, scored| {
+            let mut out = out.borrow_mut();
+            scorer.write_csv(&mut out, &id, scored, &mut field);
+            end_unmarked(&mut out);
+            seen(scored);
+            // Only now is the row whole: a panic in `seen` cuts it back too.
+            written.set(out.len());
+        });
+        self.tally.scored += tally.scored;
+        self.tally.panicked += tally.panicked;
+        self.done = end;
+        end < self.rows.len()
+    }
+
+    pub fn summary(&self) -> MarkedSummary {
+        MarkedSummary {
+            rows_in: self.rows.len(),
+            rejected: self.done - self.tally.scored,
+            panicked: self.tally.panicked,
+        }
+    }
 }
 
 /// Every row left in `reader`, numbered; `Err(None)` past `max_rows`.

@@ -853,6 +853,28 @@ fn a_csv_batch_is_answered_with_the_batch_clis_rows_in_input_order() {
     );
     assert_eq!(&rows[0][0], "7590-VHVEG");
 
+    // A body scored in several slices (25 rows at a time on the worker, or whole on the
+    // blocking pool): the same rows as the CLI, the bad ones on either side of a slice's
+    // end, in input order.
+    let body = telco_rows_with_bad_ones(120, 24);
+    let r = post_batch(a, "text/csv", Some("text/csv"), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let input = write(dir.path(), "rows120.csv", body.as_bytes());
+    let cli = score_with(&models, &input, &output, &["--rejects", "-"]);
+    assert!(cli.status.success(), "{}", stderr(&cli));
+    let cli = std::fs::read_to_string(&output).unwrap();
+    let mut served_sorted: Vec<&str> = r.body.lines().collect();
+    let mut cli_sorted: Vec<&str> = cli.lines().collect();
+    assert_eq!(served_sorted.len(), 1 + 121);
+    served_sorted.sort_unstable();
+    cli_sorted.sort_unstable();
+    assert_eq!(served_sorted, cli_sorted, "the same rows");
+    let rows = csv_rows_of(&r.body);
+    let rejected: Vec<usize> = (0..rows.len())
+        .filter(|&i| !rows[i][rows[i].len() - 2].is_empty())
+        .collect();
+    assert_eq!(rejected, [23, 25], "{}", r.body);
+
     // Accept: anything that takes text/csv gets it (an empty one states no preference);
     // one that refuses it gets a 406.
     for accept in [

@@ -13,6 +13,7 @@ use super::request::{
 };
 use super::state::{app_state, Admin, AppState, Authorized, Served};
 use crate::access::audit::Subjects;
+use crate::batch::{MarkedRows, MarkedSummary};
 use crate::bundle::{Metrics as ModelMetrics, Schema, TrainingData};
 use crate::features::Value;
 use crate::models::segment::{CubeCell, SegmentProfile, Stability, ValuePyramid};
@@ -415,37 +416,26 @@ fn on_worker_in_slices(body_bytes: usize) -> bool {
 /// about this many times its length: the same number of records stays on the worker.
 const CSV_ROW_TO_JSON_RECORD: usize = 4;
 
-/// A CSV batch, answered in CSV by the batch CLI's row writer.
+/// A CSV batch, answered in CSV by the batch CLI's row writer. Like a JSON batch, one of
+/// up to [`SLICED_BODY_BYTES`] worth of records is scored on the worker in slices while
+/// the worker has had no small request lately; a larger one on the blocking pool.
 async fn score_csv_batch(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let as_json_bytes = body.len().saturating_mul(CSV_ROW_TO_JSON_RECORD);
-    let (answer, summary, version) = off_worker_if_big(state, as_json_bytes, move |shared| {
-        let served = shared.served();
-        let scorer = &*served.scorer;
-        let window = served.window.as_deref();
-        let limit = shared.limits.max_batch_items;
-        // Answers run about twice the length of their rows.
-        let mut out = Vec::with_capacity(body.len() * 5 / 2 + 1024);
-        let summary = isolated(&shared.metrics, || {
-            let seen = |s: &crate::score::Scored| {
-                if let Some(window) = window {
-                    window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
-                }
-            };
-            crate::batch::score_csv_marked(scorer, "body".as_ref(), &body, limit, &mut out, seen)
-                .map_err(csv_body_error)
-        })?;
-        // A panicking row is answered as a reject, so `isolated` never sees it.
-        shared
-            .metrics
-            .scoring_panics
-            .inc_by(summary.panicked as u64);
-        Ok((out, summary, scorer.version().to_string()))
-    })
-    .await?;
+    let (answer, summary, version) = if on_worker_in_slices(as_json_bytes) {
+        score_csv_sliced(state, &body).await?
+    } else {
+        off_worker_if_big(state, as_json_bytes, move |state| {
+            let served = arc_swap::Guard::into_inner(state.served());
+            let mut scoring = CsvScoring::read(state, served, &body)?;
+            while scoring.next(state, usize::MAX)? {}
+            Ok(scoring.finish(state))
+        })
+        .await?
+    };
     access::note(req, Some(&version), || Subjects::Count {
         customers: summary.rows_in,
     });
@@ -459,6 +449,61 @@ async fn score_csv_batch(
         .insert_header(("x-scored", count(summary.rows_in - summary.rejected)))
         .insert_header(("x-rejected", count(summary.rejected)))
         .body(answer))
+}
+
+/// [`score_csv_batch`] on the worker, handing it to the worker's other connections after
+/// every [`RECORDS_PER_SLICE`] rows (as [`write_batch_sliced`] does for JSON).
+async fn score_csv_sliced(
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Vec<u8>, MarkedSummary, String), ApiError> {
+    let served = arc_swap::Guard::into_inner(state.served());
+    let mut scoring = CsvScoring::read(state, served, body)?;
+    while scoring.next(state, RECORDS_PER_SLICE)? {
+        actix_web::rt::task::yield_now().await;
+    }
+    Ok(scoring.finish(state))
+}
+
+/// A CSV batch being scored by the bundle served when it arrived (owned, not borrowed:
+/// a sliced batch keeps it across its yields).
+struct CsvScoring {
+    served: Arc<Served>,
+    rows: MarkedRows,
+    out: Vec<u8>,
+}
+
+impl CsvScoring {
+    fn read(state: &AppState, served: Arc<Served>, body: &[u8]) -> Result<Self, ApiError> {
+        // Answers run about twice the length of their rows.
+        let mut out = Vec::with_capacity(body.len() * 5 / 2 + 1024);
+        let limit = state.limits.max_batch_items;
+        let rows = isolated(&state.metrics, || {
+            MarkedRows::read(&served.scorer, "body".as_ref(), body, limit, &mut out)
+                .map_err(csv_body_error)
+        })?;
+        Ok(CsvScoring { served, rows, out })
+    }
+
+    /// Score the next `n` rows; `false` once all are done.
+    fn next(&mut self, state: &AppState, n: usize) -> Result<bool, ApiError> {
+        let CsvScoring { served, rows, out } = self;
+        let window = served.window.as_deref();
+        isolated(&state.metrics, || {
+            Ok(rows.score(&served.scorer, n, out, |s| {
+                if let Some(window) = window {
+                    window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
+                }
+            }))
+        })
+    }
+
+    fn finish(self, state: &AppState) -> (Vec<u8>, MarkedSummary, String) {
+        let summary = self.rows.summary();
+        // A panicking row is answered as a reject, so `isolated` never sees it.
+        state.metrics.scoring_panics.inc_by(summary.panicked as u64);
+        (self.out, summary, self.served.scorer.version().to_string())
+    }
 }
 
 /// A CSV body that cannot be scored at all: a 400 naming the body and its line.
