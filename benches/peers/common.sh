@@ -36,6 +36,19 @@ serving_inputs() {
     fi
 }
 
+# batch_bodies: after serving_inputs, 100 telco customers a body for POST /v1/score/batch.
+# JSON_BATCHES: one JSON array a line; CSV_BATCHES: the CSV header and 100 rows a block,
+# blocks separated by an empty line (score.lua reads both).
+batch_bodies() {
+    JSON_BATCHES="$OUT/telco_batches_100.jsonl"
+    awk '{ rec = rec (n ? "," : "") $0; n++ } n == 100 { print "[" rec "]"; rec = ""; n = 0 }' \
+        "$TELCO_BODIES" > "$JSON_BATCHES"
+    CSV_BATCHES="$OUT/telco_batches_100.csvblocks"
+    awk 'NR == 1 { header = $0; next }
+         { if (n == 0) print header; print; n++ }
+         n == 100 { print ""; n = 0 }' "$REPO/training-data/telco_churn.csv" > "$CSV_BATCHES"
+}
+
 # build_bare: build the bare actix-web handler (benches/peers/bare_actix) against our
 # Cargo.lock, so its actix-web is ours to the patch, with cargo profile PROFILE (default
 # release; custscore's and the handler's `production` match); sets BARE_BIN.

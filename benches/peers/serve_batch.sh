@@ -33,15 +33,8 @@ cd "$REPO"
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
 BIN="${BIN:-target/release/custscore}"
 serving_inputs "$BIN"
-# 100 records a body: JSON one body a line; CSV a header and 100 rows a block, blocks
-# separated by an empty line (score.lua reads both).
-JSON_BODIES="$OUT/telco_batches_100.jsonl"
-awk '{ rec = rec (n ? "," : "") $0; n++ } n == 100 { print "[" rec "]"; rec = ""; n = 0 }' \
-    "$TELCO_BODIES" > "$JSON_BODIES"
-CSV_BODIES="$OUT/telco_batches_100.csvblocks"
-awk 'NR == 1 { header = $0; next }
-     { if (n == 0) print header; print; n++ }
-     n == 100 { print ""; n = 0 }' training-data/telco_churn.csv > "$CSV_BODIES"
+batch_bodies
+JSON_BODIES="$JSON_BATCHES" CSV_BODIES="$CSV_BATCHES"
 BIG="$OUT/telco_x$COPIES.csv"
 { head -n 1 training-data/telco_churn.csv
   for _ in $(seq "$COPIES"); do tail -n +2 training-data/telco_churn.csv; done; } > "$BIG"

@@ -6,7 +6,8 @@
 # every request a different customer. Each binary given runs in turn within a round
 # (ROUNDS, default 3), so old and new builds alternate under the same machine load.
 # Prints, per binary and round, batches/s and the batches' p99, singles/s and the
-# singles' p50 and p99; then medians per binary.
+# singles' p50 and p99; then medians per binary. FORMAT=csv sends the batches as CSV
+# (header and 100 rows, answered in CSV) instead of JSON.
 # usage: benches/peers/serve_mixed.sh [DURATION] [BINARY...]   (default
 #        target/release/custscore, built first; WORKERS default the core count; PORT:
 #        the loopback port, default a free one)
@@ -27,18 +28,20 @@ if [ "${#BINS[@]}" -eq 0 ]; then
     BINS=(target/release/custscore)
 fi
 serving_inputs "${BINS[0]}"
-BATCH_BODIES="$OUT/telco_batches_100.jsonl"
-awk '{ rec = rec (n ? "," : "") $0; n++ } n == 100 { print "[" rec "]"; rec = ""; n = 0 }' \
-    "$TELCO_BODIES" > "$BATCH_BODIES"
+batch_bodies
+BATCH_BODIES="$JSON_BATCHES" BATCH_TYPE=application/json BATCH_ACCEPT=""
+if [ "${FORMAT:-json}" = csv ]; then
+    BATCH_BODIES="$CSV_BATCHES" BATCH_TYPE=text/csv BATCH_ACCEPT=text/csv
+fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); serve --workers $WORKERS;" \
-    "batches: wrk -t1 -c$BATCH_CONNS, singles: wrk -t1 -c$SINGLE_CONNS, together, $DURATION a round"
+    "batches ($BATCH_TYPE): wrk -t1 -c$BATCH_CONNS, singles: wrk -t1 -c$SINGLE_CONNS, together, $DURATION a round"
 
 # mixed_round BINARY: "batches/s batch-p99-ms singles/s single-p50-ms single-p99-ms"
 mixed_round() {
     "$1" serve --models "$MODELS" --addr "127.0.0.1:$PORT" --workers "$WORKERS" 2>/dev/null &
     local server=$!
     for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
-    BODIES="$BATCH_BODIES" wrk -t1 -c"$BATCH_CONNS" -d"$DURATION" --latency -s "$PEERS/score.lua" \
+    BODIES="$BATCH_BODIES" CONTENT_TYPE="$BATCH_TYPE" ACCEPT="$BATCH_ACCEPT" wrk -t1 -c"$BATCH_CONNS" -d"$DURATION" --latency -s "$PEERS/score.lua" \
         "http://127.0.0.1:$PORT/v1/score/batch" > "$OUT/mixed_batch.txt" &
     local batches=$!
     BODIES="$TELCO_BODIES" wrk -t1 -c"$SINGLE_CONNS" -d"$DURATION" --latency -s "$PEERS/score.lua" \
