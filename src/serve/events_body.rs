@@ -104,13 +104,7 @@ pub fn score_events(served: &Served, json: &Json) -> Result<Option<Answer>, ApiE
     let scored = scorer
         .score_bought_into(&mut scratch, bought)
         .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-    if let Some(window) = &served.window {
-        window.record(
-            scored.values(),
-            scored.segment,
-            scored.risk.map(|r| r.probability),
-        );
-    }
+    super::routes::observe(served.window.as_deref(), &scored);
     Ok(Some(scorer.answer(Cow::Borrowed(&customer), &scored)))
 }
 

@@ -21,7 +21,7 @@ use crate::monitoring::{DriftReport, Window};
 use crate::numfmt;
 use crate::outcomes::contacts::{now_utc, ContactArm};
 use crate::outcomes::{Campaign, Contact};
-use crate::score::{Answer, ScoreError, Scorer, Scratch};
+use crate::score::{Answer, ScoreError, Scored, Scorer, Scratch};
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -97,13 +97,7 @@ fn score_raw_into<'a>(
         let scored = scorer
             .score_into(scratch)
             .map_err(|e| score_error(e, path))?;
-        if let Some(window) = window {
-            window.record(
-                scored.values(),
-                scored.segment,
-                scored.risk.map(|r| r.probability),
-            );
-        }
+        observe(window, &scored);
         write_answer(out, scorer, &id, &scored).map_err(write_error)?;
         Ok(id)
     });
@@ -111,6 +105,17 @@ fn score_raw_into<'a>(
         out.truncate(start);
     }
     written
+}
+
+/// Count a scored record in the drift window, when monitoring is on.
+pub(super) fn observe(window: Option<&Window>, scored: &Scored) {
+    if let Some(window) = window {
+        window.record(
+            scored.values(),
+            scored.segment,
+            scored.risk.map(|r| r.probability),
+        );
+    }
 }
 
 /// Score a record read straight from the body (one that names no campaign).
@@ -138,9 +143,7 @@ fn score_record(
     let mut contact = None;
     let contact_id = campaign.map(|_| id.to_string());
     let answer = scorer.score_observed(id, values, |s| {
-        if let Some(window) = window {
-            window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
-        }
+        observe(window, s);
         if let (Some(campaign), Some(id)) = (campaign, &contact_id) {
             contact = Some(Contact::new(scorer, campaign, id, s, &now_utc()));
         }
@@ -392,15 +395,16 @@ pub async fn score_batch(
     Ok(json_response(answer))
 }
 
-/// JSON batches up to this size may be scored on the worker in slices
-/// ([`write_batch_sliced`]); larger ones go to the blocking pool. The records are read
+/// Batches up to this size (a CSV body counted as its JSON equivalent) may be scored on
+/// the worker in slices ([`write_batch_sliced`], [`score_csv_sliced`]); larger ones go
+/// to the blocking pool. The records are read
 /// before the first slice, about 2 µs a record, so this bounds that stall to about
 /// 300 µs (some 140 telco records).
 const SLICED_BODY_BYTES: usize = 64 * 1024;
 
-/// Whether a JSON batch of `body_bytes` is scored on the worker, in slices: small ones
-/// always (as every small body), mid-sized ones while the worker has had no small
-/// request lately. The hop to the blocking pool and back costs two thread switches, a
+/// Whether a batch of `body_bytes` (JSON, or a CSV body's JSON equivalent) is scored on
+/// the worker, in slices: small ones always (as every small body), mid-sized ones while
+/// the worker has had no small request lately. The hop to the blocking pool and back costs two thread switches, a
 /// tenth of a 100-record batch's CPU; it is paid only where it keeps small requests
 /// from waiting behind a batch.
 fn on_worker_in_slices(body_bytes: usize) -> bool {
@@ -490,11 +494,7 @@ impl CsvScoring {
         let CsvScoring { served, rows, out } = self;
         let window = served.window.as_deref();
         isolated(&state.metrics, || {
-            Ok(rows.score(&served.scorer, n, out, |s| {
-                if let Some(window) = window {
-                    window.record(s.values(), s.segment, s.risk.map(|r| r.probability));
-                }
-            }))
+            Ok(rows.score(&served.scorer, n, out, |s| observe(window, s)))
         })
     }
 
