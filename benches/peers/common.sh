@@ -69,7 +69,8 @@ free_port() {
 cpu_split() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
 # score_round PID PORT CONNS DURATION OUT LABEL: one wrk run of score.lua ($BODIES) on
-# POST /v1/score of the server PID listening on PORT (-t1 at c1, -t2 above), its report in
+# POST $ROUTE (default /v1/score) of the server PID listening on PORT (-t1 at c1, -t2
+# above), its report in
 # OUT; prints "req/s p50_ms p99_ms server_µs wrk_µs server_sys_µs wrk_sys_µs": CPU per
 # answered request of the server process and of wrk, then the system (kernel) part of
 # each. Fails, naming LABEL, on a non-2xx answer.
@@ -78,7 +79,7 @@ score_round() {
     before=$(cpu_split "$1")
     /usr/bin/time -f "%U %S" -o "$5.cpu" \
         wrk -t"$threads" -c"$3" -d"$4" --latency -s "$PEERS/score.lua" \
-        "http://127.0.0.1:$2/v1/score" > "$5"
+        "http://127.0.0.1:$2${ROUTE:-/v1/score}" > "$5"
     after=$(cpu_split "$1")
     result=$(wrk_result "$5" "$6") || return 1
     answered=$(awk '/requests in/ { print $1 }' "$5")
