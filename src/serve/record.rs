@@ -292,12 +292,7 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
         let n = self.values.len();
         self.next = at + 1;
         match slot(value) {
-            Ok(value) => {
-                self.values[at] = value;
-                if let Some(bad) = self.bad.get_mut(at) {
-                    *bad = None;
-                }
-            }
+            Ok(value) => self.place(at, value),
             Err(json) => {
                 if self.bad.is_empty() {
                     self.bad.resize_with(n, || None);
@@ -305,6 +300,17 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
                 self.values[at] = Value::Missing;
                 self.bad[at] = Some(json);
             }
+        }
+    }
+
+    /// Input `at`'s value, which it can take, when the input has no other role (see
+    /// [`Names::shared`]).
+    #[inline]
+    fn place(&mut self, at: usize, value: Value<'de>) {
+        self.next = at + 1;
+        self.values[at] = value;
+        if let Some(bad) = self.bad.get_mut(at) {
+            *bad = None;
         }
     }
 

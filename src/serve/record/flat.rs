@@ -5,8 +5,10 @@
 //! only a shorter road to the same [`Shape`]s. A proptest holds the two roads equal.
 
 use super::{FieldsSeen, Names, Scalar, Shape};
+use crate::features::Value;
 use crate::serve::json_text::plain_len;
 use serde_json::Number;
+use std::borrow::Cow;
 
 /// A batch body: the records of an array, or `None` for serde to read.
 pub(super) fn batch<'a>(names: &Names, body: &'a [u8]) -> Option<Vec<Shape<'a>>> {
@@ -92,7 +94,16 @@ impl<'a> Cursor<'a> {
                 self.expect(b'"')?;
                 let at = seen.next;
                 if names.keys.get(at).is_some_and(|key| self.eat_key(key)) {
-                    seen.input(at, &names.inputs[at], self.scalar()?);
+                    // An input with another role goes through `input`, which notes both.
+                    let plain = if names.shared {
+                        None
+                    } else {
+                        self.plain_value()
+                    };
+                    match plain {
+                        Some(value) => seen.place(at, value),
+                        None => seen.input(at, &names.inputs[at], self.scalar()?),
+                    }
                 } else if names.id_key.as_deref().is_some_and(|key| self.eat_key(key)) {
                     seen.id = self.scalar()?;
                 } else {
@@ -135,6 +146,38 @@ impl<'a> Cursor<'a> {
         }
         self.at = start + len + 1;
         self.text.get(start..start + len)
+    }
+
+    /// A value right at the cursor that an input takes as it stands, consumed: a string
+    /// with nothing to escape, or a number. Anything else (whitespace first, null, a
+    /// boolean, a number left to serde) is `None` with nothing consumed, for
+    /// [`Self::scalar`] to read. Most values of most bodies are read here, without
+    /// passing through a [`Scalar`].
+    fn plain_value(&mut self) -> Option<Value<'a>> {
+        let start = self.at;
+        match *self.bytes().get(start)? {
+            b'"' => {
+                let from = start + 1;
+                let len = plain_len(&self.bytes()[from..]);
+                if self.bytes().get(from + len) != Some(&b'"') {
+                    return None;
+                }
+                let text = self.text.get(from..from + len)?;
+                self.at = from + len + 1;
+                Some(Value::Text(Cow::Borrowed(text)))
+            }
+            b'-' | b'0'..=b'9' => {
+                let number = match self.number() {
+                    Some(Scalar::Number(n)) => n.as_f64(),
+                    _ => None,
+                };
+                if number.is_none() {
+                    self.at = start;
+                }
+                number.map(Value::Number)
+            }
+            _ => None,
+        }
     }
 
     fn scalar(&mut self) -> Option<Scalar<'a>> {
