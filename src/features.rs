@@ -500,7 +500,10 @@ fn format_number(x: f64) -> String {
 /// categories (most differ in length, so few bytes are compared), else a binary search.
 fn category_slot(known: &[(String, usize)], text: &str) -> Option<usize> {
     if known.len() <= 8 {
-        known.iter().find(|(c, _)| c == text).map(|(_, slot)| *slot)
+        known
+            .iter()
+            .find(|(c, _)| crate::text_eq::same(c, text))
+            .map(|(_, slot)| *slot)
     } else {
         let found = known.binary_search_by(|(c, _)| c.as_str().cmp(text)).ok()?;
         Some(known[found].1)

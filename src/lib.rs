@@ -19,6 +19,7 @@ pub mod outcomes;
 pub mod progress;
 pub mod rank;
 pub mod score;
+pub mod text_eq;
 pub mod train;
 pub mod train_log;
 

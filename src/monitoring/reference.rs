@@ -130,12 +130,12 @@ impl CategoricalProfile {
     /// Index of a training category; `categories.len()` (the unseen bucket) otherwise.
     pub fn bucket(&self, value: &str) -> usize {
         let unseen = self.categories.len();
-        // Most inputs have a handful of categories: lengths first, bytes only on a tie.
+        // Most inputs have a handful of categories: a scan of short comparisons.
         if unseen <= 8 {
             return self
                 .categories
                 .iter()
-                .position(|c| c.len() == value.len() && c == value)
+                .position(|c| crate::text_eq::same(c, value))
                 .unwrap_or(unseen);
         }
         self.categories

@@ -9,6 +9,7 @@
 use super::CrossSellModel;
 use crate::data::{Baskets, ColumnData, Table};
 use crate::features::Value;
+use crate::text_eq;
 use std::borrow::Cow;
 
 fn is_yes(text: &str) -> bool {
@@ -113,7 +114,7 @@ impl HeldLookup {
     pub fn item(&self, column: usize, value: &Value) -> Option<u32> {
         let column = self.columns.get(column)?;
         if let Value::Text(t) = value {
-            if let Some((_, known)) = column.known.iter().find(|(k, _)| k == t) {
+            if let Some((_, known)) = column.known.iter().find(|(k, _)| text_eq::same(k, t)) {
                 return *known;
             }
         }

@@ -7,6 +7,7 @@
 use super::{FieldsSeen, Names, Scalar, Shape};
 use crate::features::Value;
 use crate::serve::json_text::plain_len;
+use crate::text_eq::same_bytes;
 use serde_json::Number;
 use std::borrow::Cow;
 
@@ -124,6 +125,7 @@ impl<'a> Cursor<'a> {
     /// its closing quote and the colon after it, nothing in it to escape); if so all of
     /// it is consumed. Bodies list inputs in order, so comparing with the input expected
     /// next usually saves finding the string's end.
+    #[inline(always)]
     fn eat_key(&mut self, key: &[u8]) -> bool {
         let end = self.at + key.len();
         let found = self
@@ -280,32 +282,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// `a == b` for two slices of one length, a word at a time: names are short, and the C
-/// library's comparison costs a call and its set-up for a dozen bytes.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
-    }
-    let word = |bytes: &[u8], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let mut at = 0;
-    while at + 8 < n {
-        if word(a, at) != word(b, at) {
-            return false;
-        }
-        at += 8;
-    }
-    // The last word overlaps the one before when n is not a multiple of 8.
-    word(a, n - 8) == word(b, n - 8)
-}
-
 /// Powers of ten an f64 holds exactly.
 const EXACT_POWERS: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -395,20 +371,6 @@ mod tests {
     }
 
     proptest! {
-        /// The word-at-a-time comparison agrees with `==`, on equal slices and on ones
-        /// that differ in a single byte anywhere, at every length a name has.
-        #[test]
-        fn same_bytes_is_equality(a in prop::collection::vec(any::<u8>(), 0..40), at in any::<usize>(), delta in 1u8..) {
-            prop_assert!(same_bytes(&a, &a.clone()));
-            if !a.is_empty() {
-                let mut b = a.clone();
-                let at = at % a.len();
-                b[at] = b[at].wrapping_add(delta);
-                prop_assert!(!same_bytes(&a, &b));
-                prop_assert!(!same_bytes(&a, &a[..a.len() - 1]));
-            }
-        }
-
         /// Numbers as clients write them, most within the fast path's reach and some
         /// past it (long fractions, large exponents), read as serde_json reads them.
         #[test]
