@@ -169,6 +169,9 @@ impl<'a> Cursor<'a> {
                 Some(Value::Text(Cow::Borrowed(text)))
             }
             b'-' | b'0'..=b'9' => {
+                if let Some(n) = self.small_integer() {
+                    return Some(Value::Number(n));
+                }
                 let number = match self.number() {
                     Some(Scalar::Number(n)) => n.as_f64(),
                     _ => None,
@@ -201,6 +204,28 @@ impl<'a> Cursor<'a> {
             self.at += word.len();
             value
         })
+    }
+
+    /// A non-negative integer of at most 18 digits (the usual count, flag or age),
+    /// consumed, as serde_json reads it (`u64`, then `as f64`); `None` with nothing
+    /// consumed for anything else, [`Self::number`]'s to read.
+    fn small_integer(&mut self) -> Option<f64> {
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut at = start;
+        let mut value = 0u64;
+        while let Some(&c @ b'0'..=b'9') = bytes.get(at) {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            at += 1;
+        }
+        let digits = at - start;
+        let leading_zero = digits > 1 && bytes[start] == b'0';
+        let more = matches!(bytes.get(at), Some(b'.' | b'e' | b'E'));
+        if digits == 0 || digits > 18 || leading_zero || more {
+            return None;
+        }
+        self.at = at;
+        Some(value as f64)
     }
 
     /// A number by JSON's grammar, as serde_json would hold it: an integer of at most
