@@ -9,8 +9,12 @@ const EXACT: f64 = 9e15;
 
 /// `x` with exactly `decimals` digits after the point: `0.7474`, `1241.48`.
 pub fn push_fixed(out: &mut String, x: f64, decimals: u32) {
-    let scaled = (x * 10f64.powi(decimals as i32)).round();
-    if decimals > MAX_DECIMALS || !scaled.is_finite() || scaled.abs() >= EXACT {
+    let Some(&scale) = POWERS_OF_TEN.get(decimals as usize) else {
+        let _ = write!(out, "{x:.*}", decimals as usize);
+        return;
+    };
+    let scaled = (x * scale).round();
+    if !scaled.is_finite() || scaled.abs() >= EXACT {
         let _ = write!(out, "{x:.*}", decimals as usize);
         return;
     }
@@ -35,8 +39,11 @@ pub fn push_fixed(out: &mut String, x: f64, decimals: u32) {
     out.push_str(std::str::from_utf8(&buffer[at..]).unwrap_or_default());
 }
 
-/// Most decimals written by integer arithmetic.
-const MAX_DECIMALS: u32 = 15;
+/// `10^decimals` for the decimals written by integer arithmetic (up to 15), each exact
+/// in an f64, so a look-up gives what `10f64.powi(decimals)` computes.
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// `x` as a short readable number: two decimals below 100, none from 100 up, trailing
 /// zeros dropped (`5`, `70.35`, `1397`, never `-0`).
@@ -113,6 +120,14 @@ mod tests {
         push_integer(&mut whole, 0);
         assert_eq!(whole, format!("{}0", u64::MAX));
         assert_eq!(fixed(1e300, 2), format!("{:.2}", 1e300));
+    }
+
+    #[test]
+    fn the_powers_are_those_powi_computes() {
+        for (decimals, &power) in POWERS_OF_TEN.iter().enumerate() {
+            assert_eq!(power, 10f64.powi(decimals as i32));
+        }
+        assert_eq!(fixed(0.123456789, 16), format!("{:.16}", 0.123456789));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use super::json_text::plain_len;
 use crate::models::classifier::explain::push_reason;
 use crate::models::classifier::RiskScore;
+use crate::numfmt;
 use crate::score::{JsonTexts, Scored, Scorer};
 use serde::Serialize;
 use std::ops::Range;
@@ -21,14 +22,15 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
     out.extend_from_slice(b"{\"id\":");
     json_str(out, id)?;
     out.extend_from_slice(b",\"segment\":{\"id\":");
-    json(out, &scored.segment)?;
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(numfmt::integer_digits(scored.segment as u64, &mut digits));
     out.extend_from_slice(b",\"name\":");
     out.extend_from_slice(texts.segment_names[scored.segment].as_bytes());
     out.extend_from_slice(b",\"tier\":");
     json_str(out, scored.tier)?;
     out.extend_from_slice(b",\"quadrant\":");
     match scored.risk.and_then(|r| r.quadrant) {
-        Some(quadrant) => json_str(out, quadrant)?,
+        Some(quadrant) => json_word(out, quadrant),
         None => out.extend_from_slice(b"null"),
     }
     if let Some(c) = &scored.contribution {
@@ -40,16 +42,19 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
     out.extend_from_slice(b"},\"cross_sell\":[");
     write_offers(out, scorer, texts, scored)?;
     out.extend_from_slice(b"],\"retention\":");
-    let retention_reasons = match &scored.risk {
+    let retention = match &scored.risk {
         Some(risk) => Some(write_retention(out, scorer, scored, risk)?),
         None => {
             out.extend_from_slice(b"null");
             None
         }
     };
-    write_propensities(out, scorer, scored, retention_reasons)?;
+    write_propensities(out, scorer, scored, retention)?;
     out.extend_from_slice(b",\"lifetime\":");
-    json(out, &scored.lifetime)?;
+    match &scored.lifetime {
+        Some(lifetime) => json(out, lifetime)?,
+        None => out.extend_from_slice(b"null"),
+    }
     if let Some(rfm) = &scored.rfm {
         out.extend_from_slice(b",\"rfm\":");
         json(out, rfm)?;
@@ -59,7 +64,10 @@ pub fn write_answer(out: &mut Vec<u8>, scorer: &Scorer, id: &str, scored: &Score
         json(out, uplift)?;
     }
     out.extend_from_slice(b",\"warnings\":");
-    json(out, scored.warnings)?;
+    match scored.warnings {
+        [] => out.extend_from_slice(b"[]"),
+        warnings => json(out, warnings)?,
+    }
     out.extend_from_slice(b",\"model_version\":");
     out.extend_from_slice(texts.version.as_bytes());
     out.push(b'}');
@@ -81,6 +89,15 @@ fn json_str(out: &mut Vec<u8>, text: &str) -> Written {
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');
     Ok(())
+}
+
+/// A word from the code's own constants (a band, a quadrant), which holds nothing to
+/// escape.
+fn json_word(out: &mut Vec<u8>, word: &'static str) {
+    debug_assert_eq!(plain_len(word.as_bytes()), word.len(), "{word}");
+    out.push(b'"');
+    out.extend_from_slice(word.as_bytes());
+    out.push(b'"');
 }
 
 fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &Scored) -> Written {
@@ -111,14 +128,14 @@ fn write_offers(out: &mut Vec<u8>, scorer: &Scorer, texts: &JsonTexts, scored: &
 }
 
 /// Every target's answer by name (sorted, as the `BTreeMap` of `Answer` serialises);
-/// nothing when the bundle has no label. The attrition target's reasons are the bytes
-/// already written for `retention` (`retention_reasons`, a range of `out`): copied, not
-/// formatted again.
+/// nothing when the bundle has no label. The attrition target's probability and reasons
+/// are the bytes already written for `retention` (`retention`, ranges of `out`): copied,
+/// not formatted again.
 fn write_propensities(
     out: &mut Vec<u8>,
     scorer: &Scorer,
     scored: &Scored,
-    retention_reasons: Option<Range<usize>>,
+    retention: Option<RetentionWritten>,
 ) -> Written {
     let mut targets: Vec<(&str, &RiskScore)> = scorer.target_scores(scored).collect();
     if targets.is_empty() {
@@ -132,14 +149,18 @@ fn write_propensities(
         }
         json_str(out, name)?;
         out.extend_from_slice(b":{\"probability\":");
-        json(out, &risk.probability)?;
-        out.extend_from_slice(b",\"band\":");
-        json_str(out, risk.band)?;
-        out.extend_from_slice(b",");
         let is_retention = scored.risk.as_ref().is_some_and(|r| std::ptr::eq(r, risk));
-        match &retention_reasons {
-            Some(written) if is_retention => out.extend_from_within(written.clone()),
-            _ => {
+        let written = retention.as_ref().filter(|_| is_retention);
+        match written {
+            Some(written) => out.extend_from_within(written.probability.clone()),
+            None => json(out, &risk.probability)?,
+        }
+        out.extend_from_slice(b",\"band\":");
+        json_word(out, risk.band);
+        out.extend_from_slice(b",");
+        match written {
+            Some(written) => out.extend_from_within(written.reasons.clone()),
+            None => {
                 write_reasons(out, scorer, scored, risk)?;
             }
         }
@@ -172,17 +193,25 @@ fn write_reasons(
     Ok(start..out.len())
 }
 
-/// The retention answer; returns where in `out` its reasons are.
+/// Where in `out` the retention answer's probability and reasons are.
+struct RetentionWritten {
+    probability: Range<usize>,
+    reasons: Range<usize>,
+}
+
+/// The retention answer; returns where in `out` its probability and reasons are.
 fn write_retention(
     out: &mut Vec<u8>,
     scorer: &Scorer,
     scored: &Scored,
     risk: &RiskScore,
-) -> Result<Range<usize>, serde_json::Error> {
+) -> Result<RetentionWritten, serde_json::Error> {
     out.extend_from_slice(b"{\"probability\":");
+    let start = out.len();
     json(out, &risk.probability)?;
+    let probability = start..out.len();
     out.extend_from_slice(b",\"band\":");
-    json_str(out, risk.band)?;
+    json_word(out, risk.band);
     out.push(b',');
     let reasons = write_reasons(out, scorer, scored, risk)?;
     out.extend_from_slice(b",\"clv\":");
@@ -191,7 +220,10 @@ fn write_retention(
         out.extend_from_slice(b",\"clv_basis\":\"contribution\"");
     }
     out.push(b'}');
-    Ok(reasons)
+    Ok(RetentionWritten {
+        probability,
+        reasons,
+    })
 }
 
 #[cfg(test)]
