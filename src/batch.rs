@@ -607,7 +607,9 @@ pub fn scan_stream(
                 .rows()
                 .par_chunks(256)
                 .map(|rows| {
-                    for_each_scored(scorer, &layout, rows, |_, _| {}, |id, s| visit(&id, s)).scored
+                    let (out, skip) = (&mut (), |_: &mut (), _, _| {});
+                    for_each_scored(scorer, &layout, rows, out, skip, |_, id, s| visit(&id, s))
+                        .scored
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -700,8 +702,7 @@ fn score_part(
     part.bytes.clear();
     part.rejects.clear();
     part.contacts.clear();
-    let contacts = &mut part.contacts;
-    let mut contact = |id: &str, scored: &Scored| {
+    let contact = |contacts: &mut Vec<Contact>, id: &str, scored: &Scored| {
         let run = campaign?;
         let contact = Contact::new(scorer, &run.campaign, id, scored, &run.at);
         let arm = contact.arm;
@@ -710,8 +711,8 @@ fn score_part(
     };
     part.drift.0.clear();
     part.drift.0.resize(slots.map_or(0, SlotMap::len), 0);
-    let drift = &mut part.drift.0;
-    let mut count = |scored: &Scored| {
+    // Last in a row's writing: a panic before it leaves nothing counted for the row.
+    let count = |drift: &mut Vec<u64>, scored: &Scored| {
         if let Some(slots) = slots {
             let probability = scored.risk.map(|r| r.probability);
             slots.record(scored.values(), scored.segment, probability, |slot| {
@@ -719,27 +720,28 @@ fn score_part(
             });
         }
     };
-    let rejects = &mut part.rejects;
-    let reject = |row: &Row, reason| rejects.push((row.line, reason, describe(row)));
+    let reject =
+        |part: &mut Part, row: &Row, reason| part.rejects.push((row.line, reason, describe(row)));
     let tally = match format {
         Format::Csv => {
             let mut field = String::new();
-            for_each_scored(scorer, layout, rows, reject, |id, scored| {
-                scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+            for_each_scored(scorer, layout, rows, part, reject, |part, id, scored| {
+                let out = &mut part.bytes;
+                scorer.write_csv(out, &id, scored, &mut field);
                 if let Some(decider) = extras.decider {
-                    append_next_best_action(&mut part.bytes, scorer, decider, &id, scored);
+                    append_next_best_action(out, scorer, decider, &id, scored);
                 }
-                if let Some((run, arm)) = contact(&id, scored) {
-                    append_arm(&mut part.bytes, &run.name_csv, arm);
+                if let Some((run, arm)) = contact(&mut part.contacts, &id, scored) {
+                    append_arm(out, &run.name_csv, arm);
                 }
                 if layout.mark_rejects {
-                    end_unmarked(&mut part.bytes);
+                    end_unmarked(out);
                 }
-                count(scored);
+                count(&mut part.drift.0, scored);
             })
         }
-        Format::Jsonl => for_each_scored(scorer, layout, rows, reject, |id, scored| {
-            let arm = contact(&id, scored);
+        Format::Jsonl => for_each_scored(scorer, layout, rows, part, reject, |part, id, scored| {
+            let arm = contact(&mut part.contacts, &id, scored);
             let mut answer = scorer.answer(id, scored);
             answer.contact = arm.map(|(run, arm)| {
                 Box::new(crate::outcomes::contacts::ContactArm {
@@ -749,7 +751,7 @@ fn score_part(
             });
             let _ = serde_json::to_writer(&mut part.bytes, &answer);
             part.bytes.push(b'\n');
-            count(scored);
+            count(&mut part.drift.0, scored);
         }),
     };
     part.scored = tally.scored;
@@ -934,25 +936,24 @@ impl MarkedRows {
     ) -> bool {
         let end = self.done.saturating_add(n).min(self.rows.len());
         let rows = &self.rows[self.done..end];
-        // Where the last whole row ends: a row whose writing panicked is cut back to it.
-        let written = std::cell::Cell::new(out.len());
-        let out = std::cell::RefCell::new(out);
         let mut field = String::new();
         let sink = &self.sink;
-        let reject = |row: &Row, reason: String| {
-            let mut out = out.borrow_mut();
-            out.truncate(written.get());
+        let reject = |out: &mut Vec<u8>, row: &Row, reason: String| {
             out.extend_from_slice(&marked_reject(sink, row.line, &reason, &describe(row)));
-            written.set(out.len());
         };
-        let tally = for_each_scored(scorer, &self.layout, rows, reject, |id, scored| {
-            let mut out = out.borrow_mut();
-            scorer.write_csv(&mut out, &id, scored, &mut field);
-            end_unmarked(&mut out);
-            seen(scored);
-            // Only now is the row whole: a panic in `seen` cuts it back too.
-            written.set(out.len());
-        });
+        // A panic in `seen` rejects the row too, its answer cut back.
+        let tally = for_each_scored(
+            scorer,
+            &self.layout,
+            rows,
+            out,
+            reject,
+            |out, id, scored| {
+                scorer.write_csv(out, &id, scored, &mut field);
+                end_unmarked(out);
+                seen(scored);
+            },
+        );
         self.tally.scored += tally.scored;
         self.tally.panicked += tally.panicked;
         self.done = end;
@@ -1003,36 +1004,79 @@ struct Tally {
     panicked: usize,
 }
 
+/// Where a run writes its answers row by row. A row whose scoring or writing panics is
+/// rejected, and what it had written is cut back first: a half-written row must not
+/// reach the output beside its reject.
+trait RowsOut {
+    type Mark: Copy;
+    /// Where the rows written so far end.
+    fn mark(&self) -> Self::Mark;
+    /// Drop what was written after `mark`.
+    fn cut_back(&mut self, mark: Self::Mark);
+}
+
+/// Nothing kept (a scan that only visits the answers).
+impl RowsOut for () {
+    type Mark = ();
+    fn mark(&self) {}
+    fn cut_back(&mut self, _: ()) {}
+}
+
+impl RowsOut for Vec<u8> {
+    type Mark = usize;
+    fn mark(&self) -> usize {
+        self.len()
+    }
+    fn cut_back(&mut self, mark: usize) {
+        self.truncate(mark);
+    }
+}
+
+/// A part's bytes and the contacts its rows made (drift counts come last in a row).
+impl RowsOut for Part {
+    type Mark = (usize, usize);
+    fn mark(&self) -> (usize, usize) {
+        (self.bytes.len(), self.contacts.len())
+    }
+    fn cut_back(&mut self, (bytes, contacts): (usize, usize)) {
+        self.bytes.truncate(bytes);
+        self.contacts.truncate(contacts);
+    }
+}
+
 /// Score each row with one scratch, hand every answer to `write` and every failure to
-/// `reject`, in row order.
-fn for_each_scored<'a>(
+/// `reject`, in row order, both writing into `out`.
+fn for_each_scored<'a, O: RowsOut>(
     scorer: &Scorer,
     layout: &Layout,
     rows: &'a [Row],
-    mut reject: impl FnMut(&'a Row, String),
-    mut write: impl FnMut(Cow<'a, str>, &Scored),
+    out: &mut O,
+    mut reject: impl FnMut(&mut O, &'a Row, String),
+    mut write: impl FnMut(&mut O, Cow<'a, str>, &Scored),
 ) -> Tally {
     let mut scratch = Scratch::default();
     let mut tally = Tally::default();
     for row in rows {
+        let whole = out.mark();
         let mut panicked = false;
         let result = guarded(&mut panicked, || {
             read_row(scorer, layout, row, &mut scratch.values).and_then(|id| {
                 let answer = scorer
                     .score_bought_into(&mut scratch, Bought::Customer(&id))
                     .map_err(|e| e.to_string())?;
-                write(id, &answer);
+                write(out, id, &answer);
                 Ok(())
             })
         });
         if panicked {
+            out.cut_back(whole);
             // The scratch may be half-updated: start the next row from a fresh one.
             scratch = Scratch::default();
             tally.panicked += 1;
         }
         match result {
             Ok(()) => tally.scored += 1,
-            Err(reason) => reject(row, reason),
+            Err(reason) => reject(out, row, reason),
         }
     }
     tally
@@ -1443,6 +1487,68 @@ mod tests {
             Err("bad".into())
         );
         assert!(!panicked);
+    }
+
+    /// The CLI's parts: a row that panics half-written leaves neither its bytes nor the
+    /// contact it made, and is rejected with the panic's message.
+    #[test]
+    fn a_row_whose_writing_panics_leaves_neither_its_bytes_nor_its_contact() {
+        let scorer = crate::score::telco_400_scorer();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv");
+        let text = std::fs::read_to_string(path).unwrap();
+        let body: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let marked = MarkedRows::read(
+            &scorer,
+            "body".as_ref(),
+            body.as_bytes(),
+            10,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let campaign = crate::outcomes::Campaign::new("spring", 0.5).unwrap();
+        let mut part = Part::default();
+        let mut field = String::new();
+        let mut n = 0;
+        let reject = |part: &mut Part, row: &Row, reason| {
+            part.rejects.push((row.line, reason, describe(row)))
+        };
+        let tally = for_each_scored(
+            &scorer,
+            &marked.layout,
+            &marked.rows,
+            &mut part,
+            reject,
+            |part, id, scored| {
+                n += 1;
+                scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
+                let at = "2026-12-07T00:00:00Z";
+                part.contacts
+                    .push(Contact::new(&scorer, &campaign, &id, scored, at));
+                if n == 2 {
+                    panic!("a bug in row two");
+                }
+            },
+        );
+        assert_eq!((tally.scored, tally.panicked), (2, 1));
+        let written = String::from_utf8(part.bytes).unwrap();
+        assert_eq!(written.lines().count(), 2, "{written}");
+        let ids: Vec<&str> = part
+            .contacts
+            .iter()
+            .map(|c| c.customer_id.as_str())
+            .collect();
+        let rows: Vec<&str> = text.lines().skip(1).take(3).collect();
+        assert!(
+            rows[0].starts_with(ids[0]) && rows[2].starts_with(ids[1]),
+            "{ids:?}"
+        );
+        assert_eq!(part.rejects.len(), 1);
+        let (line, reason, _) = &part.rejects[0];
+        assert_eq!(*line, 3);
+        assert!(
+            reason.contains("internal error while scoring: a bug in row two"),
+            "{reason}"
+        );
     }
 
     #[test]
