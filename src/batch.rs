@@ -608,8 +608,10 @@ pub fn scan_stream(
                 .par_chunks(256)
                 .map(|rows| {
                     let (out, skip) = (&mut (), |_: &mut (), _, _| {});
-                    for_each_scored(scorer, &layout, rows, out, skip, |_, id, s| visit(&id, s))
-                        .scored
+                    for_each_scored(scorer, &layout, rows, out, skip, |_, _, id, s| {
+                        visit(&id, s)
+                    })
+                    .scored
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -725,7 +727,7 @@ fn score_part(
     let tally = match format {
         Format::Csv => {
             let mut field = String::new();
-            for_each_scored(scorer, layout, rows, part, reject, |part, id, scored| {
+            for_each_scored(scorer, layout, rows, part, reject, |part, _, id, scored| {
                 let out = &mut part.bytes;
                 scorer.write_csv(out, &id, scored, &mut field);
                 if let Some(decider) = extras.decider {
@@ -740,19 +742,21 @@ fn score_part(
                 count(&mut part.drift.0, scored);
             })
         }
-        Format::Jsonl => for_each_scored(scorer, layout, rows, part, reject, |part, id, scored| {
-            let arm = contact(&mut part.contacts, &id, scored);
-            let mut answer = scorer.answer(id, scored);
-            answer.contact = arm.map(|(run, arm)| {
-                Box::new(crate::outcomes::contacts::ContactArm {
-                    campaign: run.campaign.name().to_string(),
-                    arm,
-                })
-            });
-            let _ = serde_json::to_writer(&mut part.bytes, &answer);
-            part.bytes.push(b'\n');
-            count(&mut part.drift.0, scored);
-        }),
+        Format::Jsonl => {
+            for_each_scored(scorer, layout, rows, part, reject, |part, _, id, scored| {
+                let arm = contact(&mut part.contacts, &id, scored);
+                let mut answer = scorer.answer(id, scored);
+                answer.contact = arm.map(|(run, arm)| {
+                    Box::new(crate::outcomes::contacts::ContactArm {
+                        campaign: run.campaign.name().to_string(),
+                        arm,
+                    })
+                });
+                let _ = serde_json::to_writer(&mut part.bytes, &answer);
+                part.bytes.push(b'\n');
+                count(&mut part.drift.0, scored);
+            })
+        }
     };
     part.scored = tally.scored;
 }
@@ -838,7 +842,36 @@ fn end_unmarked(out: &mut Vec<u8>) {
     out.extend_from_slice(b",,\n");
 }
 
-/// What [`score_csv_marked`] scored.
+/// A row [`MarkedRows::score`] has just scored, for what the caller does beside the
+/// answer (the service's drift window and shadow scoring).
+pub struct RowSeen<'r> {
+    id: &'r str,
+    header: &'r [String],
+    record: &'r Record,
+}
+
+impl RowSeen<'_> {
+    /// The customer's id (the row number where the body has no id column).
+    pub fn id(&self) -> &str {
+        self.id
+    }
+
+    /// The row as a JSON object of column name → cell text, every value a string (as
+    /// a client posting the CSV's cells as JSON would send them).
+    pub fn to_json(&self) -> serde_json::Value {
+        let fields = self
+            .header
+            .iter()
+            .zip(self.record.iter())
+            .map(|(name, cell)| {
+                let text = String::from_utf8_lossy(cell).into_owned();
+                (name.clone(), serde_json::Value::String(text))
+            });
+        serde_json::Value::Object(fields.collect())
+    }
+}
+
+/// What a [`MarkedRows`] scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MarkedSummary {
     pub rows_in: usize,
@@ -847,26 +880,12 @@ pub struct MarkedSummary {
     pub panicked: usize,
 }
 
-/// Score a CSV held in memory (a request body, called `name` in errors) into `out` as
+/// A CSV held in memory (a request body, called `name` in errors), scored into `out` as
 /// `custscore score --rejects -` writes it: the same header rules and per-row errors,
 /// the same columns and row writer, and every row in input order, one that cannot be
 /// scored marked in the `_rejected` (line and reason) and `_record` columns. More than
-/// `max_rows` rows is an error. `seen` gets each scored row (for the drift window).
-pub fn score_csv_marked(
-    scorer: &Scorer,
-    name: &Path,
-    body: &[u8],
-    max_rows: usize,
-    out: &mut Vec<u8>,
-    seen: impl FnMut(&Scored),
-) -> Result<MarkedSummary, BatchError> {
-    let mut rows = MarkedRows::read(scorer, name, body, max_rows, out)?;
-    rows.score(scorer, usize::MAX, out, seen);
-    Ok(rows.summary())
-}
-
-/// A CSV body read and being scored as [`score_csv_marked`] does, a few rows at a time:
-/// the HTTP route hands its worker to other connections between them.
+/// `max_rows` rows is an error. Rows are scored a few at a time: the HTTP route hands
+/// its worker to other connections between them.
 pub struct MarkedRows {
     layout: Layout,
     rows: Vec<Row>,
@@ -932,7 +951,7 @@ impl MarkedRows {
         scorer: &Scorer,
         n: usize,
         out: &mut Vec<u8>,
-        mut seen: impl FnMut(&Scored),
+        mut seen: impl FnMut(&Scored, &RowSeen),
     ) -> bool {
         let end = self.done.saturating_add(n).min(self.rows.len());
         let rows = &self.rows[self.done..end];
@@ -941,6 +960,7 @@ impl MarkedRows {
         let reject = |out: &mut Vec<u8>, row: &Row, reason: String| {
             out.extend_from_slice(&marked_reject(sink, row.line, &reason, &describe(row)));
         };
+        let header = &self.layout.header;
         // A panic in `seen` rejects the row too, its answer cut back.
         let tally = for_each_scored(
             scorer,
@@ -948,10 +968,18 @@ impl MarkedRows {
             rows,
             out,
             reject,
-            |out, id, scored| {
+            |out, row, id, scored| {
                 scorer.write_csv(out, &id, scored, &mut field);
                 end_unmarked(out);
-                seen(scored);
+                let record = &row.record;
+                seen(
+                    scored,
+                    &RowSeen {
+                        id: &id,
+                        header,
+                        record,
+                    },
+                );
             },
         );
         self.tally.scored += tally.scored;
@@ -1052,7 +1080,7 @@ fn for_each_scored<'a, O: RowsOut>(
     rows: &'a [Row],
     out: &mut O,
     mut reject: impl FnMut(&mut O, &'a Row, String),
-    mut write: impl FnMut(&mut O, Cow<'a, str>, &Scored),
+    mut write: impl FnMut(&mut O, &'a Row, Cow<'a, str>, &Scored),
 ) -> Tally {
     let mut scratch = Scratch::default();
     let mut tally = Tally::default();
@@ -1064,7 +1092,7 @@ fn for_each_scored<'a, O: RowsOut>(
                 let answer = scorer
                     .score_bought_into(&mut scratch, Bought::Customer(&id))
                     .map_err(|e| e.to_string())?;
-                write(out, id, &answer);
+                write(out, row, id, &answer);
                 Ok(())
             })
         });
@@ -1518,7 +1546,7 @@ mod tests {
             &marked.rows,
             &mut part,
             reject,
-            |part, id, scored| {
+            |part, _, id, scored| {
                 n += 1;
                 scorer.write_csv(&mut part.bytes, &id, scored, &mut field);
                 let at = "2026-12-07T00:00:00Z";
@@ -1559,20 +1587,15 @@ mod tests {
         let body: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
         let mut out = Vec::new();
         let mut seen = 0;
-        let summary = score_csv_marked(
-            &scorer,
-            "body".as_ref(),
-            body.as_bytes(),
-            10,
-            &mut out,
-            |_| {
-                seen += 1;
-                if seen == 2 {
-                    panic!("a bug in row two");
-                }
-            },
-        )
-        .unwrap();
+        let mut rows =
+            MarkedRows::read(&scorer, "body".as_ref(), body.as_bytes(), 10, &mut out).unwrap();
+        rows.score(&scorer, usize::MAX, &mut out, |_, _| {
+            seen += 1;
+            if seen == 2 {
+                panic!("a bug in row two");
+            }
+        });
+        let summary = rows.summary();
         assert_eq!(
             (summary.rows_in, summary.rejected, summary.panicked),
             (3, 1, 1)

@@ -192,6 +192,49 @@ fn batch_records_are_shadowed_one_by_one_by_the_share() {
     assert_eq!(settled(server.addr)["queued"], 2 * queued);
 }
 
+/// CSV batches (`text/csv` in and out) are shadowed row by row as JSON batches are: the
+/// same ids selected, and the challenger reads each row as the JSON object of its cells.
+#[test]
+fn csv_batch_rows_are_shadowed_as_json_records_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    train_small(&models);
+    let challenger = train_challenger(&models);
+    let server = start(&models, &["--shadow", &challenger, "--shadow-share", "0.5"]);
+    let text = std::fs::read_to_string(fixture("telco_400.csv")).unwrap();
+    let rows: String = text.lines().take(201).map(|l| format!("{l}\n")).collect();
+    let csv_headers = [("content-type", "text/csv"), ("accept", "text/csv")];
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/score/batch",
+        &csv_headers,
+        Some(rows.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body.lines().count(), 201, "header and 200 rows");
+    let shadow = settled(server.addr);
+    println!("CSV batch of 200 at share 0.5: {shadow}");
+    let queued = shadow["queued"].as_u64().unwrap();
+    assert!((60..=140).contains(&queued), "{shadow}");
+    assert_eq!(shadow["records"], queued, "{shadow}");
+    assert_eq!(
+        shadow["failures"], 0,
+        "the challenger read every row: {shadow}"
+    );
+    // The same customers as a JSON batch: the same ids, so as many again, and the
+    // challenger agrees with the champion on them as often as on the CSV rows.
+    let batch = format!("[{}]", customers(200).join(","));
+    assert_eq!(
+        post_json(server.addr, "/v1/score/batch", &batch).status,
+        200
+    );
+    let both = settled(server.addr);
+    assert_eq!(both["queued"], 2 * queued, "{both}");
+    assert_eq!(both["same_segment"], shadow["same_segment"], "{both}");
+    assert_eq!(both["same_band"], shadow["same_band"], "{both}");
+}
+
 #[test]
 fn challenger_failures_are_counted_and_shadowing_goes_on() {
     let dir = tempfile::tempdir().unwrap();

@@ -128,7 +128,7 @@ parts=(
     "drop the value tree|BTreeMap<K,V,A> as core::ops::drop::Drop"
     "JSON into input slots (one pass)|serve::record::read_record [|serve::record::read_batch [|serve::record::read_record_named [|serve::record::read_batch_named ["
     "  field names (Names::new)|serve::record::Names::new"
-    "CSV body scored (score_csv_marked)|batch::score_csv_marked"
+    "CSV body scored (MarkedRows::score)|batch::MarkedRows::score"
     "scoring (Scorer::score_bought_into)|Scorer::score_bought_into ["
     "owned answer (Scorer::answer)|Scorer::answer"
     "answer into JSON|routes::to_json|answer_json::write_answer"

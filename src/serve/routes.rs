@@ -493,8 +493,14 @@ impl CsvScoring {
     fn next(&mut self, state: &AppState, n: usize) -> Result<bool, ApiError> {
         let CsvScoring { served, rows, out } = self;
         let window = served.window.as_deref();
+        let version = served.scorer.version();
         isolated(&state.metrics, || {
-            Ok(rows.score(&served.scorer, n, out, |s| observe(window, s)))
+            Ok(rows.score(&served.scorer, n, out, |scored, row| {
+                observe(window, scored);
+                if let Some(shadow) = &state.shadow {
+                    shadow.offer_scored(version, row.id(), scored, || row.to_json());
+                }
+            }))
         })
     }
 

@@ -13,7 +13,7 @@
 
 use super::metrics::ShadowMetrics;
 use super::request::record_from_json;
-use crate::score::{Answer, Scorer};
+use crate::score::{Answer, Scored, Scorer};
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::VecDeque;
@@ -72,6 +72,15 @@ impl Outcome {
             segment: answer.segment.id,
             band: answer.retention.as_ref().map(|r| r.band.clone()),
             probability: answer.retention.as_ref().map(|r| r.probability),
+        }
+    }
+
+    /// What [`Self::of`] finds in the answer `Scorer::answer` makes of `scored`.
+    fn of_scored(scored: &Scored) -> Self {
+        Outcome {
+            segment: scored.segment,
+            band: scored.risk.map(|r| r.band.to_string()),
+            probability: scored.risk.map(|r| r.probability),
         }
     }
 }
@@ -185,19 +194,43 @@ impl Shadow {
     /// Hand a scored record to the challenger when its id falls in the share; never
     /// waits. `record` is called only for a selected record.
     pub fn offer(&self, answer: &Answer, record: impl FnOnce() -> Json) {
+        let champion = || Outcome::of(answer);
+        self.offer_outcome(&answer.model_version, &answer.id, champion, record);
+    }
+
+    /// [`Self::offer`] for a record scored by `version` and not made into an [`Answer`]
+    /// (a CSV batch's row).
+    pub fn offer_scored(
+        &self,
+        version: &str,
+        id: &str,
+        scored: &Scored,
+        record: impl FnOnce() -> Json,
+    ) {
+        let champion = || Outcome::of_scored(scored);
+        self.offer_outcome(version, id, champion, record);
+    }
+
+    fn offer_outcome(
+        &self,
+        version: &str,
+        id: &str,
+        champion: impl FnOnce() -> Outcome,
+        record: impl FnOnce() -> Json,
+    ) {
         if self.stopped.get().is_some() {
             return;
         }
-        if answer.model_version == self.options.version {
-            self.follow_served(&answer.model_version);
+        if version == self.options.version {
+            self.follow_served(version);
             return;
         }
-        if !selected(&answer.id, self.options.share) {
+        if !selected(id, self.options.share) {
             return;
         }
         let job = Job::Score {
             record: record(),
-            champion: Outcome::of(answer),
+            champion: champion(),
         };
         match self.sender.try_send(job) {
             Ok(()) => self.lock_agreement().queued += 1,
