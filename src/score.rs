@@ -586,7 +586,6 @@ impl Scorer {
         }
     }
 
-    /// Every target's answer by name: the attrition target's, then the others'.
     /// Every target's score by target name: the attrition target (when the bundle names
     /// one), then the others in bundle order.
     pub fn target_scores<'a>(
