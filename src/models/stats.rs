@@ -29,6 +29,12 @@ pub fn std_dev(values: &[f64]) -> f64 {
     (values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / values.len() as f64).sqrt()
 }
 
+/// ln(1 + e^z) without overflow: the log loss of a logistic output, for the logistic
+/// fit and the GBM's validation alike.
+pub fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
 /// Squared Euclidean distance. Four running sums let the compiler vectorise the loop (a
 /// single f64 sum must be added in order).
 pub fn squared_distance(a: &[f64], b: &[f64]) -> f64 {

@@ -9,6 +9,7 @@ use super::cv::stratified_folds;
 use super::dense_forest::DenseForest;
 use super::explain::ReasonMethod;
 use super::flat_tree::{FlatTree, Node};
+use crate::models::stats::softplus;
 use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -561,11 +562,6 @@ fn cross_entropy_sum(t: &[f64], f: &[f64]) -> f64 {
         .zip(f)
         .map(|(&t, &z)| t * softplus(-z) + (1.0 - t) * softplus(z))
         .sum()
-}
-
-/// log(1 + e^s), computed stably.
-fn softplus(s: f64) -> f64 {
-    s.max(0.0) + (-s.abs()).exp().ln_1p()
 }
 
 /// Held-out rows whose log-odds are kept up to date tree by tree (each new tree's output

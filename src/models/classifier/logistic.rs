@@ -6,6 +6,7 @@
 //! Objective: −Σ log-likelihood + α/2 ‖w‖², intercept not penalised (scikit-learn's with
 //! C = 1/α).
 
+use crate::models::stats::softplus;
 use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -296,11 +297,6 @@ fn sigmoid(z: f64) -> f64 {
         let e = z.exp();
         e / (1.0 + e)
     }
-}
-
-/// ln(1 + e^z) without overflow.
-fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
 #[cfg(test)]
