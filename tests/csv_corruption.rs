@@ -214,17 +214,12 @@ fn corrupted_batch_files_never_panic_and_lose_no_row() {
         let output = dir.path().join("scored.csv");
         let rejects = dir.path().join("rejects.csv");
         let _ = std::fs::remove_file(&output);
-        let out = run(&[
-            "score",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-            "--rejects",
-            rejects.to_str().unwrap(),
-            "--models",
-            models.to_str().unwrap(),
-        ]);
+        let out = score_with(
+            &models,
+            &input,
+            &output,
+            &["--rejects", rejects.to_str().unwrap()],
+        );
         let err = stderr(&out);
         let what = format!("case {case} ({done:?})");
         assert!(!err.contains("panicked"), "{what}: {err}");

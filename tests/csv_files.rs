@@ -61,15 +61,7 @@ fn score_batch(file: &Path, dir: &Path) -> std::process::Output {
     if !models.exists() {
         train_small(&models);
     }
-    run(&[
-        "score",
-        "--input",
-        file.to_str().unwrap(),
-        "--output",
-        dir.join("scored.csv").to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ])
+    score_with(&models, file, &dir.join("scored.csv"), &[])
 }
 
 fn train_log(file: &Path, dir: &Path) -> std::process::Output {

@@ -106,19 +106,12 @@ fn a_bad_campaign_or_control_share_is_refused() {
         ("spring", "1.5", "control share 1.5"),
         ("  ", "0.1", "campaign name"),
     ] {
-        let out = run(&[
-            "score",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-            "--models",
-            models.to_str().unwrap(),
-            "--campaign",
-            campaign,
-            "--control-share",
-            share,
-        ]);
+        let out = score_with(
+            &models,
+            &input,
+            &output,
+            &["--campaign", campaign, "--control-share", share],
+        );
         assert_fails_with(&out, &[needle]);
     }
     let out = run(&[

@@ -51,21 +51,19 @@ fn scoring_records_contacts(server_extra: &[&str], models: &Path, dir: &Path) {
     }
     // The same customers through the batch command (its own store) get the same arms.
     let output = dir.join("cli.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-        "--campaign",
-        "spring",
-        "--control-share",
-        "0.1",
-        "--outcomes-db",
-        dir.join("cli.db").to_str().unwrap(),
-    ]);
+    let out = score_with(
+        models,
+        &fixture("telco_400.csv"),
+        &output,
+        &[
+            "--campaign",
+            "spring",
+            "--control-share",
+            "0.1",
+            "--outcomes-db",
+            dir.join("cli.db").to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let cli: Vec<String> = csv_rows(&output)
         .iter()

@@ -22,17 +22,12 @@ fn score(
 ) {
     let output = dir.join("scored.csv");
     let rejects = dir.join("rejects.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--rejects",
-        rejects.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = score_with(
+        models,
+        input,
+        &output,
+        &["--rejects", rejects.to_str().unwrap()],
+    );
     if !out.status.success() {
         return (out, Vec::new(), Vec::new());
     }

@@ -70,15 +70,7 @@ fn bundle_columns(models: &Path) -> Vec<String> {
 /// Scored CSV of the fixture read from a file with its header, without the header line.
 fn reference(models: &Path, dir: &Path) -> Vec<u8> {
     let output = dir.join("reference.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = score_with(models, &fixture("telco_400.csv"), &output, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let bytes = std::fs::read(&output).unwrap();
     let body = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
@@ -351,15 +343,7 @@ fn an_output_that_is_a_pipe_is_written_in_place_not_replaced() {
     std::thread::spawn(move || {
         let _ = sender.send(std::fs::read(&reading));
     });
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        pipe.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-    ]);
+    let out = score_with(&models, &fixture("telco_400.csv"), &pipe, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let bytes = received
         .recv_timeout(std::time::Duration::from_secs(60))

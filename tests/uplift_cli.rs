@@ -13,19 +13,12 @@ use std::path::Path;
 fn campaign_with_responses(models: &Path) {
     let dir = models.parent().unwrap();
     let scored = dir.join("contacted.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        scored.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-        "--campaign",
-        "spring",
-        "--control-share",
-        "0.5",
-    ]);
+    let out = score_with(
+        models,
+        &fixture("telco_400.csv"),
+        &scored,
+        &["--campaign", "spring", "--control-share", "0.5"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let contract = contracts();
     let mut reader = csv::Reader::from_path(&scored).unwrap();
@@ -88,17 +81,12 @@ fn uplift_is_learnt_from_both_arms_and_ranks_the_target_list() {
     assert_eq!(stored["qini"]["points"].as_array().unwrap().len(), 21);
 
     let ranked = dir.path().join("targets.csv");
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        ranked.to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-        "--rank-by",
-        "uplift",
-    ]);
+    let out = score_with(
+        &models,
+        &fixture("telco_400.csv"),
+        &ranked,
+        &["--rank-by", "uplift"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let mut reader = csv::Reader::from_path(&ranked).unwrap();
     let h = reader.headers().unwrap().clone();
@@ -149,19 +137,12 @@ fn uplift_needs_both_arms_and_ranking_needs_a_csv_file() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     train_small(&models);
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        dir.path().join("c.csv").to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-        "--campaign",
-        "thin",
-        "--control-share",
-        "0.02",
-    ]);
+    let out = score_with(
+        &models,
+        &fixture("telco_400.csv"),
+        &dir.path().join("c.csv"),
+        &["--campaign", "thin", "--control-share", "0.02"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let db = rusqlite::Connection::open(models.join("outcomes.db")).unwrap();
     db.execute(
@@ -195,16 +176,11 @@ fn uplift_needs_both_arms_and_ranking_needs_a_csv_file() {
         "uplift",
     ]);
     assert_fails_with(&out, &["--rank-by needs --output FILE"]);
-    let out = run(&[
-        "score",
-        "--input",
-        fixture("telco_400.csv").to_str().unwrap(),
-        "--output",
-        dir.path().join("s.csv").to_str().unwrap(),
-        "--models",
-        models.to_str().unwrap(),
-        "--rank-by",
-        "uplift",
-    ]);
+    let out = score_with(
+        &models,
+        &fixture("telco_400.csv"),
+        &dir.path().join("s.csv"),
+        &["--rank-by", "uplift"],
+    );
     assert_fails_with(&out, &["--rank-by uplift", "no such column"]);
 }
