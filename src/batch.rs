@@ -607,11 +607,8 @@ pub fn scan_stream(
                 .rows()
                 .par_chunks(256)
                 .map(|rows| {
-                    let (out, skip) = (&mut (), |_: &mut (), _, _| {});
-                    for_each_scored(scorer, &layout, rows, out, skip, |_, _, id, s| {
-                        visit(&id, s)
-                    })
-                    .scored
+                    let visit = |_: &mut (), _: &Row, id: Cow<str>, s: &Scored| visit(&id, s);
+                    for_each_scored(scorer, &layout, rows, &mut (), |_, _, _| {}, visit).scored
                 })
                 .sum();
             summary.rows_in += chunk.len;
@@ -1517,14 +1514,19 @@ mod tests {
         assert!(!panicked);
     }
 
+    /// The first `lines` lines of the telco fixture (its header, then rows).
+    fn telco_head(lines: usize) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv");
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().take(lines).map(|l| format!("{l}\n")).collect()
+    }
+
     /// The CLI's parts: a row that panics half-written leaves neither its bytes nor the
     /// contact it made, and is rejected with the panic's message.
     #[test]
     fn a_row_whose_writing_panics_leaves_neither_its_bytes_nor_its_contact() {
         let scorer = crate::score::telco_400_scorer();
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv");
-        let text = std::fs::read_to_string(path).unwrap();
-        let body: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let body = telco_head(4);
         let marked = MarkedRows::read(
             &scorer,
             "body".as_ref(),
@@ -1565,7 +1567,7 @@ mod tests {
             .iter()
             .map(|c| c.customer_id.as_str())
             .collect();
-        let rows: Vec<&str> = text.lines().skip(1).take(3).collect();
+        let rows: Vec<&str> = body.lines().skip(1).collect();
         assert!(
             rows[0].starts_with(ids[0]) && rows[2].starts_with(ids[1]),
             "{ids:?}"
@@ -1582,9 +1584,7 @@ mod tests {
     #[test]
     fn a_row_that_panics_in_a_marked_csv_is_rejected_in_place_and_counted() {
         let scorer = crate::score::telco_400_scorer();
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telco_400.csv");
-        let text = std::fs::read_to_string(path).unwrap();
-        let body: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let body = telco_head(4);
         let mut out = Vec::new();
         let mut seen = 0;
         let mut rows =

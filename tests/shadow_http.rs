@@ -167,13 +167,20 @@ fn settled(addr: std::net::SocketAddr) -> Value {
     }
 }
 
-#[test]
-fn batch_records_are_shadowed_one_by_one_by_the_share() {
+/// A server shadowing half the records (by id) with a challenger trained beside its
+/// bundle; the folder lives as long as the returned guard.
+fn shadowing_half() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     train_small(&models);
     let challenger = train_challenger(&models);
     let server = start(&models, &["--shadow", &challenger, "--shadow-share", "0.5"]);
+    (dir, server)
+}
+
+#[test]
+fn batch_records_are_shadowed_one_by_one_by_the_share() {
+    let (_dir, server) = shadowing_half();
     let batch = format!("[{}]", customers(200).join(","));
     let r = post_json(server.addr, "/v1/score/batch", &batch);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -196,11 +203,7 @@ fn batch_records_are_shadowed_one_by_one_by_the_share() {
 /// same ids selected, and the challenger reads each row as the JSON object of its cells.
 #[test]
 fn csv_batch_rows_are_shadowed_as_json_records_are() {
-    let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    train_small(&models);
-    let challenger = train_challenger(&models);
-    let server = start(&models, &["--shadow", &challenger, "--shadow-share", "0.5"]);
+    let (_dir, server) = shadowing_half();
     let text = std::fs::read_to_string(fixture("telco_400.csv")).unwrap();
     let rows: String = text.lines().take(201).map(|l| format!("{l}\n")).collect();
     let csv_headers = [("content-type", "text/csv"), ("accept", "text/csv")];

@@ -289,11 +289,11 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
         if self.names.shared {
             self.not_input(name, value.clone());
         }
-        let n = self.values.len();
-        self.next = at + 1;
         match slot(value) {
             Ok(value) => self.place(at, value),
             Err(json) => {
+                let n = self.values.len();
+                self.next = at + 1;
                 if self.bad.is_empty() {
                     self.bad.resize_with(n, || None);
                 }
@@ -303,8 +303,8 @@ impl<'de, 'f> FieldsSeen<'de, 'f> {
         }
     }
 
-    /// Input `at`'s value, which it can take, when the input has no other role (see
-    /// [`Names::shared`]).
+    /// A value input `at` can take, placed in its slot (any other role the field has, see
+    /// [`Names::shared`], is the caller's to note).
     #[inline]
     fn place(&mut self, at: usize, value: Value<'de>) {
         self.next = at + 1;

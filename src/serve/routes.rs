@@ -397,16 +397,15 @@ pub async fn score_batch(
 
 /// Batches up to this size (a CSV body counted as its JSON equivalent) may be scored on
 /// the worker in slices ([`write_batch_sliced`], [`score_csv_sliced`]); larger ones go
-/// to the blocking pool. The records are read
-/// before the first slice, about 2 µs a record, so this bounds that stall to about
-/// 300 µs (some 140 telco records).
+/// to the blocking pool. The records are read before the first slice, about 2 µs a
+/// record, so this bounds that stall to about 300 µs (some 140 telco records).
 const SLICED_BODY_BYTES: usize = 64 * 1024;
 
 /// Whether a batch of `body_bytes` (JSON, or a CSV body's JSON equivalent) is scored on
 /// the worker, in slices: small ones always (as every small body), mid-sized ones while
-/// the worker has had no small request lately. The hop to the blocking pool and back costs two thread switches, a
-/// tenth of a 100-record batch's CPU; it is paid only where it keeps small requests
-/// from waiting behind a batch.
+/// the worker has had no small request lately. The hop to the blocking pool and back
+/// costs two thread switches, a tenth of a 100-record batch's CPU; it is paid only where
+/// it keeps small requests from waiting behind a batch.
 fn on_worker_in_slices(body_bytes: usize) -> bool {
     if body_bytes <= INLINE_BODY_BYTES {
         note_inline_request();
