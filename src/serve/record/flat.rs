@@ -159,14 +159,12 @@ impl<'a> Cursor<'a> {
         let start = self.at;
         match *self.bytes().get(start)? {
             b'"' => {
-                let from = start + 1;
-                let len = plain_len(&self.bytes()[from..]);
-                if self.bytes().get(from + len) != Some(&b'"') {
-                    return None;
+                self.at = start + 1;
+                let text = self.string();
+                if text.is_none() {
+                    self.at = start;
                 }
-                let text = self.text.get(from..from + len)?;
-                self.at = from + len + 1;
-                Some(Value::Text(Cow::Borrowed(text)))
+                text.map(|text| Value::Text(Cow::Borrowed(text)))
             }
             b'-' | b'0'..=b'9' => {
                 if let Some(n) = self.small_integer() {
